@@ -1,0 +1,54 @@
+"""What every command shares: one error-to-exit-code translation, one console."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from shopveil.errors import InputError, ShopVeilError
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "console", "err_console", "split_names", "translate_errors"]
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translate_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn ShopVeil errors into one line on stderr: exit 2 for bad input, 1 otherwise."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            _fail(exc, EXIT_BAD_INPUT)
+        except ShopVeilError as exc:
+            _fail(exc, EXIT_FAILURE)
+        except KeyboardInterrupt:
+            _fail(KeyboardInterrupt("interrupted; nothing was written"), EXIT_FAILURE)
+
+    return wrapper
+
+
+def split_names(value: str | None) -> list[str]:
+    """``"a, b,c"`` → ``["a", "b", "c"]``; ``None`` → ``[]``."""
+    if not value:
+        return []
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _fail(exc: BaseException, code: int) -> typer.Exit:
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)

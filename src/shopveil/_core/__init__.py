@@ -1,0 +1,25 @@
+"""Typed values shared by every technique: budgets, privacy units, randomness, time."""
+
+from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
+from shopveil._core.classes import ColumnClass, Kind
+from shopveil._core.clock import Clock, FixedClock, SystemClock
+from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng, secure_rng
+from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
+
+__all__ = [
+    "ZCDP",
+    "ApproxDP",
+    "Budget",
+    "Clock",
+    "ColumnClass",
+    "FixedClock",
+    "InsecureRandomnessWarning",
+    "Kind",
+    "PerCustomer",
+    "PerRow",
+    "PrivacyUnit",
+    "PureDP",
+    "SystemClock",
+    "insecure_seeded_rng",
+    "secure_rng",
+]

@@ -1,0 +1,56 @@
+"""What a column is: its privacy class and its semantic kind.
+
+Detection assigns them, the synthetic generator records them as ground truth, and the
+policy chooses a technique from them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ColumnClass", "Kind"]
+
+
+class ColumnClass(StrEnum):
+    """How much a column says about a person."""
+
+    DIRECT_IDENTIFIER = "direct_identifier"
+    """Names one person alone: customer id, email, phone, card number."""
+    QUASI_IDENTIFIER = "quasi_identifier"
+    """Identifies in combination: birth date, postcode, gender, country, event time."""
+    SENSITIVE = "sensitive"
+    """What must not be learned about a person: free text with PII, health, spend."""
+    OTHER = "other"
+    """Not personal: product codes, prices, quantities."""
+
+    @property
+    def is_personal(self) -> bool:
+        return self is not ColumnClass.OTHER
+
+
+class Kind(StrEnum):
+    """The semantic type of a column's values."""
+
+    CUSTOMER_ID = "customer_id"
+    PERSON_NAME = "person_name"
+    EMAIL = "email"
+    PHONE = "phone"
+    STREET_ADDRESS = "street_address"
+    POSTCODE = "postcode"
+    CITY = "city"
+    COUNTRY = "country"
+    BIRTH_DATE = "birth_date"
+    AGE = "age"
+    GENDER = "gender"
+    LOYALTY_ID = "loyalty_id"
+    CARD_NUMBER = "card_number"
+    IBAN = "iban"
+    IP_ADDRESS = "ip_address"
+    DEVICE_ID = "device_id"
+    EVENT_TIME = "event_time"
+    FREE_TEXT = "free_text"
+    RECORD_ID = "record_id"
+    PRODUCT = "product"
+    AMOUNT = "amount"
+    URL = "url"
+    UNKNOWN = "unknown"

@@ -1,0 +1,141 @@
+"""The database behind the keyring, the vault, the ledger and the audit log.
+
+One URL chooses it: ``SHOPVEIL_DB_URL``, or a SQLite file under ``SHOPVEIL_HOME``
+(default ``./.shopveil``). PostgreSQL works through psycopg 3
+(``postgresql+psycopg://user@host/db``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopveil.errors import StoreError
+from shopveil.store._schema import SCHEMA_VERSION, meta, metadata
+
+__all__ = ["Store", "default_home", "default_url"]
+
+
+def default_home() -> Path:
+    """The folder for ShopVeil's local state: ``SHOPVEIL_HOME`` or ``./.shopveil``."""
+    return Path(os.environ.get("SHOPVEIL_HOME", ".shopveil"))
+
+
+def default_url() -> str:
+    """``SHOPVEIL_DB_URL``, else a SQLite file in :func:`default_home`."""
+    url = os.environ.get("SHOPVEIL_DB_URL")
+    if url:
+        return url
+    home = default_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'shopveil.db'}"
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open database with ShopVeil's schema in place.
+
+    Use :meth:`open`; write through :meth:`transaction`, which serializes writers on
+    SQLite (``BEGIN IMMEDIATE``) and is a plain transaction on PostgreSQL, where
+    writers lock the rows they change.
+    """
+
+    engine: sa.Engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        url = url or default_url()
+        try:
+            engine = _create_engine(url)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot use the database URL {_redact_url(url)}: {exc}") from exc
+        store = cls(engine)
+        try:
+            store._migrate()
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"cannot open the store at {_redact_url(url)}: {reason}") from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def set_meta_once(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless one is there; return the value that wins."""
+        with self.transaction() as conn:
+            current = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+            if current is None:
+                conn.execute(sa.insert(meta).values(key=key, value=value))
+                return value
+            return str(current)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            metadata.create_all(conn, checkfirst=True)
+            found = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar()
+            if found is None:
+                conn.execute(
+                    sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION))
+                )
+            elif int(found) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store has schema version {found}, newer than this ShopVeil "
+                    f"({SCHEMA_VERSION}); upgrade shopveil"
+                )
+
+
+def _create_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: sa.Connection) -> None:
+    # Take the write lock up front: two writers never both read-then-write the same row.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _redact_url(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparsable url>"
