@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from shopveil.keys import Keyring
+from shopveil.store import Store
+
 PG_URL = os.environ.get("SHOPVEIL_TEST_PG_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
@@ -34,10 +37,22 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:
-        yield sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        yield (
+            sa.make_url(PG_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
         )
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
+    """A real keyring on a SQLite store, with a random master key (shared: it is read-only)."""
+    store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('keyring') / 'keys.db'}")
+    try:
+        yield Keyring.open(store, master_key=secrets.token_bytes(32))
+    finally:
+        store.close()

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shopveil.errors import InputError, ShopVeilError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "console", "err_console", "split_names", "translate_errors"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILURE",
+    "RowProgress",
+    "console",
+    "err_console",
+    "row_progress",
+    "split_names",
+    "translate_errors",
+]
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -52,3 +64,32 @@ def _fail(exc: BaseException, code: int) -> typer.Exit:
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class RowProgress:
+    """Callbacks a long-running library call reports its progress through."""
+
+    start: Callable[[int], None]
+    advance: Callable[[int], None]
+
+
+@contextmanager
+def row_progress(description: str) -> Iterator[RowProgress]:
+    """A Rich progress bar on stderr counting rows; silent when stderr is not a terminal."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    task = progress.add_task(description, total=None)
+    with progress:
+        yield RowProgress(
+            start=lambda total: progress.update(task, total=total),
+            advance=lambda rows: progress.advance(task, rows),
+        )

@@ -31,6 +31,7 @@ __all__ = [
     "read_table",
     "table_format",
     "write_table",
+    "write_text",
     "writing_batches",
 ]
 
@@ -58,6 +59,18 @@ class TableSource:
     schema: pa.Schema
     total_bytes: int
     num_rows: int | None  # known for Parquet, None for CSV until read
+
+    def estimate_rows(self) -> int:
+        """The row count: exact for Parquet; for CSV, lines minus the header (cheap, no
+        parsing; a value with an embedded newline counts twice)."""
+        if self.num_rows is not None:
+            return self.num_rows
+        opener = gzip.open if self.path.name.lower().endswith(".gz") else open
+        lines = 0
+        with opener(self.path, "rb") as handle:
+            while chunk := handle.read(1 << 22):
+                lines += chunk.count(b"\n")
+        return max(lines - 1, 0)
 
     def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Yield the table's record batches; a malformed CSV row raises :class:`SourceError`."""
@@ -106,6 +119,18 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
     with writing_batches(path, table.schema) as write:
         for batch in table.to_batches():
             write(batch)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write a small text file atomically (temp file, then rename)."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 @contextmanager

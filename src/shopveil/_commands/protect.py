@@ -1,0 +1,157 @@
+"""``shopveil scan``, ``shopveil anonymize`` and ``shopveil demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from shopveil._commands._common import console, row_progress, split_names, translate_errors
+from shopveil.data._io import open_source, write_text
+from shopveil.errors import ParameterError
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan)
+    app.command("anonymize")(anonymize)
+    app.command("demo")(demo)
+
+
+@translate_errors
+def scan(
+    file: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file to scan.")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
+    policy_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-out", help="Where to write the draft policy [default: FILE.policy.yaml]."
+        ),
+    ] = None,
+    extends: Annotated[str, typer.Option(help="Preset the draft policy extends.")] = "gdpr",
+) -> None:
+    """Classify each column as identifier, quasi-identifier, sensitive or other; draft a policy."""
+    from shopveil.detect import scan_source
+    from shopveil.policy import DraftColumn, draft_policy_yaml
+
+    source = open_source(file)
+    report = scan_source(source)
+    draft_path = policy_out or Path(f"{Path(file).name.split('.')[0]}.policy.yaml")
+    draft = draft_policy_yaml(
+        Path(file).stem,
+        [DraftColumn(f.column, f.column_class, f.kind, f.confidence) for f in report.columns],
+        extends=extends,
+    )
+    write_text(draft_path, draft)
+    if json_output:
+        console.print_json(json.dumps({**report.to_dict(), "draft_policy": str(draft_path)}))
+        return
+    table = Table(title=f"{Path(file).name}: {report.rows_scanned:,} rows scanned")
+    for header in ("column", "class", "kind", "confidence", "evidence"):
+        table.add_column(header)
+    for f in report.columns:
+        style = {"direct_identifier": "red", "quasi_identifier": "yellow", "sensitive": "magenta"}
+        table.add_row(
+            Text(f.column),
+            Text(f.column_class.value, style=style.get(f.column_class.value, "green")),
+            f.kind.value,
+            f"{f.confidence:.2f}",
+            Text("; ".join(f.evidence)),
+        )
+    console.print(table)
+    console.print(f"Draft policy written to [bold]{draft_path}[/bold] (extends {extends}).")
+
+
+@translate_errors
+def anonymize(
+    input: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file to protect.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.csv or .parquet).")],
+    policy: Annotated[
+        str | None, typer.Option(help="Preset (gdpr, ccpa, lgpd, pipl) or a policy YAML file.")
+    ] = None,
+    purpose: Annotated[
+        str, typer.Option(help="The purpose the output is released for.")
+    ] = "analytics",
+    role: Annotated[str | None, typer.Option(help="The role that receives the output.")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Enforce k-anonymity with this k.")] = None,
+    qi: Annotated[
+        str | None, typer.Option(help="Quasi-identifiers, comma-separated (with --k).")
+    ] = None,
+    sensitive: Annotated[
+        str | None, typer.Option(help="Sensitive attributes (with --l / --t).")
+    ] = None,
+    l_diversity: Annotated[int | None, typer.Option("--l", help="Require l-diversity.")] = None,
+    t_closeness: Annotated[float | None, typer.Option("--t", help="Require t-closeness.")] = None,
+    hierarchies: Annotated[Path | None, typer.Option(help="Folder of ARX hierarchy CSVs.")] = None,
+    method: Annotated[str, typer.Option(help="lattice or mondrian.")] = "mondrian",
+    suppress: Annotated[float, typer.Option(help="Largest fraction of rows to suppress.")] = 0.0,
+) -> None:
+    """Protect a table by policy (--policy) or make it k-anonymous (--k)."""
+    if (policy is None) == (k is None):
+        raise ParameterError("give either --policy (gdpr, ccpa, lgpd, pipl or a YAML file) or --k")
+    if k is not None:
+        from shopveil._commands.anonymity import k_anonymize_file
+
+        k_anonymize_file(
+            input,
+            output,
+            k=k,
+            qi=split_names(qi),
+            sensitive=split_names(sensitive),
+            l=l_diversity,
+            t=t_closeness,
+            hierarchies=hierarchies,
+            method=method,
+            suppress=suppress,
+        )
+        return
+    from shopveil.pipeline import anonymize_file
+
+    assert policy is not None
+    with row_progress(f"anonymizing {input.name}") as progress:
+        result = anonymize_file(
+            input,
+            output,
+            policy=policy,
+            purpose=purpose,
+            role=role,
+            actor="cli",
+            on_start=progress.start,
+            on_rows=progress.advance,
+        )
+    summary = result.summary
+    table = Table(title=f"{summary.input} → {summary.output} ({result.plan.policy}, {purpose})")
+    for header in ("column", "class", "technique", "why"):
+        table.add_column(header)
+    for step in result.plan.steps:
+        table.add_row(Text(step.column), step.column_class.value, step.technique, Text(step.reason))
+    console.print(table)
+    console.print(
+        f"{summary.rows_in:,} rows in, {summary.rows_out:,} rows out "
+        f"({summary.rows_opted_out:,} opted out), {summary.rows_per_second:,.0f} rows/s; "
+        f"audit event #{result.audit_seq}."
+    )
+    for note in result.plan.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+@translate_errors
+def demo(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for the demo's outputs.")
+    ] = Path("demo-output"),
+    customers: Annotated[int, typer.Option(help="How many customers to generate.")] = 2_000,
+) -> None:
+    """Scan, protect under GDPR and summarize the bundled retail data, end to end."""
+    from shopveil._commands._demo_view import show_demo
+    from shopveil.pipeline import run_demo
+
+    report = run_demo(output, customers=customers)
+    show_demo(report)

@@ -1,0 +1,16 @@
+"""Runs a compiled plan over sources into sinks, and the one-call release recipes."""
+
+from shopveil.pipeline._anonymize import AnonymizeResult, anonymize_file
+from shopveil.pipeline._demo import DemoReport, DemoTable, run_demo
+from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
+
+__all__ = [
+    "AnonymizeResult",
+    "DemoReport",
+    "DemoTable",
+    "RunSummary",
+    "anonymize_file",
+    "apply_plan",
+    "run_demo",
+    "run_plan",
+]

@@ -1,0 +1,130 @@
+"""Running a compiled :class:`~shopveil.policy.Plan` over a table, batch by batch.
+
+Rows stream from the source in Arrow record batches through the plan's operators into an
+atomic writer: the output appears only when every batch was written, so a failure (a
+malformed row halfway through, a missing key) leaves no partial file behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shopveil._core.operators import KeySource, OperatorContext
+from shopveil.data._io import TableSource, writing_batches
+from shopveil.errors import SchemaError
+from shopveil.policy import Plan
+
+__all__ = ["RunSummary", "apply_plan", "run_plan"]
+
+_TRUTHY = ("true", "t", "yes", "y", "1")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did, without any values from the data."""
+
+    input: str
+    output: str
+    rows_in: int
+    rows_out: int
+    rows_opted_out: int
+    techniques: dict[str, str] = field(default_factory=dict)  # column → technique
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else float("inf")
+
+
+def apply_plan(
+    plan: Plan,
+    batch: pa.RecordBatch | pa.Table,
+    *,
+    keys: KeySource | None = None,
+    as_of: date | None = None,
+) -> pa.RecordBatch:
+    """Apply ``plan`` to one batch (or a small table): opt-out rows removed, columns protected."""
+    if isinstance(batch, pa.Table):
+        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else _empty(batch.schema)
+    missing = [step.column for step in plan.steps if step.column not in batch.schema.names]
+    if missing:
+        raise SchemaError(f"the data has no column {missing[0]!r}, which the plan expects")
+    batch = _drop_opted_out(batch, plan.opt_out_column)
+    columns, names = [], []
+    for step in plan.steps:
+        if step.operator is None:
+            continue
+        context = OperatorContext(
+            purpose=plan.purpose, column=step.column, keys=keys, as_of=as_of or date.today()
+        )
+        columns.append(step.operator.apply(batch.column(step.column), context))
+        names.append(step.column)
+    return pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def run_plan(
+    plan: Plan,
+    source: TableSource,
+    output: str | Path,
+    *,
+    keys: KeySource | None = None,
+    as_of: date | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Stream ``source`` through ``plan`` into ``output`` (CSV or Parquet by its extension).
+
+    ``on_rows`` is called with the number of rows of each batch read (for progress bars).
+    """
+    started = time.perf_counter()
+    batches = source.batches()
+    first = next(batches, None) or _empty(source.schema)
+    first_protected = apply_plan(plan, first, keys=keys, as_of=as_of)
+    schema = first_protected.schema
+    rows_in = rows_out = 0
+    with writing_batches(output, schema) as write:
+        for batch in itertools.chain([first], batches):
+            if batch is first:
+                protected = first_protected
+            else:
+                protected = apply_plan(plan, batch, keys=keys, as_of=as_of)
+                # A column that came out all-null may be typed null; fit the file's schema.
+                if protected.schema != schema:
+                    protected = protected.cast(schema)
+            write(protected)
+            rows_in += batch.num_rows
+            rows_out += protected.num_rows
+            if on_rows is not None:
+                on_rows(batch.num_rows)
+    return RunSummary(
+        input=source.path.name,
+        output=Path(output).name,
+        rows_in=rows_in,
+        rows_out=rows_out,
+        rows_opted_out=rows_in - rows_out,
+        techniques={step.column: step.technique for step in plan.steps},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _drop_opted_out(batch: pa.RecordBatch, column: str | None) -> pa.RecordBatch:
+    if column is None:
+        return batch
+    flags = batch.column(column)
+    if pa.types.is_boolean(flags.type):
+        opted_out = pc.fill_null(flags, False)
+    else:
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(flags.cast(pa.string())))
+        opted_out = pc.fill_null(pc.is_in(text, value_set=pa.array(_TRUTHY)), False)
+    return batch.filter(pc.invert(opted_out))
+
+
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)

@@ -1,0 +1,47 @@
+"""The privacy policy: YAML checked against a shipped JSON Schema, compiled into a Plan.
+
+A policy says, per column, class and kind, which technique applies for each purpose;
+which purposes allow which release modes; which roles may act for which purposes and see
+which classes of column; and what its jurisdiction requires. Presets encode GDPR,
+CCPA/CPRA, LGPD and PIPL; a policy ``extends`` one and overrides what it must.
+"""
+
+from shopveil.policy._compile import ColumnLabel, ColumnStep, Plan, compile_plan
+from shopveil.policy._draft import DraftColumn, draft_policy_yaml
+from shopveil.policy._load import PRESETS, load_policy, parse_policy
+from shopveil.policy._model import (
+    ClassRule,
+    ColumnRule,
+    Jurisdiction,
+    Policy,
+    Purpose,
+    ReleaseMode,
+    Requirements,
+    Role,
+    TechniqueSpec,
+)
+from shopveil.policy._registry import OPERATORS, build_operator, technique_names
+
+__all__ = [
+    "OPERATORS",
+    "PRESETS",
+    "ClassRule",
+    "ColumnLabel",
+    "ColumnRule",
+    "ColumnStep",
+    "DraftColumn",
+    "Jurisdiction",
+    "Plan",
+    "Policy",
+    "Purpose",
+    "ReleaseMode",
+    "Requirements",
+    "Role",
+    "TechniqueSpec",
+    "build_operator",
+    "compile_plan",
+    "draft_policy_yaml",
+    "load_policy",
+    "parse_policy",
+    "technique_names",
+]

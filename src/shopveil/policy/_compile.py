@@ -1,0 +1,178 @@
+"""Compiling a policy for one table, purpose and role into a :class:`Plan`.
+
+The plan is checked whole before any row moves: every column of the table gets exactly
+one step (a named column rule, else the first matching class rule, else ``keep`` for
+columns classified as not personal), and a column that is neither listed nor classified
+is an error — the compiler fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from shopveil._core.classes import ColumnClass, Kind
+from shopveil._core.operators import RecordOperator
+from shopveil.errors import AccessDenied, PolicyError, SchemaError
+from shopveil.mask import FakeSubstitute, Redact, RedactMode
+from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
+from shopveil.policy._registry import DROP, build_operator
+from shopveil.pseudo import KeyedToken
+
+__all__ = ["ColumnLabel", "ColumnStep", "Plan", "compile_plan"]
+
+ColumnLabel = tuple[ColumnClass, Kind]
+
+
+@dataclass(frozen=True)
+class ColumnStep:
+    """What happens to one column, and why."""
+
+    column: str
+    column_class: ColumnClass
+    kind: Kind
+    technique: str
+    operator: RecordOperator | None  # None when the column is dropped
+    reason: str
+
+    @property
+    def dropped(self) -> bool:
+        return self.operator is None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered, typed, validated set of steps for one table under one purpose."""
+
+    policy: str
+    purpose: str
+    role: str | None
+    steps: tuple[ColumnStep, ...]
+    opt_out_column: str | None
+    notes: tuple[str, ...]
+
+    @property
+    def output_columns(self) -> list[str]:
+        return [step.column for step in self.steps if not step.dropped]
+
+    def step(self, column: str) -> ColumnStep:
+        for step in self.steps:
+            if step.column == column:
+                return step
+        raise SchemaError(f"the plan has no column {column!r}")
+
+
+def compile_plan(
+    policy: Policy,
+    schema: pa.Schema,
+    *,
+    purpose: str,
+    role: str | None = None,
+    labels: Mapping[str, ColumnLabel] | None = None,
+) -> Plan:
+    """Compile ``policy`` for a table with ``schema``, released for ``purpose`` by ``role``.
+
+    ``labels`` gives each column's class and kind, usually from a scan; columns the
+    policy names explicitly need no label.
+    """
+    labels = labels or {}
+    _check_purpose_and_role(policy, purpose, role)
+    unknown = [name for name in policy.columns if name not in schema.names]
+    if unknown:
+        where = policy.columns[unknown[0]].where
+        raise SchemaError(
+            f"{where}: the policy names column {unknown[0]!r}, which the data does not have; "
+            f"the data's columns are: {', '.join(schema.names)}"
+        )
+    sees = policy.roles[role].sees if role else None
+    steps = []
+    for column in schema.names:
+        column_class, kind, spec, reason = _choose(policy, column, purpose, labels)
+        operator = (
+            None if spec.technique == DROP else build_operator(spec.technique, spec.params, kind)
+        )
+        if sees is not None and column_class not in sees and not _hides_value(operator):
+            operator, spec = Redact(), TechniqueSpec("redact")
+            reason += f"; role {role!r} may not see {column_class.value} columns, so redacted"
+        steps.append(ColumnStep(column, column_class, kind, spec.technique, operator, reason))
+    return Plan(
+        policy=policy.name,
+        purpose=purpose,
+        role=role,
+        steps=tuple(steps),
+        opt_out_column=_opt_out_column(policy, purpose, schema),
+        notes=_notes(policy, purpose, schema),
+    )
+
+
+def _hides_value(operator: RecordOperator | None) -> bool:
+    """True when nothing of the original value is left for the role to see."""
+    if isinstance(operator, Redact):
+        return operator.mode is RedactMode.VALUE
+    return operator is None or isinstance(operator, KeyedToken | FakeSubstitute)
+
+
+def _check_purpose_and_role(policy: Policy, purpose: str, role: str | None) -> None:
+    if purpose not in policy.purposes:
+        raise PolicyError(
+            f"{policy.source}: unknown purpose {purpose!r}; "
+            f"use one of {', '.join(sorted(policy.purposes))}"
+        )
+    modes = policy.purposes[purpose].release_modes
+    if ReleaseMode.RECORD not in modes:
+        allowed = ", ".join(sorted(m.value for m in modes))
+        raise AccessDenied(
+            f"purpose {purpose!r} does not allow record-level release under policy "
+            f"{policy.name!r} (it allows: {allowed})"
+        )
+    if role is None:
+        return
+    if role not in policy.roles:
+        raise PolicyError(
+            f"{policy.source}: unknown role {role!r}; use one of {', '.join(sorted(policy.roles))}"
+        )
+    if purpose not in policy.roles[role].purposes:
+        raise AccessDenied(f"role {role!r} may not process data for purpose {purpose!r}")
+
+
+def _choose(
+    policy: Policy, column: str, purpose: str, labels: Mapping[str, ColumnLabel]
+) -> tuple[ColumnClass, Kind, TechniqueSpec, str]:
+    if column in policy.columns:
+        rule = policy.columns[column]
+        return rule.column_class, rule.kind, rule.for_purpose(purpose), f"named in {rule.where}"
+    if column not in labels:
+        raise SchemaError(
+            f"column {column!r} is neither named in policy {policy.name!r} nor classified; "
+            "scan the data first or list the column under 'columns'"
+        )
+    column_class, kind = labels[column]
+    for index, rule in enumerate(policy.rules, start=1):
+        if rule.matches(column_class, kind):
+            return column_class, kind, rule.for_purpose(purpose), f"{policy.name} rule {index}"
+    return column_class, kind, TechniqueSpec("keep"), "no rule matches; kept"
+
+
+def _opt_out_column(policy: Policy, purpose: str, schema: pa.Schema) -> str | None:
+    column = policy.requirements.opt_out_column
+    if column and policy.purposes[purpose].honours_opt_out and column in schema.names:
+        return column
+    return None
+
+
+def _notes(policy: Policy, purpose: str, schema: pa.Schema) -> tuple[str, ...]:
+    notes = []
+    requirements = policy.requirements
+    column = requirements.opt_out_column
+    if column and policy.purposes[purpose].honours_opt_out and column not in schema.names:
+        notes.append(
+            f"purpose {purpose!r} honours the opt-out column {column!r}, which this table "
+            "lacks: filter opted-out customers before joining this table with others"
+        )
+    if requirements.aggregates_require_dp:
+        notes.append("aggregates from this data must be released with differential privacy")
+    if requirements.data_residency == "in_region":
+        notes.append("personal data must stay in its region: run this job in the data's region")
+    return tuple(notes)

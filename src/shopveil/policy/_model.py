@@ -1,0 +1,134 @@
+"""The policy as typed values: purposes, roles, rules and per-column choices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from shopveil._core.classes import ColumnClass, Kind
+
+__all__ = [
+    "ClassRule",
+    "ColumnRule",
+    "Jurisdiction",
+    "Policy",
+    "Purpose",
+    "ReleaseMode",
+    "Requirements",
+    "Role",
+    "TechniqueSpec",
+]
+
+
+class ReleaseMode(StrEnum):
+    RECORD = "record"  # masked / pseudonymized rows
+    TABLE = "table"  # k-anonymous tables
+    AGGREGATE = "aggregate"  # DP queries
+    SYNTHETIC = "synthetic"  # DP synthetic data
+    MODEL = "model"  # privately trained models
+    FEDERATED = "federated"  # training where the data stays
+
+
+class Jurisdiction(StrEnum):
+    GDPR = "gdpr"
+    CCPA = "ccpa"
+    LGPD = "lgpd"
+    PIPL = "pipl"
+
+
+def _frozen(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(params or {}))
+
+
+@dataclass(frozen=True)
+class TechniqueSpec:
+    """A technique by its registry name, with its parameters, and where it was declared."""
+
+    technique: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _frozen(self.params))
+
+
+@dataclass(frozen=True)
+class Purpose:
+    name: str
+    release_modes: frozenset[ReleaseMode]
+    reidentify: bool = False
+    honours_opt_out: bool = False
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    purposes: frozenset[str]
+    sees: frozenset[ColumnClass]
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """For columns not listed by name: the first rule whose class and kind match applies."""
+
+    column_class: ColumnClass | None
+    kind: Kind | None
+    default: TechniqueSpec
+    per_purpose: Mapping[str, TechniqueSpec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_purpose", _frozen(self.per_purpose))
+
+    def matches(self, column_class: ColumnClass, kind: Kind) -> bool:
+        return (self.column_class in (None, column_class)) and (self.kind in (None, kind))
+
+    def for_purpose(self, purpose: str) -> TechniqueSpec:
+        return self.per_purpose.get(purpose, self.default)
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """A column named in the policy: its class, its kind and its technique."""
+
+    column: str
+    column_class: ColumnClass
+    kind: Kind
+    default: TechniqueSpec
+    per_purpose: Mapping[str, TechniqueSpec] = field(default_factory=dict)
+    where: str = "<policy>"  # FILE:LINE, for messages about this column
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_purpose", _frozen(self.per_purpose))
+
+    def for_purpose(self, purpose: str) -> TechniqueSpec:
+        return self.per_purpose.get(purpose, self.default)
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What the jurisdiction asks beyond per-column techniques."""
+
+    aggregates_require_dp: bool = False
+    opt_out_column: str | None = None
+    data_residency: str | None = None  # "in_region": personal data stays in its region
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy. Load one with :func:`shopveil.policy.load_policy`."""
+
+    name: str
+    source: str
+    jurisdiction: Jurisdiction | None
+    purposes: Mapping[str, Purpose]
+    roles: Mapping[str, Role]
+    rules: tuple[ClassRule, ...]
+    columns: Mapping[str, ColumnRule]
+    requirements: Requirements = field(default_factory=Requirements)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "purposes", _frozen(self.purposes))
+        object.__setattr__(self, "roles", _frozen(self.roles))
+        object.__setattr__(self, "columns", _frozen(self.columns))

@@ -1,0 +1,78 @@
+"""The techniques a policy may name: one line per operator.
+
+A new record-level technique is a new operator class in its own module plus one line in
+``OPERATORS``. ``drop`` is not an operator: it removes the column from the output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from shopveil._core.classes import Kind
+from shopveil._core.operators import RecordOperator
+from shopveil.errors import ParameterError
+from shopveil.mask import AgeBand, FakeKind, FakeSubstitute, GeneralizeDate, Keep, Redact, Truncate
+from shopveil.pseudo import KeyedToken
+
+__all__ = ["DROP", "OPERATORS", "build_operator", "technique_names"]
+
+DROP = "drop"
+
+OPERATORS: Mapping[str, type[Any]] = MappingProxyType(
+    {
+        Keep.name: Keep,
+        Redact.name: Redact,
+        KeyedToken.name: KeyedToken,
+        GeneralizeDate.name: GeneralizeDate,
+        AgeBand.name: AgeBand,
+        Truncate.name: Truncate,
+        FakeSubstitute.name: FakeSubstitute,
+    }
+)
+
+
+def technique_names() -> list[str]:
+    return sorted([DROP, *OPERATORS])
+
+
+def build_operator(technique: str, params: Mapping[str, Any], kind: Kind) -> RecordOperator:
+    """Make the operator ``technique`` with ``params``, filling defaults from the column's kind.
+
+    Raises :class:`ParameterError` naming the technique, the parameter and the fix.
+    """
+    try:
+        operator_class = OPERATORS[technique]
+    except KeyError:
+        raise ParameterError(
+            f"unknown technique {technique!r}; use one of {', '.join(technique_names())}"
+        ) from None
+    allowed = [f.name for f in dataclasses.fields(operator_class)]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ParameterError(
+            f"technique {technique!r} has no parameter {unknown[0]!r}; "
+            f"its parameters are: {', '.join(allowed) or 'none'}"
+        )
+    arguments = {**_defaults_for_kind(operator_class, kind, allowed), **params}
+    try:
+        operator: RecordOperator = operator_class(**arguments)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"technique {technique!r}: {exc}") from None
+    return operator
+
+
+def _defaults_for_kind(operator_class: type[Any], kind: Kind, allowed: list[str]) -> dict[str, Any]:
+    """Sensible parameters from what the column is, e.g. tokens of ids share one domain."""
+    defaults: dict[str, Any] = {}
+    if "domain" in allowed and kind is not Kind.UNKNOWN:
+        defaults["domain"] = kind.value
+    if operator_class is AgeBand and kind is Kind.BIRTH_DATE:
+        defaults["from_birth_date"] = True
+    if operator_class is Redact and kind is Kind.FREE_TEXT:
+        defaults["mode"] = "spans"
+    if operator_class is FakeSubstitute and kind.value in {k.value for k in FakeKind}:
+        defaults["kind"] = kind.value
+    return defaults

@@ -1,0 +1,163 @@
+"""The command-line contract, run as a real subprocess: output, exit codes, no partial files."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shopveil.data._io import read_table
+
+SHOPVEIL = [sys.executable, "-m", "shopveil.cli"]
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "SHOPVEIL_HOME": str(cwd / ".shopveil"), "COLUMNS": "200"}
+    environment.pop("SHOPVEIL_MASTER_KEY", None)
+    environment.update(env or {})
+    return subprocess.run(
+        [*SHOPVEIL, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+
+def write_customers(path: Path) -> None:
+    lines = ["customer_id,email,phone,birth_date,country,quantity"]
+    countries = ["France", "Germany", "Spain"]
+    for i in range(60):
+        lines.append(
+            f"{1000 + i},user{i}@mail-{i % 5}.com,+44 20 7946 {i:04d},"
+            f"19{50 + i % 40}-0{1 + i % 9}-1{i % 9},{countries[i % 3]},{i % 7 + 1}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_help_lists_every_command_with_one_line(tmp_path: Path) -> None:
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("scan", "anonymize", "demo"):
+        assert command in result.stdout
+
+
+def test_scan_then_anonymize_with_the_draft_policy(tmp_path: Path) -> None:
+    write_customers(tmp_path / "customers.csv")
+    scanned = run("scan", "customers.csv", "--json", cwd=tmp_path)
+    assert scanned.returncode == 0, scanned.stderr
+    report = json.loads(scanned.stdout)
+    classes = {c["column"]: c["column_class"] for c in report["columns"]}
+    assert classes["email"] == "direct_identifier"
+    assert classes["quantity"] == "other"
+    draft = tmp_path / "customers.policy.yaml"
+    assert draft.is_file() and "extends: gdpr" in draft.read_text()
+    # Raw values never reach the scan's output.
+    assert "user0@mail-0.com" not in scanned.stdout
+
+    done = run("anonymize", "customers.csv", "-o", "out.csv", "--policy", str(draft), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = read_table(tmp_path / "out.csv")
+    assert out.num_rows == 60
+    assert "email" not in out.column_names  # GDPR drops contact data for analytics
+    assert not {str(1000 + i) for i in range(60)} & set(out.column("customer_id").to_pylist())
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "code", "message"),
+    [
+        (
+            None,
+            ["anonymize", "missing.csv", "-o", "out.csv", "--policy", "gdpr"],
+            2,
+            "no such file",
+        ),
+        (
+            "broken",
+            ["anonymize", "c.csv", "-o", "out.csv", "--policy", "gdpr"],
+            2,
+            "line 3: expected 6 columns",
+        ),
+        (
+            "yaml",
+            ["anonymize", "c.csv", "-o", "out.csv", "--policy", "bad.yaml"],
+            2,
+            "bad.yaml:3: expected ',' or ']'",
+        ),
+        (
+            "ok",
+            ["anonymize", "c.csv", "-o", "out.txt2", "--policy", "gdpr"],
+            2,
+            "cannot tell the format",
+        ),
+        ("ok", ["anonymize", "c.csv", "-o", "out.csv"], 2, "give either --policy"),
+        (
+            "ok",
+            ["anonymize", "c.csv", "-o", "out.csv", "--policy", "gdpr", "--purpose", "x"],
+            2,
+            "unknown purpose",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_exit_2_and_no_output(
+    tmp_path: Path, setup: str | None, args: list[str], code: int, message: str
+) -> None:
+    if setup is not None:
+        write_customers(tmp_path / "c.csv")
+    if setup == "broken":
+        text = (tmp_path / "c.csv").read_text().splitlines()
+        text[2] += ",surplus"
+        (tmp_path / "c.csv").write_text("\n".join(text) + "\n")
+    if setup == "yaml":
+        (tmp_path / "bad.yaml").write_text("shopveil_policy: 1\nname: [unclosed\n")
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists()
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_master_key_fails_without_output(tmp_path: Path) -> None:
+    write_customers(tmp_path / "c.csv")
+    first = run(
+        "anonymize",
+        "c.csv",
+        "-o",
+        "a.csv",
+        "--policy",
+        "gdpr",
+        cwd=tmp_path,
+        env={"SHOPVEIL_MASTER_KEY": secrets.token_bytes(32).hex()},
+    )
+    assert first.returncode == 0, first.stderr
+    second = run(
+        "anonymize",
+        "c.csv",
+        "-o",
+        "b.csv",
+        "--policy",
+        "gdpr",
+        cwd=tmp_path,
+        env={"SHOPVEIL_MASTER_KEY": secrets.token_bytes(32).hex()},
+    )
+    assert second.returncode == 1
+    assert "SHOPVEIL_MASTER_KEY" in second.stderr
+    assert not (tmp_path / "b.csv").exists()
+
+
+@pytest.mark.slow
+def test_demo_writes_its_outputs(tmp_path: Path) -> None:
+    result = run("demo", "-o", "demo-out", "--customers", "500", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "demo-out"
+    for name in ("online_retail.parquet", "customers.parquet", "chats.parquet", "summary.html"):
+        assert (out / name).is_file()
+    assert "What was protected" in result.stdout
+    html = (out / "summary.html").read_text()
+    assert "<h2>customers</h2>" in html
+    customers = read_table(out / "customers.parquet")
+    assert "email" not in customers.column_names
