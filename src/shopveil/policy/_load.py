@@ -69,9 +69,13 @@ def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str, _Lines]:
     return document, source, lines
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], _Lines]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.load(text, Loader=_LOADER)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else "?"
@@ -82,13 +86,34 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], _Lines]:
         raise PolicyError(f"{source}:{line}: {problem}; fix the YAML syntax there") from None
     if node is None:
         raise PolicyError(f"{source}:1: the policy is empty; start with 'shopveil_policy: 1'")
-    lines: _Lines = {}
-    document = _to_python(node, (), lines)
     if not isinstance(document, dict):
         raise PolicyError(f"{source}:1: a policy is a mapping; start with 'shopveil_policy: 1'")
+    lines: _Lines = {}
+    _collect_lines(node, (), lines, source)
     _validate_schema(document, source, lines)
     _annotate(document, source, lines)
     return document, lines
+
+
+def _collect_lines(
+    node: yaml.Node, path: tuple[str | int, ...], lines: _Lines, source: str
+) -> None:
+    """Map each path in the document to the line it starts on (keys: the key's line)."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                raise PolicyError(
+                    f"{source}:{key_node.start_mark.line + 1}: {key!r} appears twice; keep one"
+                )
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _collect_lines(value_node, (*path, key), lines, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, (*path, index), lines, source)
 
 
 _WHERE = "__where__"
