@@ -102,7 +102,8 @@ def main() -> None:
         "benchmark": "gdpr_preset_order_lines",
         "rows": args.rows,
         "distinct_customer_ids": distinct,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
         "shopveil_full_gdpr_rows_per_s": round(args.rows / full_s),
         "shopveil_token_column_rows_per_s": round(args.rows / tokens_s),
         "pandas_apply_hmac_rows_per_s": round(args.rows / pandas_s),
