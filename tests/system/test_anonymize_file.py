@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import secrets
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from shopveil.audit import AuditLog
 from shopveil.data._io import read_table
-from shopveil.errors import PolicyError, SchemaError, SourceError, WrongMasterKey
+from shopveil.errors import GateFailed, PolicyError, SchemaError, SourceError, WrongMasterKey
 from shopveil.keys import Keyring
 from shopveil.pipeline import anonymize_file
 from shopveil.store import Store
@@ -166,3 +167,31 @@ def test_wrong_master_key_is_refused_before_any_row(tmp_path: Path, store: Store
     with pytest.raises(WrongMasterKey, match="SHOPVEIL_MASTER_KEY"):
         anonymize_file(source, tmp_path / "out.csv", policy="gdpr", store=store)
     _assert_nothing_written(tmp_path)
+
+
+def test_a_failing_gate_stops_the_release_and_reports_the_classes(
+    tmp_path: Path, store: Store
+) -> None:
+    source = tmp_path / "customers.csv"
+    rows = ["customer_id,country,birth_date,quantity"]
+    rows += [f"{i},France,1980-01-0{1 + i % 9},{i}" for i in range(40)]
+    rows += ["99,Iceland,1931-05-05,1"]  # one old customer from a small country: unique
+    source.write_text("\n".join(rows) + "\n")
+
+    def policy(k: int) -> Path:
+        path = tmp_path / f"k{k}.yaml"
+        path.write_text(f"shopveil_policy: 1\nname: gated\nextends: gdpr\ngates:\n  k: {k}\n")
+        return path
+
+    with pytest.raises(GateFailed, match="release gate failed"):
+        anonymize_file(source, tmp_path / "out.csv", policy=policy(2), store=store)
+    assert not (tmp_path / "out.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    report = json.loads((tmp_path / "out.csv.gate.json").read_text())
+    assert report["passed"] is False
+    assert "Iceland" in json.dumps(report)  # the failing class is named by its QI values
+
+    passed = anonymize_file(source, tmp_path / "ok.csv", policy=policy(1), store=store)
+    assert passed.plan.gate is not None
+    assert set(passed.plan.gate.quasi_identifiers) == {"country", "birth_date"}
+    assert (tmp_path / "ok.csv").is_file()

@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.operators import KeySource, OperatorContext
+from shopveil.anonymity import gate
 from shopveil.data._io import TableSource, writing_batches
 from shopveil.errors import SchemaError
-from shopveil.policy import Plan
+from shopveil.policy import Plan, PlanGate
 
 __all__ = ["RunSummary", "apply_plan", "run_plan"]
 
@@ -89,6 +90,7 @@ def run_plan(
     first_protected = apply_plan(plan, first, keys=keys, as_of=as_of)
     schema = first_protected.schema
     rows_in = rows_out = 0
+    gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
     with writing_batches(output, schema) as write:
         for batch in itertools.chain([first], batches):
             if batch is first:
@@ -99,10 +101,15 @@ def run_plan(
                 if protected.schema != schema:
                     protected = protected.cast(schema)
             write(protected)
+            if plan.gate is not None:
+                gated.append(protected.select(plan.gate.columns))
             rows_in += batch.num_rows
             rows_out += protected.num_rows
             if on_rows is not None:
                 on_rows(batch.num_rows)
+        if plan.gate is not None:
+            # Raises GateFailed before the output is renamed into place: nothing is released.
+            _check_gate(plan.gate, gated, Path(output))
     return RunSummary(
         input=source.path.name,
         output=Path(output).name,
@@ -111,6 +118,18 @@ def run_plan(
         rows_opted_out=rows_in - rows_out,
         techniques={step.column: step.technique for step in plan.steps},
         seconds=time.perf_counter() - started,
+    )
+
+
+def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path) -> None:
+    schema = pa.schema([pa.field(name, pa.string()) for name in plan_gate.columns])
+    table = pa.Table.from_batches(batches) if batches else schema.empty_table()
+    gate(
+        table,
+        plan_gate.quasi_identifiers,
+        plan_gate.sensitive,
+        plan_gate.requirements,
+        report_path=output.with_name(output.name + ".gate.json"),
     )
 
 

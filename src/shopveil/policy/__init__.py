@@ -6,12 +6,13 @@ which classes of column; and what its jurisdiction requires. Presets encode GDPR
 CCPA/CPRA, LGPD and PIPL; a policy ``extends`` one and overrides what it must.
 """
 
-from shopveil.policy._compile import ColumnLabel, ColumnStep, Plan, compile_plan
+from shopveil.policy._compile import ColumnLabel, ColumnStep, Plan, PlanGate, compile_plan
 from shopveil.policy._draft import DraftColumn, draft_policy_yaml
 from shopveil.policy._load import PRESETS, load_policy, parse_policy
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
+    Gates,
     Jurisdiction,
     Policy,
     Purpose,
@@ -30,8 +31,10 @@ __all__ = [
     "ColumnRule",
     "ColumnStep",
     "DraftColumn",
+    "Gates",
     "Jurisdiction",
     "Plan",
+    "PlanGate",
     "Policy",
     "Purpose",
     "ReleaseMode",

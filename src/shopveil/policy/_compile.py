@@ -15,13 +15,14 @@ import pyarrow as pa
 
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
+from shopveil.anonymity import Requirement
 from shopveil.errors import AccessDenied, PolicyError, SchemaError
 from shopveil.mask import FakeSubstitute, Redact, RedactMode
 from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
 from shopveil.policy._registry import DROP, build_operator
 from shopveil.pseudo import KeyedToken
 
-__all__ = ["ColumnLabel", "ColumnStep", "Plan", "compile_plan"]
+__all__ = ["ColumnLabel", "ColumnStep", "Plan", "PlanGate", "compile_plan"]
 
 ColumnLabel = tuple[ColumnClass, Kind]
 
@@ -43,6 +44,19 @@ class ColumnStep:
 
 
 @dataclass(frozen=True)
+class PlanGate:
+    """The table-level checks of this release, on resolved column names."""
+
+    quasi_identifiers: tuple[str, ...]
+    sensitive: tuple[str, ...]
+    requirements: tuple[Requirement, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.quasi_identifiers, *self.sensitive]
+
+
+@dataclass(frozen=True)
 class Plan:
     """An ordered, typed, validated set of steps for one table under one purpose."""
 
@@ -52,6 +66,7 @@ class Plan:
     steps: tuple[ColumnStep, ...]
     opt_out_column: str | None
     notes: tuple[str, ...]
+    gate: PlanGate | None = None
 
     @property
     def output_columns(self) -> list[str]:
@@ -104,6 +119,7 @@ def compile_plan(
         steps=tuple(steps),
         opt_out_column=_opt_out_column(policy, purpose, schema),
         notes=_notes(policy, purpose, schema),
+        gate=_gate(policy, steps),
     )
 
 
@@ -153,6 +169,27 @@ def _choose(
         if rule.matches(column_class, kind):
             return column_class, kind, rule.for_purpose(purpose), f"{policy.name} rule {index}"
     return column_class, kind, TechniqueSpec("keep"), "no rule matches; kept"
+
+
+def _gate(policy: Policy, steps: list[ColumnStep]) -> PlanGate | None:
+    gates = policy.gates
+    if gates is None:
+        return None
+    released = [step.column for step in steps if not step.dropped]
+    qi = gates.quasi_identifiers
+    if qi is None:
+        qi = tuple(
+            s.column
+            for s in steps
+            if not s.dropped and s.column_class is ColumnClass.QUASI_IDENTIFIER
+        )
+    for column in (*qi, *gates.sensitive):
+        if column not in released:
+            raise SchemaError(
+                f"{policy.source}: the gates check column {column!r}, which this release "
+                f"does not contain; released columns: {', '.join(released)}"
+            )
+    return PlanGate(tuple(qi), gates.sensitive, gates.requirements)
 
 
 def _opt_out_column(policy: Policy, purpose: str, schema: pa.Schema) -> str | None:

@@ -16,10 +16,12 @@ import jsonschema
 import yaml
 
 from shopveil._core.classes import ColumnClass, Kind
+from shopveil.anonymity import KAnonymity, LDiversity, MaxRisk, Requirement, TCloseness
 from shopveil.errors import ParameterError, PolicyError
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
+    Gates,
     Jurisdiction,
     Policy,
     Purpose,
@@ -205,7 +207,7 @@ def _resolve_extends(
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """The child wins key by key; its rules are tried before the parent's."""
     merged = {**parent, **{k: v for k, v in child.items() if k != "extends"}}
-    for section in ("purposes", "roles", "columns", "requirements"):
+    for section in ("purposes", "roles", "columns", "requirements", "gates"):
         merged[section] = {**parent.get(section, {}), **child.get(section, {})}
     merged["rules"] = [*child.get("rules", []), *parent.get("rules", [])]
     return merged
@@ -266,6 +268,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
             where=f"{column_source}:{_line(column_lines, path)}",
         )
     jurisdiction = document.get("jurisdiction")
+    gates = _gates(document.get("gates"), source, lines)
     return Policy(
         name=document["name"],
         source=source,
@@ -275,7 +278,34 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         rules=tuple(rules),
         columns=columns,
         requirements=Requirements(**document.get("requirements", {})),
+        gates=gates,
     )
+
+
+def _gates(spec: Mapping[str, Any] | None, source: str, lines: _Lines) -> Gates | None:
+    if not spec:
+        return None
+    requirements: list[Requirement] = []
+    if "k" in spec:
+        requirements.append(KAnonymity(spec["k"]))
+    if "l" in spec:
+        requirements.append(LDiversity(spec["l"]))
+    if "t" in spec:
+        requirements.append(TCloseness(spec["t"]))
+    if "max_risk" in spec:
+        requirements.append(MaxRisk(spec["max_risk"]))
+    sensitive = tuple(spec.get("sensitive", ()))
+    if ("l" in spec or "t" in spec) and not sensitive:
+        raise PolicyError(
+            f"{source}:{_line(lines, ('gates',))}: gates l and t need the sensitive columns; "
+            "add 'sensitive: [COLUMN, ...]' under gates"
+        )
+    if not requirements:
+        raise PolicyError(
+            f"{source}:{_line(lines, ('gates',))}: gates name no check; add k, l, t or max_risk"
+        )
+    qi = spec.get("quasi_identifiers")
+    return Gates(tuple(requirements), tuple(qi) if qi is not None else None, sensitive)
 
 
 def _technique(

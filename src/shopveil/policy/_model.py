@@ -9,10 +9,12 @@ from types import MappingProxyType
 from typing import Any
 
 from shopveil._core.classes import ColumnClass, Kind
+from shopveil.anonymity import Requirement
 
 __all__ = [
     "ClassRule",
     "ColumnRule",
+    "Gates",
     "Jurisdiction",
     "Policy",
     "Purpose",
@@ -116,6 +118,19 @@ class Requirements:
 
 
 @dataclass(frozen=True)
+class Gates:
+    """Table-level checks a release must pass (k, l, t, risk), on the released columns.
+
+    ``quasi_identifiers`` defaults to the released columns classed as quasi-identifiers;
+    ``l`` and ``t`` need ``sensitive`` columns named.
+    """
+
+    requirements: tuple[Requirement, ...]
+    quasi_identifiers: tuple[str, ...] | None = None
+    sensitive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated policy. Load one with :func:`shopveil.policy.load_policy`."""
 
@@ -127,6 +142,7 @@ class Policy:
     rules: tuple[ClassRule, ...]
     columns: Mapping[str, ColumnRule]
     requirements: Requirements = field(default_factory=Requirements)
+    gates: Gates | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "purposes", _frozen(self.purposes))

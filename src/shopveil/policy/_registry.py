@@ -14,8 +14,25 @@ from typing import Any
 from shopveil._core.classes import Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.errors import ParameterError
-from shopveil.mask import AgeBand, FakeKind, FakeSubstitute, GeneralizeDate, Keep, Redact, Truncate
-from shopveil.pseudo import KeyedToken
+from shopveil.mask import (
+    AgeBand,
+    FakeKind,
+    FakeSubstitute,
+    GeneralizeDate,
+    GeneralizeHierarchy,
+    GeneralizeNumber,
+    GeneralizePostcode,
+    Keep,
+    MaskCard,
+    MaskEmail,
+    Nullify,
+    PartialMask,
+    Perturb,
+    Redact,
+    Shuffle,
+    Truncate,
+)
+from shopveil.pseudo import FormatPreservingEncrypt, KeyedToken
 
 __all__ = ["DROP", "OPERATORS", "build_operator", "technique_names"]
 
@@ -30,6 +47,16 @@ OPERATORS: Mapping[str, type[Any]] = MappingProxyType(
         AgeBand.name: AgeBand,
         Truncate.name: Truncate,
         FakeSubstitute.name: FakeSubstitute,
+        PartialMask.name: PartialMask,
+        MaskCard.name: MaskCard,
+        MaskEmail.name: MaskEmail,
+        Nullify.name: Nullify,
+        GeneralizeNumber.name: GeneralizeNumber,
+        GeneralizeHierarchy.name: GeneralizeHierarchy,
+        GeneralizePostcode.name: GeneralizePostcode,
+        Perturb.name: Perturb,
+        Shuffle.name: Shuffle,
+        FormatPreservingEncrypt.name: FormatPreservingEncrypt,
     }
 )
 
