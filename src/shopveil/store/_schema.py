@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["SCHEMA_VERSION", "audit_events", "meta", "metadata"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "audit_events",
+    "data_keys",
+    "dp_accounts",
+    "dp_charges",
+    "dp_sub_budgets",
+    "meta",
+    "metadata",
+    "vault_subjects",
+    "vault_values",
+]
 
 SCHEMA_VERSION = 1
 
@@ -31,4 +42,93 @@ audit_events = sa.Table(
     sa.Column("details", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
+)
+
+# Keyring: random data keys, wrapped (AES-GCM) under a key derived from the master key.
+# ``wrapped`` is NULL once a version is retired; the row stays so old versions stay known.
+data_keys = sa.Table(
+    "shopveil_data_keys",
+    metadata,
+    sa.Column("purpose", sa.String(100), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("wrapped", sa.LargeBinary, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# Vault: one key per subject (wrapped under a vault data key), so erasure deletes one key.
+# ``subject_ref`` is a keyed HMAC of the subject id, never the id itself.
+vault_subjects = sa.Table(
+    "shopveil_vault_subjects",
+    metadata,
+    sa.Column("subject_ref", sa.String(64), primary_key=True),
+    sa.Column("key_version", sa.Integer, nullable=True),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=True),
+    sa.Column("erased_at", sa.String(40), nullable=True),
+)
+
+vault_values = sa.Table(
+    "shopveil_vault_values",
+    metadata,
+    sa.Column("token", sa.String(100), primary_key=True),
+    sa.Column("subject_ref", sa.String(64), nullable=False, index=True),
+    sa.Column("purpose", sa.String(100), nullable=False),
+    sa.Column("lookup", sa.String(64), nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("subject_ref", "purpose", "lookup", name="uq_vault_values_lookup"),
+)
+
+# DP budget ledger: one account per dataset × privacy unit, optional sub-budgets per
+# analyst and per purpose, and one row per charge (``request_id`` makes retries idempotent).
+# ``spent_*`` columns are the running totals of the current renewal period.
+dp_accounts = sa.Table(
+    "shopveil_dp_accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(200), nullable=False),
+    sa.Column("unit", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("total_epsilon", sa.Float, nullable=False),
+    sa.Column("total_delta", sa.Float, nullable=False),
+    sa.Column("total_rho", sa.Float, nullable=False),
+    sa.Column("spent_epsilon", sa.Float, nullable=False),
+    sa.Column("spent_delta", sa.Float, nullable=False),
+    sa.Column("spent_rho", sa.Float, nullable=False),
+    sa.Column("renewal", sa.String(16), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.UniqueConstraint("dataset", "unit", name="uq_dp_accounts_dataset_unit"),
+)
+
+dp_sub_budgets = sa.Table(
+    "shopveil_dp_sub_budgets",
+    metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("shopveil_dp_accounts.id"), primary_key=True),
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("limit_epsilon", sa.Float, nullable=False),
+    sa.Column("limit_delta", sa.Float, nullable=False),
+    sa.Column("limit_rho", sa.Float, nullable=False),
+    sa.Column("spent_epsilon", sa.Float, nullable=False),
+    sa.Column("spent_delta", sa.Float, nullable=False),
+    sa.Column("spent_rho", sa.Float, nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+)
+
+dp_charges = sa.Table(
+    "shopveil_dp_charges",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(100), nullable=False, unique=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("shopveil_dp_accounts.id"), nullable=False),
+    sa.Column("analyst", sa.String(200), nullable=False),
+    sa.Column("purpose", sa.String(200), nullable=False),
+    sa.Column("epsilon", sa.Float, nullable=False),
+    sa.Column("delta", sa.Float, nullable=False),
+    sa.Column("rho", sa.Float, nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("what", sa.String(500), nullable=False),
+    sa.Column("answer", sa.Text, nullable=True),
 )

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shopveil.errors import StoreError
 from shopveil.store._schema import SCHEMA_VERSION, meta, metadata
 
 __all__ = ["Store", "default_home", "default_url"]
+
+_IMMEDIATE = "shopveil_immediate"
 
 
 def default_home() -> Path:
@@ -73,8 +76,12 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
-        with self.engine.begin() as conn:
+        """A connection inside one write transaction: committed on success, rolled back on error.
+
+        On SQLite it takes the write lock up front (``BEGIN IMMEDIATE``), so two writers
+        never both read-then-write the same row; plain ``engine.connect()`` reads do not.
+        """
+        with self.engine.connect().execution_options(**{_IMMEDIATE: True}) as conn, conn.begin():
             yield conn
 
     def get_meta(self, key: str) -> str | None:
@@ -82,13 +89,14 @@ class Store:
             return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
 
     def set_meta_once(self, key: str, value: str) -> str:
-        """Store ``value`` under ``key`` unless one is there; return the value that wins."""
+        """Store ``value`` under ``key`` unless one is there; return the value that wins.
+
+        Safe when several processes race: the insert does nothing on a conflict.
+        """
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         with self.transaction() as conn:
-            current = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
-            if current is None:
-                conn.execute(sa.insert(meta).values(key=key, value=value))
-                return value
-            return str(current)
+            conn.execute(insert(meta).values(key=key, value=value).on_conflict_do_nothing())
+            return str(conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -114,7 +122,7 @@ def _create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
-        sa.event.listen(engine, "begin", _sqlite_begin_immediate)
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
@@ -129,9 +137,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: sa.Connection) -> None:
-    # Take the write lock up front: two writers never both read-then-write the same row.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # Writers take the write lock up front; readers take none until they need one.
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _redact_url(url: str) -> str:

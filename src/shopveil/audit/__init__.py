@@ -1,0 +1,12 @@
+"""The hash-chained audit log: every release, detokenization and erasure leaves a record.
+
+>>> log = AuditLog(store, keyring)                                        # doctest: +SKIP
+>>> log.append(actor="cli", action="anonymize.run", details={"rows": 10})  # doctest: +SKIP
+>>> log.verify()                                                          # doctest: +SKIP
+1
+"""
+
+from shopveil.audit._event import AuditEvent
+from shopveil.audit._log import AuditLog
+
+__all__ = ["AuditEvent", "AuditLog"]

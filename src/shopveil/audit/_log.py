@@ -1,0 +1,217 @@
+"""The append-only, hash-chained audit log.
+
+Each event stores ``hash = HMAC(k, seq, at, actor, action, details, prev_hash)`` where
+``k`` comes from the keyring, so someone who can edit the database but does not hold
+the master key cannot rewrite the chain. A "head" record in ``shopveil_meta`` (seq and
+hash of the last event, itself MACed) makes deleting events from the end detectable.
+
+Callers must not put raw personal data in ``details``: it is stored in clear and kept
+forever. Put counts, column names, policy names and pseudonymous references there.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopveil._core import Clock, SystemClock
+from shopveil.audit._event import (
+    GENESIS_HASH,
+    AuditEvent,
+    canonical_json,
+    check_action,
+    check_actor,
+    iso_utc,
+)
+from shopveil.errors import IntegrityError
+from shopveil.keys._crypto import encode_fields, hmac_hex
+from shopveil.keys._keyring import Keyring
+from shopveil.keys._sql import insert_ignore
+from shopveil.store import Store
+from shopveil.store._schema import audit_events, meta
+
+__all__ = ["AuditLog"]
+
+_HEAD_KEY = "audit_head"
+
+
+class AuditLog:
+    """An append-only log of who did what, verifiable with :meth:`verify`.
+
+    Parameters
+    ----------
+    store
+        Where the events live (``shopveil_audit_events``).
+    keyring
+        Supplies the chain's HMAC key.
+    clock
+        Stamps each event; inject a :class:`~shopveil._core.FixedClock` in tests.
+    """
+
+    __slots__ = ("_key", "clock", "store")
+
+    def __init__(self, store: Store, keyring: Keyring, clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._key = keyring.system_key("audit.chain")
+
+    def __repr__(self) -> str:
+        return f"AuditLog(store={self.store.engine.url!r}, clock={self.clock!r})"
+
+    def append(
+        self, actor: str, action: str, details: Mapping[str, Any] | None = None
+    ) -> AuditEvent:
+        """Add one event at the end of the chain and return it.
+
+        Safe under concurrency: the head is read and written in one transaction that
+        holds the write lock (SQLite) or the head row's lock (PostgreSQL).
+        """
+        self.check(actor, action, details)
+        with self.store.transaction() as conn:
+            return self.append_in(conn, actor, action, details)
+
+    def check(self, actor: str, action: str, details: Mapping[str, Any] | None = None) -> None:
+        """Validate an event without writing it (before work that must end in one)."""
+        check_actor(actor)
+        check_action(action)
+        canonical_json(details)
+
+    def append_in(
+        self,
+        conn: sa.Connection,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append inside the caller's transaction, so the event commits with the change."""
+        details_json = canonical_json(details)
+        at = iso_utc(self.clock.now())
+        check_actor(actor)
+        check_action(action)
+        head_seq, head_hash = self._lock_head(conn)
+        seq = head_seq + 1
+        digest = self._mac(seq, at, actor, action, details_json, head_hash)
+        conn.execute(
+            sa.insert(audit_events).values(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                details=details_json,
+                prev_hash=head_hash,
+                hash=digest,
+            )
+        )
+        conn.execute(
+            sa.update(meta).where(meta.c.key == _HEAD_KEY).values(value=self._head(seq, digest))
+        )
+        return AuditEvent(
+            seq=seq,
+            at=datetime.fromisoformat(at),
+            actor=actor,
+            action=action,
+            details=json.loads(details_json),
+            prev_hash=head_hash,
+            hash=digest,
+        )
+
+    def events(self, *, action: str | None = None) -> list[AuditEvent]:
+        """Every event in chain order, optionally only those of one ``action``."""
+        query = sa.select(audit_events).order_by(audit_events.c.seq)
+        if action is not None:
+            query = query.where(audit_events.c.action == check_action(action))
+        with self.store.engine.connect() as conn:
+            return [_to_event(row) for row in conn.execute(query)]
+
+    def verify(self) -> int:
+        """Check the whole chain; return the number of events.
+
+        Raises
+        ------
+        IntegrityError
+            Naming the first event that was changed, deleted, reordered or inserted.
+        """
+        expected_seq, prev = 1, GENESIS_HASH
+        with self.store.engine.connect() as plain:
+            # One snapshot for the head and the rows, or a concurrent append between the
+            # two reads would look like tampering. (SQLite: every transaction is IMMEDIATE.)
+            conn = plain
+            if plain.dialect.name == "postgresql":
+                conn = plain.execution_options(isolation_level="REPEATABLE READ")
+            head_text = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == _HEAD_KEY)
+            ).scalar()
+            query = sa.select(audit_events).order_by(audit_events.c.seq)
+            # yield_per streams a long log; `with` closes the server cursor on an early raise.
+            with conn.execution_options(yield_per=1000).execute(query) as rows:
+                for row in rows:
+                    if row.seq != expected_seq:
+                        raise IntegrityError(
+                            f"audit event seq {expected_seq} is missing (the next stored event is "
+                            f"seq {row.seq}): events were deleted or renumbered"
+                        )
+                    if not hmac.compare_digest(row.prev_hash, prev):
+                        raise IntegrityError(
+                            f"audit event seq {row.seq} does not follow seq {row.seq - 1}: "
+                            "events were deleted, inserted or reordered"
+                        )
+                    digest = self._mac(row.seq, row.at, row.actor, row.action, row.details, prev)
+                    if not hmac.compare_digest(row.hash, digest):
+                        raise IntegrityError(f"audit event seq {row.seq} was altered")
+                    expected_seq, prev = expected_seq + 1, row.hash
+        count = expected_seq - 1
+        if head_text is None:
+            if count:
+                raise IntegrityError("the audit log head record was deleted")
+            return 0
+        head_seq, head_hash = self._parse_head(head_text)
+        if head_seq != count or not hmac.compare_digest(head_hash, prev):
+            raise IntegrityError(
+                f"audit event seq {count + 1} is missing: the log ends at seq {count} but "
+                f"{head_seq} events were written; events were deleted from the end"
+            )
+        return count
+
+    def _lock_head(self, conn: sa.Connection) -> tuple[int, str]:
+        query = sa.select(meta.c.value).where(meta.c.key == _HEAD_KEY).with_for_update()
+        text = conn.execute(query).scalar()
+        if text is None:
+            insert_ignore(conn, meta, [{"key": _HEAD_KEY, "value": self._head(0, GENESIS_HASH)}])
+            text = conn.execute(query).scalar_one()
+        return self._parse_head(text)
+
+    def _head(self, seq: int, digest: str) -> str:
+        mac = hmac_hex(self._key, encode_fields("shopveil/audit-head/v1", seq, digest))
+        return json.dumps({"seq": seq, "hash": digest, "mac": mac}, sort_keys=True)
+
+    def _parse_head(self, text: str) -> tuple[int, str]:
+        try:
+            head = json.loads(text)
+            seq, digest, mac = int(head["seq"]), str(head["hash"]), str(head["mac"])
+        except (ValueError, KeyError, TypeError):
+            raise IntegrityError("the audit log head record is malformed") from None
+        expected = hmac_hex(self._key, encode_fields("shopveil/audit-head/v1", seq, digest))
+        if not hmac.compare_digest(mac, expected):
+            raise IntegrityError("the audit log head record was altered")
+        return seq, digest
+
+    def _mac(self, seq: int, at: str, actor: str, action: str, details: str, prev_hash: str) -> str:
+        message = encode_fields("shopveil/audit/v1", seq, at, actor, action, details, prev_hash)
+        return hmac_hex(self._key, message)
+
+
+def _to_event(row: Any) -> AuditEvent:
+    return AuditEvent(
+        seq=int(row.seq),
+        at=datetime.fromisoformat(row.at),
+        actor=row.actor,
+        action=row.action,
+        details=json.loads(row.details),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

@@ -1,0 +1,162 @@
+"""Where the master key comes from: an argument, ``SHOPVEIL_MASTER_KEY``, or a key file.
+
+The key file is created on first use from :func:`secrets.token_bytes`, with mode 0600,
+atomically: the key is written to a private temporary file and hard-linked into place,
+so two processes racing end with one key and nobody ever reads a half-written file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shopveil.errors import KeyringError, ParameterError
+from shopveil.keys._crypto import KEY_BYTES, new_key
+from shopveil.store import default_home
+
+__all__ = [
+    "ENV_VAR",
+    "MasterKey",
+    "default_key_file",
+    "format_key_text",
+    "parse_key_text",
+    "replace_key_file",
+    "resolve_master_key",
+    "write_key_file",
+]
+
+ENV_VAR = "SHOPVEIL_MASTER_KEY"
+_FORMAT_HELP = f"{KEY_BYTES} bytes as base64url (43 characters) or hex (64 characters)"
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """The master key and a description of where it came from (for error messages)."""
+
+    material: bytes = field(repr=False)
+    source: str
+    key_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.material) != KEY_BYTES:
+            raise ParameterError(
+                f"master_key must be exactly {KEY_BYTES} bytes, got {len(self.material)}; "
+                "make one with secrets.token_bytes(32)"
+            )
+
+
+def default_key_file() -> Path:
+    """``SHOPVEIL_HOME/master.key``."""
+    return default_home() / "master.key"
+
+
+def format_key_text(key: bytes) -> str:
+    """Base64url without padding: the text form of a key, for a file or an env variable."""
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
+
+
+def parse_key_text(text: str, *, where: str) -> bytes:
+    """Decode a key written as base64url or hex. Never echoes ``text`` in an error."""
+    value = text.strip()
+    key: bytes | None = None
+    if len(value) == 2 * KEY_BYTES:
+        with contextlib.suppress(ValueError):
+            key = bytes.fromhex(value)
+    if key is None:
+        try:
+            # validate=True: refuse stray characters instead of silently skipping them.
+            padded = value + "=" * (-len(value) % 4)
+            key = base64.b64decode(padded, altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            key = None
+    if key is None or len(key) != KEY_BYTES:
+        raise KeyringError(
+            f"{where} is not a valid master key; expected {_FORMAT_HELP} "
+            '(make one with: python -c "import secrets; print(secrets.token_urlsafe(32))")'
+        )
+    return key
+
+
+def resolve_master_key(master_key: bytes | None, key_file: str | Path | None) -> MasterKey:
+    """The argument, else ``SHOPVEIL_MASTER_KEY``, else the key file (created if missing)."""
+    if master_key is not None:
+        if not isinstance(master_key, bytes | bytearray):
+            raise ParameterError(
+                f"master_key must be bytes, got {type(master_key).__name__}; "
+                "pass the raw 32 bytes, or leave it out to use SHOPVEIL_MASTER_KEY"
+            )
+        return MasterKey(bytes(master_key), "the master_key argument")
+    env = os.environ.get(ENV_VAR)
+    if env is not None:
+        return MasterKey(parse_key_text(env, where=ENV_VAR), ENV_VAR)
+    path = Path(key_file) if key_file is not None else default_key_file()
+    return MasterKey(_read_or_create(path), f"the key file {path}", path)
+
+
+def write_key_file(path: Path, key: bytes) -> bool:
+    """Write ``key`` to ``path`` (mode 0600) unless a file is there; True if ours won."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{new_key().hex()[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(format_key_text(key) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            # link() fails if the name exists: the atomic "create only if absent".
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def replace_key_file(path: Path, key: bytes, commit: Callable[[], None]) -> None:
+    """Swap the key in ``path`` for ``key`` around ``commit`` (which re-wraps the store).
+
+    The new key is on disk (``<path>.new``, 0600) before ``commit`` runs, so a crash
+    never leaves a store whose master key exists nowhere; after it, a rename puts it in
+    place. If ``commit`` fails the new file is removed and the old key stays.
+    """
+    staged = path.with_name(path.name + ".new")
+    if not write_key_file(staged, key):
+        raise KeyringError(
+            f"{staged} already exists, left by an interrupted rotation; if the store "
+            f"accepts the key in {path}, delete {staged}, otherwise move it to {path}"
+        )
+    try:
+        commit()
+    except BaseException:
+        staged.unlink()
+        raise
+    os.replace(staged, path)
+
+
+def _read_or_create(path: Path) -> bytes:
+    if not path.exists():
+        write_key_file(path, new_key())
+    return _read_key_file(path)
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyringError(
+                f"the key file {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
+                f"run: chmod 600 {path}"
+            )
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not ASCII text"
+        raise KeyringError(f"cannot read the key file {path}: {reason}") from None
+    return parse_key_text(text, where=f"the key file {path}")

@@ -1,0 +1,30 @@
+"""Small SQL helpers shared by the keyring, the vault and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = ["insert_ignore", "insert_ignore_many"]
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    """Insert ``rows``, skipping any whose key already exists; return how many were new."""
+    stmt = _insert_ignore_stmt(conn, table)
+    return sum(conn.execute(stmt, row).rowcount or 0 for row in rows)
+
+
+def insert_ignore_many(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Like :func:`insert_ignore` in one round trip, without counting (read back instead)."""
+    if rows:
+        conn.execute(_insert_ignore_stmt(conn, table), rows)
+
+
+def _insert_ignore_stmt(conn: sa.Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(conn.dialect.name)  # pragma: no cover - SQLite and PG only

@@ -1,0 +1,431 @@
+"""The reversible vault: random tokens for values that some purposes may re-identify.
+
+Each value is encrypted (AES-GCM) under a key of its own subject, so erasing a subject
+shreds one key and leaves every other subject intact. Tokens are random (they carry no
+information about the value); the same value for the same subject and purpose gets the
+same token, found by an HMAC of the value under the subject's key, never the plaintext.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+
+from shopveil.errors import (
+    AccessDenied,
+    ParameterError,
+    StoreError,
+    SubjectErased,
+    UnknownKeyVersion,
+)
+from shopveil.keys import _datakeys
+from shopveil.keys._crypto import hmac_hex
+from shopveil.keys._keyring import Keyring, check_name
+from shopveil.keys._sql import insert_ignore, insert_ignore_many
+from shopveil.keys._subjects import (
+    VAULT_PURPOSE,
+    StaleRead,
+    SubjectCipher,
+    SubjectKeys,
+    SubjectRow,
+    chunks,
+)
+from shopveil.keys._tokens import new_token, parse_token
+from shopveil.keys._vault_checks import check_subject, check_value, sequence, subject_bytes
+from shopveil.store import Store
+from shopveil.store._schema import vault_subjects, vault_values
+
+if TYPE_CHECKING:
+    from shopveil.audit import AuditLog
+
+__all__ = ["Erasure", "Rotation", "Vault", "VaultConfig"]
+
+T = TypeVar("T")
+_DEFAULT_REIDENTIFY = frozenset({"fulfilment", "support"})
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    """Which purposes may turn tokens back into values.
+
+    Attributes
+    ----------
+    reidentify_purposes
+        Purposes allowed to call :meth:`Vault.detokenize` (order fulfilment and customer
+        support by default). Every other purpose gets :class:`AccessDenied`.
+    """
+
+    reidentify_purposes: frozenset[str] = field(default=_DEFAULT_REIDENTIFY)
+
+    def __post_init__(self) -> None:
+        purposes = self.reidentify_purposes
+        if isinstance(purposes, str) or not isinstance(purposes, Collection):
+            raise ParameterError(
+                f"reidentify_purposes must be a set of purpose names, got {purposes!r:.60}"
+            )
+        names = frozenset(check_name(p, "reidentify_purposes item") for p in purposes)
+        object.__setattr__(self, "reidentify_purposes", names)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What :meth:`Vault.erase_subject` did: values made unrecoverable, audit event number."""
+
+    subject_ref: str
+    values: int
+    already_erased: bool
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What :meth:`Vault.rotate` did."""
+
+    new_version: int
+    rewrapped: int
+    retired: tuple[int, ...]
+    audit_seq: int
+
+
+class Vault:
+    """Reversible tokens, encrypted per subject, with audited re-identification.
+
+    Parameters
+    ----------
+    store, keyring, audit
+        The store holding the vault tables, its keyring, and the audit log that records
+        every tokenization batch, detokenization, denial, erasure and rotation.
+    config
+        Which purposes may re-identify.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        audit: AuditLog,
+        config: VaultConfig | None = None,
+    ) -> None:
+        urls = {str(part.engine.url) for part in (store, keyring.store, audit.store)}
+        if len(urls) != 1:
+            raise ParameterError(
+                "the vault, its keyring and its audit log must share one store, so each "
+                "change and its audit event commit together; open them on the same Store"
+            )
+        self.store = store
+        self.keyring = keyring
+        self.audit = audit
+        self.config = config if config is not None else VaultConfig()
+        self._subjects = SubjectKeys(keyring)
+        self._ref_key = keyring.system_key("vault.subject-ref")
+
+    def __repr__(self) -> str:
+        purposes = sorted(self.config.reidentify_purposes)
+        return f"Vault(store={self.store.engine.url!r}, reidentify_purposes={purposes})"
+
+    def subject_ref(self, subject_id: str | int) -> str:
+        """The pseudonymous reference under which a subject's keys are stored."""
+        return hmac_hex(self._ref_key, subject_bytes(subject_id, "subject_id"))
+
+    def tokenize(
+        self,
+        values: Sequence[str | bytes],
+        *,
+        subject_ids: Sequence[str | int],
+        purpose: str,
+        actor: str = "shopveil",
+    ) -> list[str]:
+        """Store each value encrypted under its subject's key; return one token per value.
+
+        Raises
+        ------
+        ParameterError
+            An empty, non-text or non-UTF-8 value, an empty subject id, or lengths differ.
+        SubjectErased
+            A subject was erased; nothing is stored for them again.
+        """
+        check_name(purpose, "purpose")
+        self.audit.check(actor, "vault.tokenize")
+        plain = [check_value(v, f"values[{i}]") for i, v in enumerate(sequence(values, "values"))]
+        ids = sequence(subject_ids, "subject_ids")
+        if len(ids) != len(plain):
+            raise ParameterError(
+                f"values and subject_ids must have the same length, got {len(plain)} and "
+                f"{len(ids)}; pass one subject id per value"
+            )
+        refs = [self.subject_ref(check_subject(s, f"subject_ids[{i}]")) for i, s in enumerate(ids)]
+        if not plain:
+            return []
+        return _retry(lambda: self._tokenize(plain, refs, purpose, actor, self._subjects.current()))
+
+    def detokenize(self, tokens: Sequence[str], *, purpose: str, actor: str) -> list[str]:
+        """The values behind ``tokens``, for a purpose allowed to re-identify; audited.
+
+        Raises
+        ------
+        AccessDenied
+            ``purpose`` may not re-identify, or a token was issued for another purpose
+            (the denial is audited too).
+        ParameterError
+            A token is malformed or not in this vault.
+        UnknownKeyVersion
+            A token names a vault key version this store never had.
+        SubjectErased
+            A token belongs to an erased subject.
+        """
+        check_name(purpose, "purpose")
+        self.audit.check(actor, "vault.detokenize")
+        if purpose not in self.config.reidentify_purposes:
+            self.audit.append(actor, "vault.detokenize.denied", {"purpose": purpose})
+            allowed = ", ".join(sorted(self.config.reidentify_purposes)) or "none"
+            raise AccessDenied(
+                f"purpose {purpose!r} may not re-identify vault tokens (allowed: {allowed})"
+            )
+        checked = sequence(tokens, "tokens")
+        versions = {parse_token(t, f"tokens[{i}]") for i, t in enumerate(checked)}
+        tokens = [str(t) for t in checked]
+        self._check_versions(versions)
+        if not tokens:
+            return []
+        return _retry(lambda: self._detokenize(tokens, purpose, actor))
+
+    def erase_subject(self, subject_id: str | int, actor: str) -> Erasure:
+        """Shred the subject's key: their vault values become unrecoverable. Idempotent."""
+        ref = self.subject_ref(check_subject(subject_id, "subject_id"))
+        self.audit.check(actor, "vault.erase")
+        with self.store.transaction() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA secure_delete = ON")
+            insert_ignore(
+                conn,
+                vault_subjects,
+                [{"subject_ref": ref, "key_version": None, "wrapped_key": None, "erased_at": None}],
+            )
+            row = conn.execute(
+                sa.select(vault_subjects.c.erased_at)
+                .where(vault_subjects.c.subject_ref == ref)
+                .with_for_update()
+            ).one()
+            already = row.erased_at is not None
+            at = self.audit.clock.now().isoformat()
+            conn.execute(
+                sa.update(vault_subjects)
+                .where(vault_subjects.c.subject_ref == ref)
+                .values(key_version=None, wrapped_key=None, erased_at=row.erased_at or at)
+            )
+            count = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(vault_values)
+                .where(vault_values.c.subject_ref == ref)
+            ).scalar_one()
+            event = self.audit.append_in(
+                conn,
+                actor,
+                "vault.erase",
+                {"subject_ref": ref, "values": int(count), "already_erased": already},
+            )
+        _forget_freed_pages(self.store)
+        return Erasure(ref, int(count), already, event.seq)
+
+    def rotate(
+        self,
+        *,
+        actor: str,
+        batch_size: int = 500,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> Rotation:
+        """Move every subject key to a new vault key version, then retire the old ones.
+
+        Keys are re-wrapped in small transactions, so readers and writers keep working
+        during the rotation; values themselves are not re-encrypted. ``on_progress`` is
+        called with (keys re-wrapped so far, keys to re-wrap) after each batch.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        self.audit.check(actor, "keys.rotate")
+        self._subjects.current()  # version 1 exists before we add version 2
+        new_version = self.keyring.rotate_data_key(VAULT_PURPOSE)
+        with self.store.engine.connect() as conn:
+            total = self._subjects.count_below(conn, new_version)
+        rewrapped, retired = 0, []
+        for _ in range(100):
+            while True:
+                with self.store.transaction() as conn:
+                    moved = self._subjects.rewrap_batch(conn, new_version, batch_size)
+                rewrapped += moved
+                if on_progress is not None and moved:
+                    on_progress(rewrapped, max(total, rewrapped))
+                if moved == 0:
+                    break
+            old = [
+                info.version
+                for info in self.keyring.data_key_versions(VAULT_PURPOSE)
+                if info.version < new_version and info.state == _datakeys.ACTIVE
+            ]
+            try:
+                for version in old:
+                    _datakeys.retire(
+                        self.store,
+                        VAULT_PURPOSE,
+                        version,
+                        precondition=functools.partial(self._none_under, version=version),
+                    )
+                    retired.append(version)
+                break
+            except StaleRead:
+                continue  # a writer used an old version meanwhile; move its keys too
+        else:
+            raise StoreError(
+                "vault rotation could not finish: keys kept appearing under old versions"
+            )
+        event = self.audit.append(
+            actor,
+            "keys.rotate",
+            {
+                "purpose": VAULT_PURPOSE,
+                "new_version": new_version,
+                "rewrapped": rewrapped,
+                "retired": retired,
+            },
+        )
+        return Rotation(new_version, rewrapped, tuple(retired), event.seq)
+
+    def _none_under(self, conn: sa.Connection, *, version: int) -> None:
+        if self._subjects.count_under(conn, version):
+            raise StaleRead()
+
+    def _tokenize(
+        self, plain: list[bytes], refs: list[str], purpose: str, actor: str, version: int
+    ) -> list[str]:
+        with self.store.transaction() as conn:
+            rows = self._subjects.rows(conn, refs)
+            for i, ref in enumerate(refs):
+                row = rows.get(ref)
+                if row is not None and row.erased_at is not None:
+                    raise SubjectErased(
+                        f"subject_ids[{i}] was erased; the vault stores nothing for them again"
+                    )
+            missing = [ref for ref in dict.fromkeys(refs) if ref not in rows]
+            if missing:
+                self._subjects.create(conn, missing, version)
+                rows.update(self._subjects.rows(conn, missing))
+            keys = {ref: SubjectCipher(self._subjects.unwrap(conn, rows[ref])) for ref in set(refs)}
+            lookups = [
+                keys[ref].lookup(purpose, value) for ref, value in zip(refs, plain, strict=True)
+            ]
+            tokens = self._find(conn, refs, lookups, purpose)
+            proposed: dict[tuple[str, str], dict[str, Any]] = {}
+            for i, pair in enumerate(zip(refs, lookups, strict=True)):
+                if pair in tokens or pair in proposed:
+                    continue
+                token = new_token(version)
+                proposed[pair] = {
+                    "token": token,
+                    "subject_ref": pair[0],
+                    "purpose": purpose,
+                    "lookup": pair[1],
+                    "ciphertext": keys[pair[0]].seal(token, purpose, plain[i]),
+                }
+            # A concurrent writer may store the same value first; reading back after the
+            # insert gives every caller the one token that won.
+            insert_ignore_many(conn, vault_values, list(proposed.values()))
+            if proposed:
+                tokens.update(
+                    self._find(conn, [p[0] for p in proposed], [p[1] for p in proposed], purpose)
+                )
+            if any(pair not in tokens for pair in proposed):
+                raise StaleRead()
+            new = sum(tokens[pair] == row["token"] for pair, row in proposed.items())
+            self.audit.append_in(
+                conn, actor, "vault.tokenize", {"purpose": purpose, "count": len(refs), "new": new}
+            )
+        return [tokens[(ref, lookup)] for ref, lookup in zip(refs, lookups, strict=True)]
+
+    def _find(
+        self, conn: sa.Connection, refs: list[str], lookups: list[str], purpose: str
+    ) -> dict[tuple[str, str], str]:
+        v = vault_values
+        found: dict[tuple[str, str], str] = {}
+        for part in chunks(list(dict.fromkeys(lookups))):
+            query = sa.select(v.c.subject_ref, v.c.lookup, v.c.token).where(
+                v.c.purpose == purpose, v.c.lookup.in_(part)
+            )
+            for r in conn.execute(query):
+                found[(r.subject_ref, r.lookup)] = r.token
+        wanted = set(zip(refs, lookups, strict=True))
+        return {k: t for k, t in found.items() if k in wanted}
+
+    def _detokenize(self, tokens: list[str], purpose: str, actor: str) -> list[str]:
+        v = vault_values
+        with self.store.transaction() as conn:
+            stored: dict[str, Any] = {}
+            for part in chunks(list(dict.fromkeys(tokens))):
+                query = sa.select(v.c.token, v.c.subject_ref, v.c.purpose, v.c.ciphertext)
+                for r in conn.execute(query.where(v.c.token.in_(part))):
+                    stored[r.token] = r
+            for i, token in enumerate(tokens):
+                if token not in stored:
+                    raise ParameterError(
+                        f"tokens[{i}] is not in this vault; check it was issued by this store"
+                    )
+                if stored[token].purpose != purpose:
+                    raise AccessDenied(
+                        f"tokens[{i}] was issued for purpose {stored[token].purpose!r}, "
+                        f"not {purpose!r}; tokens re-identify only for their own purpose"
+                    )
+            subjects = self._subjects.rows(conn, [stored[t].subject_ref for t in tokens])
+            values = []
+            ciphers: dict[str, SubjectCipher] = {}
+            for i, token in enumerate(tokens):
+                row = stored[token]
+                subject = subjects.get(row.subject_ref) or SubjectRow(
+                    row.subject_ref, None, None, None
+                )
+                try:
+                    cipher = ciphers.get(row.subject_ref) or SubjectCipher(
+                        self._subjects.unwrap(conn, subject)
+                    )
+                    ciphers[row.subject_ref] = cipher
+                except SubjectErased:
+                    raise SubjectErased(
+                        f"tokens[{i}] belongs to an erased subject; its value is unrecoverable"
+                    ) from None
+                values.append(cipher.open(token, purpose, row.ciphertext, f"tokens[{i}]"))
+            # The event commits with the read: no value leaves without its audit record.
+            self.audit.append_in(
+                conn, actor, "vault.detokenize", {"purpose": purpose, "count": len(tokens)}
+            )
+        return values
+
+    def _check_versions(self, versions: set[int]) -> None:
+        known = {info.version for info in self.keyring.data_key_versions(VAULT_PURPOSE)}
+        for version in sorted(versions - known):
+            raise UnknownKeyVersion(
+                f"a token names vault key version {version}, which this store never had "
+                f"(known: {sorted(known) or 'none'}); it comes from another store or was altered"
+            )
+
+
+def _retry(operation: Callable[[], T]) -> T:
+    # A rotation may retire or supersede a key version between two reads; start over.
+    for _ in range(5):
+        try:
+            return operation()
+        except StaleRead:
+            continue
+    raise StoreError("the vault keys kept changing under this call (rotation?); try again")
+
+
+def _forget_freed_pages(store: Store) -> None:
+    # SQLite keeps old page images in the WAL until a checkpoint; fold them back so the
+    # shredded key does not linger there. (secure_delete zeroes the freed cells.)
+    if store.dialect != "sqlite":
+        return
+    with store.engine.connect() as conn:
+        # On the raw connection: a checkpoint cannot run inside SQLAlchemy's transaction.
+        raw: Any = conn.connection.driver_connection
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
