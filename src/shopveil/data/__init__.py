@@ -1,0 +1,46 @@
+"""Data in and out: table I/O, loaders for public datasets, bundled data, a synthetic shop.
+
+- :func:`load_online_retail`, :func:`load_movielens`: typed Arrow tables from the public
+  files (MovieLens is never shipped; point at your own copy).
+- :func:`bundled_online_retail`, :func:`product_catalogue`: small Online Retail data that
+  ships inside the package.
+- :func:`generate_retail`: a linked synthetic retail dataset with ground truth for every
+  column (:class:`ColumnTruth`) and every personal-data span in its text (:class:`SpanTruth`).
+- :func:`open_source`, :func:`read_table`, :func:`write_table`, :func:`writing_batches`:
+  streaming CSV / Parquet I/O with atomic writes.
+"""
+
+from shopveil.data._bundled import bundled_online_retail, product_catalogue
+from shopveil.data._generator import COLUMN_TRUTH, RetailOptions, generate_retail
+from shopveil.data._io import (
+    TableSource,
+    open_source,
+    read_table,
+    table_format,
+    write_table,
+    writing_batches,
+)
+from shopveil.data._movielens import MovieLens, load_movielens
+from shopveil.data._retail import ONLINE_RETAIL_SCHEMA, load_online_retail
+from shopveil.data._truth import ColumnTruth, RetailDataset, SpanTruth
+
+__all__ = [
+    "COLUMN_TRUTH",
+    "ONLINE_RETAIL_SCHEMA",
+    "ColumnTruth",
+    "MovieLens",
+    "RetailDataset",
+    "RetailOptions",
+    "SpanTruth",
+    "TableSource",
+    "bundled_online_retail",
+    "generate_retail",
+    "load_movielens",
+    "load_online_retail",
+    "open_source",
+    "product_catalogue",
+    "read_table",
+    "table_format",
+    "write_table",
+    "writing_batches",
+]
