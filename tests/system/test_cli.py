@@ -85,7 +85,7 @@ def test_scan_then_anonymize_with_the_draft_policy(tmp_path: Path) -> None:
             "yaml",
             ["anonymize", "c.csv", "-o", "out.csv", "--policy", "bad.yaml"],
             2,
-            "bad.yaml:3: expected ',' or ']'",
+            "flow sequence started at line 2",
         ),
         (
             "ok",
@@ -156,7 +156,7 @@ def test_demo_writes_its_outputs(tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
     for name in ("online_retail.parquet", "customers.parquet", "chats.parquet", "summary.html"):
         assert (out / name).is_file()
-    assert "What was protected" in result.stdout
+    assert "columns personal" in result.stdout
     html = (out / "summary.html").read_text()
     assert "<h2>customers</h2>" in html
     customers = read_table(out / "customers.parquet")

@@ -60,7 +60,7 @@ def test_gdpr_minimises_per_purpose() -> None:
         "customer_id": "token",
         "email": "drop",
         "birth_date": "age_band",
-        "postcode": "truncate",
+        "postcode": "generalize_postcode",
         "note": "redact",
         "qty": "keep",
     }

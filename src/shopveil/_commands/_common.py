@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -60,7 +60,7 @@ def split_names(value: str | None) -> list[str]:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
-def _fail(exc: BaseException, code: int) -> typer.Exit:
+def _fail(exc: BaseException, code: int) -> NoReturn:
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from shopveil._core.operators import OperatorContext
 from shopveil.errors import ParameterError
+from shopveil.mask._text import as_text
 
 __all__ = ["Keep", "Redact", "RedactMode"]
 
@@ -52,6 +53,6 @@ class Redact:
         if self.mode is RedactMode.SPANS:
             from shopveil.detect import redact_text
 
-            return redact_text(values.cast(pa.string()))
+            return redact_text(as_text(values, context.column))
         placeholder = pa.scalar(self.replacement, pa.string())
         return pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), placeholder)

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from shopveil._core.operators import OperatorContext
 from shopveil.errors import ParameterError, SchemaError
+from shopveil.mask._text import as_text
 
 __all__ = ["AgeBand", "DateUnit", "GeneralizeDate", "Truncate", "parse_dates"]
 
@@ -136,5 +137,5 @@ class Truncate:
             raise ParameterError(f"keep must be an integer >= 0, got {self.keep!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
-        text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+        text = pc.utf8_trim_whitespace(as_text(values, context.column))
         return pc.utf8_slice_codeunits(text, 0, self.keep)

@@ -21,7 +21,8 @@ from faker import Faker
 
 from shopveil._core.operators import OperatorContext
 from shopveil.errors import ParameterError
-from shopveil.pseudo._tokens import hmac_sha256_batch
+from shopveil.mask._text import as_text
+from shopveil.pseudo._kernel import hmac_sha256_array
 
 __all__ = ["FakeKind", "FakeSubstitute"]
 
@@ -41,10 +42,12 @@ class FakeKind(StrEnum):
 
 @dataclass(frozen=True)
 class _Pools:
-    first: np.ndarray
-    last: np.ndarray
-    street: np.ndarray
-    city: np.ndarray
+    first: pa.Array
+    last: pa.Array
+    street: pa.Array
+    city: pa.Array
+    first_lower: pa.Array  # as emails spell them, made once with Python's own lower()
+    last_lower: pa.Array
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,15 +58,19 @@ def _pools(locale: str) -> _Pools:
         raise ParameterError(f"locale {locale!r} is not known to Faker; use e.g. en_GB") from None
     fake.seed_instance(_POOL_SEED)
 
-    def pool(make: object) -> np.ndarray:
+    def pool(make: object) -> list[str]:
         values = sorted({make() for _ in range(_POOL_SIZE * 2)})  # type: ignore[operator]
-        return np.array(values[:_POOL_SIZE], dtype=object)
+        return values[:_POOL_SIZE]
 
+    first, last = pool(fake.first_name), pool(fake.last_name)
+    street, city = pool(fake.street_name), pool(fake.city)
     return _Pools(
-        first=pool(fake.first_name),
-        last=pool(fake.last_name),
-        street=pool(fake.street_name),
-        city=pool(fake.city),
+        first=pa.array(first, pa.string()),
+        last=pa.array(last, pa.string()),
+        street=pa.array(street, pa.string()),
+        city=pa.array(city, pa.string()),
+        first_lower=pa.array([f.lower() for f in first], pa.string()),
+        last_lower=pa.array([surname.lower().replace(" ", "") for surname in last], pa.string()),
     )
 
 
@@ -89,37 +96,38 @@ class FakeSubstitute:
         key = context.require_keys().derive(
             context.purpose, f"fake:{self.domain or context.column}"
         )
-        encoded = pc.dictionary_encode(values.cast(pa.string()))
-        distinct = encoded.dictionary.to_pylist()
-        digests = hmac_sha256_batch(key, (value.encode("utf-8") for value in distinct))
+        raw = pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)
+        text = values if raw else as_text(values, context.column)  # bytes are MACed as they are
         # Eight independent 32-bit draws per value from its MAC.
-        draws = np.frombuffer(b"".join(digests), dtype="<u4").reshape(-1, 8).astype(np.int64)
-        fakes = pa.array(_compose(self.kind, pools, draws), type=pa.string())
-        return pc.take(fakes, encoded.indices)
+        draws = hmac_sha256_array(key, text).view("<u4").astype(np.int64)
+        fakes = _compose(self.kind, pools, draws)
+        if values.null_count:
+            fakes = pc.if_else(pc.is_valid(values), fakes, pa.scalar(None, pa.string()))
+        return fakes
 
 
-def _compose(kind: FakeKind, pools: _Pools, draws: np.ndarray) -> list[str]:
-    def pick(pool: np.ndarray, column: int) -> np.ndarray:
-        return pool[draws[:, column] % len(pool)]
+def _compose(kind: FakeKind, pools: _Pools, draws: np.ndarray) -> pa.Array:
+    def pick(pool: pa.Array, column: int) -> pa.Array:
+        return pool.take(pa.array(draws[:, column] % len(pool)))
 
-    first, last = pick(pools.first, 0), pick(pools.last, 1)
-    number = draws[:, 2] % 1000
+    def join(*parts: pa.Array | str) -> pa.Array:
+        return pc.binary_join_element_wise(*parts, "")
+
+    number = pa.array(draws[:, 2] % 1000).cast(pa.string())
     if kind is FakeKind.FIRST_NAME:
-        return list(first)
+        return pick(pools.first, 0)
     if kind is FakeKind.LAST_NAME:
-        return list(last)
+        return pick(pools.last, 1)
     if kind is FakeKind.PERSON_NAME:
-        return [f"{f} {surname}" for f, surname in zip(first, last, strict=True)]
+        return pc.binary_join_element_wise(pick(pools.first, 0), pick(pools.last, 1), " ")
     if kind is FakeKind.EMAIL:
-        tlds = np.array(["com", "org", "net"], dtype=object)[draws[:, 3] % 3]
-        return [
-            f"{f.lower()}.{surname.lower().replace(' ', '')}{n}@example.{tld}"
-            for f, surname, n, tld in zip(first, last, number, tlds, strict=True)
-        ]
+        tlds = pa.array(["com", "org", "net"]).take(pa.array(draws[:, 3] % 3))
+        first, last = pick(pools.first_lower, 0), pick(pools.last_lower, 1)
+        return join(first, ".", last, number, "@example.", tlds)
     if kind is FakeKind.PHONE:
         # 07700 900000–900999 is reserved by Ofcom for drama: never a real subscriber.
-        return [f"+44 7700 900{n:03d}" for n in number]
+        return join("+44 7700 900", pc.utf8_lpad(number, 3, "0"))
     if kind is FakeKind.STREET_ADDRESS:
-        streets = pick(pools.street, 4)
-        return [f"{n % 200 + 1} {street}" for n, street in zip(number, streets, strict=True)]
-    return list(pick(pools.city, 5))
+        house = pa.array(draws[:, 2] % 1000 % 200 + 1).cast(pa.string())
+        return join(house, " ", pick(pools.street, 4))
+    return pick(pools.city, 5)

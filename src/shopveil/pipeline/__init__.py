@@ -2,6 +2,7 @@
 
 from shopveil.pipeline._anonymize import AnonymizeResult, anonymize_file
 from shopveil.pipeline._demo import DemoReport, DemoTable, run_demo
+from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for_role
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
 
 __all__ = [
@@ -11,6 +12,9 @@ __all__ = [
     "RunSummary",
     "anonymize_file",
     "apply_plan",
+    "create_masked_view",
+    "masked_view",
+    "plan_for_role",
     "run_demo",
     "run_plan",
 ]

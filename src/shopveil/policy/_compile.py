@@ -17,10 +17,10 @@ from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
 from shopveil.errors import AccessDenied, PolicyError, SchemaError
-from shopveil.mask import FakeSubstitute, Redact, RedactMode
+from shopveil.mask import FakeSubstitute, Nullify, Redact, RedactMode
 from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
 from shopveil.policy._registry import DROP, build_operator
-from shopveil.pseudo import KeyedToken
+from shopveil.pseudo import FormatPreservingEncrypt, KeyedToken
 
 __all__ = ["ColumnLabel", "ColumnStep", "Plan", "PlanGate", "compile_plan"]
 
@@ -127,7 +127,9 @@ def _hides_value(operator: RecordOperator | None) -> bool:
     """True when nothing of the original value is left for the role to see."""
     if isinstance(operator, Redact):
         return operator.mode is RedactMode.VALUE
-    return operator is None or isinstance(operator, KeyedToken | FakeSubstitute)
+    return operator is None or isinstance(
+        operator, KeyedToken | FakeSubstitute | FormatPreservingEncrypt | Nullify
+    )
 
 
 def _check_purpose_and_role(policy: Policy, purpose: str, role: str | None) -> None:
@@ -157,8 +159,8 @@ def _choose(
     policy: Policy, column: str, purpose: str, labels: Mapping[str, ColumnLabel]
 ) -> tuple[ColumnClass, Kind, TechniqueSpec, str]:
     if column in policy.columns:
-        rule = policy.columns[column]
-        return rule.column_class, rule.kind, rule.for_purpose(purpose), f"named in {rule.where}"
+        named = policy.columns[column]
+        return named.column_class, named.kind, named.for_purpose(purpose), f"named in {named.where}"
     if column not in labels:
         raise SchemaError(
             f"column {column!r} is neither named in policy {policy.name!r} nor classified; "

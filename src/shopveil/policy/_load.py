@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -40,7 +41,7 @@ _MAX_EXTENDS_DEPTH = 8
 _Lines = dict[tuple[str | int, ...], int]
 
 
-def load_policy(name_or_path: str | Path) -> Policy:
+def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
     """Load a preset by name (``gdpr``, ``ccpa``, ``lgpd``, ``pipl``) or a policy YAML file."""
     document, source, lines = _read(name_or_path)
     merged = _resolve_extends(document, source, lines, depth=0)
@@ -54,7 +55,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     return _build(merged, source, lines)
 
 
-def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str, _Lines]:
+def _read(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str, _Lines]:
     name = str(name_or_path)
     if name in (*PRESETS, "base"):
         text = resources.files("shopveil.policy").joinpath(f"presets/{name}.yaml").read_text()
@@ -155,7 +156,7 @@ def _schema_validator() -> jsonschema.protocols.Validator:
     )
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
-    return validator_class(schema)  # type: ignore[no-any-return]
+    return validator_class(schema)
 
 
 def _validate_schema(document: dict[str, Any], source: str, lines: _Lines) -> None:
@@ -169,17 +170,19 @@ def _validate_schema(document: dict[str, Any], source: str, lines: _Lines) -> No
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    validator_value: Any = error.validator_value
+    schema: Any = error.schema
     if error.validator == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value if c is not None)
+        choices = ", ".join(str(c) for c in validator_value if c is not None)
         return f"{error.instance!r} is not allowed; use one of {choices}"
     if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return f"{error.message}; remove or rename it{hint}"
     if error.validator == "required":
         return f"{error.message}; add it"
     if error.validator == "const":
-        return f"must be {error.validator_value!r}"
+        return f"must be {validator_value!r}"
     return str(error.message)
 
 

@@ -1,12 +1,35 @@
-"""Pseudonymization: keyed tokens bound to a purpose."""
+"""Pseudonymization: keyed tokens, format-preserving encryption, private record linkage."""
 
+from shopveil.pseudo._fpe import FormatPreservingEncrypt, luhn_valid
 from shopveil.pseudo._kernel import hmac_sha256_array, kernel_name
+from shopveil.pseudo._linkage import (
+    ClkEncoder,
+    LinkQuality,
+    LinkResult,
+    exact_match,
+    link_quality,
+    link_tables,
+    match_clks,
+)
 from shopveil.pseudo._tokens import KeyedToken, Normalization, hmac_sha256_batch
+from shopveil.pseudo._typos import LinkTestSet, add_typos, link_test_set
 
 __all__ = [
+    "ClkEncoder",
+    "FormatPreservingEncrypt",
     "KeyedToken",
+    "LinkQuality",
+    "LinkResult",
+    "LinkTestSet",
     "Normalization",
+    "add_typos",
+    "exact_match",
     "hmac_sha256_array",
     "hmac_sha256_batch",
     "kernel_name",
+    "link_quality",
+    "link_tables",
+    "link_test_set",
+    "luhn_valid",
+    "match_clks",
 ]

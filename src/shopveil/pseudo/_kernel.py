@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 from collections.abc import Iterable
 from types import ModuleType
 
@@ -34,10 +35,9 @@ _MAX_STRING_BYTES = 2**31 - 1  # an Arrow string array's int32 offsets
 
 def _load_native() -> ModuleType | None:
     try:
-        from shopveil.pseudo import _hmac_native  # type: ignore[attr-defined]
+        return importlib.import_module("shopveil.pseudo._hmac_native")
     except ImportError:
         return None
-    return _hmac_native  # type: ignore[no-any-return]
 
 
 _NATIVE = _load_native()
@@ -70,8 +70,11 @@ def hmac_sha256_batch(key: bytes, messages: Iterable[bytes]) -> list[bytes]:
     """HMAC-SHA-256 of each message, byte-identical to :func:`hmac.digest`."""
     if _NATIVE is None:
         return _python_batch(key, messages)
-    array = pa.array(list(messages), pa.binary())
-    raw = _native_call(key, array, None)
+    items = list(messages)
+    # Offsets and data built directly: pa.array would import pandas on first use.
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum([len(m) for m in items], out=offsets[1:])
+    raw = _NATIVE.hmac_many(key, offsets, b"".join(items), 0, len(items), True, None)
     return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
 
@@ -91,9 +94,7 @@ def _native_call(key: bytes, values: pa.Array, prefix: bytes | None) -> bytes:
     wide = pa.types.is_large_binary(binary.type)
     empty = pa.py_buffer(b"")
     data = buffers[2] if buffers[2] is not None else empty
-    return _NATIVE.hmac_many(  # type: ignore[no-any-return]
-        key, buffers[1], data, binary.offset, len(binary), wide, prefix
-    )
+    return _NATIVE.hmac_many(key, buffers[1], data, binary.offset, len(binary), wide, prefix)
 
 
 def hmac_sha256_array(key: bytes, values: pa.Array) -> np.ndarray:

@@ -1,0 +1,23 @@
+"""PII detection in table columns and in free text.
+
+Columns are classified from their names and a sample of their values into direct
+identifiers, quasi-identifiers, sensitive columns and the rest
+(:func:`scan_table`, :func:`scan_source`); free text is searched for emails, phones,
+card numbers, IBANs, IP addresses and person names (:func:`find_text_pii`) and redacted
+array-wide (:func:`redact_text`). Reports and errors never quote a sampled value.
+"""
+
+from shopveil.detect._report import ColumnFinding, ScanReport
+from shopveil.detect._scan import scan_source, scan_table
+from shopveil.detect._text import TEXT_KINDS, TextSpan, find_text_pii, redact_text
+
+__all__ = [
+    "TEXT_KINDS",
+    "ColumnFinding",
+    "ScanReport",
+    "TextSpan",
+    "find_text_pii",
+    "redact_text",
+    "scan_source",
+    "scan_table",
+]

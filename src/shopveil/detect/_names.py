@@ -1,0 +1,126 @@
+"""Word lists: person names, countries, cities, street types, titles.
+
+Names and places come from Faker's locale providers (a core dependency), so they cover
+the locales the synthetic generator draws from and several more. Lists are built once,
+on first use, and are immutable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from functools import cache
+
+__all__ = [
+    "GREETINGS",
+    "TITLES",
+    "cities",
+    "countries",
+    "first_names",
+    "last_names",
+    "street_types",
+]
+
+_PERSON_LOCALES = (
+    "en_US", "en_GB", "en_IE", "en_IN", "de_DE", "fr_FR", "es_ES", "es_MX", "pt_BR",
+    "pt_PT", "it_IT", "nl_NL", "sv_SE", "da_DK", "no_NO", "fi_FI", "pl_PL", "cs_CZ",
+    "hu_HU", "ru_RU", "el_GR", "tr_TR", "ja_JP", "zh_CN",
+)  # fmt: skip
+_PLACE_LOCALES = (
+    "en_US", "en_GB", "en_IN", "de_DE", "fr_FR", "es_ES", "pt_BR", "it_IT", "nl_NL",
+    "pl_PL", "sv_SE", "da_DK", "zh_CN",
+)  # fmt: skip
+
+TITLES = frozenset(
+    ("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lady", "lord", "madam",
+     "madame", "mme", "mlle", "herr", "frau", "sr", "sra", "srta", "dott", "sig")
+)  # fmt: skip
+GREETINGS = frozenset(
+    ("hi", "hello", "hey", "dear", "thanks", "thank", "cheers", "regards", "hallo", "bonjour",
+     "hola")
+)  # fmt: skip
+
+# Street-type words and abbreviations beyond Faker's English suffixes.
+_STREET_WORDS = (
+    "st str rd ave av blvd ln dr ct pl sq hwy pkwy ter terr cres cl gdns mews row walk "
+    "close gardens hill parade green wharf yard "
+    "straße strasse weg gasse platz allee ring damm ufer chaussee "
+    "rue chemin allée impasse quai cours place "
+    "calle avenida plaza paseo camino carrera carretera ronda "
+    "rua travessa praça largo estrada alameda "
+    "via viale piazza corso vicolo "
+    "straat laan plein gracht kade singel "
+    "ulica aleja gatan vägen vej gade"
+)
+
+
+def _provider(kind: str, locale: str) -> object | None:
+    try:
+        return importlib.import_module(f"faker.providers.{kind}.{locale}").Provider
+    except ImportError:
+        return None
+
+
+def _words(kind: str, locales: Iterable[str], attribute: str) -> set[str]:
+    found: set[str] = set()
+    for locale in locales:
+        provider = _provider(kind, locale)
+        values = getattr(provider, attribute, None) if provider is not None else None
+        if values:
+            found.update(str(value) for value in values)  # dict-valued lists: their keys
+    return found
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """First names, folded to lower case."""
+    names = _words("person", _PERSON_LOCALES, "first_names")
+    names |= _words("person", _PERSON_LOCALES, "first_names_male")
+    names |= _words("person", _PERSON_LOCALES, "first_names_female")
+    return frozenset(name.casefold() for name in names if len(name) > 1 or not name.isascii())
+
+
+@cache
+def last_names() -> frozenset[str]:
+    """Last names, folded to lower case."""
+    names = _words("person", _PERSON_LOCALES, "last_names")
+    return frozenset(name.casefold() for name in names if len(name) > 1 or not name.isascii())
+
+
+@cache
+def countries() -> frozenset[str]:
+    """Country names in several languages and ISO 3166 alpha-2 / alpha-3 codes, folded."""
+    names = _words("address", _PLACE_LOCALES, "countries")
+    names |= _words("address", ("en_US",), "alpha_2_country_codes")
+    names |= _words("address", ("en_US",), "alpha_3_country_codes")
+    # Spellings used by real retail exports (UCI Online Retail among them).
+    names |= {
+        "UK", "U.K.", "USA", "U.S.A.", "US", "EIRE", "Ireland", "Channel Islands", "RSA",
+        "European Community", "European Union", "EU", "Russia", "South Korea", "Korea",
+        "Czech Republic", "Czechia", "United Arab Emirates", "UAE", "Great Britain",
+        "England", "Scotland", "Wales", "Northern Ireland", "Holland", "Deutschland",
+        "Unspecified",
+    }  # fmt: skip
+    return frozenset(name.casefold() for name in names)
+
+
+@cache
+def cities() -> frozenset[str]:
+    """City names from Faker's gazetteers, folded."""
+    return frozenset(name.casefold() for name in _words("address", _PLACE_LOCALES, "cities"))
+
+
+@cache
+def city_affixes() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Prefixes and suffixes of generated English city names ("Port ...", "...ville")."""
+    prefixes = _words("address", ("en_US", "en_GB"), "city_prefixes")
+    suffixes = _words("address", ("en_US", "en_GB"), "city_suffixes")
+    return tuple(sorted(prefixes)), tuple(sorted(suffixes))
+
+
+@cache
+def street_types() -> frozenset[str]:
+    """Street-type words ("Street", "Rd", "Straße", "rue" ...), folded."""
+    words = _words("address", ("en_US", "en_GB", "en_AU", "en_CA"), "street_suffixes")
+    words |= set(_STREET_WORDS.split())
+    return frozenset(word.casefold() for word in words)
