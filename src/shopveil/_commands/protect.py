@@ -90,7 +90,9 @@ def anonymize(
     l_diversity: Annotated[int | None, typer.Option("--l", help="Require l-diversity.")] = None,
     t_closeness: Annotated[float | None, typer.Option("--t", help="Require t-closeness.")] = None,
     hierarchies: Annotated[Path | None, typer.Option(help="Folder of ARX hierarchy CSVs.")] = None,
-    method: Annotated[str, typer.Option(help="lattice or mondrian.")] = "mondrian",
+    method: Annotated[
+        str, typer.Option(help="lattice, mondrian, or auto (lattice when --hierarchies is given).")
+    ] = "auto",
     suppress: Annotated[float, typer.Option(help="Largest fraction of rows to suppress.")] = 0.0,
 ) -> None:
     """Protect a table by policy (--policy) or make it k-anonymous (--k)."""

@@ -1,0 +1,61 @@
+"""k-anonymity, l-diversity, t-closeness and re-identification risk: assess, enforce, gate.
+
+::
+
+    from shopveil.anonymity import KAnonymity, LDiversity, assess, anonymize_mondrian
+
+    report = assess(table, qi=["age", "zip"], sensitive=["diagnosis"])
+    result = anonymize_mondrian(table, ["age", "zip"], [KAnonymity(5), LDiversity(2)],
+                                sensitive=["diagnosis"])
+    result.table, result.utility.ncp
+
+Inputs are Arrow tables or polars DataFrames; results come back as the same kind.
+"""
+
+from shopveil.anonymity._assess import Assessment, RiskSummary, assess
+from shopveil.anonymity._gate import FailingClass, GateCheck, GateReport, check_gate, gate
+from shopveil.anonymity._hierarchy import Hierarchy, interval_hierarchy, load_hierarchies
+from shopveil.anonymity._lattice import LatticeNode, Loss, anonymize_lattice, evaluate_node
+from shopveil.anonymity._mondrian import MondrianMode, anonymize_mondrian
+from shopveil.anonymity._prepare import AnonymizationResult
+from shopveil.anonymity._requirements import (
+    KAnonymity,
+    LDiversity,
+    LDiversityVariant,
+    MaxRisk,
+    Requirement,
+    RiskModel,
+    TCloseness,
+    TDistance,
+)
+from shopveil.anonymity._utility import UtilityReport
+
+__all__ = [
+    "AnonymizationResult",
+    "Assessment",
+    "FailingClass",
+    "GateCheck",
+    "GateReport",
+    "Hierarchy",
+    "KAnonymity",
+    "LDiversity",
+    "LDiversityVariant",
+    "LatticeNode",
+    "Loss",
+    "MaxRisk",
+    "MondrianMode",
+    "Requirement",
+    "RiskModel",
+    "RiskSummary",
+    "TCloseness",
+    "TDistance",
+    "UtilityReport",
+    "anonymize_lattice",
+    "anonymize_mondrian",
+    "assess",
+    "check_gate",
+    "evaluate_node",
+    "gate",
+    "interval_hierarchy",
+    "load_hierarchies",
+]

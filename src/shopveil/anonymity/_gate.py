@@ -1,0 +1,211 @@
+"""Release gates: a table is published only if k, l, t and risk meet the policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from shopveil.anonymity._assess import Assessment, assess
+from shopveil.anonymity._classes import class_failures
+from shopveil.anonymity._encode import group_ids
+from shopveil.anonymity._prepare import prepare
+from shopveil.anonymity._requirements import (
+    KAnonymity,
+    LDiversity,
+    LDiversityVariant,
+    MaxRisk,
+    Requirement,
+    RiskModel,
+    TCloseness,
+)
+from shopveil.errors import GateFailed, ParameterError, SourceError
+
+__all__ = ["FailingClass", "GateCheck", "GateReport", "check_gate", "gate"]
+
+_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class FailingClass:
+    """An equivalence class that breaks a requirement: its QI values (no sensitive ones)."""
+
+    values: Mapping[str, str | None]
+    size: int
+    fails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One requirement's verdict."""
+
+    requirement: str
+    actual: float | None
+    passed: bool
+    failing_classes: int
+    failing_rows: int
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """The verdict of a gate, which checks failed, and which classes fail them.
+
+    ``classes`` lists at most 1000 failing classes (largest first); the counts in
+    ``checks`` are complete.
+    """
+
+    passed: bool
+    checks: tuple[GateCheck, ...]
+    classes: tuple[FailingClass, ...]
+    assessment: Assessment
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "checks": [vars(check) for check in self.checks],
+            "failing_classes": [
+                {"values": dict(c.values), "size": c.size, "fails": list(c.fails)}
+                for c in self.classes
+            ],
+            "assessment": self.assessment.to_dict(),
+        }
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the report as JSON, atomically."""
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise SourceError(f"{target.parent}: the report folder does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.to_dict(), handle, indent=2, default=str)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _describe(req: Requirement) -> str:
+    if isinstance(req, KAnonymity):
+        return f"k >= {req.k}"
+    if isinstance(req, LDiversity):
+        if req.variant is LDiversityVariant.RECURSIVE:
+            return f"recursive (c={req.c:g}, l={req.l:g})-diversity"
+        return f"{req.variant.value} l >= {req.l:g}"
+    if isinstance(req, TCloseness):
+        return f"t <= {req.t:g}"
+    return f"{req.model.value} risk <= {req.r:g}"
+
+
+def _actual(req: Requirement, a: Assessment) -> float | None:
+    if isinstance(req, KAnonymity):
+        return float(a.k)
+    if isinstance(req, LDiversity):
+        if req.variant is LDiversityVariant.DISTINCT:
+            return None if a.l is None else float(a.l)
+        if req.variant is LDiversityVariant.ENTROPY:
+            return a.l_entropy
+        return None
+    if isinstance(req, TCloseness):
+        return a.t
+    if req.model is RiskModel.PROSECUTOR:
+        return a.prosecutor.highest
+    if req.model is RiskModel.JOURNALIST:
+        return a.journalist.highest
+    return a.marketer
+
+
+def check_gate(
+    table: pa.Table | pl.DataFrame,
+    qi: Sequence[str],
+    sensitive: Sequence[str],
+    requirements: Sequence[Requirement],
+    *,
+    population_size: int | None = None,
+) -> GateReport:
+    """Check every requirement and report; never raises for a failing table."""
+    prepared = prepare(table, qi, sensitive, requirements, population_size=population_size)
+    assessment = assess(table, qi, sensitive, population_size=population_size)
+    ids, sizes = group_ids([c.codes for c in prepared.qi], [c.cardinality for c in prepared.qi])
+    class_reqs = [
+        r
+        for r in prepared.requirements
+        if not (isinstance(r, MaxRisk) and r.model is RiskModel.MARKETER)
+    ]
+    failures = class_failures(ids, sizes, prepared.sensitives, class_reqs, pi=prepared.pi)
+    by_req = dict(failures.by_requirement)
+    checks = []
+    for req in prepared.requirements:
+        if isinstance(req, MaxRisk) and req.model is RiskModel.MARKETER:
+            bad = np.zeros(len(sizes), dtype=bool)
+            passed = assessment.marketer <= req.r + 1e-12
+        else:
+            bad = by_req[req]
+            passed = not bool(bad.any())
+        checks.append(
+            GateCheck(
+                requirement=_describe(req),
+                actual=_actual(req, assessment),
+                passed=passed,
+                failing_classes=int(bad.sum()),
+                failing_rows=int(sizes[bad].sum()),
+            )
+        )
+    failing = np.flatnonzero(failures.failed)
+    failing = failing[np.argsort(-sizes[failing], kind="stable")][:_LISTED]
+    first = np.zeros(len(sizes), dtype=np.int64)
+    first[ids] = np.arange(len(ids))
+    listed = []
+    for c in failing.tolist():
+        row = int(first[c])
+        values = {col.name: col.labels[int(col.codes[row])] for col in prepared.qi}
+        fails = tuple(_describe(req) for req, bad in failures.by_requirement if bad[c])
+        listed.append(FailingClass(values, int(sizes[c]), fails))
+    passed = all(check.passed for check in checks)
+    return GateReport(passed, tuple(checks), tuple(listed), assessment)
+
+
+def gate(
+    table: pa.Table | pl.DataFrame,
+    qi: Sequence[str],
+    sensitive: Sequence[str],
+    requirements: Sequence[Requirement],
+    *,
+    report_path: str | os.PathLike[str] | None = None,
+    population_size: int | None = None,
+) -> GateReport:
+    """Check the requirements before a release; raise :class:`GateFailed` if any fails.
+
+    The report (written to ``report_path`` when given, pass or fail) names each failing
+    class by its quasi-identifier values and size; sensitive values never appear in it or
+    in the error message.
+    """
+    if not requirements:
+        raise ParameterError("requirements: a gate needs at least one, e.g. [KAnonymity(5)]")
+    report = check_gate(table, qi, sensitive, requirements, population_size=population_size)
+    if report_path is not None:
+        report.write(report_path)
+    if not report.passed:
+        failed = "; ".join(
+            f"{c.requirement} (actual {_fmt(c.actual)}; {c.failing_classes} classes, "
+            f"{c.failing_rows} rows fail)"
+            for c in report.checks
+            if not c.passed
+        )
+        where = f"; report: {report_path}" if report_path is not None else ""
+        raise GateFailed(f"release gate failed: {failed}{where}")
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
