@@ -1,0 +1,48 @@
+"""ShopVeil: personalize on customer data while every use passes a declared privacy policy.
+
+Recipes live at the top level; the building blocks live in their subpackages
+(``shopveil.mask``, ``shopveil.pseudo``, ``shopveil.policy``, ``shopveil.anonymity``,
+``shopveil.dp``, ``shopveil.keys`` …).
+
+>>> import shopveil
+>>> shopveil.anonymize_file("orders.csv", "out.parquet", policy="gdpr")  # doctest: +SKIP
+"""
+
+from shopveil._core import ZCDP, ApproxDP, ColumnClass, Kind, PerCustomer, PerRow, PureDP
+from shopveil.anonymity import anonymize_lattice, anonymize_mondrian, assess
+from shopveil.data import generate_retail, load_online_retail, read_table, write_table
+from shopveil.detect import scan_table
+from shopveil.errors import ShopVeilError
+from shopveil.pipeline import AnonymizeResult, RunSummary, anonymize_file, apply_plan, run_demo
+from shopveil.policy import Plan, Policy, compile_plan, load_policy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ZCDP",
+    "AnonymizeResult",
+    "ApproxDP",
+    "ColumnClass",
+    "Kind",
+    "PerCustomer",
+    "PerRow",
+    "Plan",
+    "Policy",
+    "PureDP",
+    "RunSummary",
+    "ShopVeilError",
+    "__version__",
+    "anonymize_file",
+    "anonymize_lattice",
+    "anonymize_mondrian",
+    "apply_plan",
+    "assess",
+    "compile_plan",
+    "generate_retail",
+    "load_online_retail",
+    "load_policy",
+    "read_table",
+    "run_demo",
+    "scan_table",
+    "write_table",
+]
