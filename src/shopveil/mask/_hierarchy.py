@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.operators import OperatorContext
+from shopveil.anonymity import Hierarchy
 from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.mask._text import as_text
 
@@ -21,33 +21,16 @@ __all__ = ["GeneralizeHierarchy", "GeneralizePostcode", "PostcodeLevel", "read_h
 
 
 @functools.lru_cache(maxsize=32)
-def _read(path: str, mtime: float) -> tuple[tuple[str, ...], ...]:
-    text = Path(path).read_text(encoding="utf-8-sig")
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") >= sample.count(",") else ","
-    rows = tuple(
-        tuple(cell.strip() for cell in row)
-        for row in csv.reader(text.splitlines(), delimiter=delimiter)
-        if row
-    )
-    if not rows:
-        raise SourceError(f"{Path(path).name}: the hierarchy file is empty")
-    width = len(rows[0])
-    for number, row in enumerate(rows, start=1):
-        if len(row) != width:
-            raise SourceError(
-                f"{Path(path).name} line {number}: {len(row)} levels where line 1 has {width}; "
-                "every row needs one cell per level"
-            )
-    return rows
+def _load(path: str, mtime: float) -> Hierarchy:
+    return Hierarchy.from_csv(path)
 
 
-def read_hierarchy(path: str | Path) -> tuple[tuple[str, ...], ...]:
-    """Rows of an ARX hierarchy CSV: the value, then its generalization at each level."""
+def read_hierarchy(path: str | Path) -> Hierarchy:
+    """An ARX hierarchy CSV, read once per file version (cached on path and mtime)."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: no such hierarchy file")
-    return _read(str(path.resolve()), path.stat().st_mtime)
+    return _load(str(path.resolve()), path.stat().st_mtime)
 
 
 @dataclass(frozen=True)
@@ -78,7 +61,7 @@ class GeneralizeHierarchy:
             raise ParameterError(f"level must be an integer >= 0, got {self.level!r}")
         if self.unknown not in ("error", "suppress"):
             raise ParameterError(f"unknown must be error or suppress, got {self.unknown!r}")
-        height = len(read_hierarchy(self.path)[0])
+        height = read_hierarchy(self.path).height
         if self.level >= height:
             raise ParameterError(
                 f"level {self.level} is beyond {Path(self.path).name}, whose levels are 0 to "
@@ -86,7 +69,7 @@ class GeneralizeHierarchy:
             )
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
-        rows = read_hierarchy(self.path)
+        rows = read_hierarchy(self.path).rows
         text = pc.utf8_trim_whitespace(as_text(values, context.column))
         known = pa.array([row[0] for row in rows], pa.string())
         targets = pa.array([row[self.level] for row in rows], pa.string())
