@@ -27,8 +27,19 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck
 	bash scripts/run-tests.sh
 
+# Benchmarks time peer tools in the same run: they need the [bench] extra and ../shared/data.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_gdpr_preset.py
+	$(BIN)/python benchmarks/check_online_retail_gdpr.py
+	$(BIN)/python benchmarks/bench_generator.py
+	$(BIN)/python benchmarks/bench_detect.py
+	$(BIN)/python benchmarks/bench_pseudo.py
+	$(BIN)/python benchmarks/bench_mask.py
+	$(BIN)/python benchmarks/bench_keys.py
+	$(BIN)/python benchmarks/bench_anonymity.py
+	$(BIN)/python benchmarks/bench_dp_speed.py
+	$(BIN)/python benchmarks/bench_dp_accuracy.py --runs 20 --peer-runs 3
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

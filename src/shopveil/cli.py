@@ -25,6 +25,9 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "shopveil._commands.protect",
     "shopveil._commands.dp",
+    "shopveil._commands.anonymity",
+    "shopveil._commands.keys",
+    "shopveil._commands.link",
 )
 
 

@@ -49,9 +49,18 @@ class PureDP:
         _same_kind(self, budget)
         return self.epsilon <= budget.epsilon
 
+    def __mul__(self, factor: float) -> PureDP:
+        return PureDP(self.epsilon * _factor(factor))
+
+    __rmul__ = __mul__
+
     def to_zcdp(self) -> ZCDP:
         """ε-DP implies (ε²/2)-zCDP (Bun & Steinke 2016, Prop. 1.4)."""
         return ZCDP(self.epsilon**2 / 2)
+
+    def to_approx_dp(self) -> ApproxDP:
+        """ε-DP is (ε, 0)-DP."""
+        return ApproxDP(self.epsilon, 0.0)
 
     def __str__(self) -> str:
         return f"ε={self.epsilon:g}"
@@ -82,7 +91,14 @@ class ApproxDP:
             _minus("delta", self.delta, other.delta),
         )
 
+    def __mul__(self, factor: float) -> ApproxDP:
+        f = _factor(factor)
+        return ApproxDP(self.epsilon * f, min(self.delta * f, 1 - 1e-15))
+
+    __rmul__ = __mul__
+
     def fits_in(self, budget: ApproxDP) -> bool:
+        """True when spending ``self`` stays within ``budget``."""
         _same_kind(self, budget)
         return self.epsilon <= budget.epsilon and self.delta <= budget.delta
 
@@ -107,7 +123,13 @@ class ZCDP:
         _same_kind(self, other)
         return ZCDP(_minus("rho", self.rho, other.rho))
 
+    def __mul__(self, factor: float) -> ZCDP:
+        return ZCDP(self.rho * _factor(factor))
+
+    __rmul__ = __mul__
+
     def fits_in(self, budget: ZCDP) -> bool:
+        """True when spending ``self`` stays within ``budget``."""
         _same_kind(self, budget)
         return self.rho <= budget.rho
 
@@ -131,6 +153,10 @@ def _same_kind(a: object, b: object) -> None:
             f"cannot combine {type(a).__name__} with {type(b).__name__}; "
             "convert one first (e.g. PureDP.to_zcdp())"
         )
+
+
+def _factor(factor: float) -> float:
+    return _check_nonnegative("factor", factor)
 
 
 def _minus(name: str, a: float, b: float) -> float:

@@ -16,6 +16,16 @@ class PerRow:
     def describe(self) -> str:
         return "one row"
 
+    @property
+    def key(self) -> str:
+        """The ledger's name for this unit: budgets are kept per dataset and unit."""
+        return "row"
+
+    @property
+    def max_contributions(self) -> int:
+        """A row contributes once."""
+        return 1
+
 
 @dataclass(frozen=True)
 class PerCustomer:
@@ -37,6 +47,11 @@ class PerCustomer:
             )
         if self.max_contributions < 1:
             raise ParameterError(f"max_contributions must be >= 1, got {self.max_contributions}")
+
+    @property
+    def key(self) -> str:
+        """The ledger's name for this unit; the contribution bound does not change it."""
+        return f"customer:{self.id_column}"
 
     def describe(self) -> str:
         return f"one customer ({self.id_column}, ≤ {self.max_contributions} rows)"

@@ -1,0 +1,176 @@
+"""Speed of ShopVeil's DP: a GROUP BY over 10M rows, and vector noise, against peers.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_dp_speed.py [--rows 10000000]
+        [--opendp-polars-python /path/to/python]
+
+Generated data (no shared files needed): ``rows`` rows with a key in 0..99 and a value
+in [0, 100). Measured in this process, best of ``--repeat`` runs each:
+
+* the same ``SELECT k, COUNT(*), SUM(v) ... GROUP BY k`` in plain DuckDB (not private)
+  and through ``shopveil.dp.run_query`` at ε = 1 with public keys (clamping, exact
+  noise, a ledger charge in a temporary SQLite store included);
+* vector noise: ``sample_discrete_laplace`` / ``sample_discrete_gaussian`` (exact,
+  AES-CTR keystream) against OpenDP's ``make_laplace`` / ``make_gaussian`` on vectors.
+
+OpenDP's Polars API needs the Polars version it was built against (1.36 for OpenDP
+0.16), which the project's environment does not have; give a Python that has both with
+``--opendp-polars-python`` and the same query runs there, in this benchmark run, on the
+same generated data (written to a temporary Parquet file). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shopveil._core.budgets import ZCDP, PureDP
+from shopveil.dp import (
+    Ledger,
+    QueryOptions,
+    gaussian_for,
+    run_query,
+    sample_discrete_gaussian,
+    sample_discrete_laplace,
+)
+from shopveil.store import Store
+
+OPENDP_POLARS = """
+import sys, time, polars as pl, opendp.prelude as dp
+dp.enable_features("contrib")
+df = pl.scan_parquet(sys.argv[1]).collect().lazy()
+n = int(sys.argv[2])
+best = float("inf")
+for _ in range(int(sys.argv[3])):
+    ctx = dp.Context.compositor(
+        data=df, privacy_unit=dp.unit_of(contributions=1),
+        privacy_loss=dp.loss_of(epsilon=1.0), split_evenly_over=1,
+        margins=[dp.polars.Margin(by=["k"], invariant="keys", max_length=n, max_groups=100)],
+    )
+    q = ctx.query().group_by("k").agg(dp.len(), pl.col("v").fill_null(0.0).dp.sum((0.0, 100.0)))
+    start = time.perf_counter()
+    out = q.release().collect()
+    best = min(best, time.perf_counter() - start)
+print(best)
+"""
+
+
+def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def make_table(rows: int) -> pa.Table:
+    data = np.random.default_rng(2026)  # benchmark data only, never noise
+    return pa.table(
+        {"k": data.integers(0, 100, rows), "v": np.round(data.uniform(0, 100, rows), 2)}
+    )
+
+
+def bench_group_by(table: pa.Table, repeat: int, tmp: Path) -> dict[str, float]:
+    sql = "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM t GROUP BY k"
+    con = duckdb.connect()
+    con.register("t", table)
+    plain = best_of(repeat, lambda: con.execute(sql).fetchall())
+    con.close()
+    store = Store.open(f"sqlite:///{tmp / 'ledger.db'}")
+    ledger = Ledger(store, default_total=PureDP(1e6))
+    options = QueryOptions(
+        epsilon=PureDP(1.0), bounds={"total": (0, 100)}, keys={"k": tuple(range(100))}
+    )
+    private = best_of(
+        repeat,
+        lambda: run_query(sql, table, table="t", options=options, ledger=ledger),
+    )
+    store.close()
+    return {
+        "duckdb_plain_s": round(plain, 4),
+        "shopveil_dp_s": round(private, 4),
+        "dp_over_plain": round(private / plain, 2),
+    }
+
+
+def bench_opendp_polars(python: str, table: pa.Table, repeat: int, tmp: Path) -> float | None:
+    path = tmp / "data.parquet"
+    pq.write_table(table, path)
+    done = subprocess.run(
+        [python, "-c", OPENDP_POLARS, str(path), str(table.num_rows), str(repeat)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(done.stderr[-2000:], file=sys.stderr)
+        return None
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def bench_vector_noise(size: int, peer_size: int, repeat: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    lap = best_of(repeat, lambda: sample_discrete_laplace(3.0, size))
+    gau = best_of(repeat, lambda: sample_discrete_gaussian(3.0, size))
+    grid = gaussian_for(ZCDP(0.5), 1.0, integer=False, changed_coordinates=size)
+    values = np.zeros(size)
+    release = best_of(repeat, lambda: grid(values))
+    out["shopveil_laplace_per_s"] = round(size / lap)
+    out["shopveil_gaussian_per_s"] = round(size / gau)
+    out["shopveil_gaussian_release_on_grid_per_s"] = round(size / release)
+    try:
+        import opendp.prelude as dp
+    except ImportError:
+        return out
+    dp.enable_features("contrib")
+    domain = dp.vector_domain(dp.atom_domain(T=float, nan=False))
+    peer_lap = dp.m.make_laplace(domain, dp.l1_distance(T=float), scale=3.0)
+    peer_gau = dp.m.make_gaussian(domain, dp.l2_distance(T=float), scale=3.0)
+    zeros = [0.0] * peer_size
+    out["opendp_laplace_per_s"] = round(peer_size / best_of(repeat, lambda: peer_lap(zeros)))
+    out["opendp_gaussian_per_s"] = round(peer_size / best_of(repeat, lambda: peer_gau(zeros)))
+    out["laplace_speedup"] = round(out["shopveil_laplace_per_s"] / out["opendp_laplace_per_s"])
+    out["gaussian_speedup"] = round(out["shopveil_gaussian_per_s"] / out["opendp_gaussian_per_s"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--noise-values", type=int, default=10_000_000)
+    parser.add_argument("--peer-noise-values", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--opendp-polars-python", default=None)
+    args = parser.parse_args()
+    table = make_table(args.rows)
+    result: dict[str, object] = {"rows": args.rows, "machine": "2 cores (shared)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        result["group_by"] = bench_group_by(table, args.repeat, Path(tmp))
+        if args.opendp_polars_python:
+            seconds = bench_opendp_polars(args.opendp_polars_python, table, args.repeat, Path(tmp))
+            group_by = result["group_by"]
+            assert isinstance(group_by, dict)
+            group_by["opendp_polars_s"] = seconds if seconds is None else round(seconds, 4)
+            if seconds:
+                group_by["opendp_over_shopveil"] = round(seconds / group_by["shopveil_dp_s"], 1)
+    result["vector_noise"] = bench_vector_noise(
+        args.noise_values, args.peer_noise_values, args.repeat
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

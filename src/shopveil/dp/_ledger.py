@@ -1,0 +1,414 @@
+"""The privacy-budget ledger: one account per dataset × privacy unit, in the store.
+
+Every DP release in ShopVeil (queries, synthetic data, training) charges this ledger
+before its answer leaves. A charge is one transaction: it locks the account row
+(``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL), renews the
+period if the account has a renewal rule, checks the account and the analyst's and
+purpose's sub-budgets, and records the charge under its request id. A retried request
+(same id) is charged once and gets the stored answer back, so a retry never releases
+fresh noise. A dataset without a budget gets :data:`DEFAULT_TOTAL` on first use.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
+from shopveil._core.clock import Clock, SystemClock
+from shopveil.dp._accounting import convert
+from shopveil.dp._ledger_values import (
+    AccountState,
+    Charge,
+    Renewal,
+    SubBudgetState,
+    _add,
+    _check_name,
+    _exceeds,
+    _kind,
+    _make,
+    _parts,
+    _remaining,
+    convert_subs,
+    select_account,
+    state_of,
+    unknown,
+)
+from shopveil.errors import BudgetExceeded, ParameterError
+from shopveil.store import Store
+from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
+
+__all__ = ["DEFAULT_TOTAL", "AccountState", "Charge", "Ledger", "Renewal"]
+
+DEFAULT_TOTAL = ApproxDP(1.0, 1e-6)
+"""The budget of a dataset nobody set one for: ε = 1, δ = 10⁻⁶, never renewed."""
+
+
+class Ledger:
+    """Budget accounts in a :class:`~shopveil.store.Store`.
+
+    Parameters
+    ----------
+    store
+        Where accounts and charges live.
+    clock
+        Decides the renewal period; inject a ``FixedClock`` in tests.
+    default_total
+        The budget a dataset gets when none was set.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        default_total: Budget = DEFAULT_TOTAL,
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.default_total = default_total
+
+    # --- administration ------------------------------------------------------------------
+
+    def set_budget(
+        self, dataset: str, unit: str, total: Budget, *, renewal: Renewal = Renewal.NEVER
+    ) -> AccountState:
+        """Create or replace an account's total (spending so far is kept)."""
+        _check_name("dataset", dataset)
+        _check_name("unit", unit)
+        if not isinstance(total, PureDP | ApproxDP | ZCDP):
+            raise ParameterError(f"total must be PureDP, ApproxDP or ZCDP, got {total!r}")
+        renewal = Renewal(renewal)
+        with self.store.transaction() as conn:
+            row = self._lock(conn, dataset, unit)
+            values: dict[str, Any] = {f"total_{k}": v for k, v in _parts(total).items()}
+            values |= {"kind": _kind(total), "renewal": renewal.value, "is_default": False}
+            values["updated_at"] = self.clock.now().isoformat()
+            if row is None:
+                spent = {f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")}
+                period = renewal.period(self.clock.now())
+                conn.execute(
+                    sa.insert(dp_accounts).values(
+                        dataset=dataset, unit=unit, period=period, **values, **spent
+                    )
+                )
+            else:
+                if row.renewal != renewal.value:
+                    # A new rule starts from the spending so far, not from a fresh period.
+                    values["period"] = renewal.period(self.clock.now())
+                if row.kind != _kind(total):
+                    spent_now = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
+                    try:
+                        converted = _parts(convert(spent_now, total))
+                    except ParameterError:
+                        raise ParameterError(
+                            f"{dataset!r} ({unit}) has already spent {spent_now}, which a "
+                            f"{type(total).__name__} total cannot hold; set --delta > 0 (or "
+                            "reset the account first)"
+                        ) from None
+                    values |= {f"spent_{k}": v for k, v in converted.items()}
+                    convert_subs(conn, row, total)
+                conn.execute(
+                    sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**values)
+                )
+        return self.show(dataset, unit)
+
+    def set_sub_budget(
+        self, dataset: str, unit: str, *, scope: str, name: str, limit: Budget
+    ) -> AccountState:
+        """Cap what one analyst (``scope="analyst"``) or purpose may spend of an account."""
+        if scope not in ("analyst", "purpose"):
+            raise ParameterError(f"scope must be 'analyst' or 'purpose', got {scope!r}")
+        _check_name(scope, name)
+        with self.store.transaction() as conn:
+            row = self._lock(conn, dataset, unit)
+            if row is None:
+                raise unknown(dataset, unit)
+            total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
+            limit_parts = _parts(convert(limit, total))
+            key = (dp_sub_budgets.c.account_id == row.id) & (dp_sub_budgets.c.scope == scope)
+            key &= dp_sub_budgets.c.name == name
+            conn.execute(sa.delete(dp_sub_budgets).where(key))
+            conn.execute(
+                sa.insert(dp_sub_budgets).values(
+                    account_id=row.id,
+                    scope=scope,
+                    name=name,
+                    period=row.period,
+                    **{f"limit_{k}": v for k, v in limit_parts.items()},
+                    **{f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")},
+                )
+            )
+        return self.show(dataset, unit)
+
+    def reset(self, dataset: str, unit: str) -> AccountState:
+        """Start the account's spending again from zero; the charge history stays."""
+        zero = {f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")}
+        with self.store.transaction() as conn:
+            row = self._lock(conn, dataset, unit)
+            if row is None:
+                raise unknown(dataset, unit)
+            conn.execute(sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**zero))
+            conn.execute(
+                sa.update(dp_sub_budgets)
+                .where(dp_sub_budgets.c.account_id == row.id)
+                .values(**zero)
+            )
+        return self.show(dataset, unit)
+
+    def show(self, dataset: str, unit: str) -> AccountState:
+        """The account's state; an unknown dataset and unit raise :class:`ParameterError`."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select_account(dataset, unit)).first()
+            if row is None:
+                raise unknown(dataset, unit)
+            return state_of(conn, row, self.clock.now())
+
+    def accounts(self, dataset: str | None = None) -> list[AccountState]:
+        """Every account, or every account of ``dataset``."""
+        query = sa.select(dp_accounts).order_by(dp_accounts.c.dataset, dp_accounts.c.unit)
+        if dataset is not None:
+            query = query.where(dp_accounts.c.dataset == dataset)
+        with self.store.engine.connect() as conn:
+            states = [state_of(conn, row, self.clock.now()) for row in conn.execute(query).all()]
+        if dataset is not None and not states:
+            raise ParameterError(
+                f"unknown dataset {dataset!r}: no budget was set and it was never queried"
+            )
+        return states
+
+    # --- spending ------------------------------------------------------------------------
+
+    def check(
+        self, dataset: str, unit: str, cost: Budget, *, analyst: str = "-", purpose: str = "-"
+    ) -> None:
+        """Raise :class:`BudgetExceeded` if ``cost`` would not fit now; writes nothing."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select_account(dataset, unit)).first()
+            state = state_of(conn, row, self.clock.now()) if row is not None else None
+        total = state.total if state else self.default_total
+        spent = state.spent if state else _make(_kind(total), 0.0, 0.0, 0.0)
+        self._fits(dataset, unit, total, spent, convert(cost, total))
+        for sub in state.sub_budgets if state else ():
+            if (sub.scope, sub.name) in (("analyst", analyst), ("purpose", purpose)):
+                self._fits(dataset, unit, sub.limit, sub.spent, convert(cost, total), sub)
+
+    def find(self, request_id: str, dataset: str, unit: str) -> Charge | None:
+        """The charge already recorded for ``request_id`` on this account, if any."""
+        with self.store.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(dp_charges, dp_accounts)
+                .join(dp_accounts, dp_accounts.c.id == dp_charges.c.account_id)
+                .where(dp_charges.c.request_id == request_id)
+            ).first()
+            if found is None:
+                return None
+            if (found.dataset, found.unit) != (dataset, unit):
+                raise ParameterError(
+                    f"request id {request_id!r} was already used for another dataset; "
+                    "use a new request id"
+                )
+            total = _make(found.kind, found.total_epsilon, found.total_delta, found.total_rho)
+            cost = _make(found.kind, found.epsilon, found.delta, found.rho)
+            account = conn.execute(select_account(dataset, unit)).first()
+            state = state_of(conn, account, self.clock.now())
+        return Charge(
+            request_id, dataset, unit, cost, state.remaining, total,
+            state.is_default, True, found.answer,
+        )  # fmt: skip
+
+    def charge(
+        self,
+        request_id: str,
+        dataset: str,
+        unit: str,
+        cost: Budget,
+        *,
+        analyst: str = "-",
+        purpose: str = "-",
+        what: str = "",
+        answer: str | None = None,
+    ) -> Charge:
+        """Charge ``cost`` once for ``request_id``; refuse with :class:`BudgetExceeded`.
+
+        ``answer`` (a DP release, safe to keep) is stored with the charge and returned
+        to a retry of the same request instead of a fresh release.
+        """
+        _check_name("request_id", request_id)
+        for attempt in range(3):
+            try:
+                return self._charge(request_id, dataset, unit, cost, analyst, purpose, what, answer)
+            except sa.exc.IntegrityError:
+                # Another client created the account or used this request id first.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _charge(
+        self,
+        request_id: str,
+        dataset: str,
+        unit: str,
+        cost: Budget,
+        analyst: str,
+        purpose: str,
+        what: str,
+        answer: str | None,
+    ) -> Charge:
+        _check_name("dataset", dataset)
+        _check_name("unit", unit)
+        now = self.clock.now()
+        with self.store.transaction() as conn:
+            row = self._lock(conn, dataset, unit)
+            if row is None:
+                self._create_default(conn, dataset, unit, now)
+                row = self._lock(conn, dataset, unit)
+            assert row is not None
+            total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
+            previous = conn.execute(
+                sa.select(dp_charges).where(dp_charges.c.request_id == request_id)
+            ).first()
+            if previous is not None:
+                return self._replay(previous, row, dataset, unit, cost, total)
+            period = Renewal(row.renewal).period(now)
+            renewed = period != row.period
+            spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
+            if renewed:
+                spent = _make(row.kind, 0.0, 0.0, 0.0)
+            cost_k = convert(cost, total)
+            self._fits(dataset, unit, total, spent, cost_k)
+            subs = conn.execute(
+                sa.select(dp_sub_budgets).where(
+                    (dp_sub_budgets.c.account_id == row.id)
+                    & (
+                        ((dp_sub_budgets.c.scope == "analyst") & (dp_sub_budgets.c.name == analyst))
+                        | (
+                            (dp_sub_budgets.c.scope == "purpose")
+                            & (dp_sub_budgets.c.name == purpose)
+                        )
+                    )
+                )
+            ).all()
+            for sub in subs:
+                limit = _make(row.kind, sub.limit_epsilon, sub.limit_delta, sub.limit_rho)
+                sub_spent = _make(row.kind, sub.spent_epsilon, sub.spent_delta, sub.spent_rho)
+                if sub.period != period:
+                    sub_spent = _make(row.kind, 0.0, 0.0, 0.0)
+                state = SubBudgetState(sub.scope, sub.name, limit, sub_spent)
+                self._fits(dataset, unit, limit, sub_spent, cost_k, state)
+                new = {f"spent_{k}": v for k, v in _parts(_add(sub_spent, cost_k)).items()}
+                conn.execute(
+                    sa.update(dp_sub_budgets)
+                    .where(
+                        (dp_sub_budgets.c.account_id == row.id)
+                        & (dp_sub_budgets.c.scope == sub.scope)
+                        & (dp_sub_budgets.c.name == sub.name)
+                    )
+                    .values(period=period, **new)
+                )
+            new_spent = _add(spent, cost_k)
+            conn.execute(
+                sa.update(dp_accounts)
+                .where(dp_accounts.c.id == row.id)
+                .values(
+                    period=period,
+                    updated_at=now.isoformat(),
+                    **{f"spent_{k}": v for k, v in _parts(new_spent).items()},
+                )
+            )
+            conn.execute(
+                sa.insert(dp_charges).values(
+                    request_id=request_id,
+                    account_id=row.id,
+                    analyst=analyst,
+                    purpose=purpose,
+                    period=period,
+                    at=now.isoformat(),
+                    what=what[:500],
+                    answer=answer,
+                    **_parts(cost_k),
+                )
+            )
+        return Charge(
+            request_id,
+            dataset,
+            unit,
+            cost_k,
+            _remaining(total, new_spent),
+            total,
+            bool(row.is_default),
+            False,
+            answer,
+        )
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _lock(self, conn: sa.Connection, dataset: str, unit: str) -> Any:
+        return conn.execute(select_account(dataset, unit).with_for_update()).first()
+
+    def _create_default(self, conn: sa.Connection, dataset: str, unit: str, now: datetime) -> None:
+        total = self.default_total
+        values = {
+            "dataset": dataset,
+            "unit": unit,
+            "kind": _kind(total),
+            "renewal": Renewal.NEVER.value,
+            "period": Renewal.NEVER.period(now),
+            "is_default": True,
+            "updated_at": now.isoformat(),
+            **{f"total_{k}": v for k, v in _parts(total).items()},
+            **{f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")},
+        }
+        if self.store.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(dp_accounts).values(**values).on_conflict_do_nothing())
+        else:
+            conn.execute(sa.insert(dp_accounts).values(**values))
+
+    def _replay(
+        self, previous: Any, row: Any, dataset: str, unit: str, cost: Budget, total: Budget
+    ) -> Charge:
+        cost_k = convert(cost, total)
+        same = previous.account_id == row.id and all(
+            math.isclose(getattr(previous, k), v, rel_tol=1e-12, abs_tol=1e-15)
+            for k, v in _parts(cost_k).items()
+        )
+        if not same:
+            raise ParameterError(
+                f"request id {previous.request_id!r} was already used for a different charge; "
+                "use a new request id"
+            )
+        spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
+        return Charge(
+            previous.request_id,
+            dataset,
+            unit,
+            cost_k,
+            _remaining(total, spent),
+            total,
+            bool(row.is_default),
+            True,
+            previous.answer,
+        )
+
+    def _fits(
+        self,
+        dataset: str,
+        unit: str,
+        total: Budget,
+        spent: Budget,
+        cost: Budget,
+        sub: SubBudgetState | None = None,
+    ) -> None:
+        if not _exceeds(total, _add(spent, cost)):
+            return
+        where = f"the {sub.scope} budget of {sub.name!r}" if sub else "the budget"
+        raise BudgetExceeded(
+            f"{where} for dataset {dataset!r} ({unit}) has {_remaining(total, spent)} left "
+            f"of {total}; this release costs {cost}. Nothing was charged or released: "
+            "lower the epsilon, or raise the budget with `shopveil budget set`"
+        )

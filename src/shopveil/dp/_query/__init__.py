@@ -1,0 +1,1 @@
+"""The DP query engine: SQL subset → plan → DuckDB aggregation → noise → ledger."""

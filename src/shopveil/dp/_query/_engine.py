@@ -1,0 +1,376 @@
+"""Running a DP query on DuckDB: check the budget, aggregate, select keys, add noise, charge.
+
+Order of events, so that bad input changes nothing and no answer leaves uncharged:
+parse and compile (no data read) → refuse if the ledger cannot afford the cost →
+aggregate exactly in DuckDB → partition selection and noise → charge the ledger with the
+answer attached (a retried request id gets the stored answer, never fresh noise) →
+return the answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import threading
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.units import PerCustomer
+from shopveil.dp._bits import RandomBits, Rng, as_bits
+from shopveil.dp._ledger import Ledger
+from shopveil.dp._measurement import half_width, laplace_for
+from shopveil.dp._query._answer import Answer, Cell
+from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
+from shopveil.dp._query._parser import parse_query
+from shopveil.dp._query._plan import SOURCE, Plan, QueryOptions, Step, compile_plan
+from shopveil.dp._selection import make_quantile, partition_selection_for
+from shopveil.errors import ParameterError, QueryError, SourceError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["run_query", "table_name"]
+
+_QUANTILE_CANDIDATES = 1001
+
+
+def table_name(path: str | os.PathLike[str]) -> str:
+    """The default table name of a file: its name without any suffix."""
+    name = Path(path).name
+    return name.split(".", 1)[0] if not name.startswith(".") else name
+
+
+_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, database)
+_DATABASE_LOCK = threading.Lock()
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A fresh connection to this process's in-memory DuckDB.
+
+    Opening a database costs ~0.1 s, a cursor ~0.1 ms. Each query gets its own cursor,
+    and tables registered on a cursor are visible to that cursor only. A forked child
+    opens its own database rather than reuse the parent's threads.
+    """
+    global _DATABASE
+    duckdb = _duckdb()
+    with _DATABASE_LOCK:
+        if _DATABASE is None or _DATABASE[0] != os.getpid():
+            database = duckdb.connect()
+            database.execute("SET enable_progress_bar = false")
+            _DATABASE = (os.getpid(), database)
+        return _DATABASE[1].cursor()
+
+
+def _duckdb() -> Any:
+    # Imported on use: the ledger and the mechanisms work without the ``dp`` extra.
+    try:
+        import duckdb
+    except ImportError:
+        raise ParameterError("DP queries need DuckDB: pip install 'shopveil[dp]'") from None
+    return duckdb
+
+
+def _open(data: Any, table: str | None) -> tuple[duckdb.DuckDBPyConnection, str, list[str]]:
+    duckdb = _duckdb()
+    con = _cursor()
+    try:
+        if isinstance(data, str | os.PathLike):
+            path = Path(data)
+            if not path.is_file():
+                raise SourceError(f"{path}: no such file")
+            name = table or table_name(path)
+            lower = path.name.lower()
+            reader = con.read_parquet if lower.endswith((".parquet", ".pq")) else con.read_csv
+            con.register(SOURCE, reader(str(path)))
+        else:
+            if table is None:
+                raise QueryError("name the table of in-memory data with table=...")
+            name = table
+            con.register(SOURCE, data)
+        columns = [row[0] for row in con.execute(f"DESCRIBE {SOURCE}").fetchall()]
+    except duckdb.Error as exc:
+        con.close()
+        raise SourceError(f"cannot read the data ({type(exc).__name__})") from None
+    except BaseException:
+        con.close()
+        raise
+    return con, name, columns
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    try:
+        return con.execute(sql).fetchall()
+    except _duckdb().Error as exc:
+        # DuckDB's messages can quote cell values; name only the kind of failure.
+        raise QueryError(
+            f"DuckDB could not run the query ({type(exc).__name__}); check column types "
+            "and functions"
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Groups:
+    keys: list[tuple[Any, ...]]
+    values: np.ndarray  # rows × aggregate outputs (true values, as float)
+
+
+def _select_groups(plan: Plan, rows: list[tuple[Any, ...]], bits: RandomBits) -> _Groups:
+    n_keys = len(plan.public_keys)
+    width = len(rows[0]) - n_keys if rows else _width(plan)
+    if all(p is not None for p in plan.public_keys):
+        domains = [p for p in plan.public_keys if p is not None]
+        observed = {tuple(str(k) for k in row[:n_keys]): row[n_keys:] for row in rows}
+        keys = list(itertools.product(*domains))
+        zero = (0,) * width
+        found = [observed.get(tuple(str(k) for k in key), zero) for key in keys]
+        return _Groups(keys, np.asarray(found, dtype=np.float64).reshape(len(keys), width))
+    units = np.asarray([row[-1] for row in rows], dtype=np.int64)
+    budget = ApproxDP(plan.selection_epsilon, plan.options.delta)
+    keep = partition_selection_for(budget, plan.contributions)(units, rng=bits)
+    kept = [row for row, k in zip(rows, keep, strict=True) if k]
+    values = np.asarray([row[n_keys:] for row in kept], dtype=np.float64)
+    return _Groups([tuple(row[:n_keys]) for row in kept], values.reshape(len(kept), width))
+
+
+def _width(plan: Plan) -> int:
+    return sum(2 if s.aggregate.func == "avg" else 1 for s in plan.steps) + 1
+
+
+def _release_step(
+    step: Step,
+    true: np.ndarray,
+    plan: Plan,
+    bits: RandomBits,
+    quantile_values: list[np.ndarray] | None,
+) -> list[Cell]:
+    n = plan.contributions
+    alpha = plan.options.alpha
+    func, eps = step.aggregate.func, step.epsilon
+    if func in ("count", "count_distinct", "histogram"):
+        m = laplace_for(PureDP(eps), n)
+        noisy = np.asarray(m(true[:, 0].astype(np.int64), rng=bits))
+        hw = half_width(m, alpha)
+        return [Cell(int(v), float(v - hw), float(v + hw)) for v in noisy]
+    assert step.bounds is not None
+    low, high = step.bounds
+    reach = n * max(abs(low), abs(high))
+    if func == "sum":
+        m = laplace_for(PureDP(eps), reach, integer=False, changed_coordinates=n)
+        noisy = np.atleast_1d(m(true[:, 0], rng=bits))
+        hw = half_width(m, alpha)
+        return [Cell(float(v), float(v - hw), float(v + hw)) for v in noisy]
+    if func == "avg":
+        ms = laplace_for(PureDP(eps / 2), reach, integer=False, changed_coordinates=n)
+        mc = laplace_for(PureDP(eps / 2), n)
+        sums = np.atleast_1d(ms(true[:, 0], rng=bits))
+        counts = np.atleast_1d(mc(true[:, 1].astype(np.int64), rng=bits))
+        hs, hc = half_width(ms, alpha / 2), half_width(mc, alpha / 2)
+        return [
+            _avg_cell(float(s), float(c), hs, hc, low, high)
+            for s, c in zip(sums, counts, strict=True)
+        ]
+    assert quantile_values is not None and step.aggregate.quantile is not None
+    scale = 2 * n / eps * (1 + 2**-40)
+    grid = np.linspace(low, high, _QUANTILE_CANDIDATES).tolist()
+    m = make_quantile(step.aggregate.quantile, grid, scale)
+    rank_error = scale * (math.log(_QUANTILE_CANDIDATES) + math.log(1 / alpha))
+    return [Cell(float(m(v, rng=bits)), rank_error=round(rank_error, 1)) for v in quantile_values]
+
+
+def _avg_cell(s: float, c: float, hs: float, hc: float, low: float, high: float) -> Cell:
+    value = min(max(s / c, low), high) if c > 0 else (low + high) / 2
+    if c - hc <= 0:
+        return Cell(value, low, high)
+    corners = [(s + a) / (c + b) for a in (-hs, hs) for b in (-hc, hc)]
+    return Cell(value, max(low, min(corners)), min(high, max(corners)))
+
+
+def _notes(plan: Plan) -> list[str]:
+    unit = plan.options.unit
+    notes = [f"privacy unit: {unit.describe()}"]
+    if isinstance(unit, PerCustomer):
+        notes.append(
+            f"each customer's rows beyond {unit.max_contributions} are dropped at random "
+            "before aggregating; rows without a customer id are excluded"
+        )
+    for s in plan.steps:
+        if s.bounds is not None and s.aggregate.func != "histogram":
+            notes.append(
+                f"{s.aggregate.alias}: values clamped to [{s.bounds[0]:g}, {s.bounds[1]:g}]"
+            )
+        if s.aggregate.func == "histogram":
+            notes.append(f"{s.aggregate.alias}: values outside the bins count in the edge bins")
+    for alias, (low, high) in plan.estimated:
+        notes.append(
+            f"{alias}: clamping bounds [{low:g}, {high:g}] were estimated privately "
+            f"(ε={plan.estimate_epsilon:.4g} over all estimated bounds)"
+        )
+    if plan.public_keys and plan.selection_epsilon == 0:
+        notes.append("groups are the public keys given; rows with other keys are left out")
+    if plan.selection_epsilon > 0:
+        notes.append(
+            f"groups chosen by DP partition selection (ε={plan.selection_epsilon:.4g}, "
+            f"δ={plan.options.delta:g}): groups with few people are not shown"
+        )
+    notes.append(
+        f"intervals cover the noise with probability {1 - plan.options.alpha:g}; "
+        "they do not cover sampling error or the effect of clamping and bounding"
+    )
+    return notes
+
+
+def run_query(
+    sql: str,
+    data: Any,
+    *,
+    options: QueryOptions,
+    ledger: Ledger,
+    table: str | None = None,
+    request_id: str | None = None,
+    rng: Rng = None,
+) -> Answer:
+    """Answer ``sql`` over ``data`` (a file path or an Arrow/pandas/polars table) privately.
+
+    Raises
+    ------
+    QueryError, SchemaError, ParameterError, SourceError
+        Bad input; nothing was read beyond the schema and nothing was charged.
+    BudgetExceeded
+        The ledger cannot afford the query; it did not run.
+    """
+    spec = parse_query(sql)
+    con, name, columns = _open(data, table)
+    try:
+        if spec.table != name:
+            raise QueryError(
+                f"unknown table {spec.table!r}: this data is the table {name!r}; "
+                f"write FROM {name} or pass --table {spec.table}"
+            )
+        missing = missing_bounds(spec, options) if options.estimate_bounds else []
+        main = options
+        if missing:
+            eps = options.epsilon.epsilon
+            main = replace(options, epsilon=PureDP(eps * (1 - ESTIMATE_SHARE)))
+            # Bounds stand in until estimated: the plan's shape and cost do not depend on them.
+            stand_in = {a.alias: (0.0, 1.0) for a in missing}
+            plan = compile_plan(spec, replace(main, bounds={**options.bounds, **stand_in}), columns)
+            plan = replace(plan, estimate_epsilon=eps * ESTIMATE_SHARE)
+        else:
+            plan = compile_plan(spec, options, columns)
+        unit_key = options.unit.key
+        if request_id is not None:
+            previous = ledger.find(request_id, name, unit_key)
+            if previous is not None and previous.answer is not None:
+                # A retry: the stored answer, never fresh noise, and no second charge.
+                return Answer.from_json(previous.answer).with_budget(
+                    previous.remaining, previous.total, default=previous.is_default, replayed=True
+                )
+        ledger.check(name, unit_key, plan.cost, analyst=options.analyst, purpose=options.purpose)
+        bits = as_bits(rng)
+        if missing:
+            estimated = estimate_bounds(
+                spec, options, columns, lambda q: _fetch(con, q), plan.estimate_epsilon, bits
+            )
+            plan = replace(
+                compile_plan(spec, replace(main, bounds={**options.bounds, **estimated}), columns),
+                estimate_epsilon=plan.estimate_epsilon,
+                estimated=tuple(estimated.items()),
+            )
+        rows = _fetch(con, plan.sql)
+        value_rows = _fetch(con, plan.values_sql) if plan.values_sql else []
+    finally:
+        con.close()
+    groups = _select_groups(plan, rows, bits)
+    answer = _build(plan, name, groups, value_rows, bits, request_id or uuid.uuid4().hex)
+    charge = ledger.charge(
+        answer.request_id,
+        name,
+        unit_key,
+        plan.cost,
+        analyst=options.analyst,
+        purpose=options.purpose,
+        what=f"query on {name}: {', '.join(a.alias for a in spec.aggregates)}",
+        answer=answer.to_json(),
+    )
+    if charge.replayed and charge.answer is not None:
+        answer = Answer.from_json(charge.answer)
+    return answer.with_budget(
+        charge.remaining, charge.total, default=charge.is_default, replayed=charge.replayed
+    )
+
+
+def _build(
+    plan: Plan,
+    name: str,
+    groups: _Groups,
+    value_rows: list[tuple[Any, ...]],
+    bits: RandomBits,
+    request_id: str,
+) -> Answer:
+    spec = plan.spec
+    n_keys = len(plan.public_keys)
+    cells: dict[str, list[Cell]] = {}
+    column = 0
+    for j, step in enumerate(plan.steps):
+        width = 2 if step.aggregate.func == "avg" else 1
+        true = (
+            groups.values[:, column : column + width] if len(groups.keys) else np.zeros((0, width))
+        )
+        column += width
+        quantile_values = None
+        if step.aggregate.func == "quantile":
+            position = n_keys + sum(1 for s in plan.steps[:j] if s.aggregate.func == "quantile")
+            by_group: dict[tuple[Any, ...], list[float]] = {}
+            for values in value_rows:
+                if values[position] is not None:
+                    group = tuple(str(k) for k in values[:n_keys])
+                    by_group.setdefault(group, []).append(values[position])
+            quantile_values = [
+                np.asarray(by_group.get(tuple(str(k) for k in key), []), dtype=np.float64)
+                for key in groups.keys
+            ]
+        cells[step.aggregate.alias] = _release_step(step, true, plan, bits, quantile_values)
+    columns = list(spec.columns)
+    histogram = next((s.aggregate for s in plan.steps if s.aggregate.func == "histogram"), None)
+    rows = []
+    for g, key in enumerate(groups.keys):
+        row: dict[str, Any] = {k.alias: _plain(v) for k, v in zip(spec.keys, key, strict=False)}
+        if histogram is not None and histogram.bins is not None:
+            low, high, count = histogram.bins
+            b = int(key[-1])
+            row[f"{histogram.alias}_low"] = low + b * (high - low) / count
+            row[f"{histogram.alias}_high"] = low + (b + 1) * (high - low) / count
+        for alias, released in cells.items():
+            row[alias] = released[g]
+        rows.append(row)
+    if histogram is not None:
+        at = columns.index(histogram.alias)
+        columns[at:at] = [f"{histogram.alias}_low", f"{histogram.alias}_high"]
+    extra = [k.alias for k in spec.keys if k.alias not in columns]
+    split = [(s.aggregate.alias, round(s.epsilon, 12)) for s in plan.steps]
+    if plan.selection_epsilon > 0:
+        split.append(("partition_selection", round(plan.selection_epsilon, 12)))
+    if plan.estimate_epsilon > 0:
+        split.append(("bounds_estimation", round(plan.estimate_epsilon, 12)))
+    return Answer(
+        columns=tuple(extra + columns),
+        rows=tuple(rows),
+        cost=plan.cost,
+        dataset=name,
+        unit=plan.options.unit.key,
+        request_id=request_id,
+        notes=tuple(_notes(plan)),
+        split=tuple(split),
+    )
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -1,0 +1,252 @@
+"""Query options and the compiled plan: sensitivities, budget split and the DuckDB SQL.
+
+The compiler is small and private: it takes a parsed :class:`QuerySpec` and the
+options, checks every column, derives each aggregate's sensitivity from the privacy
+unit and the clamping bounds, splits ε explicitly, and writes one aggregation query.
+Nothing here reads data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shopveil._core.budgets import ApproxDP, Budget, PureDP
+from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
+from shopveil.dp._query._parser import Aggregate, QuerySpec
+from shopveil.errors import ParameterError, QueryError, SchemaError
+
+__all__ = ["Plan", "QueryOptions", "compile_plan"]
+
+SOURCE = "_shopveil_source"
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """How to answer a query privately.
+
+    Parameters
+    ----------
+    epsilon
+        The query's total ε, split over its aggregates (and partition selection).
+    delta
+        δ for choosing GROUP BY keys that were not given as public; unused otherwise.
+    unit
+        What one person is: ``PerRow()`` or ``PerCustomer("CustomerID", N)``.
+    bounds
+        Clamping bounds ``{alias or column: (low, high)}`` for SUM, AVG and quantiles.
+    keys
+        Public GROUP BY values ``{alias or expression: [values]}``: no selection needed.
+    weights
+        Relative budget shares ``{alias: weight}``; every aggregate weighs 1 by default.
+    alpha
+        Intervals cover the noise with probability 1 − alpha.
+    estimate_bounds
+        Estimate missing clamping bounds privately (with a fifth of ε) instead of
+        refusing the query.
+    """
+
+    epsilon: PureDP
+    delta: float = 1e-8
+    unit: PrivacyUnit = field(default_factory=PerRow)
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    keys: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    weights: Mapping[str, float] = field(default_factory=dict)
+    alpha: float = 0.05
+    analyst: str = "-"
+    purpose: str = "-"
+    estimate_bounds: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epsilon, PureDP) or self.epsilon.epsilon <= 0:
+            raise ParameterError(
+                f"epsilon must be > 0, got {self.epsilon}; pass e.g. --epsilon 0.5"
+            )
+        if not isinstance(self.unit, PerRow | PerCustomer):
+            raise ParameterError(f"unit must be PerRow() or PerCustomer(...), got {self.unit!r}")
+        ApproxDP(0.0, self.delta)
+        if not 0 < self.alpha < 1:
+            raise ParameterError(f"alpha must be in (0, 1), got {self.alpha}")
+        for name, pair in self.bounds.items():
+            low, high = (float(pair[0]), float(pair[1]))
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ParameterError(f"bounds for {name!r} must be finite with low < high")
+        for name, w in self.weights.items():
+            if not (isinstance(w, int | float) and w > 0 and math.isfinite(w)):
+                raise ParameterError(f"weight for {name!r} must be > 0, got {w!r}")
+        object.__setattr__(self, "bounds", dict(self.bounds))
+        object.__setattr__(self, "keys", {k: tuple(v) for k, v in self.keys.items()})
+        object.__setattr__(self, "weights", dict(self.weights))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One aggregate to release: its share of ε and what bounds its sensitivity."""
+
+    aggregate: Aggregate
+    epsilon: float
+    bounds: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: QuerySpec
+    options: QueryOptions
+    steps: tuple[Step, ...]
+    selection_epsilon: float  # 0 when every key has a public domain
+    public_keys: tuple[tuple[Any, ...] | None, ...]  # per key: its public values or None
+    sql: str
+    values_sql: str | None  # raw clamped values for quantiles, per group
+    estimate_epsilon: float = 0.0  # spent estimating bounds before this plan was made
+    estimated: tuple[tuple[str, tuple[float, float]], ...] = ()
+
+    @property
+    def contributions(self) -> int:
+        return self.options.unit.max_contributions
+
+    @property
+    def cost(self) -> Budget:
+        eps = self.options.epsilon.epsilon + self.estimate_epsilon
+        if self.selection_epsilon > 0:
+            return ApproxDP(eps, self.options.delta)
+        return PureDP(eps)
+
+
+def _bounds_for(agg: Aggregate, options: QueryOptions) -> tuple[float, float] | None:
+    if agg.func in ("count", "count_distinct"):
+        return None
+    if agg.func == "histogram":
+        assert agg.bins is not None
+        return (agg.bins[0], agg.bins[1])
+    assert agg.arg is not None
+    for name in (agg.alias, agg.arg.text):
+        if name in options.bounds:
+            low, high = options.bounds[name]
+            return (float(low), float(high))
+    raise ParameterError(
+        f"missing bounds for {agg.alias!r}: {agg.func.upper()} needs clamping bounds; pass "
+        f"--bounds {agg.alias}=LOW:HIGH, or --estimate-bounds to spend part of ε on them"
+    )
+
+
+def _clamped(sql: str, bounds: tuple[float, float]) -> str:
+    # CASE runs about 1.5x faster than greatest(least(...)) in DuckDB.
+    low, high = f"CAST({bounds[0]!r} AS DOUBLE)", f"CAST({bounds[1]!r} AS DOUBLE)"
+    return f"CASE WHEN {sql} > {high} THEN {high} WHEN {sql} < {low} THEN {low} ELSE {sql} END"
+
+
+def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> Plan:
+    """Check ``spec`` against the table's ``columns`` and build the plan."""
+    known = set(columns)
+    unit = options.unit
+    referenced = set().union(*(a.arg.columns for a in spec.aggregates if a.arg))
+    referenced |= set().union(*(k.expr.columns for k in spec.keys))
+    if spec.where:
+        referenced |= spec.where.columns
+    if isinstance(unit, PerCustomer):
+        referenced.add(unit.id_column)
+    missing = sorted(referenced - known)
+    if missing:
+        raise SchemaError(
+            f"unknown column(s) {', '.join(map(repr, missing))}; the table has: "
+            f"{', '.join(columns)}"
+        )
+    if isinstance(unit, PerCustomer):
+        for key in spec.keys:
+            if unit.id_column in key.expr.columns:
+                raise QueryError(
+                    f"grouping by the privacy unit {unit.id_column!r} would release "
+                    "per-customer rows; group by something else"
+                )
+    histograms = [a for a in spec.aggregates if a.func == "histogram"]
+    if len(histograms) > 1:
+        raise QueryError("at most one HISTOGRAM per query")
+
+    weights = [options.weights.get(a.alias, 1.0) for a in spec.aggregates]
+    public: list[tuple[Any, ...] | None] = [
+        options.keys.get(k.alias, options.keys.get(k.expr.text)) for k in spec.keys
+    ]
+    if histograms:
+        assert histograms[0].bins is not None
+        public.append(tuple(range(histograms[0].bins[2])))
+    needs_selection = any(p is None for p in public)
+    selection_weight = options.weights.get("selection", 1.0) if needs_selection else 0.0
+    total_weight = sum(weights) + selection_weight
+    eps = options.epsilon.epsilon
+    steps = tuple(
+        Step(a, eps * w / total_weight, _bounds_for(a, options))
+        for a, w in zip(spec.aggregates, weights, strict=True)
+    )
+
+    where = [f"({spec.where.sql})"] if spec.where else []
+    base = [f"{k.expr.sql} AS k{i}" for i, k in enumerate(spec.keys)]
+    if histograms:
+        h = histograms[0]
+        assert h.arg is not None and h.bins is not None
+        low, high, n = h.bins
+        width = (high - low) / n
+        clamped = _clamped(f"CAST({h.arg.sql} AS DOUBLE)", (low, high))
+        base.append(f"least(CAST(floor(({clamped} - {low!r}) / {width!r}) AS BIGINT), {n - 1})")
+        base[-1] += f" AS k{len(spec.keys)}"
+    n_keys = len(base)
+    for j, step in enumerate(steps):
+        if step.aggregate.arg is not None:
+            arg = step.aggregate.arg.sql
+            if step.aggregate.func in ("sum", "avg", "quantile"):
+                arg = f"CAST({arg} AS DOUBLE)"  # clamped once here, as a double
+            base.append(f"{arg} AS a{j}")
+    if isinstance(unit, PerCustomer):
+        uid = '"' + unit.id_column.replace('"', '""') + '"'
+        base.extend([f"{uid} AS _uid", "random() AS _r"])
+        where.append(f"{uid} IS NOT NULL")
+    source = f"SELECT {', '.join(base) or '1 AS _one'} FROM {SOURCE}"
+    if where:
+        source += " WHERE " + " AND ".join(where)
+    if isinstance(unit, PerCustomer):
+        # Contribution bounding: keep at most N rows per customer, chosen at random.
+        source = (
+            f"SELECT * FROM ({source}) QUALIFY row_number() OVER (PARTITION BY _uid ORDER BY _r) "
+            f"<= {unit.max_contributions}"
+        )
+    outputs = [f"k{i}" for i in range(n_keys)]
+    for j, step in enumerate(steps):
+        a, b = step.aggregate, step.bounds
+        if a.func in ("count", "histogram"):
+            outputs.append(f"count({'a' + str(j) if a.arg and a.func == 'count' else '*'})")
+        elif a.func == "count_distinct":
+            outputs.append(f"count(DISTINCT a{j})")
+        elif a.func in ("sum", "avg"):
+            assert b is not None
+            outputs.append(f"coalesce(sum({_clamped(f'a{j}', b)}), 0)")
+            if a.func == "avg":
+                outputs.append(f"count(a{j})")
+        else:  # quantile: released from the values query
+            outputs.append("0")
+    # Units per group matter only to partition selection.
+    if not needs_selection:
+        outputs.append("0")
+    elif isinstance(unit, PerCustomer):
+        outputs.append("count(DISTINCT _uid)")
+    else:
+        outputs.append("count(*)")
+    group = f" GROUP BY {', '.join(f'k{i}' for i in range(n_keys))}" if n_keys else ""
+    sql = f"WITH bounded AS ({source}) SELECT {', '.join(outputs)} FROM bounded{group}"
+    values_sql = None
+    quantiles = [(j, s) for j, s in enumerate(steps) if s.aggregate.func == "quantile"]
+    if quantiles:
+        cols = [f"k{i}" for i in range(n_keys)]
+        for j, s in quantiles:
+            assert s.bounds is not None
+            cols.append(f"{_clamped(f'a{j}', s.bounds)} AS q{j}")
+        values_sql = f"WITH bounded AS ({source}) SELECT {', '.join(cols)} FROM bounded"
+    return Plan(
+        spec,
+        options,
+        steps,
+        eps * selection_weight / total_weight,
+        tuple(public),
+        sql,
+        values_sql,
+    )

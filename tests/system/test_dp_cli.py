@@ -1,0 +1,120 @@
+"""``shopveil query`` and ``shopveil budget``, end to end on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():
+    # typer imports a click helper that click 8.5 deprecates; not ours to fix here.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from typer.testing import CliRunner
+
+    from shopveil.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def orders(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.csv"
+    rows = ["CustomerID,Country,Quantity,UnitPrice"]
+    countries = ["France", "Germany", "United Kingdom"]
+    rows += [
+        f"{1000 + i % 300}.0,{countries[i % 3]},{1 + i % 7},{1.5 + i % 5}" for i in range(3000)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _json(args: list[str]) -> dict:  # type: ignore[type-arg]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_query_json_has_rows_with_intervals_and_budget_left(orders: Path) -> None:
+    out = _json(
+        [
+            "query",
+            "SELECT Country, COUNT(*) AS n, SUM(Quantity * UnitPrice) AS revenue FROM orders "
+            "GROUP BY Country",
+            "--data", str(orders), "--epsilon", "0.5",
+            "--keys", "Country=France,Germany,United Kingdom",
+            "--bounds", "revenue=0:100",
+            "--privacy-unit", "CustomerID", "--max-contributions", "10",
+            "--json",
+        ]
+    )  # fmt: skip
+    assert [r["Country"] for r in out["rows"]] == ["France", "Germany", "United Kingdom"]
+    cell = out["rows"][0]["n"]
+    assert cell["low"] <= cell["value"] <= cell["high"]
+    assert out["budget_left"] == {"epsilon": 0.5, "delta": 1e-6}
+    assert out["default_budget"] is True
+    assert out["unit"] == "customer:CustomerID"
+
+
+def test_query_table_output_prints_intervals_budget_and_default_note(orders: Path) -> None:
+    result = runner.invoke(
+        app, ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders), "--epsilon", "0.25"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "±" in result.stdout
+    assert "budget left for orders" in result.stdout
+    assert "default budget" in result.stdout
+
+
+def test_budget_set_show_reset(orders: Path) -> None:
+    result = runner.invoke(
+        app, ["budget", "set", "orders", "--epsilon", "2", "--renewal", "monthly"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        runner.invoke(
+            app, ["budget", "set", "orders", "--epsilon", "0.3", "--analyst", "ann"]
+        ).exit_code
+        == 0
+    )
+    args = ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders), "--analyst", "ann"]
+    assert runner.invoke(app, [*args, "--epsilon", "0.2"]).exit_code == 0
+    refused = runner.invoke(app, [*args, "--epsilon", "0.2"])
+    assert refused.exit_code == 1
+    assert "analyst budget of 'ann'" in refused.stderr
+    shown = _json(["budget", "show", "orders", "--json"])
+    assert shown[0]["spent"] == {"epsilon": 0.2} and shown[0]["renewal"] == "monthly"
+    assert runner.invoke(app, ["budget", "reset", "orders"]).exit_code == 0
+    assert _json(["budget", "show", "orders", "--json"])[0]["spent"] == {"epsilon": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["SELECT * FROM orders", "--epsilon", "1"], "raw rows"),
+        (["SELECT SUM(Quantity) FROM orders", "--epsilon", "1"], "missing bounds"),
+        (["SELECT COUNT(*) FROM orders", "--epsilon", "0"], "epsilon must be > 0"),
+        (["SELECT COUNT(*) FROM orders", "--epsilon", "-1"], "epsilon"),
+        (["SELECT COUNT(*) FROM other", "--epsilon", "1"], "unknown table"),
+        (["SELECT COUNT(*) FROM orders", "--epsilon", "1", "--bounds", "x"], "NAME=VALUE"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_charges_nothing(
+    orders: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["query", args[0], "--data", str(orders), *args[1:]])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    shown = runner.invoke(app, ["budget", "show", "orders"])
+    assert shown.exit_code == 2 and "unknown dataset" in shown.stderr
+
+
+def test_exhausted_budget_is_refused_before_running(orders: Path) -> None:
+    base = ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders)]
+    assert runner.invoke(app, [*base, "--epsilon", "0.9"]).exit_code == 0
+    refused = runner.invoke(app, [*base, "--epsilon", "0.2"])
+    assert refused.exit_code == 1 and "Nothing was charged" in refused.stderr
+    left = _json(["budget", "show", "orders", "--json"])[0]["left"]["epsilon"]
+    assert left == pytest.approx(0.1)
