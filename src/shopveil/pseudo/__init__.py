@@ -11,6 +11,7 @@ from shopveil.pseudo._linkage import (
     link_tables,
     match_clks,
 )
+from shopveil.pseudo._rotation import retokenize, token_rotation_map
 from shopveil.pseudo._tokens import KeyedToken, Normalization, hmac_sha256_batch
 from shopveil.pseudo._typos import LinkTestSet, add_typos, link_test_set
 
@@ -32,4 +33,6 @@ __all__ = [
     "link_test_set",
     "luhn_valid",
     "match_clks",
+    "retokenize",
+    "token_rotation_map",
 ]
