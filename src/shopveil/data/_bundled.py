@@ -1,7 +1,7 @@
 """Data shipped inside the package: a slice of Online Retail and its product catalogue.
 
 Both come from UCI Online Retail (see ``bundled/README.md`` for provenance and attribution);
-``tests/data/build_bundled_data.py`` rebuilds them from the shared copy.
+``scripts/build_bundled_data.py`` rebuilds them from the shared copy.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Run from the repository root, with ``../shared/data`` present::
 
-    .venv/bin/python tests/data/build_bundled_data.py
+    .venv/bin/python scripts/build_bundled_data.py
 
 It writes
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"
 BUNDLED = ROOT / "src" / "shopveil" / "data" / "bundled"
 SLICE_NAME = "online_retail_2010-12-01_2010-12-12.csv.gz"
