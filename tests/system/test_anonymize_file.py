@@ -12,10 +12,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from shopveil.audit import AuditLog
-from shopveil.data._io import read_table
-from shopveil.errors import GateFailed, PolicyError, SchemaError, SourceError, WrongMasterKey
+from shopveil.data._io import open_source, read_table
+from shopveil.detect import scan_source
+from shopveil.errors import (
+    GateFailed,
+    PolicyError,
+    SchemaError,
+    SourceError,
+    StoreError,
+    WrongMasterKey,
+)
 from shopveil.keys import Keyring
-from shopveil.pipeline import anonymize_file
+from shopveil.pipeline import RunSummary, anonymize_file, run_plan
+from shopveil.policy import compile_plan, load_policy
 from shopveil.store import Store
 
 HEADER = [
@@ -195,3 +204,22 @@ def test_a_failing_gate_stops_the_release_and_reports_the_classes(
     assert passed.plan.gate is not None
     assert set(passed.plan.gate.quasi_identifiers) == {"country", "birth_date"}
     assert (tmp_path / "ok.csv").is_file()
+
+
+def test_no_release_without_its_audit_event(tmp_path: Path, store: Store) -> None:
+    source = tmp_path / "orders.csv"
+    write_orders(source, rows=20)
+    opened = open_source(source)
+    scan = scan_source(opened)
+    labels = {f.column: (f.column_class, f.kind) for f in scan.columns}
+    plan = compile_plan(load_policy("gdpr"), opened.schema, purpose="analytics", labels=labels)
+
+    def audit_down(summary: RunSummary) -> None:
+        assert summary.rows_out == 20  # every row was written before this runs
+        raise StoreError("the audit log cannot be written")
+
+    with pytest.raises(StoreError):
+        run_plan(
+            plan, opened, tmp_path / "out.csv", keys=Keyring.open(store), before_publish=audit_down
+        )
+    _assert_nothing_written(tmp_path)

@@ -47,7 +47,8 @@ def anonymize_file(
 
     The table is scanned to classify columns the policy does not name, the policy is
     compiled into a plan (any problem is raised before a row moves), rows stream through
-    the plan into ``output`` atomically, and one audit event records the run.
+    the plan into ``output`` atomically, and one audit event records the run before the
+    output appears.
     ``on_start`` receives an estimate of the row count (for progress bars).
     """
     input_path, output_path = Path(input), Path(output)
@@ -66,22 +67,37 @@ def anonymize_file(
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
         if on_start is not None:
             on_start(source.estimate_rows())
-        summary = run_plan(plan, source, output_path, keys=keyring, as_of=as_of, on_rows=on_rows)
-        event = AuditLog(store, keyring).append(
-            actor=actor,
-            action="anonymize.run",
-            details={
-                "policy": plan.policy,
-                "purpose": plan.purpose,
-                "role": plan.role,
-                "input": summary.input,
-                "output": summary.output,
-                "rows_in": summary.rows_in,
-                "rows_out": summary.rows_out,
-                "techniques": summary.techniques,
-            },
+        audit = AuditLog(store, keyring)
+        events: list[int] = []
+
+        def record_release(summary: RunSummary) -> None:
+            # Written before the output appears: no release without its audit event.
+            event = audit.append(
+                actor=actor,
+                action="anonymize.run",
+                details={
+                    "policy": plan.policy,
+                    "purpose": plan.purpose,
+                    "role": plan.role,
+                    "input": summary.input,
+                    "output": summary.output,
+                    "rows_in": summary.rows_in,
+                    "rows_out": summary.rows_out,
+                    "techniques": summary.techniques,
+                },
+            )
+            events.append(event.seq)
+
+        summary = run_plan(
+            plan,
+            source,
+            output_path,
+            keys=keyring,
+            as_of=as_of,
+            on_rows=on_rows,
+            before_publish=record_release,
         )
     finally:
         if owns_store:
             store.close()
-    return AnonymizeResult(plan=plan, scan=scan, summary=summary, audit_seq=event.seq)
+    return AnonymizeResult(plan=plan, scan=scan, summary=summary, audit_seq=events[0])

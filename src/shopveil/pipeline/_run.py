@@ -79,10 +79,14 @@ def run_plan(
     keys: KeySource | None = None,
     as_of: date | None = None,
     on_rows: Callable[[int], None] | None = None,
+    before_publish: Callable[[RunSummary], None] | None = None,
 ) -> RunSummary:
     """Stream ``source`` through ``plan`` into ``output`` (CSV or Parquet by its extension).
 
     ``on_rows`` is called with the number of rows of each batch read (for progress bars).
+    ``before_publish`` runs once every row is written and the gates passed, before the
+    output is renamed into place: if it raises (say, the audit log cannot be written),
+    nothing is released.
     """
     started = time.perf_counter()
     batches = source.batches()
@@ -110,15 +114,18 @@ def run_plan(
         if plan.gate is not None:
             # Raises GateFailed before the output is renamed into place: nothing is released.
             _check_gate(plan.gate, gated, Path(output))
-    return RunSummary(
-        input=source.path.name,
-        output=Path(output).name,
-        rows_in=rows_in,
-        rows_out=rows_out,
-        rows_opted_out=rows_in - rows_out,
-        techniques={step.column: step.technique for step in plan.steps},
-        seconds=time.perf_counter() - started,
-    )
+        summary = RunSummary(
+            input=source.path.name,
+            output=Path(output).name,
+            rows_in=rows_in,
+            rows_out=rows_out,
+            rows_opted_out=rows_in - rows_out,
+            techniques={step.column: step.technique for step in plan.steps},
+            seconds=time.perf_counter() - started,
+        )
+        if before_publish is not None:
+            before_publish(summary)
+    return summary
 
 
 def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path) -> None:
