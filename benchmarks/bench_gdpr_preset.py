@@ -18,16 +18,15 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import secrets
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
 
+from _harness import machine, timed
 from shopveil._core.operators import OperatorContext
 from shopveil.data import generate_retail
 from shopveil.keys import Keyring
@@ -47,15 +46,6 @@ def order_lines(rows: int, seed: int) -> pl.DataFrame:
     while table.height < rows:
         table = pl.concat([table, table])
     return table.head(rows)
-
-
-def best_of(repeats: int, run: object) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()  # type: ignore[operator]
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def main() -> None:
@@ -92,9 +82,9 @@ def main() -> None:
                 lambda v: hmac.new(key, str(v).encode(), hashlib.sha256).hexdigest()
             )
 
-        full_s = best_of(args.repeats, full_preset)
-        tokens_s = best_of(args.repeats, shopveil_tokens)
-        pandas_s = best_of(args.repeats, pandas_hmac)
+        _, full_s = timed(full_preset, args.repeats)
+        _, tokens_s = timed(shopveil_tokens, args.repeats)
+        _, pandas_s = timed(pandas_hmac, args.repeats)
         distinct = len(set(ids.to_pylist()))
         store.close()
 
@@ -102,8 +92,7 @@ def main() -> None:
         "benchmark": "gdpr_preset_order_lines",
         "rows": args.rows,
         "distinct_customer_ids": distinct,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "shopveil_full_gdpr_rows_per_s": round(args.rows / full_s),
         "shopveil_token_column_rows_per_s": round(args.rows / tokens_s),
         "pandas_apply_hmac_rows_per_s": round(args.rows / pandas_s),

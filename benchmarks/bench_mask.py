@@ -20,32 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import secrets
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 
+from _harness import machine, scratch_keyring, timed
 from shopveil._core import secure_rng
 from shopveil._core.operators import OperatorContext
-from shopveil.keys import Keyring
 from shopveil.mask import FakeKind, FakeSubstitute, MaskCard, Perturb, Shuffle
-from shopveil.store import Store
-
-T = TypeVar("T")
-
-
-def timed(fn: Callable[[], T], repeat: int = 1) -> tuple[T, float]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return result, best  # type: ignore[return-value]
 
 
 def bench_fakes(context: OperatorContext, n: int, slice_n: int) -> dict[str, object]:
@@ -110,26 +92,14 @@ def main() -> None:
     parser.add_argument("--values", type=int, default=1_000_000)
     parser.add_argument("--slice", type=int, default=50_000)
     args = parser.parse_args()
-    home = os.environ.get("TMPDIR", "/tmp")
-    store = Store.open(f"sqlite:///{home}/shopveil-bench-{secrets.token_hex(4)}.db")
-    try:
-        keyring = Keyring.open(store, master_key=secrets.token_bytes(32))
+    with scratch_keyring() as keyring:
         context = OperatorContext(purpose="analytics", column="name", keys=keyring)
         report = {
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "processor": platform.processor() or platform.machine(),
-            },
+            "machine": machine(),
             "fake_substitution": bench_fakes(context, args.values, args.slice),
             "card_masking": bench_card_mask(context, args.values, args.slice),
             "numeric": bench_numeric(context, args.values),
         }
-    finally:
-        path = store.engine.url.database
-        store.close()
-        if path:
-            os.unlink(path)
     print(json.dumps(report, indent=2))
 
 

@@ -30,18 +30,14 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import secrets
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 
+from _harness import machine, scratch_keyring, timed
 from shopveil._core.operators import OperatorContext
 from shopveil.data import RetailOptions, generate_retail
-from shopveil.keys import Keyring
 from shopveil.pseudo import (
     ClkEncoder,
     FormatPreservingEncrypt,
@@ -51,30 +47,12 @@ from shopveil.pseudo import (
     link_tables,
     link_test_set,
 )
-from shopveil.store import Store
-
-T = TypeVar("T")
-
-
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
-
-
-def best_of(fn: Callable[[], T], repeat: int = 3) -> tuple[T, float]:
-    best = float("inf")
-    result = None
-    for _ in range(repeat):
-        result, seconds = timed(fn)
-        best = min(best, seconds)
-    return result, best  # type: ignore[return-value]
 
 
 def bench_tokens(context: OperatorContext, n: int, slice_n: int) -> dict[str, object]:
     ids = pa.array([str(i) for i in range(10_000_000, 10_000_000 + n)], pa.string())
     operator = KeyedToken(domain="customer_id")
-    tokens, t_ours = best_of(lambda: operator.apply(ids, context), repeat=2)
+    tokens, t_ours = timed(lambda: operator.apply(ids, context), repeat=2)
     key = context.require_keys().derive(context.purpose, "token:customer_id")
     sample = range(0, n, max(1, n // 10_000))
     identical = all(
@@ -86,14 +64,14 @@ def bench_tokens(context: OperatorContext, n: int, slice_n: int) -> dict[str, ob
         for i in sample
     )
     head = [v.encode() for v in ids.slice(0, slice_n).to_pylist()]
-    _, t_hmac = best_of(lambda: [hmac.digest(key, v, "sha256") for v in head])
+    _, t_hmac = timed(lambda: [hmac.digest(key, v, "sha256") for v in head], repeat=3)
 
     from presidio_anonymizer.operators import Hash
 
     presidio = Hash()
     params = {"hash_type": "sha256", "salt": secrets.token_bytes(16)}
     texts = ids.slice(0, slice_n // 5).to_pylist()
-    _, t_presidio = best_of(lambda: [presidio.operate(t, params) for t in texts], repeat=1)
+    _, t_presidio = timed(lambda: [presidio.operate(t, params) for t in texts], repeat=1)
 
     native = _kernel._NATIVE
     _kernel._NATIVE = None
@@ -103,7 +81,7 @@ def bench_tokens(context: OperatorContext, n: int, slice_n: int) -> dict[str, ob
         _kernel._NATIVE = native
 
     buffer = os.urandom(256 << 20)
-    _, t_sha = best_of(lambda: hashlib.sha256(buffer).digest(), repeat=2)
+    _, t_sha = timed(lambda: hashlib.sha256(buffer).digest(), repeat=2)
     compressions = len(buffer) / 64 / t_sha
     ours = n / t_ours
     return {
@@ -127,7 +105,7 @@ def bench_fpe(context: OperatorContext, n: int, slice_n: int) -> dict[str, objec
     digits = rng.integers(0, 10, (n, 16)).astype(np.uint8) + ord("0")
     cards = pa.array(digits.view("S16").reshape(-1).astype(str), pa.string())
     fpe = FormatPreservingEncrypt(domain="card_number")
-    encrypted, t_ours = best_of(lambda: fpe.apply(cards, context), repeat=2)
+    encrypted, t_ours = timed(lambda: fpe.apply(cards, context), repeat=2)
     round_trip = fpe.decrypt(encrypted, context).equals(cards)
 
     from ff3 import FF3Cipher
@@ -173,26 +151,14 @@ def main() -> None:
     parser.add_argument("--card-slice", type=int, default=5_000)
     parser.add_argument("--link-customers", type=int, default=5_000)
     args = parser.parse_args()
-    home = os.environ.get("TMPDIR", "/tmp")
-    store = Store.open(f"sqlite:///{home}/shopveil-bench-{secrets.token_hex(4)}.db")
-    try:
-        keyring = Keyring.open(store, master_key=secrets.token_bytes(32))
+    with scratch_keyring() as keyring:
         context = OperatorContext(purpose="analytics", column="customer_id", keys=keyring)
         report = {
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "processor": platform.processor() or platform.machine(),
-            },
+            "machine": machine(),
             "tokens": bench_tokens(context, args.ids, args.id_slice),
             "fpe": bench_fpe(context, args.cards, args.card_slice),
             "linkage": bench_linkage(args.link_customers, keyring.derive("linkage", "bench")),
         }
-    finally:
-        path = store.engine.url.database
-        store.close()
-        if path:
-            os.unlink(path)
     print(json.dumps(report, indent=2))
 
 
