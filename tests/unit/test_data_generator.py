@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil._core import Kind
+from shopveil._core.luhn import luhn_check_digits as luhn_check_digit
 from shopveil.data import (
     COLUMN_TRUTH,
     ColumnTruth,
@@ -23,7 +24,6 @@ from shopveil.data import (
     generate_retail,
     product_catalogue,
 )
-from shopveil.data._generator._ids import luhn_check_digit
 from shopveil.errors import ParameterError, SchemaError
 
 TABLES = ("customers", "orders", "order_lines", "sessions", "chats", "reviews")

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopveil._core.luhn import luhn_valid
+
 __all__ = [
     "CARD_CANDIDATE",
     "EMAIL",
@@ -125,10 +127,7 @@ def card_mask(values: pa.Array) -> np.ndarray:
     matrix, _ = _char_matrix(digits.filter(shape), 19)
     numbers = matrix.astype(np.int64) - 48
     numbers[matrix == 0] = 0
-    doubled = numbers[:, -2::-2] * 2
-    doubled = np.where(doubled > 9, doubled - 9, doubled)
-    total = numbers[:, ::-2].sum(axis=1) + doubled.sum(axis=1)
-    result[result] = (total % 10 == 0) & numbers.any(axis=1)
+    result[result] = luhn_valid(numbers) & numbers.any(axis=1)
     return result
 
 

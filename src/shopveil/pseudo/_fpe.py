@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopveil._core.luhn import luhn_check_digits, luhn_valid
 from shopveil._core.operators import OperatorContext
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.pseudo._ff3 import FF3Key, length_limits
@@ -26,23 +27,6 @@ __all__ = ["FormatPreservingEncrypt", "luhn_valid"]
 
 _DIGITS = "0123456789"
 _MAX_CHARS = 256  # longer values cannot be FF3-1 messages plus a sane amount of layout
-
-
-def _luhn_sum(digits: np.ndarray, *, with_check: bool) -> np.ndarray:
-    # Double every second digit from the right, the check digit itself excluded.
-    width = digits.shape[1]
-    from_right = np.arange(width)[::-1] + (0 if with_check else 1)
-    doubled = np.where(from_right % 2 == 1, digits * 2, digits)
-    return (np.where(doubled > 9, doubled - 9, doubled)).sum(axis=1)
-
-
-def luhn_valid(digits: np.ndarray) -> np.ndarray:
-    """Rows of a digit matrix whose last digit is a correct Luhn check digit."""
-    return _luhn_sum(np.asarray(digits, dtype=np.int64), with_check=True) % 10 == 0
-
-
-def _luhn_digit(payload: np.ndarray) -> np.ndarray:
-    return (10 - _luhn_sum(payload, with_check=False) % 10) % 10
 
 
 @dataclass(frozen=True)
@@ -189,6 +173,6 @@ class FormatPreservingEncrypt:
             part = digits[:, self.keep_first : end]
             digits[:, self.keep_first : end] = key.decrypt(part) if decrypt else key.encrypt(part)
             if self.luhn:
-                digits[:, -1] = _luhn_digit(digits[:, :-1])
+                digits[:, -1] = luhn_check_digits(digits[:, :-1])
             out[rows[:, None], cols] = alphabet[digits]
         return out

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopveil._core.luhn import luhn_check_digits
 from shopveil.data._generator._vec import chars_to_strings, concat, pick
 
 __all__ = [
@@ -20,19 +21,7 @@ __all__ = [
     "format_ips",
     "format_uuids",
     "ip_octets",
-    "luhn_check_digit",
 ]
-
-
-def luhn_check_digit(payload: np.ndarray) -> np.ndarray:
-    """Check digits for rows of digits (``(n, k)`` ints): the Luhn mod-10 scheme."""
-    k = payload.shape[1]
-    # Doubling starts at the rightmost payload digit and alternates leftwards.
-    doubled = (k - 1 - np.arange(k)) % 2 == 0
-    digit_sum_of_double = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint16)
-    total = payload[:, ~doubled].sum(axis=1, dtype=np.uint16)
-    total += digit_sum_of_double[payload[:, doubled]].sum(axis=1, dtype=np.uint16)
-    return (10 - total.astype(np.int64) % 10) % 10
 
 
 def card_numbers(rng: np.random.Generator, n: int) -> pa.Array:
@@ -41,7 +30,7 @@ def card_numbers(rng: np.random.Generator, n: int) -> pa.Array:
     visa = rng.random(n) < 0.6
     payload[:, 0] = np.where(visa, 4, 5)
     payload[:, 1] = np.where(visa, payload[:, 1], rng.integers(1, 6, n))
-    check = luhn_check_digit(payload).astype(np.uint8)
+    check = luhn_check_digits(payload).astype(np.uint8)
     return chars_to_strings(np.column_stack([payload, check]) + 48)
 
 
