@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from _generated_retail import dataset, luhn_ok
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,7 +18,6 @@ from shopveil._core.luhn import luhn_check_digits as luhn_check_digit
 from shopveil.data import (
     COLUMN_TRUTH,
     ColumnTruth,
-    RetailDataset,
     RetailOptions,
     SpanTruth,
     generate_retail,
@@ -27,22 +26,6 @@ from shopveil.data import (
 from shopveil.errors import ParameterError, SchemaError
 
 TABLES = ("customers", "orders", "order_lines", "sessions", "chats", "reviews")
-
-
-@lru_cache(maxsize=2)
-def dataset(seed: int = 7) -> RetailDataset:
-    return generate_retail(3_000, seed=seed)
-
-
-def luhn_ok(number: str) -> bool:
-    """An independent Luhn check, written the textbook way."""
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d * 2 > 9 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 # --- determinism -------------------------------------------------------------------------

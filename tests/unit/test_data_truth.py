@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pyarrow as pa
 import pytest
+from _generated_retail import dataset, luhn_ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,23 +20,6 @@ from shopveil.data import (
 )
 from shopveil.data._generator._text import fill_templates
 from shopveil.errors import ParameterError
-
-
-@lru_cache(maxsize=2)
-def dataset(seed: int = 7) -> RetailDataset:
-    return generate_retail(3_000, seed=seed)
-
-
-def luhn_ok(number: str) -> bool:
-    """An independent Luhn check, written the textbook way."""
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d * 2 > 9 else d * 2
-        total += d
-    return total % 10 == 0
-
 
 # --- ground truth ------------------------------------------------------------------------
 
