@@ -31,8 +31,7 @@ from shopveil.audit._event import (
 from shopveil.errors import IntegrityError
 from shopveil.keys._crypto import encode_fields, hmac_hex
 from shopveil.keys._keyring import Keyring
-from shopveil.keys._sql import insert_ignore
-from shopveil.store import Store
+from shopveil.store import Store, insert_ignore
 from shopveil.store._schema import audit_events, meta
 
 __all__ = ["AuditLog"]

@@ -38,7 +38,7 @@ from shopveil.dp._ledger_values import (
     unknown,
 )
 from shopveil.errors import BudgetExceeded, ParameterError
-from shopveil.store import Store
+from shopveil.store import Store, insert_ignore
 from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
 
 __all__ = ["DEFAULT_TOTAL", "AccountState", "Charge", "Ledger", "Renewal"]
@@ -362,12 +362,7 @@ class Ledger:
             **{f"total_{k}": v for k, v in _parts(total).items()},
             **{f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")},
         }
-        if self.store.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            conn.execute(pg_insert(dp_accounts).values(**values).on_conflict_do_nothing())
-        else:
-            conn.execute(sa.insert(dp_accounts).values(**values))
+        insert_ignore(conn, dp_accounts, [values])
 
     def _replay(
         self, previous: Any, row: Any, dataset: str, unit: str, cost: Budget, total: Budget

@@ -20,8 +20,7 @@ from shopveil.errors import (
     WrongMasterKey,
 )
 from shopveil.keys._crypto import InvalidTag, encode_fields, new_key, open_sealed, seal
-from shopveil.keys._sql import insert_ignore
-from shopveil.store import Store
+from shopveil.store import Store, insert_ignore
 from shopveil.store._schema import data_keys, meta
 
 __all__ = [

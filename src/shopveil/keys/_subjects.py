@@ -24,7 +24,7 @@ from shopveil.keys._crypto import (
 )
 from shopveil.keys._datakeys import ACTIVE
 from shopveil.keys._keyring import Keyring
-from shopveil.keys._sql import insert_ignore_many
+from shopveil.store import insert_ignore_many
 from shopveil.store._schema import data_keys, vault_subjects
 
 __all__ = [

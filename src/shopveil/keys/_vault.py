@@ -25,7 +25,6 @@ from shopveil.errors import (
 from shopveil.keys import _datakeys
 from shopveil.keys._crypto import hmac_hex
 from shopveil.keys._keyring import Keyring, check_name
-from shopveil.keys._sql import insert_ignore, insert_ignore_many
 from shopveil.keys._subjects import (
     VAULT_PURPOSE,
     StaleRead,
@@ -36,7 +35,7 @@ from shopveil.keys._subjects import (
 )
 from shopveil.keys._tokens import new_token, parse_token
 from shopveil.keys._vault_checks import check_subject, check_value, sequence, subject_bytes
-from shopveil.store import Store
+from shopveil.store import Store, insert_ignore, insert_ignore_many
 from shopveil.store._schema import vault_subjects, vault_values
 
 if TYPE_CHECKING:

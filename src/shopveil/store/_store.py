@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shopveil.errors import StoreError
 from shopveil.store._schema import SCHEMA_VERSION, meta, metadata
+from shopveil.store._sql import insert_ignore
 
 __all__ = ["Store", "default_home", "default_url"]
 
@@ -93,9 +93,8 @@ class Store:
 
         Safe when several processes race: the insert does nothing on a conflict.
         """
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         with self.transaction() as conn:
-            conn.execute(insert(meta).values(key=key, value=value).on_conflict_do_nothing())
+            insert_ignore(conn, meta, [{"key": key, "value": value}])
             return str(conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one())
 
     def close(self) -> None:

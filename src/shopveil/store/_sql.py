@@ -1,4 +1,4 @@
-"""Small SQL helpers shared by the keyring, the vault and the audit log."""
+"""Portable SQL helpers: insert rows unless their key exists, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
