@@ -211,8 +211,9 @@ def test_no_release_without_its_audit_event(tmp_path: Path, store: Store) -> Non
     write_orders(source, rows=20)
     opened = open_source(source)
     scan = scan_source(opened)
-    labels = {f.column: (f.column_class, f.kind) for f in scan.columns}
-    plan = compile_plan(load_policy("gdpr"), opened.schema, purpose="analytics", labels=labels)
+    plan = compile_plan(
+        load_policy("gdpr"), opened.schema, purpose="analytics", labels=scan.labels()
+    )
 
     def audit_down(summary: RunSummary) -> None:
         assert summary.rows_out == 20  # every row was written before this runs

@@ -63,6 +63,10 @@ class ScanReport:
         names = ", ".join(found.column for found in self.columns)
         raise SchemaError(f"table {self.table!r} has no column {column!r}; it has: {names}")
 
+    def labels(self) -> dict[str, tuple[ColumnClass, Kind]]:
+        """Each column's (class, kind): what a policy compiles against."""
+        return {found.column: (found.column_class, found.kind) for found in self.columns}
+
     def personal(self) -> tuple[ColumnFinding, ...]:
         """The findings whose class is not ``other``."""
         return tuple(found for found in self.columns if found.is_personal)

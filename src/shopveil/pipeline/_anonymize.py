@@ -58,8 +58,7 @@ def anonymize_file(
     loaded = policy if isinstance(policy, Policy) else load_policy(policy)
     source = open_source(input_path)
     scan = scan_source(source)
-    labels = {f.column: (f.column_class, f.kind) for f in scan.columns}
-    plan = compile_plan(loaded, source.schema, purpose=purpose, role=role, labels=labels)
+    plan = compile_plan(loaded, source.schema, purpose=purpose, role=role, labels=scan.labels())
 
     owns_store = store is None
     store = store or Store.open()

@@ -82,8 +82,7 @@ def run_demo(
         results = []
         for name, (table, synthetic) in inputs.items():
             scan = scan_table(table, name=name)
-            labels = {f.column: (f.column_class, f.kind) for f in scan.columns}
-            plan = compile_plan(policy, table.schema, purpose=DEMO_PURPOSE, labels=labels)
+            plan = compile_plan(policy, table.schema, purpose=DEMO_PURPOSE, labels=scan.labels())
             protected = pa.Table.from_batches(
                 [apply_plan(plan, table, keys=keyring, as_of=date.today())]
             )

@@ -55,7 +55,7 @@ def _labels_for(table: pa.Table, policy: Policy) -> dict[str, ColumnLabel]:
     if not unnamed:
         return {}
     report = scan_table(table.select(unnamed))
-    return {f.column: (f.column_class, f.kind) for f in report.columns}
+    return report.labels()
 
 
 def plan_for_role(
