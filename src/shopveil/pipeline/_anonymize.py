@@ -13,6 +13,7 @@ from shopveil.data._io import open_source, table_format
 from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError
 from shopveil.keys import Keyring
+from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._run import RunSummary, run_plan
 from shopveil.policy import Plan, Policy, compile_plan, load_policy
 from shopveil.store import Store
@@ -71,21 +72,17 @@ def anonymize_file(
 
         def record_release(summary: RunSummary) -> None:
             # Written before the output appears: no release without its audit event.
-            event = audit.append(
-                actor=actor,
-                action="anonymize.run",
-                details={
-                    "policy": plan.policy,
-                    "purpose": plan.purpose,
-                    "role": plan.role,
-                    "input": summary.input,
-                    "output": summary.output,
-                    "rows_in": summary.rows_in,
-                    "rows_out": summary.rows_out,
-                    "techniques": summary.techniques,
-                },
+            events.append(
+                audit_release(
+                    audit,
+                    actor=actor,
+                    plan=plan,
+                    rows_in=summary.rows_in,
+                    rows_out=summary.rows_out,
+                    input=summary.input,
+                    output=summary.output,
+                )
             )
-            events.append(event.seq)
 
         summary = run_plan(
             plan,

@@ -19,6 +19,7 @@ from shopveil.data import bundled_online_retail, generate_retail
 from shopveil.data._io import write_table, write_text
 from shopveil.detect import ScanReport, scan_table
 from shopveil.keys import Keyring
+from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._demo_html import render_demo_html
 from shopveil.pipeline._run import apply_plan
 from shopveil.policy import Plan, compile_plan, load_policy
@@ -86,20 +87,16 @@ def run_demo(
             protected = pa.Table.from_batches(
                 [apply_plan(plan, table, keys=keyring, as_of=date.today())]
             )
+            audit_release(
+                audit,
+                actor="demo",
+                plan=plan,
+                rows_in=table.num_rows,
+                rows_out=protected.num_rows,
+                table=name,
+            )
             path = output_dir / f"{name}.parquet"
             write_table(protected, path)
-            audit.append(
-                actor="demo",
-                action="anonymize.run",
-                details={
-                    "policy": plan.policy,
-                    "purpose": plan.purpose,
-                    "table": name,
-                    "rows_in": table.num_rows,
-                    "rows_out": protected.num_rows,
-                    "techniques": {s.column: s.technique for s in plan.steps},
-                },
-            )
             results.append(
                 DemoTable(
                     name=name,

@@ -1,0 +1,31 @@
+"""The audit event every record-level release writes: what was released, never any value."""
+
+from __future__ import annotations
+
+from shopveil.audit import AuditLog
+from shopveil.policy import Plan
+
+__all__ = ["audit_release"]
+
+
+def audit_release(
+    audit: AuditLog, *, actor: str, plan: Plan, rows_in: int, rows_out: int, **where: str
+) -> int:
+    """Append the ``anonymize.run`` event for one release; return its sequence number.
+
+    ``where`` names what was released (file names or a table name), never the data.
+    """
+    event = audit.append(
+        actor=actor,
+        action="anonymize.run",
+        details={
+            "policy": plan.policy,
+            "purpose": plan.purpose,
+            "role": plan.role,
+            **where,
+            "rows_in": rows_in,
+            "rows_out": rows_out,
+            "techniques": {step.column: step.technique for step in plan.steps},
+        },
+    )
+    return event.seq
