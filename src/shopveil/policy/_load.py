@@ -131,24 +131,6 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
             spec[_WHERE] = (source, lines, (section, name))
 
 
-def _to_python(node: yaml.Node, path: tuple[str | int, ...], lines: _Lines) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
-            if key in result:
-                raise PolicyError(
-                    f"line {key_node.start_mark.line + 1}: {key!r} appears twice; keep one"
-                )
-            result[key] = _to_python(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1  # point at the key, not below it
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
-
-
 @functools.cache
 def _schema_validator() -> jsonschema.protocols.Validator:
     schema = json.loads(
