@@ -91,3 +91,13 @@ def test_budget_scaling_and_units() -> None:
     assert PerRow().key == "row" and PerRow().max_contributions == 1
     unit = PerCustomer("CustomerID", 5)
     assert unit.key == "customer:CustomerID" and unit.max_contributions == 5
+
+
+def test_compose_converts_zcdp_through_its_rdp_curve_when_that_is_tighter() -> None:
+    from shopveil.dp import DEFAULT_ORDERS, rdp_to_approx_dp
+
+    total = compose([ZCDP(0.2), PureDP(0.5)], delta=1e-6)
+    rho = 0.2 + 0.5**2 / 2
+    via_rdp = rdp_to_approx_dp([rho * a for a in DEFAULT_ORDERS], 1e-6)
+    assert total == via_rdp
+    assert total.epsilon < ZCDP(rho).to_approx_dp(1e-6).epsilon

@@ -14,16 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from shopveil._core.budgets import ZCDP, ApproxDP
+from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail
-from shopveil.dp import Ledger
+from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn._dp_cobuy import (
     DPCoPurchase,
     NoSignalWarning,
     _unit_rows,
-    zcdp_for,
 )
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
 from shopveil.learn._recommender import FitContext
@@ -69,15 +68,6 @@ def test_one_customer_moves_each_release_by_at_most_its_sensitivity(rows: list[l
         assert np.linalg.norm(upper) <= 1 / math.sqrt(2) + 1e-12  # co-purchase: 1/√2
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.floats(0.01, 20), st.sampled_from([1e-5, 1e-6, 1e-9]))
-def test_the_zcdp_budget_converts_back_within_the_target(epsilon: float, delta: float) -> None:
-    rho = zcdp_for(ApproxDP(epsilon, delta))
-    back = ZCDP(rho.rho).to_approx_dp(delta)
-    assert back.epsilon <= epsilon
-    assert back.epsilon == pytest.approx(epsilon, rel=1e-6)
-
-
 def test_fit_charges_the_ledger_once_and_a_retry_is_free(
     purchases: tuple[Interactions, Interactions], store: Store
 ) -> None:
@@ -115,7 +105,7 @@ def test_released_popularity_is_the_unit_row_sum_plus_noise_of_the_stated_scale(
     train, _ = purchases
     fitted = DPCoPurchase(ApproxDP(4.0, 1e-6)).fit(train, FitContext(rng=_seeded(1)))
     exact = np.asarray(_unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
-    rho = zcdp_for(ApproxDP(4.0, 1e-6)).rho * fitted.config.popularity_share
+    rho = max_zcdp_within(ApproxDP(4.0, 1e-6)).rho * fitted.config.popularity_share
     sigma = 1 / math.sqrt(2 * rho)
     errors = fitted.popularity - exact
     assert abs(errors.mean()) < 4 * sigma / math.sqrt(len(errors))
@@ -162,6 +152,7 @@ def test_seeded_fits_are_reproducible(purchases: tuple[Interactions, Interaction
     ("kwargs", "message"),
     [
         ({"budget": ApproxDP(1.0, 0.0)}, "delta > 0"),
+        ({"budget": PureDP(1.0)}, "ApproxDP"),
         ({"budget": ApproxDP(0.0, 1e-6)}, "epsilon > 0"),
         ({"budget": ApproxDP(1.0, 1e-6), "popularity_share": 1.0}, "popularity_share"),
         ({"budget": ApproxDP(1.0, 1e-6), "top_items": 1}, "top_items"),

@@ -27,6 +27,17 @@ from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._engine import run_query, table_name
 from shopveil.dp._query._parser import QuerySpec, parse_query
 from shopveil.dp._query._plan import QueryOptions
+from shopveil.dp._rdp import (
+    DEFAULT_ORDERS,
+    RdpAccountant,
+    gaussian_rdp,
+    gnmax_data_dependent_rdp,
+    gnmax_log_q,
+    max_zcdp_within,
+    rdp_of_zcdp,
+    rdp_to_approx_dp,
+    threshold_rdp,
+)
 from shopveil.dp._recipes import top_k, top_pairs
 from shopveil.dp._samplers import sample_discrete_gaussian, sample_discrete_laplace
 from shopveil.dp._selection import (
@@ -39,6 +50,7 @@ from shopveil.dp._selection import (
 )
 
 __all__ = [
+    "DEFAULT_ORDERS",
     "DEFAULT_TOTAL",
     "AccountState",
     "Accountant",
@@ -52,6 +64,7 @@ __all__ = [
     "QueryOptions",
     "QuerySpec",
     "RandomBits",
+    "RdpAccountant",
     "Renewal",
     "auto_granularity",
     "compose",
@@ -61,6 +74,9 @@ __all__ = [
     "convert",
     "fits",
     "gaussian_for",
+    "gaussian_rdp",
+    "gnmax_data_dependent_rdp",
+    "gnmax_log_q",
     "half_width",
     "laplace_for",
     "make_above_threshold",
@@ -70,12 +86,16 @@ __all__ = [
     "make_partition_selection",
     "make_quantile",
     "make_top_k",
+    "max_zcdp_within",
     "parse_query",
     "partition_selection_for",
+    "rdp_of_zcdp",
+    "rdp_to_approx_dp",
     "run_query",
     "sample_discrete_gaussian",
     "sample_discrete_laplace",
     "table_name",
+    "threshold_rdp",
     "top_k",
     "top_pairs",
 ]

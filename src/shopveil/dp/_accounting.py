@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
+from shopveil.dp._rdp import rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
 
 __all__ = [
@@ -107,7 +108,11 @@ def compose_zcdp(budgets: Sequence[Budget]) -> ZCDP:
 
 
 def compose(budgets: Sequence[Budget], *, delta: float) -> ApproxDP:
-    """The tightest (ε, δ) bound among sequential, advanced and zCDP composition.
+    """The tightest (ε, δ) bound among sequential, advanced and zCDP / RDP composition.
+
+    zCDP releases (and pure ones, as ε²/2-zCDP) convert to (ε, δ) twice: by Bun &
+    Steinke's formula and through their RDP curve ``ρα`` with the tighter conversion of
+    :func:`~shopveil.dp.rdp_to_approx_dp`; the smaller ε is kept.
 
     ``delta`` is the total δ allowed; approximate releases use their own δ's from it.
     """
@@ -121,7 +126,9 @@ def compose(budgets: Sequence[Budget], *, delta: float) -> ApproxDP:
         if budgets and len(set(budgets)) == 1 and target > own_delta:
             candidates.append(compose_advanced(budgets[0], len(budgets), target - own_delta))
     if all(not isinstance(b, ApproxDP) for b in budgets) and target > 0:
-        candidates.append(compose_zcdp(budgets).to_approx_dp(target))
+        rho = compose_zcdp(budgets)
+        candidates.append(rho.to_approx_dp(target))
+        candidates.append(rdp_to_approx_dp(rdp_of_zcdp(rho), target))
     if not candidates:
         raise ParameterError("no composition theorem applies; give delta > 0 to mix ZCDP")
     return min(candidates, key=lambda c: c.epsilon)

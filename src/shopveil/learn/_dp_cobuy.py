@@ -15,8 +15,9 @@ Two Gaussian releases, composed in zCDP, are all that leaves the customers' data
    ``√((1 − Σ xᵢ⁴) / 2) ≤ 1/√2``.
 
 Both are released on a fine grid with exact discrete Gaussian noise
-(:func:`~shopveil.dp.gaussian_for`), so the model's (ε, δ) is the conversion of
-``ρ_popularity + ρ_co-purchase``. The ledger is charged before anything is computed.
+(:func:`~shopveil.dp.gaussian_for`). The two ρ add up to the largest ρ whose RDP curve
+``ρα`` converts to the requested (ε, δ) (:func:`~shopveil.dp.max_zcdp_within`). The
+ledger is charged before anything is computed.
 
 What is not central
 -------------------
@@ -50,32 +51,19 @@ from scipy import sparse
 from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil.dp._bits import Rng
 from shopveil.dp._measurement import gaussian_for
+from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._recommender import FitContext
 from shopveil.learn._text import text_neighbours
 
-__all__ = ["DPCoPurchase", "FittedCoPurchase", "NoSignalWarning", "zcdp_for"]
+__all__ = ["DPCoPurchase", "FittedCoPurchase", "NoSignalWarning"]
 
 _THRESHOLD_SIGMAS = 2.0
 
 
 class NoSignalWarning(UserWarning):
     """A private release is mostly noise; the model fell back to simpler signals."""
-
-
-def zcdp_for(target: ApproxDP) -> ZCDP:
-    """The largest ρ whose zCDP guarantee converts to at most ``target`` (Bun & Steinke).
-
-    Inverts ``ε = ρ + 2√(ρ ln(1/δ))``: ``ρ = (√(ln(1/δ) + ε) − √ln(1/δ))²``.
-    """
-    if not isinstance(target, ApproxDP) or target.epsilon <= 0 or target.delta <= 0:
-        raise ParameterError(
-            f"budget must be ApproxDP with epsilon > 0 and delta > 0, got {target!r}"
-        )
-    log_term = math.log(1 / target.delta)
-    rho = (math.sqrt(log_term + target.epsilon) - math.sqrt(log_term)) ** 2
-    return ZCDP(rho * (1 - 1e-12))  # never round above the target
 
 
 @dataclass(frozen=True)
@@ -104,7 +92,10 @@ class DPCoPurchase:
     repeat_weight: float = 0.5
 
     def __post_init__(self) -> None:
-        zcdp_for(self.budget)
+        if not isinstance(self.budget, ApproxDP) or self.budget.epsilon <= 0:
+            raise ParameterError(f"budget must be ApproxDP with epsilon > 0, got {self.budget!r}")
+        if self.budget.delta <= 0:
+            raise ParameterError("budget needs delta > 0 for Gaussian noise, e.g. 1e-6")
         if not 0 < self.popularity_share < 1:
             raise ParameterError(f"popularity_share must be in (0, 1), got {self.popularity_share}")
         if isinstance(self.top_items, bool) or not isinstance(self.top_items, int):
@@ -126,7 +117,7 @@ class DPCoPurchase:
                 self.budget,
                 what=f"dp-cobuy fit ({len(train)} events)",
             )
-        rho = zcdp_for(self.budget).rho
+        rho = max_zcdp_within(self.budget).rho
         matrix = train.matrix().astype(np.float64)
         popularity = _noisy_popularity(matrix, ZCDP(rho * self.popularity_share), context.rng)
         kept = np.sort(np.argsort(-popularity, kind="stable")[: min(self.top_items, train.n_items)])
