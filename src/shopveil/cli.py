@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "shopveil._commands.anonymity",
     "shopveil._commands.keys",
     "shopveil._commands.link",
+    "shopveil._commands.learn",
 )
 
 

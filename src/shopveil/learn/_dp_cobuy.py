@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import uuid
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +91,7 @@ class DPCoPurchase:
     copurchase_weight: float = 10.0
     popularity_weight: float = 0.15
     repeat_weight: float = 0.5
+    repeat_half_life_days: float | None = 90.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.budget, ApproxDP) or self.budget.epsilon <= 0:
@@ -106,6 +108,9 @@ class DPCoPurchase:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}")
+        days = self.repeat_half_life_days
+        if days is not None and not (isinstance(days, int | float) and days > 0):
+            raise ParameterError(f"repeat_half_life_days must be > 0 or None, got {days!r}")
 
     def fit(self, train: Interactions, context: FitContext) -> FittedCoPurchase:
         """Charge the ledger, then release popularity and co-purchase with noise."""
@@ -156,6 +161,35 @@ class FittedCoPurchase:
     def privacy(self) -> ApproxDP:
         return self.config.budget
 
+    @property
+    def history_half_life_days(self) -> float | None:
+        """Asks the caller for recency-weighted purchase counts as history values."""
+        return self.config.repeat_half_life_days
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The released statistics and the public text neighbours, for a model file."""
+        text = self.text if self.text is not None else sparse.csr_matrix((0, 0))
+        return {
+            "popularity": self.popularity,
+            "kept": self.kept,
+            "copurchase": self.copurchase,
+            "text_data": text.data,
+            "text_indices": text.indices,
+            "text_indptr": text.indptr,
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, config: DPCoPurchase, arrays: Mapping[str, np.ndarray]
+    ) -> FittedCoPurchase:
+        """The inverse of :meth:`arrays`."""
+        n = len(arrays["popularity"])
+        text = None
+        if len(arrays["text_indptr"]) == n + 1:
+            parts = (arrays["text_data"], arrays["text_indices"], arrays["text_indptr"])
+            text = sparse.csr_matrix(parts, shape=(n, n))
+        return cls(config, arrays["popularity"], arrays["kept"], arrays["copurchase"], text)
+
     def scores(self, users: np.ndarray, history: sparse.csr_matrix) -> np.ndarray:
         """Scores from each customer's own history; an empty history gets popularity."""
         c = self.config
@@ -169,7 +203,8 @@ class FittedCoPurchase:
             near = np.asarray(bought[:, self.kept] @ self.copurchase) / per_user
             out[:, self.kept] += c.copurchase_weight * near
         if c.repeat_weight:
-            # Own past items first, most often bought first: repeat purchases dominate retail.
+            # Own past items first, most (and most recently) bought first: repeat
+            # purchases dominate retail.
             counts = np.asarray(history.todense(), dtype=np.float64)
             out += c.repeat_weight * np.where(counts > 0, 1.0 + np.log1p(counts), 0.0)
         return out

@@ -1,0 +1,240 @@
+"""``shopveil train`` and ``shopveil evaluate``: thin adapters over ``shopveil.learn``."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from shopveil._commands._common import console, err_console, translate_errors
+from shopveil.errors import ParameterError, SourceError
+
+if TYPE_CHECKING:
+    from shopveil.learn._interactions import Interactions
+    from shopveil.learn._recommender import FitContext
+
+__all__ = ["register"]
+
+_MODEL_HELP = "popularity, dp-popularity, buy-again, itemknn, als, dp-als, dp-mf, ..."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+
+
+Column = Annotated[str | None, typer.Option(help="Column name, if not detected.")]
+Db = Annotated[
+    str | None, typer.Option("--db", help="Store URL for the budget ledger [default: local].")
+]
+Params = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param", help="Model option NAME=VALUE (VALUE none for None), e.g. --param factors=32."
+    ),
+]
+
+
+def _options(values: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values or []:
+        name, found, text = item.partition("=")
+        if not found or not name.strip():
+            raise ParameterError(f"--param takes NAME=VALUE, got {item!r}; e.g. --param factors=32")
+        value: Any = text.strip()
+        if value.lower() == "none":
+            out[name.strip()] = None
+            continue
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                continue
+        out[name.strip()] = value
+    return out
+
+
+def _dataset_name(path: Path) -> str:
+    return path.name.split(".")[0] or "interactions"
+
+
+def _load(path: Path, user: str | None, item: str | None, time: str | None) -> Interactions:
+    from shopveil.learn._interactions import load_interactions
+
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    return load_interactions(path, user=user, item=item, time=time)
+
+
+@contextmanager
+def _context(
+    private: bool, db: str | None, dataset: str, request_id: str | None
+) -> Iterator[FitContext]:
+    """A fit context with the ledger open for a private model (none otherwise)."""
+    from shopveil.dp import Ledger
+    from shopveil.learn._recommender import FitContext
+    from shopveil.store import Store
+
+    if not private:
+        yield FitContext(dataset=dataset, request_id=request_id)
+        return
+    store = Store.open(db)
+    try:
+        yield FitContext(ledger=Ledger(store), dataset=dataset, request_id=request_id)
+    finally:
+        store.close()
+
+
+@contextmanager
+def _notes() -> Iterator[None]:
+    """Print the library's warnings (e.g. a popularity fallback) as notes on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        err_console.print(f"note: {warning.message}", highlight=False, markup=False, soft_wrap=True)
+
+
+@translate_errors
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Purchases file or MovieLens folder.")],
+    model: Annotated[str, typer.Option("--model", help=_MODEL_HELP)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.npz).")],
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", help="ε per customer (private models).")
+    ] = None,
+    user: Column = None,
+    item: Column = None,
+    time: Column = None,
+    param: Params = None,
+    db: Db = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", help="Retry-safe id: charged once.")
+    ] = None,
+) -> None:
+    """Train a recommender on purchases and save it with its privacy metadata."""
+    from shopveil.learn._registry import (
+        MODELS,
+        build_recommender,
+        is_private,
+        save_recommender,
+    )
+
+    config = build_recommender(model, epsilon, _options(param))
+    if epsilon is not None and MODELS[model].privacy == "public":
+        err_console.print(f"note: {model} is not private; --epsilon is ignored", highlight=False)
+    if not output.parent.is_dir():
+        raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
+    interactions = _load(data, user, item, time)
+    dataset = _dataset_name(data)
+    with _context(is_private(model, epsilon), db, dataset, request_id) as context, _notes():
+        fitted = config.fit(interactions, context)
+    path = save_recommender(fitted, output, train=interactions, config=config, dataset=dataset)
+    out = Table(title=f"trained {fitted.name}")
+    out.add_column("field")
+    out.add_column("value")
+    window = interactions.window
+    out.add_row("privacy", str(fitted.privacy) if fitted.privacy else "not private")
+    out.add_row("customers / items", f"{len(interactions.active_users())} / {interactions.n_items}")
+    out.add_row("events", str(len(interactions)))
+    if window:
+        out.add_row("window", f"{window[0]:%Y-%m-%d} … {window[1]:%Y-%m-%d}")
+    out.add_row("model file", str(path))
+    console.print(out)
+
+
+@translate_errors
+def evaluate(
+    model: Annotated[str, typer.Option("--model", help=_MODEL_HELP)],
+    train_file: Annotated[Path | None, typer.Option("--train", help="Training purchases.")] = None,
+    test_file: Annotated[Path | None, typer.Option("--test", help="Test purchases.")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="One purchases file, cut with --split-at.")
+    ] = None,
+    split_at: Annotated[
+        str | None, typer.Option("--split-at", help="Train before this date, test from it.")
+    ] = None,
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", help="ε per customer (private models).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="List length.")] = 20,
+    user: Column = None,
+    item: Column = None,
+    time: Column = None,
+    param: Params = None,
+    db: Db = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Fit a model on the training window and measure it on the test window."""
+    from shopveil.learn._evaluate import align
+    from shopveil.learn._evaluate import evaluate as run_evaluation
+    from shopveil.learn._interactions import temporal_split
+    from shopveil.learn._registry import build_recommender, is_private
+
+    if k < 1:
+        raise ParameterError(f"--k must be >= 1, got {k}")
+    config = build_recommender(model, epsilon, _options(param))
+    if data is not None and split_at is not None and train_file is None and test_file is None:
+        try:
+            at = datetime.fromisoformat(split_at)
+        except ValueError:
+            raise ParameterError(
+                f"--split-at {split_at!r}: write a date, e.g. 2011-07-01"
+            ) from None
+        train_data, test_data = temporal_split(_load(data, user, item, time), at)
+        source = data
+    elif train_file is not None and test_file is not None and data is None and split_at is None:
+        train_data, test_data = align(
+            _load(train_file, user, item, time), _load(test_file, user, item, time)
+        )
+        source = train_file
+    else:
+        raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
+    with _context(is_private(model, epsilon), db, _dataset_name(source), None) as context, _notes():
+        fitted = config.fit(train_data, context)
+        result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
+    if result["cold_users"]:
+        err_console.print(
+            f"note: {result['cold_users']} of {result['users']} customers have no training "
+            "history; they get the popularity ranking",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if result["unseen_items"]:
+        err_console.print(
+            f"note: {result['unseen_items']} test items were never bought in training; "
+            "they count as misses",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if json_output:
+        print(json.dumps(result, allow_nan=False))
+        return
+    _print_table(result, k)
+
+
+def _print_table(result: dict[str, Any], k: int) -> None:
+    eps = result["epsilon"]
+    privacy = "not private" if eps is None else f"ε={eps:g}, δ={result['delta']:g} per customer"
+    out = Table(title=f"{result['model']} @ {k} ({privacy})")
+    out.add_column("metric")
+    out.add_column("all purchases", justify="right")
+    out.add_column("new items", justify="right")
+    for name in (f"recall@{k}", f"ndcg@{k}", f"map@{k}", "coverage", "diversity", "novelty"):
+        new_key = f"{name}_new"
+        out.add_row(name, _fmt(result[name]), _fmt(result[new_key]))
+    out.add_row("users", str(result["users"]), str(result["users_new"]))
+    console.print(out)
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.4f}"
