@@ -93,7 +93,7 @@ def test_a_fit_over_budget_is_refused_before_anything_is_computed(
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("statistics computed before the budget was checked")
 
-    monkeypatch.setattr("shopveil.learn._dp_cobuy._noisy_popularity", must_not_run)
+    monkeypatch.setattr("shopveil.learn._dp_cobuy._release_popularity", must_not_run)
     with pytest.raises(BudgetExceeded):
         DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(train, FitContext(ledger=ledger, dataset="shop"))
     assert ledger.show("shop", "customer").spent == ApproxDP(0.0, 0.0)
@@ -185,3 +185,17 @@ def test_table_without_text_still_fits() -> None:
         fitted = DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(data, FitContext(rng=_seeded(5)))
     assert fitted.text is None
     assert fitted.scores(np.array([0]), data.counts()[[0]]).shape == (1, 3)
+
+
+def test_without_a_budget_the_model_fits_exact_statistics_and_charges_nothing(
+    purchases: tuple[Interactions, Interactions], store: Store
+) -> None:
+    train, _ = purchases
+    ledger = Ledger(store)
+    exact = DPCoPurchase(None).fit(train, FitContext(ledger=ledger, dataset="shop"))
+    expected = np.asarray(_unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
+    assert exact.privacy is None
+    assert np.array_equal(exact.popularity, expected)
+    assert exact.copurchase.any()
+    with pytest.raises(ParameterError, match="unknown dataset"):
+        ledger.show("shop", "customer")

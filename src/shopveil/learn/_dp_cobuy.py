@@ -74,7 +74,8 @@ class DPCoPurchase:
     Parameters
     ----------
     budget
-        Total (ε, δ) per customer for the fit.
+        Total (ε, δ) per customer for the fit; None fits the same model on exact
+        statistics (not private: a reference for what the noise costs).
     popularity_share
         Fraction of ρ spent on item popularity; the rest goes to co-purchase.
     top_items
@@ -84,7 +85,7 @@ class DPCoPurchase:
         neighbours, log popularity, and the customer's own past items (repeat purchases).
     """
 
-    budget: ApproxDP
+    budget: ApproxDP | None
     popularity_share: float = 0.7
     top_items: int = 600
     text_weight: float = 1.0
@@ -94,9 +95,11 @@ class DPCoPurchase:
     repeat_half_life_days: float | None = 90.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.budget, ApproxDP) or self.budget.epsilon <= 0:
+        if self.budget is not None and (
+            not isinstance(self.budget, ApproxDP) or self.budget.epsilon <= 0
+        ):
             raise ParameterError(f"budget must be ApproxDP with epsilon > 0, got {self.budget!r}")
-        if self.budget.delta <= 0:
+        if self.budget is not None and self.budget.delta <= 0:
             raise ParameterError("budget needs delta > 0 for Gaussian noise, e.g. 1e-6")
         if not 0 < self.popularity_share < 1:
             raise ParameterError(f"popularity_share must be in (0, 1), got {self.popularity_share}")
@@ -114,7 +117,7 @@ class DPCoPurchase:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedCoPurchase:
         """Charge the ledger, then release popularity and co-purchase with noise."""
-        if context.ledger is not None:
+        if context.ledger is not None and self.budget is not None:
             context.ledger.charge(
                 context.request_id or uuid.uuid4().hex,
                 context.dataset,
@@ -122,12 +125,13 @@ class DPCoPurchase:
                 self.budget,
                 what=f"dp-cobuy fit ({len(train)} events)",
             )
-        rho = max_zcdp_within(self.budget).rho
+        share = self.popularity_share
+        rho = max_zcdp_within(self.budget).rho if self.budget is not None else None
         matrix = train.matrix().astype(np.float64)
-        popularity = _noisy_popularity(matrix, ZCDP(rho * self.popularity_share), context.rng)
+        popularity = _release_popularity(matrix, ZCDP(rho * share) if rho else None, context.rng)
         kept = np.sort(np.argsort(-popularity, kind="stable")[: min(self.top_items, train.n_items)])
-        copurchase, gain = _noisy_copurchase(
-            matrix[:, kept], popularity[kept], ZCDP(rho * (1 - self.popularity_share)), context.rng
+        copurchase, gain = _release_copurchase(
+            matrix[:, kept], popularity[kept], ZCDP(rho * (1 - share)) if rho else None, context.rng
         )
         if gain == 0.0:
             warnings.warn(
@@ -158,7 +162,7 @@ class FittedCoPurchase:
     name: str = "dp-cobuy"
 
     @property
-    def privacy(self) -> ApproxDP:
+    def privacy(self) -> ApproxDP | None:
         return self.config.budget
 
     @property
@@ -215,30 +219,43 @@ def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     return sparse.csr_matrix(sparse.diags(1.0 / lengths) @ matrix)
 
 
-def _noisy_popularity(matrix: sparse.csr_matrix, rho: ZCDP, rng: Rng) -> np.ndarray:
+def _release_popularity(matrix: sparse.csr_matrix, rho: ZCDP | None, rng: Rng) -> np.ndarray:
+    """Unit-norm popularity, with noise of ρ-zCDP (exact when ``rho`` is None)."""
     sums = np.asarray(_unit_rows(matrix).sum(axis=0)).ravel()
+    if rho is None:
+        return sums
     release = gaussian_for(rho, 1.0, integer=False, changed_coordinates=len(sums))
     return np.asarray(release(sums, rng=rng), dtype=np.float64)
 
 
-def _noisy_copurchase(
-    matrix: sparse.csr_matrix, popularity: np.ndarray, rho: ZCDP, rng: Rng
+def _release_copurchase(
+    matrix: sparse.csr_matrix, popularity: np.ndarray, rho: ZCDP | None, rng: Rng
 ) -> tuple[np.ndarray, float]:
-    """The released co-purchase similarities on the kept items, and their Wiener gain."""
+    """Co-purchase similarities on the kept items and their Wiener gain (1 when exact)."""
     unit = _unit_rows(matrix)
     gram = np.asarray((unit.T @ unit).todense())
     upper = np.triu_indices(len(popularity), k=1)
-    release = gaussian_for(rho, 1 / math.sqrt(2), integer=False, changed_coordinates=len(upper[0]))
-    noisy = np.asarray(release(gram[upper], rng=rng), dtype=np.float64)
-    sigma = release.scale
+    if rho is None:
+        shrunk, gain = gram[upper], 1.0
+    else:
+        release = gaussian_for(
+            rho, 1 / math.sqrt(2), integer=False, changed_coordinates=len(upper[0])
+        )
+        noisy = np.asarray(release(gram[upper], rng=rng), dtype=np.float64)
+        shrunk, gain = _denoise(noisy, release.scale)
+    similarity = np.zeros((len(popularity), len(popularity)))
+    similarity[upper] = shrunk
+    similarity += similarity.T
+    norms = np.sqrt(np.maximum(popularity, 1.0))
+    return similarity / norms[:, None] / norms[None, :], gain
+
+
+def _denoise(noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
+    """Soft-threshold the cells at two σ; the Wiener gain of the whole release."""
     observed = float(np.sum(noisy**2))
     noise = len(noisy) * sigma**2
     # The noise energy itself varies by σ²·√(2E); an excess within 3 of those is noise.
     excess = observed - noise
     gain = excess / observed if excess > 3 * sigma**2 * math.sqrt(2 * len(noisy)) else 0.0
     shrunk = np.sign(noisy) * np.maximum(np.abs(noisy) - _THRESHOLD_SIGMAS * sigma, 0.0)
-    similarity = np.zeros((len(popularity), len(popularity)))
-    similarity[upper] = shrunk
-    similarity += similarity.T
-    norms = np.sqrt(np.maximum(popularity, 1.0))
-    return similarity / norms[:, None] / norms[None, :], gain
+    return shrunk, gain

@@ -78,8 +78,8 @@ def _buy_again(epsilon: float | None, options: Options) -> BuyAgain:
     return BuyAgain(fallback, **own)
 
 
-def _dp_cobuy(epsilon: float, options: Options) -> DPCoPurchase:
-    return DPCoPurchase(ApproxDP(epsilon, DELTA), **options)
+def _dp_cobuy(epsilon: float | None, options: Options) -> DPCoPurchase:
+    return DPCoPurchase(None if epsilon is None else ApproxDP(epsilon, DELTA), **options)
 
 
 # One line per model.
@@ -89,7 +89,7 @@ MODELS: dict[str, ModelEntry] = {
     "buy-again": ModelEntry(_buy_again, "either", "own past items, then (DP) popularity"),
     "itemknn": ModelEntry(lambda e, o: ItemKNN(**o), "public", "cosine item-kNN"),
     "als": ModelEntry(lambda e, o: ALS(**o), "public", "implicit ALS (Hu et al. 2008)"),
-    "dp-cobuy": ModelEntry(_dp_cobuy, "private", "DP co-purchase + public catalogue text"),  # type: ignore[arg-type]
+    "dp-cobuy": ModelEntry(_dp_cobuy, "either", "DP co-purchase + public catalogue text"),
 }
 
 
@@ -162,7 +162,7 @@ def _als_model(file: ModelFile) -> ALSModel:
 
 def _dp_cobuy_model(file: ModelFile) -> FittedCoPurchase:
     budget = file.privacy.budget
-    if not isinstance(budget, ApproxDP):
+    if budget is not None and not isinstance(budget, ApproxDP):
         raise ParameterError(f"a dp-cobuy model file must hold an (ε, δ) budget, got {budget}")
     names = {f.name for f in dataclasses.fields(DPCoPurchase)} - {"budget"}
     options: dict[str, Any] = {k: v for k, v in file.privacy.params.items() if k in names}
