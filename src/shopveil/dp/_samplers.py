@@ -23,7 +23,8 @@ precision that grows until the outcome is certain. Hence the samples follow
   independent geometrics;
 * ``discrete_gaussian(σ)``: ``P(Z = z) ∝ exp(-z²/(2σ²))``, by rejection from a discrete
   Laplace proposal (Canonne, Kamath & Steinke 2020, Algorithm 3), the acceptance coin
-  decided by the same exact comparison.
+  decided by the same kind of exact comparison (``U`` against a bracket of ``exp(-γ)``
+  computed once per magnitude when the proposals have few distinct magnitudes).
 
 Work runs in chunks that fit in cache, so the float path reaches tens of millions of
 values per second from an AES-CTR keystream.
@@ -54,7 +55,12 @@ _CHUNK = 1 << 16
 _TWO53 = float(2**53)
 _REL = 2.0**-44  # generous bound on the float path's relative rounding error
 _ABS = 2.0**-60
+_TINY = 2.0**-1000  # above exp's absolute error where it underflows (γ > 700)
 _MAX_SCALE = 2.0**48
+_GAUSS_OVERSAMPLE = 1.3  # proposals per wanted value: most σ accept over 0.6 of them
+# Batches of 2^14: their 128 KiB arrays stay below glibc's mmap threshold, so they are
+# not mapped, faulted in and unmapped again on every batch (2x slower at 2^16).
+_GAUSS_BATCH = 1 << 14
 
 
 def sample_discrete_laplace(scale: float, size: int, *, rng: Rng = None) -> np.ndarray:
@@ -163,29 +169,92 @@ def bernoulli_exp_neg(
 
 
 def discrete_gaussian(sigma: float, size: int, bits: RandomBits) -> np.ndarray:
-    """``P(Z = z) ∝ exp(-z²/(2σ²))`` by exact rejection from a discrete Laplace."""
+    """``P(Z = z) ∝ exp(-z²/(2σ²))`` by exact rejection from a discrete Laplace.
+
+    The proposal ``Y ~ DLap(t)``, ``t = ⌊σ⌋ + 1``, is drawn as a sign times one geometric,
+    rejecting (−, 0): every ``y`` then has weight ``½·(1−q)·q^|y|``, a discrete Laplace,
+    for one logarithm instead of the two of a difference of geometrics. The acceptance
+    coin depends on ``|Y|`` only, so the sign (and the (−, 0) rejection, independent of
+    the coin) is drawn after it, for the accepted magnitudes only.
+    """
     n = _size(size)
     t = math.floor(sigma) + 1
     sigma2 = sigma * sigma
     center = sigma2 / t
+    half_inv_sigma2 = 0.5 / sigma2  # a multiply rounds once more; the slack covers it
     exact_sigma2 = Fraction(sigma) ** 2
     exact_center = exact_sigma2 / t
     out = np.empty(n, dtype=np.int64)
     filled = 0
     while filled < n:
         want = n - filled
-        proposals = discrete_laplace(float(t), int(want * 1.7) + 16, bits)
-        absolute = np.abs(proposals).astype(np.float64)
-        gamma = (absolute - center) ** 2 / (2 * sigma2)
-        magnitude = (absolute + center) ** 2 / (2 * sigma2)
+        batch = min(int(want * _GAUSS_OVERSAMPLE) + 16, _GAUSS_BATCH)
+        absolute = geometric(float(t), batch, bits)
 
         def exact(i: int, _abs: np.ndarray = absolute) -> Fraction:
             return (Fraction(int(_abs[i])) - exact_center) ** 2 / (2 * exact_sigma2)
 
-        kept = proposals[bernoulli_exp_neg(gamma, magnitude, exact, bits)][:want]
+        top = int(absolute.max())
+        if top < batch:  # few magnitudes: γ once per magnitude, not per proposal
+            gamma, bound = _gamma(np.arange(top + 1, dtype=np.float64), center, half_inv_sigma2)
+            keep = _coins_by_magnitude(absolute, gamma, bound, exact, bits)
+        else:
+            gamma, bound = _gamma(absolute.astype(np.float64), center, half_inv_sigma2)
+            keep = bernoulli_exp_neg(gamma, bound, exact, bits)
+        kept = absolute[keep]
+        # The sign is independent of the coin, so it is drawn for kept values only.
+        signs = np.unpackbits(bits.words(-(-len(kept) // 64)).view(np.uint8), count=len(kept))
+        negative = signs.view(bool)
+        np.negative(kept, out=kept, where=negative)
+        kept = kept[~(negative & (kept == 0))][:want]
         out[filled : filled + len(kept)] = kept
         filled += len(kept)
     return out
+
+
+def _gamma(
+    magnitudes: np.ndarray, center: float, half_inv_sigma2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """γ = (|y| − c)²/(2σ²) and the scale of its rounding error, (|y| + c)²/(2σ²)."""
+    bound = magnitudes + center
+    gamma = magnitudes - center
+    gamma *= gamma
+    gamma *= half_inv_sigma2
+    bound *= bound
+    bound *= half_inv_sigma2
+    return gamma, bound
+
+
+def _coins_by_magnitude(
+    magnitude: np.ndarray,
+    gamma: np.ndarray,
+    bound: np.ndarray,
+    exact_gamma: Callable[[int], Fraction],
+    bits: RandomBits,
+) -> np.ndarray:
+    """Coin ``i`` is True with probability ``exp(-gamma[magnitude[i]])``, exactly.
+
+    ``E > γ`` is ``U < exp(-γ)``: ``exp(-γ)`` is bracketed once per magnitude, with a
+    margin for γ's rounding (``slack``, as in :func:`bernoulli_exp_neg`) and for
+    ``exp``'s (≤ 2⁻⁴⁴ relative; 2⁻¹⁰⁰⁰ absolute where it underflows), and each coin
+    compares its ``U`` interval with the bracket: no logarithm per coin. Coins the
+    bracket cannot settle go to the exact path.
+    """
+    slack = _REL * (gamma + bound) + _ABS
+    margin = 2 * slack + 4 * _REL  # e^(±slack)·(1 ± exp's error), while slack ≤ 1/4
+    threshold = np.exp(-gamma)
+    usable = slack <= 0.25
+    low = np.where(usable, threshold * (1 - margin) - _TINY, -np.inf)
+    high = np.where(usable, threshold * (1 + margin) + _TINY, np.inf)
+    prefix = bits.words(len(magnitude)) >> np.uint64(11)
+    u = prefix.astype(np.float64)
+    u *= 1.0 / _TWO53  # U ≥ u
+    reject = u >= high[magnitude]
+    u += 1.0 / _TWO53  # U < u, exactly: (prefix + 1) / 2^53
+    accept = u <= low[magnitude]
+    for i in np.flatnonzero(~(accept | reject)):
+        accept[i] = _exact_exceeds(exact_gamma(int(i)), int(prefix[i]), bits)
+    return accept
 
 
 # --- the exact path (rare) ----------------------------------------------------------------
