@@ -118,3 +118,59 @@ def test_exhausted_budget_is_refused_before_running(orders: Path) -> None:
     assert refused.exit_code == 1 and "Nothing was charged" in refused.stderr
     left = _json(["budget", "show", "orders", "--json"])[0]["left"]["epsilon"]
     assert left == pytest.approx(0.1)
+
+
+def test_query_takes_bounds_unit_and_default_budget_from_a_policy_and_audits(
+    orders: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "retail.yaml"
+    policy.write_text(
+        "shopveil_policy: 1\nname: retail\nextends: gdpr\ndp:\n"
+        "  bounds:\n    Quantity: [0, 5]\n    UnitPrice: [0, 3]\n"
+        "  privacy_unit: {column: CustomerID, max_contributions: 10}\n"
+        "  default_budget: {epsilon: 4.0}\n"
+    )
+    out = _json(
+        [
+            "query", "SELECT SUM(Quantity) AS units, SUM(UnitPrice) AS price FROM orders",
+            "--data", str(orders), "--epsilon", "0.5", "--policy", str(policy),
+            "--bounds", "price=0:2", "--purpose", "analytics", "--json",
+        ]
+    )  # fmt: skip
+    assert out["unit"] == "customer:CustomerID"
+    assert out["budget_total"] == {"epsilon": 4.0} and out["budget_left"] == {"epsilon": 3.5}
+    notes = " | ".join(out["notes"])
+    assert f"units: values clamped to [0, 5] (bounds from policy 'retail' ({policy}:6))" in notes
+    assert "price: values clamped to [0, 2] (bounds given with the query)" in notes
+    refused = runner.invoke(
+        app,
+        ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders), "--epsilon", "0.1",
+         "--policy", str(policy), "--purpose", "support"],
+    )  # fmt: skip
+    assert refused.exit_code != 0 and "does not allow aggregate" in refused.output
+
+    from shopveil.audit import AuditLog
+    from shopveil.keys import Keyring
+    from shopveil.store import Store
+
+    store = Store.open()
+    try:
+        audit = AuditLog(store, Keyring.open(store))
+        (event,) = audit.events(action="dp.charge")
+        assert event.details["request_id"] == out["request_id"]
+        assert event.details["purpose"] == "analytics"
+        assert audit.verify() == 1
+    finally:
+        store.close()
+
+
+def test_a_bad_bound_in_the_policy_names_file_and_line(orders: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("shopveil_policy: 1\nname: bad\ndp:\n  bounds:\n    Quantity: [5, 0]\n")
+    result = runner.invoke(
+        app,
+        ["query", "SELECT SUM(Quantity) FROM orders", "--data", str(orders), "--epsilon", "0.1",
+         "--policy", str(policy)],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert f"{policy}:5: dp.bounds.Quantity is [5, 0]" in " ".join(result.output.split())

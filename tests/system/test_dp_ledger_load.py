@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import secrets
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +20,10 @@ import pytest
 import sqlalchemy as sa
 
 from shopveil._core.budgets import PureDP
+from shopveil.audit import AuditLog
 from shopveil.dp import Ledger, QueryOptions, run_query
 from shopveil.errors import BudgetExceeded
+from shopveil.keys import Keyring
 from shopveil.store import Store
 from shopveil.store._schema import dp_accounts, dp_charges
 
@@ -36,14 +39,16 @@ def _write_orders(path: Path) -> Path:
     return path
 
 
-def _ask(store: Store, data: str, request_id: str) -> tuple[str, bool] | None:
+def _ask(
+    store: Store, data: str, request_id: str, audit: AuditLog | None = None
+) -> tuple[str, bool] | None:
     try:
         options = QueryOptions(epsilon=PureDP(COST), keys={"country": ("FR", "DE", "UK")})
         answer = run_query(
             "SELECT country, COUNT(*) FROM orders GROUP BY country",
             data,
             options=options,
-            ledger=Ledger(store),
+            ledger=Ledger(store, audit=audit),
             request_id=request_id,
         )
         return answer.request_id, answer.replayed
@@ -98,12 +103,17 @@ def test_32_threads_never_overspend(store_url: str, tmp_path: Path) -> None:
     ids = [f"t{c}-{k}" for c in range(CLIENTS) for k in range(1)]
     store = Store.open(store_url)
     try:
+        # Every charge appends its audit event in the charge's transaction.
+        audit = AuditLog(store, Keyring.open(store, master_key=secrets.token_bytes(32)))
         with ThreadPoolExecutor(CLIENTS) as pool:
-            firsts = list(pool.map(lambda rid: _ask(store, data, rid), ids))
-            retries = list(pool.map(lambda rid: _ask(store, data, rid), ids))
+            firsts = list(pool.map(lambda rid: _ask(store, data, rid, audit), ids))
+            retries = list(pool.map(lambda rid: _ask(store, data, rid, audit), ids))
+        answered = {r[0] for r in firsts if r is not None}
+        assert audit.verify() == len(answered)  # one event per charge, none per retry
+        audited = {e.details["request_id"] for e in audit.events(action="dp.charge")}
+        assert audited == answered
     finally:
         store.close()
-    answered = {r[0] for r in firsts if r is not None}
     assert len(answered) == round(BUDGET / COST)  # the budget is used up, not exceeded
     assert all(r is None or r[1] for r in retries if r and r[0] in answered)
     _check(store_url, answered)

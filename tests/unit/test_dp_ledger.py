@@ -148,3 +148,15 @@ def test_the_ledger_never_goes_below_zero(store: Store, costs: list[float]) -> N
         assert state.remaining.epsilon >= 0  # type: ignore[union-attr]
         assert state.spent.epsilon <= 1.0 * (1 + 1e-9)  # type: ignore[union-attr]
     assert abs(ledger.show(dataset, "row").spent.epsilon - accepted) < 1e-9  # type: ignore[union-attr]
+
+
+def test_an_answer_attached_after_the_charge_is_replayed_and_kept(store: Store) -> None:
+    ledger = Ledger(store)
+    ledger.charge("late", "orders", "row", PureDP(0.2))
+    assert ledger.charge("late", "orders", "row", PureDP(0.2)).answer is None
+    ledger.record_answer("late", '{"a": 1}')
+    ledger.record_answer("late", '{"a": 2}')  # the first answer stays
+    assert ledger.charge("late", "orders", "row", PureDP(0.2)).answer == '{"a": 1}'
+    assert ledger.show("orders", "row").spent == ApproxDP(0.2, 0.0)
+    with pytest.raises(ParameterError, match="no charge was recorded"):
+        ledger.record_answer("never-charged", "{}")

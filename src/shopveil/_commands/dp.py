@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,7 +14,12 @@ from rich.table import Table
 from shopveil._commands._common import console, err_console, split_names, translate_errors
 from shopveil.errors import ParameterError
 
+if TYPE_CHECKING:
+    from shopveil.dp import Ledger
+
 __all__ = ["register"]
+
+_ACTOR = typer.Option(help="Who is acting, recorded in the audit log.")
 
 budget_app = typer.Typer(help="Show, set or reset privacy budgets.", no_args_is_help=True)
 
@@ -57,6 +64,22 @@ def _unit(column: str | None, max_contributions: int) -> object:
     return PerCustomer(column, max_contributions)
 
 
+@contextmanager
+def _ledger(**options: Any) -> Iterator[Ledger]:
+    """A ledger on the default store whose charges and changes go to its audit log."""
+    from shopveil.audit import AuditLog
+    from shopveil.dp import Ledger
+    from shopveil.keys import Keyring
+    from shopveil.store import Store
+
+    store = Store.open()
+    try:
+        audit = AuditLog(store, Keyring.open(store))
+        yield Ledger(store, audit=audit, **options)
+    finally:
+        store.close()
+
+
 def _unit_key(text: str) -> str:
     if text == "row" or text.startswith("customer:"):
         return text
@@ -98,31 +121,50 @@ def query(
         bool,
         typer.Option("--estimate-bounds", help="Estimate missing bounds privately (ε/5)."),
     ] = False,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            help="Policy file or preset: its dp: section gives bounds, privacy unit and the "
+            "default budget (options given here win).",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Answer an aggregate SQL query with differential privacy, charged to the ledger."""
-    from shopveil._core.budgets import PureDP
-    from shopveil.dp import Ledger, QueryOptions, run_query
-    from shopveil.store import Store
+    from shopveil._core.budgets import Budget, PureDP
+    from shopveil.dp import DEFAULT_TOTAL, QueryOptions, run_query
 
-    options = QueryOptions(
-        epsilon=PureDP(epsilon),
-        delta=delta,
-        unit=_unit(privacy_unit, max_contributions),  # type: ignore[arg-type]
-        bounds=_bounds(bounds),
-        keys={k: tuple(split_names(v)) for k, v in _pairs(keys, "--keys", "Country=UK,FR").items()},
-        analyst=analyst,
-        purpose=purpose,
-        estimate_bounds=estimate_bounds,
-    )
-    store = Store.open()
-    try:
-        with err_console.status("running the DP query", spinner="dots"):
-            answer = run_query(
-                sql, data, options=options, ledger=Ledger(store), table=table, request_id=request_id
-            )
-    finally:
-        store.close()
+    chosen: dict[str, Any] = {
+        "delta": delta,
+        "bounds": _bounds(bounds),
+        "keys": {
+            k: tuple(split_names(v)) for k, v in _pairs(keys, "--keys", "Country=UK,FR").items()
+        },
+        "analyst": analyst,
+        "purpose": purpose,
+        "estimate_bounds": estimate_bounds,
+    }
+    if privacy_unit is not None or policy is None:
+        chosen["unit"] = _unit(privacy_unit, max_contributions)
+    elif max_contributions != 1:
+        raise ParameterError("--max-contributions needs --privacy-unit COLUMN")
+    default_total: Budget = DEFAULT_TOTAL
+    if policy is None:
+        options = QueryOptions(epsilon=PureDP(epsilon), **chosen)
+    else:
+        from shopveil.policy import load_policy
+
+        loaded = load_policy(policy)
+        options = QueryOptions.from_policy(loaded, epsilon=PureDP(epsilon), **chosen)
+        default_total = loaded.dp.default_budget or DEFAULT_TOTAL
+    with (
+        _ledger(default_total=default_total) as ledger,
+        err_console.status("running the DP query", spinner="dots"),
+    ):
+        answer = run_query(
+            sql, data, options=options, ledger=ledger, table=table, request_id=request_id
+        )
     if json_output:
         print(answer.to_json())
         return
@@ -216,11 +258,11 @@ def budget_set(
     renewal: Annotated[str, typer.Option(help="never, daily or monthly.")] = "never",
     analyst: Annotated[str | None, typer.Option(help="Set this analyst's sub-budget.")] = None,
     purpose: Annotated[str | None, typer.Option(help="Set this purpose's sub-budget.")] = None,
+    actor: Annotated[str, _ACTOR] = "cli",
 ) -> None:
     """Set a dataset's total budget, or an analyst's or purpose's sub-budget within it."""
     from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
-    from shopveil.dp import Ledger, Renewal
-    from shopveil.store import Store
+    from shopveil.dp import Renewal
 
     if (epsilon is None) == (rho is None):
         raise ParameterError("give exactly one of --epsilon or --rho")
@@ -231,17 +273,15 @@ def budget_set(
         raise ParameterError(f"--renewal must be never, daily or monthly, got {renewal!r}")
     if analyst and purpose:
         raise ParameterError("set one sub-budget at a time: --analyst or --purpose")
-    store = Store.open()
-    try:
-        ledger = Ledger(store)
+    with _ledger() as ledger:
         key = _unit_key(unit)
         if analyst or purpose:
             scope, name = ("analyst", analyst) if analyst else ("purpose", purpose)
-            state = ledger.set_sub_budget(dataset, key, scope=scope, name=name or "", limit=total)
+            state = ledger.set_sub_budget(
+                dataset, key, scope=scope, name=name or "", limit=total, actor=actor
+            )
         else:
-            state = ledger.set_budget(dataset, key, total, renewal=Renewal(renewal))
-    finally:
-        store.close()
+            state = ledger.set_budget(dataset, key, total, renewal=Renewal(renewal), actor=actor)
     console.print(
         f"{state.dataset} ({state.unit}): total {state.total}, left {state.remaining}",
         highlight=False,
@@ -253,16 +293,11 @@ def budget_set(
 def budget_reset(
     dataset: Annotated[str, typer.Argument(help="Dataset (table name).")],
     unit: Annotated[str, typer.Option("--unit", help="'row' or the customer id column.")] = "row",
+    actor: Annotated[str, _ACTOR] = "cli",
 ) -> None:
     """Start a dataset's spending again from zero (the charge history is kept)."""
-    from shopveil.dp import Ledger
-    from shopveil.store import Store
-
-    store = Store.open()
-    try:
-        state = Ledger(store).reset(dataset, _unit_key(unit))
-    finally:
-        store.close()
+    with _ledger() as ledger:
+        state = ledger.reset(dataset, _unit_key(unit), actor=actor)
     console.print(
         f"{state.dataset} ({state.unit}): spending reset, {state.remaining} left", highlight=False
     )

@@ -7,19 +7,30 @@ period if the account has a renewal rule, checks the account and the analyst's a
 purpose's sub-budgets, and records the charge under its request id. A retried request
 (same id) is charged once and gets the stored answer back, so a retry never releases
 fresh noise. A dataset without a budget gets :data:`DEFAULT_TOTAL` on first use.
+
+With an :class:`~shopveil.audit.AuditLog`, every charge (not a replay) and every budget
+change appends an audit event in the same transaction when both live in one store, so
+the charge and its event commit together or not at all.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.clock import Clock, SystemClock
 from shopveil.dp._accounting import convert
+from shopveil.dp._ledger_sql import (
+    create_default_account,
+    lock_account,
+    matching_subs,
+    previous_charge,
+    store_answer,
+    update_sub,
+)
 from shopveil.dp._ledger_values import (
     AccountState,
     Charge,
@@ -27,19 +38,24 @@ from shopveil.dp._ledger_values import (
     SubBudgetState,
     _add,
     _check_name,
-    _exceeds,
     _kind,
     _make,
     _parts,
     _remaining,
     convert_subs,
+    replay,
+    require_fits,
     select_account,
     state_of,
     unknown,
 )
-from shopveil.errors import BudgetExceeded, ParameterError
-from shopveil.store import Store, insert_ignore
+from shopveil.dp._query._answer import budget_dict
+from shopveil.errors import ParameterError
+from shopveil.store import Store
 from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
+
+if TYPE_CHECKING:
+    from shopveil.audit import AuditLog
 
 __all__ = ["DEFAULT_TOTAL", "AccountState", "Charge", "Ledger", "Renewal"]
 
@@ -58,6 +74,12 @@ class Ledger:
         Decides the renewal period; inject a ``FixedClock`` in tests.
     default_total
         The budget a dataset gets when none was set.
+    audit
+        Where charges and budget changes are recorded (``dp.charge``, ``dp.budget_set``,
+        ``dp.sub_budget_set``, ``dp.budget_reset``): names, costs and request ids, never
+        data. In the ledger's database (same URL), each event commits in the charge's
+        transaction; in another database it is appended before the charge commits, so a
+        failed audit write leaves nothing charged.
     """
 
     def __init__(
@@ -66,24 +88,35 @@ class Ledger:
         *,
         clock: Clock | None = None,
         default_total: Budget = DEFAULT_TOTAL,
+        audit: AuditLog | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.default_total = default_total
+        self.audit = audit
 
     # --- administration ------------------------------------------------------------------
 
     def set_budget(
-        self, dataset: str, unit: str, total: Budget, *, renewal: Renewal = Renewal.NEVER
+        self,
+        dataset: str,
+        unit: str,
+        total: Budget,
+        *,
+        renewal: Renewal = Renewal.NEVER,
+        actor: str = "-",
     ) -> AccountState:
-        """Create or replace an account's total (spending so far is kept)."""
+        """Create or replace an account's total (spending so far is kept).
+
+        ``actor`` names who made the change in the audit log.
+        """
         _check_name("dataset", dataset)
         _check_name("unit", unit)
         if not isinstance(total, PureDP | ApproxDP | ZCDP):
             raise ParameterError(f"total must be PureDP, ApproxDP or ZCDP, got {total!r}")
         renewal = Renewal(renewal)
         with self.store.transaction() as conn:
-            row = self._lock(conn, dataset, unit)
+            row = lock_account(conn, dataset, unit)
             values: dict[str, Any] = {f"total_{k}": v for k, v in _parts(total).items()}
             values |= {"kind": _kind(total), "renewal": renewal.value, "is_default": False}
             values["updated_at"] = self.clock.now().isoformat()
@@ -114,17 +147,26 @@ class Ledger:
                 conn.execute(
                     sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**values)
                 )
+            details = {"total": budget_dict(total), "renewal": renewal.value}
+            self._audit(conn, actor, "dp.budget_set", dataset, unit, details)
         return self.show(dataset, unit)
 
     def set_sub_budget(
-        self, dataset: str, unit: str, *, scope: str, name: str, limit: Budget
+        self,
+        dataset: str,
+        unit: str,
+        *,
+        scope: str,
+        name: str,
+        limit: Budget,
+        actor: str = "-",
     ) -> AccountState:
         """Cap what one analyst (``scope="analyst"``) or purpose may spend of an account."""
         if scope not in ("analyst", "purpose"):
             raise ParameterError(f"scope must be 'analyst' or 'purpose', got {scope!r}")
         _check_name(scope, name)
         with self.store.transaction() as conn:
-            row = self._lock(conn, dataset, unit)
+            row = lock_account(conn, dataset, unit)
             if row is None:
                 raise unknown(dataset, unit)
             total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
@@ -142,13 +184,15 @@ class Ledger:
                     **{f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")},
                 )
             )
+            details = {"scope": scope, "name": name, "limit": budget_dict(limit)}
+            self._audit(conn, actor, "dp.sub_budget_set", dataset, unit, details)
         return self.show(dataset, unit)
 
-    def reset(self, dataset: str, unit: str) -> AccountState:
+    def reset(self, dataset: str, unit: str, *, actor: str = "-") -> AccountState:
         """Start the account's spending again from zero; the charge history stays."""
         zero = {f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")}
         with self.store.transaction() as conn:
-            row = self._lock(conn, dataset, unit)
+            row = lock_account(conn, dataset, unit)
             if row is None:
                 raise unknown(dataset, unit)
             conn.execute(sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**zero))
@@ -157,6 +201,7 @@ class Ledger:
                 .where(dp_sub_budgets.c.account_id == row.id)
                 .values(**zero)
             )
+            self._audit(conn, actor, "dp.budget_reset", dataset, unit, {})
         return self.show(dataset, unit)
 
     def show(self, dataset: str, unit: str) -> AccountState:
@@ -191,10 +236,10 @@ class Ledger:
             state = state_of(conn, row, self.clock.now()) if row is not None else None
         total = state.total if state else self.default_total
         spent = state.spent if state else _make(_kind(total), 0.0, 0.0, 0.0)
-        self._fits(dataset, unit, total, spent, convert(cost, total))
+        require_fits(dataset, unit, total, spent, convert(cost, total))
         for sub in state.sub_budgets if state else ():
             if (sub.scope, sub.name) in (("analyst", analyst), ("purpose", purpose)):
-                self._fits(dataset, unit, sub.limit, sub.spent, convert(cost, total), sub)
+                require_fits(dataset, unit, sub.limit, sub.spent, convert(cost, total), sub)
 
     def find(self, request_id: str, dataset: str, unit: str) -> Charge | None:
         """The charge already recorded for ``request_id`` on this account, if any."""
@@ -235,7 +280,9 @@ class Ledger:
         """Charge ``cost`` once for ``request_id``; refuse with :class:`BudgetExceeded`.
 
         ``answer`` (a DP release, safe to keep) is stored with the charge and returned
-        to a retry of the same request instead of a fresh release.
+        to a retry of the same request instead of a fresh release; a release made after
+        its charge attaches it with :meth:`record_answer`. With an audit log, the
+        charge appends a ``dp.charge`` event (actor: ``analyst``) that commits with it.
         """
         _check_name("request_id", request_id)
         for attempt in range(3):
@@ -246,6 +293,16 @@ class Ledger:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def record_answer(self, request_id: str, answer: str) -> None:
+        """Attach the release ``answer`` to the charge of ``request_id`` for its retries.
+
+        For releases charged before they are computed (:func:`run_query` charges first).
+        A charge that already has an answer keeps it.
+        """
+        with self.store.transaction() as conn:
+            if not store_answer(conn, request_id, answer) and not previous_charge(conn, request_id):
+                raise ParameterError(f"no charge was recorded for request id {request_id!r}")
 
     def _charge(
         self,
@@ -262,53 +319,31 @@ class Ledger:
         _check_name("unit", unit)
         now = self.clock.now()
         with self.store.transaction() as conn:
-            row = self._lock(conn, dataset, unit)
+            row = lock_account(conn, dataset, unit)
             if row is None:
-                self._create_default(conn, dataset, unit, now)
-                row = self._lock(conn, dataset, unit)
+                create_default_account(conn, dataset, unit, self.default_total, now)
+                row = lock_account(conn, dataset, unit)
             assert row is not None
             total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
-            previous = conn.execute(
-                sa.select(dp_charges).where(dp_charges.c.request_id == request_id)
-            ).first()
+            previous = previous_charge(conn, request_id)
             if previous is not None:
-                return self._replay(previous, row, dataset, unit, cost, total)
+                return replay(previous, row, dataset, unit, cost, total)
             period = Renewal(row.renewal).period(now)
             renewed = period != row.period
             spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
             if renewed:
                 spent = _make(row.kind, 0.0, 0.0, 0.0)
             cost_k = convert(cost, total)
-            self._fits(dataset, unit, total, spent, cost_k)
-            subs = conn.execute(
-                sa.select(dp_sub_budgets).where(
-                    (dp_sub_budgets.c.account_id == row.id)
-                    & (
-                        ((dp_sub_budgets.c.scope == "analyst") & (dp_sub_budgets.c.name == analyst))
-                        | (
-                            (dp_sub_budgets.c.scope == "purpose")
-                            & (dp_sub_budgets.c.name == purpose)
-                        )
-                    )
-                )
-            ).all()
-            for sub in subs:
+            require_fits(dataset, unit, total, spent, cost_k)
+            for sub in matching_subs(conn, row.id, analyst, purpose):
                 limit = _make(row.kind, sub.limit_epsilon, sub.limit_delta, sub.limit_rho)
                 sub_spent = _make(row.kind, sub.spent_epsilon, sub.spent_delta, sub.spent_rho)
                 if sub.period != period:
                     sub_spent = _make(row.kind, 0.0, 0.0, 0.0)
                 state = SubBudgetState(sub.scope, sub.name, limit, sub_spent)
-                self._fits(dataset, unit, limit, sub_spent, cost_k, state)
+                require_fits(dataset, unit, limit, sub_spent, cost_k, state)
                 new = {f"spent_{k}": v for k, v in _parts(_add(sub_spent, cost_k)).items()}
-                conn.execute(
-                    sa.update(dp_sub_budgets)
-                    .where(
-                        (dp_sub_budgets.c.account_id == row.id)
-                        & (dp_sub_budgets.c.scope == sub.scope)
-                        & (dp_sub_budgets.c.name == sub.name)
-                    )
-                    .values(period=period, **new)
-                )
+                update_sub(conn, row.id, sub.scope, sub.name, {"period": period, **new})
             new_spent = _add(spent, cost_k)
             conn.execute(
                 sa.update(dp_accounts)
@@ -332,6 +367,15 @@ class Ledger:
                     **_parts(cost_k),
                 )
             )
+            details = {
+                "request_id": request_id,
+                "cost": budget_dict(cost_k),
+                "analyst": analyst,
+                "purpose": purpose,
+                "what": what[:500],
+                "period": period,
+            }
+            self._audit(conn, analyst, "dp.charge", dataset, unit, details)
         return Charge(
             request_id,
             dataset,
@@ -346,64 +390,21 @@ class Ledger:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _lock(self, conn: sa.Connection, dataset: str, unit: str) -> Any:
-        return conn.execute(select_account(dataset, unit).with_for_update()).first()
-
-    def _create_default(self, conn: sa.Connection, dataset: str, unit: str, now: datetime) -> None:
-        total = self.default_total
-        values = {
-            "dataset": dataset,
-            "unit": unit,
-            "kind": _kind(total),
-            "renewal": Renewal.NEVER.value,
-            "period": Renewal.NEVER.period(now),
-            "is_default": True,
-            "updated_at": now.isoformat(),
-            **{f"total_{k}": v for k, v in _parts(total).items()},
-            **{f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")},
-        }
-        insert_ignore(conn, dp_accounts, [values])
-
-    def _replay(
-        self, previous: Any, row: Any, dataset: str, unit: str, cost: Budget, total: Budget
-    ) -> Charge:
-        cost_k = convert(cost, total)
-        same = previous.account_id == row.id and all(
-            math.isclose(getattr(previous, k), v, rel_tol=1e-12, abs_tol=1e-15)
-            for k, v in _parts(cost_k).items()
-        )
-        if not same:
-            raise ParameterError(
-                f"request id {previous.request_id!r} was already used for a different charge; "
-                "use a new request id"
-            )
-        spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
-        return Charge(
-            previous.request_id,
-            dataset,
-            unit,
-            cost_k,
-            _remaining(total, spent),
-            total,
-            bool(row.is_default),
-            True,
-            previous.answer,
-        )
-
-    def _fits(
+    def _audit(
         self,
+        conn: sa.Connection,
+        actor: str,
+        action: str,
         dataset: str,
         unit: str,
-        total: Budget,
-        spent: Budget,
-        cost: Budget,
-        sub: SubBudgetState | None = None,
+        details: Mapping[str, Any],
     ) -> None:
-        if not _exceeds(total, _add(spent, cost)):
+        if self.audit is None:
             return
-        where = f"the {sub.scope} budget of {sub.name!r}" if sub else "the budget"
-        raise BudgetExceeded(
-            f"{where} for dataset {dataset!r} ({unit}) has {_remaining(total, spent)} left "
-            f"of {total}; this release costs {cost}. Nothing was charged or released: "
-            "lower the epsilon, or raise the budget with `shopveil budget set`"
-        )
+        event = {"dataset": dataset, "unit": unit, **details}
+        if self.audit.store.engine.url == self.store.engine.url:
+            # One database (even through two Store objects): one transaction.
+            self.audit.append_in(conn, actor, action, event)
+        else:
+            # Another database: append first; an error here rolls the charge back.
+            self.audit.append(actor, action, event)

@@ -6,6 +6,7 @@ into typed values and add, subtract and compare them with a small relative toler
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil.dp._accounting import convert
-from shopveil.errors import ParameterError
+from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.store._schema import dp_accounts, dp_sub_budgets
 
 __all__ = ["AccountState", "Charge", "Renewal", "SubBudgetState"]
@@ -183,4 +184,42 @@ def unknown(dataset: str, unit: str) -> ParameterError:
     return ParameterError(
         f"unknown dataset {dataset!r} with privacy unit {unit!r}: set a budget first with "
         "`shopveil budget set`"
+    )
+
+
+def replay(previous: Any, row: Any, dataset: str, unit: str, cost: Budget, total: Budget) -> Charge:
+    """The stored charge ``previous`` returned to a retry; a different cost is refused."""
+    cost_k = convert(cost, total)
+    same = previous.account_id == row.id and all(
+        math.isclose(getattr(previous, k), v, rel_tol=1e-12, abs_tol=1e-15)
+        for k, v in _parts(cost_k).items()
+    )
+    if not same:
+        raise ParameterError(
+            f"request id {previous.request_id!r} was already used for a different charge; "
+            "use a new request id"
+        )
+    spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
+    return Charge(
+        previous.request_id, dataset, unit, cost_k, _remaining(total, spent), total,
+        bool(row.is_default), True, previous.answer,
+    )  # fmt: skip
+
+
+def require_fits(
+    dataset: str,
+    unit: str,
+    total: Budget,
+    spent: Budget,
+    cost: Budget,
+    sub: SubBudgetState | None = None,
+) -> None:
+    """Raise :class:`BudgetExceeded` unless ``spent + cost`` stays within ``total``."""
+    if not _exceeds(total, _add(spent, cost)):
+        return
+    where = f"the {sub.scope} budget of {sub.name!r}" if sub else "the budget"
+    raise BudgetExceeded(
+        f"{where} for dataset {dataset!r} ({unit}) has {_remaining(total, spent)} left "
+        f"of {total}; this release costs {cost}. Nothing was charged or released: "
+        "lower the epsilon, or raise the budget with `shopveil budget set`"
     )

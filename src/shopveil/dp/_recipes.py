@@ -19,7 +19,7 @@ from shopveil.dp._bits import Rng, as_bits
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._measurement import half_width, laplace_for
 from shopveil.dp._query._answer import Answer, Cell
-from shopveil.dp._query._engine import _fetch, _open
+from shopveil.dp._query._duckdb import fetch, open_data
 from shopveil.dp._query._plan import SOURCE
 from shopveil.dp._selection import make_top_k, partition_selection_for
 from shopveil.errors import ParameterError, SchemaError
@@ -62,7 +62,7 @@ def top_k(
     """
     _check(k, epsilon)
     unit = unit or PerRow()
-    con, name, columns = _open(data, table)
+    con, name, columns = open_data(data, table)
     try:
         _need(columns, column, unit)
         sql = (
@@ -109,7 +109,7 @@ def top_pairs(
             "top_pairs needs a customer privacy unit: a basket spans rows, so one row is not "
             "one person; pass unit=PerCustomer(column, max_pairs)"
         )
-    con, name, columns = _open(data, table)
+    con, name, columns = open_data(data, table)
     try:
         _need(columns, item, unit)
         _need(columns, basket, unit)
@@ -161,7 +161,7 @@ def _release(
     share = epsilon.epsilon / parts
     cost: Budget = PureDP(epsilon.epsilon) if public else ApproxDP(epsilon.epsilon, delta)
     ledger.check(name, unit.key, cost)
-    rows = _fetch(con, sql)
+    rows = fetch(con, sql)
     bits = as_bits(rng)
     counts = {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in rows}
     if public:

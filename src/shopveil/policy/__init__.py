@@ -12,6 +12,7 @@ from shopveil.policy._load import PRESETS, load_policy, parse_policy
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
+    DPDefaults,
     Gates,
     Jurisdiction,
     Policy,
@@ -30,6 +31,7 @@ __all__ = [
     "ColumnLabel",
     "ColumnRule",
     "ColumnStep",
+    "DPDefaults",
     "DraftColumn",
     "Gates",
     "Jurisdiction",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Mapping
 from importlib import resources
@@ -16,12 +17,15 @@ from typing import Any
 import jsonschema
 import yaml
 
+from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
+from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.anonymity import KAnonymity, LDiversity, MaxRisk, Requirement, TCloseness
 from shopveil.errors import ParameterError, PolicyError
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
+    DPDefaults,
     Gates,
     Jurisdiction,
     Policy,
@@ -94,6 +98,7 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], _Lines]:
     lines: _Lines = {}
     _collect_lines(node, (), lines, source)
     _validate_schema(document, source, lines)
+    _check_dp(document.get("dp", {}), source, lines)
     _annotate(document, source, lines)
     return document, lines
 
@@ -129,6 +134,31 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
     for section in ("columns", "roles"):
         for name, spec in document.get(section, {}).items():
             spec[_WHERE] = (source, lines, (section, name))
+    dp = document.get("dp", {})
+    dp[_BOUNDS_WHERE] = {
+        column: f"{source}:{_line(lines, ('dp', 'bounds', column))}"
+        for column in dp.get("bounds", {})
+    }
+
+
+_BOUNDS_WHERE = "__bounds_where__"
+
+
+def _check_dp(dp: Mapping[str, Any], source: str, lines: _Lines) -> None:
+    """Bounds and budget values the schema cannot check: finite, LOW < HIGH."""
+    for column, (low, high) in dp.get("bounds", {}).items():
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise PolicyError(
+                f"{source}:{_line(lines, ('dp', 'bounds', column))}: dp.bounds.{column} is "
+                f"[{low}, {high}]; write [LOW, HIGH] with finite numbers and LOW < HIGH, "
+                "e.g. [0, 50]"
+            )
+    budget = dp.get("default_budget")
+    if budget is not None and not math.isfinite(budget["epsilon"]):
+        raise PolicyError(
+            f"{source}:{_line(lines, ('dp', 'default_budget', 'epsilon'))}: "
+            f"dp.default_budget.epsilon is {budget['epsilon']}; give a finite ε, e.g. 1.0"
+        )
 
 
 @functools.cache
@@ -165,7 +195,17 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{error.message}; add it"
     if error.validator == "const":
         return f"must be {validator_value!r}"
+    if error.validator == "type" and validator_value == "number" and _numeric_text(error.instance):
+        # YAML 1.1 reads 1e-7 (no dot in the mantissa) as text.
+        return f"{error.message}; write it with a dot, e.g. 1.0e-7, so YAML reads a number"
     return str(error.message)
+
+
+def _numeric_text(value: object) -> bool:
+    try:
+        return isinstance(value, str) and math.isfinite(float(value))
+    except ValueError:
+        return False
 
 
 def _line(lines: _Lines, path: tuple[str | int, ...]) -> int:
@@ -182,7 +222,8 @@ def _resolve_extends(
         return document
     if depth >= _MAX_EXTENDS_DEPTH:
         raise PolicyError(f"{source}:{_line(lines, ('extends',))}: 'extends' nests too deep")
-    if parent_name not in (*PRESETS, "base") and not Path(source).is_absolute():
+    if parent_name not in (*PRESETS, "base") and not Path(parent_name).is_absolute():
+        # A relative path is relative to the policy that names it, not to the cwd.
         parent_name = str(Path(source).parent / parent_name)
     parent, parent_source, parent_lines = _read(parent_name)
     parent = _resolve_extends(parent, parent_source, parent_lines, depth=depth + 1)
@@ -195,6 +236,10 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     for section in ("purposes", "roles", "columns", "requirements", "gates"):
         merged[section] = {**parent.get(section, {}), **child.get(section, {})}
     merged["rules"] = [*child.get("rules", []), *parent.get("rules", [])]
+    parent_dp, child_dp = parent.get("dp", {}), child.get("dp", {})
+    merged["dp"] = {**parent_dp, **child_dp}
+    for key in ("bounds", _BOUNDS_WHERE):
+        merged["dp"][key] = {**parent_dp.get(key, {}), **child_dp.get(key, {})}
     return merged
 
 
@@ -264,6 +309,25 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         columns=columns,
         requirements=Requirements(**document.get("requirements", {})),
         gates=gates,
+        dp=_dp_defaults(document.get("dp", {})),
+    )
+
+
+def _dp_defaults(spec: Mapping[str, Any]) -> DPDefaults:
+    unit: PrivacyUnit = PerRow()
+    if "privacy_unit" in spec:
+        declared = spec["privacy_unit"]
+        unit = PerCustomer(declared["column"], declared.get("max_contributions", 1))
+    budget = spec.get("default_budget")
+    default_budget: PureDP | ApproxDP | None = None
+    if budget is not None:
+        delta = budget.get("delta", 0.0)
+        default_budget = ApproxDP(budget["epsilon"], delta) if delta else PureDP(budget["epsilon"])
+    return DPDefaults(
+        bounds={c: (float(low), float(high)) for c, (low, high) in spec.get("bounds", {}).items()},
+        bounds_where=dict(spec.get(_BOUNDS_WHERE, {})),
+        unit=unit,
+        default_budget=default_budget,
     )
 
 

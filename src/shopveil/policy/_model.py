@@ -8,12 +8,15 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
+from shopveil._core.units import PerRow, PrivacyUnit
 from shopveil.anonymity import Requirement
 
 __all__ = [
     "ClassRule",
     "ColumnRule",
+    "DPDefaults",
     "Gates",
     "Jurisdiction",
     "Policy",
@@ -131,6 +134,33 @@ class Gates:
 
 
 @dataclass(frozen=True)
+class DPDefaults:
+    """What a policy's ``dp:`` section declares for DP queries.
+
+    Attributes
+    ----------
+    bounds
+        Clamping bounds ``{column: (low, high)}``; a query's own bounds override them.
+    bounds_where
+        ``{column: "FILE:LINE"}``: where each bound was declared, for the answer's notes.
+    unit
+        The privacy unit queries use unless they name one.
+    default_budget
+        The total a dataset gets on first use when nobody set one; None keeps the
+        ledger's default.
+    """
+
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    bounds_where: Mapping[str, str] = field(default_factory=dict)
+    unit: PrivacyUnit = field(default_factory=PerRow)
+    default_budget: PureDP | ApproxDP | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bounds", _frozen(self.bounds))
+        object.__setattr__(self, "bounds_where", _frozen(self.bounds_where))
+
+
+@dataclass(frozen=True)
 class Policy:
     """A validated policy. Load one with :func:`shopveil.policy.load_policy`."""
 
@@ -143,6 +173,7 @@ class Policy:
     columns: Mapping[str, ColumnRule]
     requirements: Requirements = field(default_factory=Requirements)
     gates: Gates | None = None
+    dp: DPDefaults = field(default_factory=DPDefaults)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "purposes", _frozen(self.purposes))

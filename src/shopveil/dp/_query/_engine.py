@@ -1,117 +1,46 @@
-"""Running a DP query on DuckDB: check the budget, aggregate, select keys, add noise, charge.
+"""Running a DP query on DuckDB: charge the budget, aggregate, select keys, add noise.
 
 Order of events, so that bad input changes nothing and no answer leaves uncharged:
-parse and compile (no data read) → refuse if the ledger cannot afford the cost →
-aggregate exactly in DuckDB → partition selection and noise → charge the ledger with the
-answer attached (a retried request id gets the stored answer, never fresh noise) →
-return the answer.
+parse, compile and bind the SQL in DuckDB (schema only, no data read) → charge the
+ledger, which refuses a query it cannot afford before any data is read → aggregate
+exactly in DuckDB → partition selection and noise → attach the answer to the charge
+when the caller gave a request id (its retries get the stored answer, never fresh
+noise) → return the answer.
+
+Charging first costs one ledger transaction per query instead of a check and a charge.
+It also makes failures honest: once data is being read, whether the query fails can
+depend on the data (a value that does not convert, say), so a failure after the charge
+keeps the charge and says so. Errors that do not depend on the data (unknown columns,
+type errors) are found while binding, before anything is charged.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import os
-import threading
 import uuid
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.units import PerCustomer
 from shopveil.dp._bits import RandomBits, Rng, as_bits
-from shopveil.dp._ledger import Ledger
+from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import half_width, laplace_for
 from shopveil.dp._query._answer import Answer, Cell
+from shopveil.dp._query._duckdb import bind, check_numeric, run, table_name
+from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
 from shopveil.dp._query._parser import parse_query
-from shopveil.dp._query._plan import SOURCE, Plan, QueryOptions, Step, compile_plan
+from shopveil.dp._query._plan import Plan, QueryOptions, Step, compile_plan
 from shopveil.dp._selection import make_quantile, partition_selection_for
-from shopveil.errors import ParameterError, QueryError, SourceError
-
-if TYPE_CHECKING:
-    import duckdb
+from shopveil.errors import ParameterError, QueryError
 
 __all__ = ["run_query", "table_name"]
 
 _QUANTILE_CANDIDATES = 1001
-
-
-def table_name(path: str | os.PathLike[str]) -> str:
-    """The default table name of a file: its name without any suffix."""
-    name = Path(path).name
-    return name.split(".", 1)[0] if not name.startswith(".") else name
-
-
-_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, database)
-_DATABASE_LOCK = threading.Lock()
-
-
-def _cursor() -> duckdb.DuckDBPyConnection:
-    """A fresh connection to this process's in-memory DuckDB.
-
-    Opening a database costs ~0.1 s, a cursor ~0.1 ms. Each query gets its own cursor,
-    and tables registered on a cursor are visible to that cursor only. A forked child
-    opens its own database rather than reuse the parent's threads.
-    """
-    global _DATABASE
-    duckdb = _duckdb()
-    with _DATABASE_LOCK:
-        if _DATABASE is None or _DATABASE[0] != os.getpid():
-            database = duckdb.connect()
-            database.execute("SET enable_progress_bar = false")
-            _DATABASE = (os.getpid(), database)
-        return _DATABASE[1].cursor()
-
-
-def _duckdb() -> Any:
-    # Imported on use: the ledger and the mechanisms work without the ``dp`` extra.
-    try:
-        import duckdb
-    except ImportError:
-        raise ParameterError("DP queries need DuckDB: pip install 'shopveil[dp]'") from None
-    return duckdb
-
-
-def _open(data: Any, table: str | None) -> tuple[duckdb.DuckDBPyConnection, str, list[str]]:
-    duckdb = _duckdb()
-    con = _cursor()
-    try:
-        if isinstance(data, str | os.PathLike):
-            path = Path(data)
-            if not path.is_file():
-                raise SourceError(f"{path}: no such file")
-            name = table or table_name(path)
-            lower = path.name.lower()
-            reader = con.read_parquet if lower.endswith((".parquet", ".pq")) else con.read_csv
-            con.register(SOURCE, reader(str(path)))
-        else:
-            if table is None:
-                raise QueryError("name the table of in-memory data with table=...")
-            name = table
-            con.register(SOURCE, data)
-        columns = [row[0] for row in con.execute(f"DESCRIBE {SOURCE}").fetchall()]
-    except duckdb.Error as exc:
-        con.close()
-        raise SourceError(f"cannot read the data ({type(exc).__name__})") from None
-    except BaseException:
-        con.close()
-        raise
-    return con, name, columns
-
-
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
-    try:
-        return con.execute(sql).fetchall()
-    except _duckdb().Error as exc:
-        # DuckDB's messages can quote cell values; name only the kind of failure.
-        raise QueryError(
-            f"DuckDB could not run the query ({type(exc).__name__}); check column types "
-            "and functions"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -199,10 +128,15 @@ def _notes(plan: Plan) -> list[str]:
             f"each customer's rows beyond {unit.max_contributions} are dropped at random "
             "before aggregating; rows without a customer id are excluded"
         )
+    estimated = dict(plan.estimated)
     for s in plan.steps:
         if s.bounds is not None and s.aggregate.func != "histogram":
+            origin = f"from {s.bounds_from}" if s.bounds_from else "given with the query"
+            if s.aggregate.alias in estimated:
+                origin = "estimated privately"
             notes.append(
-                f"{s.aggregate.alias}: values clamped to [{s.bounds[0]:g}, {s.bounds[1]:g}]"
+                f"{s.aggregate.alias}: values clamped to [{s.bounds[0]:g}, {s.bounds[1]:g}] "
+                f"(bounds {origin})"
             )
         if s.aggregate.func == "histogram":
             notes.append(f"{s.aggregate.alias}: values outside the bins count in the edge bins")
@@ -237,10 +171,17 @@ def run_query(
 ) -> Answer:
     """Answer ``sql`` over ``data`` (a file path or an Arrow/pandas/polars table) privately.
 
+    The query is charged to ``ledger`` before any data is read. Pass ``request_id`` to
+    make it retry-safe: the answer is stored with the charge and a retry with the same
+    id gets it back, uncharged. Without one, the answer carries a fresh id that names
+    its charge in the ledger and the audit log but cannot be replayed.
+
     Raises
     ------
     QueryError, SchemaError, ParameterError, SourceError
-        Bad input; nothing was read beyond the schema and nothing was charged.
+        Bad input; nothing was read beyond the schema and nothing was charged. (A
+        :class:`QueryError` raised while the data is read says that the cost stays
+        charged.)
     BudgetExceeded
         The ledger cannot afford the query; it did not run.
     """
@@ -263,45 +204,55 @@ def run_query(
             plan = replace(plan, estimate_epsilon=eps * ESTIMATE_SHARE)
         else:
             plan = compile_plan(spec, options, columns)
-        unit_key = options.unit.key
-        if request_id is not None:
-            previous = ledger.find(request_id, name, unit_key)
-            if previous is not None and previous.answer is not None:
-                # A retry: the stored answer, never fresh noise, and no second charge.
-                return Answer.from_json(previous.answer).with_budget(
-                    previous.remaining, previous.total, default=previous.is_default, replayed=True
-                )
-        ledger.check(name, unit_key, plan.cost, analyst=options.analyst, purpose=options.purpose)
+        check_numeric(con, plan)
+        relation = bind(con, plan.sql)
+        values_relation = bind(con, plan.values_sql) if plan.values_sql else None
+        charge = ledger.charge(
+            request_id or uuid.uuid4().hex,
+            name,
+            options.unit.key,
+            plan.cost,
+            analyst=options.analyst,
+            purpose=options.purpose,
+            what=f"query on {name}: {', '.join(a.alias for a in spec.aggregates)}",
+        )
+        if charge.replayed:
+            return _replayed(charge)
         bits = as_bits(rng)
         if missing:
             estimated = estimate_bounds(
-                spec, options, columns, lambda q: _fetch(con, q), plan.estimate_epsilon, bits
+                spec, options, columns, lambda q: run(bind(con, q)), plan.estimate_epsilon, bits
             )
+            final = replace(main, bounds={**options.bounds, **estimated})
             plan = replace(
-                compile_plan(spec, replace(main, bounds={**options.bounds, **estimated}), columns),
+                compile_plan(spec, final, columns),
                 estimate_epsilon=plan.estimate_epsilon,
                 estimated=tuple(estimated.items()),
             )
-        rows = _fetch(con, plan.sql)
-        value_rows = _fetch(con, plan.values_sql) if plan.values_sql else []
+            relation = bind(con, plan.sql)
+            values_relation = bind(con, plan.values_sql) if plan.values_sql else None
+        rows = run(relation)
+        value_rows = run(values_relation) if values_relation is not None else []
     finally:
         con.close()
     groups = _select_groups(plan, rows, bits)
-    answer = _build(plan, name, groups, value_rows, bits, request_id or uuid.uuid4().hex)
-    charge = ledger.charge(
-        answer.request_id,
-        name,
-        unit_key,
-        plan.cost,
-        analyst=options.analyst,
-        purpose=options.purpose,
-        what=f"query on {name}: {', '.join(a.alias for a in spec.aggregates)}",
-        answer=answer.to_json(),
-    )
-    if charge.replayed and charge.answer is not None:
-        answer = Answer.from_json(charge.answer)
+    answer = _build(plan, name, groups, value_rows, bits, charge.request_id)
+    if request_id is not None:
+        ledger.record_answer(request_id, answer.to_json())
     return answer.with_budget(
-        charge.remaining, charge.total, default=charge.is_default, replayed=charge.replayed
+        charge.remaining, charge.total, default=charge.is_default, replayed=False
+    )
+
+
+def _replayed(charge: Charge) -> Answer:
+    if charge.answer is None:
+        raise ParameterError(
+            f"request id {charge.request_id!r} was charged before but has no stored answer: "
+            "its query failed or is still running. Nothing was charged now; ask again "
+            "with a new request id"
+        )
+    return Answer.from_json(charge.answer).with_budget(
+        charge.remaining, charge.total, default=charge.is_default, replayed=True
     )
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopveil._core.budgets import ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._query._parser import Aggregate, QuerySpec
-from shopveil.errors import ParameterError, QueryError, SchemaError
+from shopveil.errors import AccessDenied, ParameterError, PolicyError, QueryError, SchemaError
+
+if TYPE_CHECKING:
+    from shopveil.policy import Policy
 
 __all__ = ["Plan", "QueryOptions", "compile_plan"]
 
@@ -46,6 +49,12 @@ class QueryOptions:
     estimate_bounds
         Estimate missing clamping bounds privately (with a fifth of ε) instead of
         refusing the query.
+    bounds_where
+        ``{name: origin}`` for bounds that did not come with the query (e.g. from a
+        policy file); the answer's notes say where each bound came from.
+
+    Use :meth:`from_policy` to take bounds and the privacy unit from a policy's ``dp:``
+    section.
     """
 
     epsilon: PureDP
@@ -58,6 +67,36 @@ class QueryOptions:
     analyst: str = "-"
     purpose: str = "-"
     estimate_bounds: bool = False
+    bounds_where: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_policy(cls, policy: Policy, *, epsilon: PureDP, **options: Any) -> QueryOptions:
+        """Options with a policy's ``dp:`` defaults: its clamping bounds and privacy unit.
+
+        What ``options`` gives wins: its ``bounds`` override the policy's name by name
+        (an alias given there wins over the column's bound from the policy), its
+        ``unit`` replaces the policy's. A ``purpose`` must be one of the policy's
+        purposes and allow aggregate releases.
+
+        >>> policy = load_policy("retail.yaml")                          # doctest: +SKIP
+        >>> QueryOptions.from_policy(policy, epsilon=PureDP(0.5))        # doctest: +SKIP
+        """
+        given = dict(options.pop("bounds", {}))
+        where = {
+            name: f"policy {policy.name!r} ({policy.dp.bounds_where.get(name, policy.source)})"
+            for name in policy.dp.bounds
+            if name not in given
+        }
+        options.setdefault("unit", policy.dp.unit)
+        purpose = options.get("purpose", "-")
+        if purpose != "-":
+            _check_purpose(policy, purpose)
+        return cls(
+            epsilon=epsilon,
+            bounds={**policy.dp.bounds, **given},
+            bounds_where={**where, **options.pop("bounds_where", {})},
+            **options,
+        )
 
     def __post_init__(self) -> None:
         if not isinstance(self.epsilon, PureDP) or self.epsilon.epsilon <= 0:
@@ -79,6 +118,24 @@ class QueryOptions:
         object.__setattr__(self, "bounds", dict(self.bounds))
         object.__setattr__(self, "keys", {k: tuple(v) for k, v in self.keys.items()})
         object.__setattr__(self, "weights", dict(self.weights))
+        object.__setattr__(self, "bounds_where", dict(self.bounds_where))
+
+
+def _check_purpose(policy: Policy, purpose: str) -> None:
+    from shopveil.policy import ReleaseMode  # the policy layer sits above dp
+
+    if purpose not in policy.purposes:
+        raise PolicyError(
+            f"{policy.source}: unknown purpose {purpose!r}; "
+            f"use one of {', '.join(sorted(policy.purposes))}"
+        )
+    modes = policy.purposes[purpose].release_modes
+    if ReleaseMode.AGGREGATE not in modes:
+        allowed = ", ".join(sorted(m.value for m in modes))
+        raise AccessDenied(
+            f"purpose {purpose!r} does not allow aggregate (DP query) releases under policy "
+            f"{policy.name!r} (it allows: {allowed})"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +145,7 @@ class Step:
     aggregate: Aggregate
     epsilon: float
     bounds: tuple[float, float] | None
+    bounds_from: str = ""  # where the bounds came from, when not with the query
 
 
 @dataclass(frozen=True)
@@ -114,17 +172,17 @@ class Plan:
         return PureDP(eps)
 
 
-def _bounds_for(agg: Aggregate, options: QueryOptions) -> tuple[float, float] | None:
+def _step(agg: Aggregate, epsilon: float, options: QueryOptions) -> Step:
     if agg.func in ("count", "count_distinct"):
-        return None
+        return Step(agg, epsilon, None)
     if agg.func == "histogram":
         assert agg.bins is not None
-        return (agg.bins[0], agg.bins[1])
+        return Step(agg, epsilon, (agg.bins[0], agg.bins[1]))
     assert agg.arg is not None
     for name in (agg.alias, agg.arg.text):
         if name in options.bounds:
             low, high = options.bounds[name]
-            return (float(low), float(high))
+            return Step(agg, epsilon, (float(low), float(high)), options.bounds_where.get(name, ""))
     raise ParameterError(
         f"missing bounds for {agg.alias!r}: {agg.func.upper()} needs clamping bounds; pass "
         f"--bounds {agg.alias}=LOW:HIGH, or --estimate-bounds to spend part of ε on them"
@@ -176,7 +234,7 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
     total_weight = sum(weights) + selection_weight
     eps = options.epsilon.epsilon
     steps = tuple(
-        Step(a, eps * w / total_weight, _bounds_for(a, options))
+        _step(a, eps * w / total_weight, options)
         for a, w in zip(spec.aggregates, weights, strict=True)
     )
 

@@ -1,0 +1,86 @@
+"""The ledger's statements: locking an account, its sub-budgets, its charges.
+
+Kept apart from :mod:`shopveil.dp._ledger` so the ledger reads as its rules (check,
+renew, charge, replay) and this module as the rows they touch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopveil._core.budgets import Budget
+from shopveil.dp._ledger_values import Renewal, _kind, _parts, select_account
+from shopveil.store import insert_ignore
+from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
+
+__all__ = [
+    "create_default_account",
+    "lock_account",
+    "matching_subs",
+    "previous_charge",
+    "store_answer",
+    "update_sub",
+]
+
+
+def lock_account(conn: sa.Connection, dataset: str, unit: str) -> Any:
+    """The account row, locked until the transaction ends (None if there is none)."""
+    return conn.execute(select_account(dataset, unit).with_for_update()).first()
+
+
+def create_default_account(
+    conn: sa.Connection, dataset: str, unit: str, total: Budget, now: datetime
+) -> None:
+    """Open an account with ``total`` unless a concurrent client just opened it."""
+    values = {
+        "dataset": dataset,
+        "unit": unit,
+        "kind": _kind(total),
+        "renewal": Renewal.NEVER.value,
+        "period": Renewal.NEVER.period(now),
+        "is_default": True,
+        "updated_at": now.isoformat(),
+        **{f"total_{k}": v for k, v in _parts(total).items()},
+        **{f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")},
+    }
+    insert_ignore(conn, dp_accounts, [values])
+
+
+def previous_charge(conn: sa.Connection, request_id: str) -> Any:
+    """The charge already recorded under ``request_id``, if any."""
+    return conn.execute(sa.select(dp_charges).where(dp_charges.c.request_id == request_id)).first()
+
+
+def matching_subs(conn: sa.Connection, account_id: int, analyst: str, purpose: str) -> list[Any]:
+    """The sub-budgets of ``analyst`` and of ``purpose`` in the account."""
+    subs = dp_sub_budgets.c
+    mine = ((subs.scope == "analyst") & (subs.name == analyst)) | (
+        (subs.scope == "purpose") & (subs.name == purpose)
+    )
+    return list(
+        conn.execute(sa.select(dp_sub_budgets).where((subs.account_id == account_id) & mine))
+    )
+
+
+def update_sub(
+    conn: sa.Connection, account_id: int, scope: str, name: str, values: dict[str, Any]
+) -> None:
+    subs = dp_sub_budgets.c
+    conn.execute(
+        sa.update(dp_sub_budgets)
+        .where((subs.account_id == account_id) & (subs.scope == scope) & (subs.name == name))
+        .values(**values)
+    )
+
+
+def store_answer(conn: sa.Connection, request_id: str, answer: str) -> bool:
+    """Attach ``answer`` to a charge that has none; False if there is no such charge."""
+    done = conn.execute(
+        sa.update(dp_charges)
+        .where((dp_charges.c.request_id == request_id) & dp_charges.c.answer.is_(None))
+        .values(answer=answer)
+    )
+    return bool(done.rowcount)

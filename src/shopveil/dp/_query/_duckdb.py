@@ -1,0 +1,150 @@
+"""DuckDB for DP queries: one in-process database, a cursor per query, binding and fetching.
+
+Binding (parse, resolve columns and types) reads no data, so every error it raises
+comes before the ledger is charged; fetching reads the data, after the charge.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shopveil.dp._query._plan import SOURCE, Plan
+from shopveil.errors import ParameterError, QueryError, SourceError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["bind", "check_numeric", "fetch", "open_data", "run", "table_name"]
+
+
+def table_name(path: str | os.PathLike[str]) -> str:
+    """The default table name of a file: its name without any suffix."""
+    name = Path(path).name
+    return name.split(".", 1)[0] if not name.startswith(".") else name
+
+
+_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, database)
+_DATABASE_LOCK = threading.Lock()
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A fresh connection to this process's in-memory DuckDB.
+
+    Opening a database costs ~0.1 s, a cursor ~0.1 ms. Each query gets its own cursor,
+    and tables registered on a cursor are visible to that cursor only. A forked child
+    opens its own database rather than reuse the parent's threads.
+    """
+    global _DATABASE
+    duckdb = _duckdb()
+    with _DATABASE_LOCK:
+        if _DATABASE is None or _DATABASE[0] != os.getpid():
+            database = duckdb.connect()
+            database.execute("SET enable_progress_bar = false")
+            _DATABASE = (os.getpid(), database)
+        return _DATABASE[1].cursor()
+
+
+def _duckdb() -> Any:
+    # Imported on use: the ledger and the mechanisms work without the ``dp`` extra.
+    try:
+        import duckdb
+    except ImportError:
+        raise ParameterError("DP queries need DuckDB: pip install 'shopveil[dp]'") from None
+    return duckdb
+
+
+def open_data(data: Any, table: str | None) -> tuple[duckdb.DuckDBPyConnection, str, list[str]]:
+    duckdb = _duckdb()
+    con = _cursor()
+    try:
+        if isinstance(data, str | os.PathLike):
+            path = Path(data)
+            if not path.is_file():
+                raise SourceError(f"{path}: no such file")
+            name = table or table_name(path)
+            lower = path.name.lower()
+            reader = con.read_parquet if lower.endswith((".parquet", ".pq")) else con.read_csv
+            con.register(SOURCE, reader(str(path)))
+        else:
+            if table is None:
+                raise QueryError("name the table of in-memory data with table=...")
+            name = table
+            con.register(SOURCE, data)
+        # The relation's column names come from the registered scan: no query runs.
+        columns = list(con.table(SOURCE).columns)
+    except duckdb.Error as exc:
+        con.close()
+        raise SourceError(f"cannot read the data ({type(exc).__name__})") from None
+    except BaseException:
+        con.close()
+        raise
+    return con, name, columns
+
+
+def fetch(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    try:
+        return con.execute(sql).fetchall()
+    except _duckdb().Error as exc:
+        raise _failed(exc) from None
+
+
+def bind(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation:
+    """Parse and bind ``sql`` without running it: type errors surface, no data is read."""
+    try:
+        return con.sql(sql)
+    except _duckdb().Error as exc:
+        raise _failed(exc) from None
+
+
+_NUMERIC = frozenset(
+    {
+        "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint",
+        "uinteger", "ubigint", "uhugeint", "float", "double", "decimal", "boolean",
+    }
+)  # fmt: skip
+
+
+def check_numeric(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Refuse a sum, mean, quantile or histogram of text before anything is charged.
+
+    The plan casts their arguments to DOUBLE, so text would fail only while the data is
+    read, after the charge; the argument types are known from the schema alone.
+    """
+    args = [
+        s.aggregate.arg
+        for s in plan.steps
+        if s.aggregate.func in ("sum", "avg", "quantile", "histogram") and s.aggregate.arg
+    ]
+    if not args:
+        return
+    types = bind(con, f"SELECT {', '.join(a.sql for a in args)} FROM {SOURCE}").types
+    for arg, found in zip(args, types, strict=True):
+        if found.id not in _NUMERIC:
+            raise QueryError(
+                f"{arg.text!r} is {found}, not a number; aggregate a numeric column, or "
+                f"write CAST({arg.text} AS DOUBLE) if the text holds numbers (a value that "
+                "does not convert then fails the query after it was charged)"
+            )
+
+
+def run(relation: duckdb.DuckDBPyRelation) -> list[tuple[Any, ...]]:
+    try:
+        return relation.fetchall()
+    except _duckdb().Error as exc:
+        raise _failed(exc, charged=True) from None
+
+
+def _failed(exc: Exception, *, charged: bool = False) -> QueryError:
+    # DuckDB's messages can quote cell values; name only the kind of failure.
+    message = (
+        f"DuckDB could not run the query ({type(exc).__name__}); check column types and functions"
+    )
+    if charged:
+        message += (
+            ". Its cost stays charged: the query failed while reading the data, and "
+            "whether it fails can depend on the data"
+        )
+    return QueryError(message)
