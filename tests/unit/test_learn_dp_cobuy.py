@@ -21,15 +21,14 @@ from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn._dp_cobuy import (
     DPCoPurchase,
-    NoSignalWarning,
     _unit_rows,
 )
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
-from shopveil.learn._recommender import FitContext
+from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.store import Store
 
 # On a 12-day slice co-purchase is noise at every ε here; only one test is about that.
-pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn._dp_cobuy.NoSignalWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn._recommender.NoSignalWarning")
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,12 @@ from shopveil.learn._baselines import (
     BuyAgain,
     DPPopularity,
     Popularity,
-    PopularityFallbackWarning,
     bounded_item_counts,
 )
 from shopveil.learn._evaluate import align, evaluate
 from shopveil.learn._interactions import Interactions, load_interactions, temporal_split
 from shopveil.learn._itemknn import ItemKNN
-from shopveil.learn._recommender import FitContext
+from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.learn._registry import build_recommender, load_recommender, save_recommender
 from shopveil.store import Store
 from shopveil.store._schema import dp_charges
@@ -196,7 +195,7 @@ def test_tiny_epsilon_warns_of_popularity_fallback(
     retail: tuple[Interactions, Interactions], ledger: Ledger
 ) -> None:
     train, _ = retail
-    with pytest.warns(PopularityFallbackWarning, match="no detectable signal"):
+    with pytest.warns(NoSignalWarning, match="no detectable signal"):
         DPPopularity(PureDP(1e-4)).fit(train, FitContext(ledger=ledger, dataset="t", rng=_rng(9)))
 
 

@@ -34,14 +34,13 @@ from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import gaussian_for, laplace_for
 from shopveil.errors import ParameterError
 from shopveil.learn._interactions import Interactions
-from shopveil.learn._recommender import FitContext
+from shopveil.learn._recommender import FitContext, NoSignalWarning
 
 __all__ = [
     "BuyAgain",
     "BuyAgainModel",
     "DPPopularity",
     "Popularity",
-    "PopularityFallbackWarning",
     "PopularityModel",
     "as_generator",
     "charge_fit",
@@ -50,10 +49,6 @@ __all__ = [
 ]
 
 PRIVACY_UNIT = "customer"
-
-
-class PopularityFallbackWarning(UserWarning):
-    """A model has too little signal (ε too small, no history) and ranks by popularity."""
 
 
 def as_generator(rng: Rng) -> np.random.Generator:
@@ -191,7 +186,7 @@ class DPPopularity:
                 f"dp-popularity at {self.epsilon}: the noisy counts carry no detectable signal "
                 "(their total is within the noise), so the ranking is close to random. Raise "
                 "epsilon or lower max_items_per_user",
-                PopularityFallbackWarning,
+                NoSignalWarning,
                 stacklevel=2,
             )
         return PopularityModel(noisy.astype(np.float64), "dp-popularity", self.guarantee)

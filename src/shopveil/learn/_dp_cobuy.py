@@ -55,16 +55,12 @@ from shopveil.dp._measurement import gaussian_for
 from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
 from shopveil.learn._interactions import Interactions
-from shopveil.learn._recommender import FitContext
+from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.learn._text import text_neighbours
 
-__all__ = ["DPCoPurchase", "FittedCoPurchase", "NoSignalWarning"]
+__all__ = ["DPCoPurchase", "FittedCoPurchase"]
 
 _THRESHOLD_SIGMAS = 2.0
-
-
-class NoSignalWarning(UserWarning):
-    """A private release is mostly noise; the model fell back to simpler signals."""
 
 
 @dataclass(frozen=True)

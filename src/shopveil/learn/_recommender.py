@@ -20,7 +20,11 @@ from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Ledger
 from shopveil.learn._interactions import Interactions
 
-__all__ = ["FitContext", "FittedRecommender", "Recommender"]
+__all__ = ["FitContext", "FittedRecommender", "NoSignalWarning", "Recommender"]
+
+
+class NoSignalWarning(UserWarning):
+    """A private release is mostly noise at this ε; the model fell back to simpler signals."""
 
 
 @dataclass(frozen=True)
