@@ -1,5 +1,95 @@
 """Personalization trained with privacy: recommenders, customer models, PATE distillation.
 
-Everything here needs the ``[ml]`` extra (scipy; torch and Opacus for DP-SGD, imported only
-by the models that train with them).
+Everything here needs the ``[ml]`` extra (scipy, scikit-learn; torch and Opacus only for
+DP-SGD, imported by the models that train with them).
+
+- Recommenders: a frozen config (``Popularity()``, ``DPCoPurchase(ApproxDP(1, 1e-6))``, …)
+  whose ``fit(train, FitContext(ledger=...))`` charges the shared ledger first and returns
+  a model that scores each customer from their **own** history (user-side mode). Build
+  them by name with :func:`build_recommender`; measure them with :func:`evaluate`.
+- Customer models: :func:`customer_features` (RFM), churn and CLV with
+  :func:`train_customer_model` (non-private or DP-SGD through :func:`make_private`),
+  segmentation with :func:`dp_kmeans`.
+- PATE: :func:`release_labels` (teachers on disjoint customer shards, noisy votes) and
+  :func:`train_student`.
+- Every saved model carries :class:`PrivacyMetadata`: (ε, δ), privacy unit, data window.
 """
+
+from shopveil.learn._als import ALS
+from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity
+from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
+from shopveil.learn._dp_als import DPALS
+from shopveil.learn._dp_cobuy import DPCoPurchase
+from shopveil.learn._dpsgd import DPSGDConfig, PrivateTraining, make_private
+from shopveil.learn._evaluate import Evaluation, evaluate
+from shopveil.learn._features import CustomerFeatures, churn_labels, clv_targets, customer_features
+from shopveil.learn._interactions import (
+    Interactions,
+    from_table,
+    load_interactions,
+    temporal_split,
+)
+from shopveil.learn._itemknn import ItemKNN
+from shopveil.learn._kmeans import DPKMeansConfig, KMeansModel, dp_kmeans
+from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, save_model
+from shopveil.learn._pate import LabelRelease, Student, Window, release_labels, train_student
+from shopveil.learn._pate_aggregate import GNMaxConfig
+from shopveil.learn._recommender import (
+    FitContext,
+    FittedRecommender,
+    NoSignalWarning,
+    Recommender,
+)
+from shopveil.learn._registry import (
+    build_recommender,
+    load_recommender,
+    model_names,
+    save_recommender,
+)
+
+__all__ = [
+    "ALS",
+    "DPALS",
+    "BuyAgain",
+    "CustomerFeatures",
+    "CustomerModel",
+    "CustomerModelConfig",
+    "DPCoPurchase",
+    "DPKMeansConfig",
+    "DPPopularity",
+    "DPSGDConfig",
+    "Evaluation",
+    "FitContext",
+    "FittedRecommender",
+    "GNMaxConfig",
+    "Interactions",
+    "ItemKNN",
+    "KMeansModel",
+    "LabelRelease",
+    "ModelFile",
+    "NoSignalWarning",
+    "Popularity",
+    "PrivacyMetadata",
+    "PrivateTraining",
+    "Recommender",
+    "Student",
+    "Window",
+    "build_recommender",
+    "churn_labels",
+    "clv_targets",
+    "customer_features",
+    "dp_kmeans",
+    "evaluate",
+    "from_table",
+    "load_interactions",
+    "load_model",
+    "load_recommender",
+    "make_private",
+    "model_names",
+    "release_labels",
+    "save_model",
+    "save_recommender",
+    "temporal_split",
+    "train_customer_model",
+    "train_student",
+]
