@@ -24,3 +24,16 @@ def test_the_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.Monk
     assert not set(before.column("customer_id").to_pylist()) & set(
         after.column("customer_id").to_pylist()
     )
+
+
+@pytest.mark.filterwarnings("ignore::shopveil.learn.NoSignalWarning")
+def test_the_readme_personalization_example_runs_and_charges_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    assert len(blocks) >= 2, "the README has no personalization example"
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[1], str(README), "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert "'recall@20_new'" in printed[0]
+    assert printed[1] == "ε=1, δ=1e-06"
