@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean
+.PHONY: demo test lint typecheck bench bench-learn install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_anonymity.py
 	$(BIN)/python benchmarks/bench_dp_speed.py
 	$(BIN)/python benchmarks/bench_dp_accuracy.py --runs 20 --peer-runs 3
+	$(BIN)/python benchmarks/learn_report.py
+
+# Private personalization only: recommenders, churn / CLV, PATE; rewrites their tables
+# in docs/benchmarks.md and the plots in docs/img.
+bench-learn: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/learn_report.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
