@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -27,8 +28,10 @@ UNIT = "customer:CustomerID"
 
 
 @pytest.fixture
-def ledger(store_url: str) -> Ledger:
-    return Ledger(Store.open(store_url))
+def ledger(store_url: str) -> Iterator[Ledger]:
+    store = Store.open(store_url)
+    yield Ledger(store)
+    store.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,15 @@ REQUESTS = itertools.count()  # one request id per run: a paid id cannot run aga
 
 
 @pytest.fixture
-def ledger(store_url: str) -> Ledger:
-    ledger = Ledger(Store.open(store_url))
+def store(store_url: str) -> Iterator[Store]:
+    store = Store.open(store_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def ledger(store: Store) -> Ledger:
+    ledger = Ledger(store)
     ledger.set_budget("shop", UNIT, ZCDP(1e6))
     return ledger
 
@@ -117,8 +125,8 @@ def test_dp_kmeans_charges_first_and_saves_its_metadata(ledger: Ledger, tmp_path
     assert loaded.privacy == model.privacy and loaded.names == model.names
 
 
-def test_a_refused_charge_computes_nothing(store_url: str) -> None:
-    ledger = Ledger(Store.open(store_url))
+def test_a_refused_charge_computes_nothing(store: Store) -> None:
+    ledger = Ledger(store)
     ledger.set_budget("shop", UNIT, ApproxDP(0.5, 1e-6))
     values, _ = _blobs(2)
 
