@@ -133,18 +133,7 @@ def _hides_value(operator: RecordOperator | None) -> bool:
 
 
 def _check_purpose_and_role(policy: Policy, purpose: str, role: str | None) -> None:
-    if purpose not in policy.purposes:
-        raise PolicyError(
-            f"{policy.source}: unknown purpose {purpose!r}; "
-            f"use one of {', '.join(sorted(policy.purposes))}"
-        )
-    modes = policy.purposes[purpose].release_modes
-    if ReleaseMode.RECORD not in modes:
-        allowed = ", ".join(sorted(m.value for m in modes))
-        raise AccessDenied(
-            f"purpose {purpose!r} does not allow record-level release under policy "
-            f"{policy.name!r} (it allows: {allowed})"
-        )
+    policy.require_release(purpose, ReleaseMode.RECORD, "record-level release")
     if role is None:
         return
     if role not in policy.roles:

@@ -12,6 +12,7 @@ from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.units import PerRow, PrivacyUnit
 from shopveil.anonymity import Requirement
+from shopveil.errors import AccessDenied, PolicyError
 
 __all__ = [
     "ClassRule",
@@ -179,3 +180,18 @@ class Policy:
         object.__setattr__(self, "purposes", _frozen(self.purposes))
         object.__setattr__(self, "roles", _frozen(self.roles))
         object.__setattr__(self, "columns", _frozen(self.columns))
+
+    def require_release(self, purpose: str, mode: ReleaseMode, what: str) -> None:
+        """Refuse an unknown ``purpose`` (PolicyError) or one not allowed ``mode`` releases."""
+        if purpose not in self.purposes:
+            raise PolicyError(
+                f"{self.source}: unknown purpose {purpose!r}; "
+                f"use one of {', '.join(sorted(self.purposes))}"
+            )
+        modes = self.purposes[purpose].release_modes
+        if mode not in modes:
+            allowed = ", ".join(sorted(m.value for m in modes))
+            raise AccessDenied(
+                f"purpose {purpose!r} does not allow {what} under policy "
+                f"{self.name!r} (it allows: {allowed})"
+            )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from shopveil._core.budgets import ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._query._parser import Aggregate, QuerySpec
-from shopveil.errors import AccessDenied, ParameterError, PolicyError, QueryError, SchemaError
+from shopveil.errors import ParameterError, QueryError, SchemaError
 
 if TYPE_CHECKING:
     from shopveil.policy import Policy
@@ -124,18 +124,7 @@ class QueryOptions:
 def _check_purpose(policy: Policy, purpose: str) -> None:
     from shopveil.policy import ReleaseMode  # the policy layer sits above dp
 
-    if purpose not in policy.purposes:
-        raise PolicyError(
-            f"{policy.source}: unknown purpose {purpose!r}; "
-            f"use one of {', '.join(sorted(policy.purposes))}"
-        )
-    modes = policy.purposes[purpose].release_modes
-    if ReleaseMode.AGGREGATE not in modes:
-        allowed = ", ".join(sorted(m.value for m in modes))
-        raise AccessDenied(
-            f"purpose {purpose!r} does not allow aggregate (DP query) releases under policy "
-            f"{policy.name!r} (it allows: {allowed})"
-        )
+    policy.require_release(purpose, ReleaseMode.AGGREGATE, "aggregate (DP query) releases")
 
 
 @dataclass(frozen=True)
