@@ -48,6 +48,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """An open store on an empty database (each backend in turn), closed afterwards."""
+    opened = Store.open(store_url)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture(scope="session")
 def keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
     """A real keyring on a SQLite store, with a random master key (shared: it is read-only)."""

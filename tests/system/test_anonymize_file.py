@@ -64,13 +64,6 @@ def write_orders(path: Path, rows: int = 300, *, broken_at: int | None = None) -
     return data
 
 
-@pytest.fixture
-def store(store_url: str) -> Store:
-    opened = Store.open(store_url)
-    yield opened  # type: ignore[misc]
-    opened.close()
-
-
 def test_gdpr_release_tokenizes_ids_keeps_rows_and_audits(tmp_path: Path, store: Store) -> None:
     source = tmp_path / "orders.csv"
     rows = write_orders(source)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,13 +18,6 @@ from shopveil.keys._crypto import hmac_hex
 from shopveil.store import Store
 
 AT = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url)
-    yield store
-    store.close()
 
 
 @pytest.fixture

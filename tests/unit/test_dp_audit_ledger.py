@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +21,6 @@ from shopveil.errors import BudgetExceeded, ParameterError, QueryError, StoreErr
 from shopveil.keys import Keyring
 from shopveil.store import Store
 from shopveil.store._schema import dp_charges
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store.open(store_url)
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,13 +16,6 @@ from shopveil.dp import DEFAULT_TOTAL, Ledger, Renewal
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.store import Store
 from shopveil.store._schema import dp_charges
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store.open(store_url)
-    yield s
-    s.close()
 
 
 def _charges(store: Store) -> int:

@@ -7,7 +7,6 @@ import secrets
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,6 @@ from shopveil.errors import (
 from shopveil.keys import Keyring, format_key_text
 from shopveil.keys._crypto import hkdf
 from shopveil.store import Store
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url)
-    yield store
-    store.close()
 
 
 def test_hkdf_matches_rfc5869_test_case_3() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
@@ -45,13 +44,6 @@ def train() -> Interactions:
     )
     data = from_table(table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate")
     return temporal_split(data, datetime(2010, 12, 9))[0]
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store.open(store_url)
-    yield s
-    s.close()
 
 
 def _seeded(seed: int = 0) -> np.random.Generator:

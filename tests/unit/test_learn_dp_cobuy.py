@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
@@ -42,13 +41,6 @@ def purchases() -> tuple[Interactions, Interactions]:
         text="Description",
     )  # fmt: skip
     return temporal_split(data, datetime(2010, 12, 9))
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store.open(store_url)
-    yield s
-    s.close()
 
 
 def _seeded(seed: int = 0) -> np.random.Generator:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,6 @@ from shopveil.store import Store
 UNIT = "customer:CustomerID"
 DIMS = len(FEATURE_NAMES)
 REQUESTS = itertools.count()  # one request id per run: a paid id cannot run again
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url)
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -46,13 +46,6 @@ def _seeded(seed: int) -> np.random.Generator:
 @pytest.fixture
 def seeded() -> Callable[[int], np.random.Generator]:
     return _seeded
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store.open(store_url)
-    yield s
-    s.close()
 
 
 def _charges(store: Store) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,6 @@ from shopveil.audit import AuditLog
 from shopveil.errors import SubjectErased
 from shopveil.keys import Keyring, Vault
 from shopveil.store import Store
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    store = Store.open(store_url)
-    yield store
-    store.close()
 
 
 def _vault(store: Store, master: bytes | None = None) -> Vault:
