@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from shopveil._core.budgets import ApproxDP
+from shopveil.dp import Ledger
 from shopveil.keys import Keyring
 from shopveil.store import Store
 
@@ -53,6 +55,14 @@ def store(store_url: str) -> Iterator[Store]:
     """An open store on an empty database (each backend in turn), closed afterwards."""
     opened = Store.open(store_url)
     yield opened
+    opened.close()
+
+
+@pytest.fixture
+def scratch_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger with room for any experiment, for tests about what a fit computes."""
+    opened = Store.open(f"sqlite:///{tmp_path / 'scratch-ledger.db'}")
+    yield Ledger(opened, default_total=ApproxDP(1e9, 0.5))
     opened.close()
 
 

@@ -135,9 +135,11 @@ def test_a_refused_fit_computes_nothing(
     assert ledger.show("retail", "customer").spent == ApproxDP(0.0, 0.0)
 
 
-def test_scores_rank_kept_items_first_and_fall_back_to_dp_counts(train: Interactions) -> None:
+def test_scores_rank_kept_items_first_and_fall_back_to_dp_counts(
+    train: Interactions, scratch_ledger: Ledger
+) -> None:
     config = DPALS(ApproxDP(8.0, 1e-6), n_items_kept=50)
-    fitted = config.fit(train, FitContext(rng=_seeded()))
+    fitted = config.fit(train, FitContext(ledger=scratch_ledger, rng=_seeded()))
     history = train.matrix()
     users = np.array([0, 1, 2, 3])
     rows = history[users].tolil()
@@ -156,11 +158,11 @@ def test_scores_rank_kept_items_first_and_fall_back_to_dp_counts(train: Interact
     assert set(fitted.kept) == set(np.argsort(-fitted.counts, kind="stable")[:50])
 
 
-def test_seeded_fits_are_reproducible(train: Interactions) -> None:
+def test_seeded_fits_are_reproducible(train: Interactions, scratch_ledger: Ledger) -> None:
     config = DPALS(ApproxDP(8.0, 1e-6), n_items_kept=100)
-    a = config.fit(train, FitContext(rng=_seeded(5)))
-    b = config.fit(train, FitContext(rng=_seeded(5)))
-    c = config.fit(train, FitContext(rng=_seeded(6)))
+    a = config.fit(train, FitContext(ledger=scratch_ledger, rng=_seeded(5)))
+    b = config.fit(train, FitContext(ledger=scratch_ledger, rng=_seeded(5)))
+    c = config.fit(train, FitContext(ledger=scratch_ledger, rng=_seeded(6)))
     assert a.factors.any()
     assert np.array_equal(a.factors, b.factors) and np.array_equal(a.counts, b.counts)
     assert not np.array_equal(a.factors, c.factors)
@@ -192,10 +194,12 @@ def test_the_start_uses_the_public_texts_and_no_randomness() -> None:
 
 
 def test_too_little_budget_falls_back_to_dp_popularity_with_a_warning(
-    train: Interactions,
+    train: Interactions, scratch_ledger: Ledger
 ) -> None:
     with pytest.warns(NoSignalWarning):
-        fitted = DPALS(ApproxDP(0.01, 1e-6)).fit(train, FitContext(rng=_seeded()))
+        fitted = DPALS(ApproxDP(0.01, 1e-6)).fit(
+            train, FitContext(ledger=scratch_ledger, rng=_seeded())
+        )
     assert not fitted.factors.any()
     history = train.matrix()[:3]
     scores = fitted.scores(np.arange(3), history)

@@ -91,10 +91,12 @@ def test_a_fit_over_budget_is_refused_before_anything_is_computed(
 
 
 def test_released_popularity_is_the_unit_row_sum_plus_noise_of_the_stated_scale(
-    purchases: tuple[Interactions, Interactions],
+    purchases: tuple[Interactions, Interactions], scratch_ledger: Ledger
 ) -> None:
     train, _ = purchases
-    fitted = DPCoPurchase(ApproxDP(4.0, 1e-6)).fit(train, FitContext(rng=_seeded(1)))
+    fitted = DPCoPurchase(ApproxDP(4.0, 1e-6)).fit(
+        train, FitContext(ledger=scratch_ledger, rng=_seeded(1))
+    )
     exact = np.asarray(_unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
     rho = max_zcdp_within(ApproxDP(4.0, 1e-6)).rho * fitted.config.popularity_share
     sigma = 1 / math.sqrt(2 * rho)
@@ -104,10 +106,12 @@ def test_released_popularity_is_the_unit_row_sum_plus_noise_of_the_stated_scale(
 
 
 def test_scores_use_only_the_customers_own_history_and_cold_customers_get_popularity(
-    purchases: tuple[Interactions, Interactions],
+    purchases: tuple[Interactions, Interactions], scratch_ledger: Ledger
 ) -> None:
     train, _ = purchases
-    fitted = DPCoPurchase(ApproxDP(2.0, 1e-6)).fit(train, FitContext(rng=_seeded(2)))
+    fitted = DPCoPurchase(ApproxDP(2.0, 1e-6)).fit(
+        train, FitContext(ledger=scratch_ledger, rng=_seeded(2))
+    )
     counts = train.counts()
     users = np.array([0, 1, 2])
     history = sparse.vstack([counts[users[:2]], sparse.csr_matrix((1, train.n_items))]).tocsr()
@@ -122,19 +126,27 @@ def test_scores_use_only_the_customers_own_history_and_cold_customers_get_popula
 
 
 def test_a_budget_too_small_for_co_purchase_warns_and_falls_back(
-    purchases: tuple[Interactions, Interactions],
+    purchases: tuple[Interactions, Interactions], scratch_ledger: Ledger
 ) -> None:
     train, _ = purchases
     with pytest.warns(NoSignalWarning, match="all noise"):
-        fitted = DPCoPurchase(ApproxDP(0.01, 1e-6)).fit(train, FitContext(rng=_seeded(3)))
+        fitted = DPCoPurchase(ApproxDP(0.01, 1e-6)).fit(
+            train, FitContext(ledger=scratch_ledger, rng=_seeded(3))
+        )
     assert not fitted.copurchase.any()
     assert np.isfinite(fitted.scores(np.array([0]), train.counts()[[0]])).all()
 
 
-def test_seeded_fits_are_reproducible(purchases: tuple[Interactions, Interactions]) -> None:
+def test_seeded_fits_are_reproducible(
+    purchases: tuple[Interactions, Interactions], scratch_ledger: Ledger
+) -> None:
     train, _ = purchases
-    a = DPCoPurchase(ApproxDP(8.0, 1e-6)).fit(train, FitContext(rng=_seeded(4)))
-    b = DPCoPurchase(ApproxDP(8.0, 1e-6)).fit(train, FitContext(rng=_seeded(4)))
+    a = DPCoPurchase(ApproxDP(8.0, 1e-6)).fit(
+        train, FitContext(ledger=scratch_ledger, rng=_seeded(4))
+    )
+    b = DPCoPurchase(ApproxDP(8.0, 1e-6)).fit(
+        train, FitContext(ledger=scratch_ledger, rng=_seeded(4))
+    )
     assert np.array_equal(a.popularity, b.popularity)
     assert np.array_equal(a.copurchase, b.copurchase)
 
@@ -166,14 +178,16 @@ def test_catalogue_text_links_items_of_one_product_family() -> None:
     assert near[3].sum() == 0 and np.all(np.diag(near) == 0)
 
 
-def test_table_without_text_still_fits() -> None:
+def test_table_without_text_still_fits(scratch_ledger: Ledger) -> None:
     table = pa.table(
         {"u": ["a", "a", "b", "c"], "i": ["x", "y", "x", "z"],
          "t": pa.array([datetime(2020, 1, d) for d in (1, 2, 3, 4)])}
     )  # fmt: skip
     data = from_table(table, user="u", item="i", time="t")
     with pytest.warns(NoSignalWarning):
-        fitted = DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(data, FitContext(rng=_seeded(5)))
+        fitted = DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(
+            data, FitContext(ledger=scratch_ledger, rng=_seeded(5))
+        )
     assert fitted.text is None
     assert fitted.scores(np.array([0]), data.counts()[[0]]).shape == (1, 3)
 
@@ -190,3 +204,11 @@ def test_without_a_budget_the_model_fits_exact_statistics_and_charges_nothing(
     assert exact.copurchase.any()
     with pytest.raises(ParameterError, match="unknown dataset"):
         ledger.show("shop", "customer")
+
+
+def test_a_private_fit_without_a_ledger_is_refused(
+    purchases: tuple[Interactions, Interactions],
+) -> None:
+    train, _ = purchases
+    with pytest.raises(ParameterError, match="charges the budget ledger"):
+        DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(train, FitContext(rng=_seeded(6)))

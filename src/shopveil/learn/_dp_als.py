@@ -62,7 +62,6 @@ popularity rather than to noise; when no row of ``B`` rises clearly above the no
 from __future__ import annotations
 
 import math
-import secrets
 import warnings
 from dataclasses import dataclass, field
 
@@ -74,6 +73,7 @@ from shopveil.dp._bits import RandomBits, as_bits
 from shopveil.dp._measurement import gaussian_for
 from shopveil.dp._rdp import max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
+from shopveil.learn._baselines import charge_fit
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 
@@ -166,9 +166,7 @@ class DPALS:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedDPALS:
         """Charge the ledger, then release DP counts and noisy item factors."""
-        if context.ledger is not None:
-            request = context.request_id or f"dp-als-{secrets.token_hex(8)}"
-            context.ledger.charge(request, context.dataset, "customer", self.cost, what="dp-als")
+        charge_fit(context, self.cost, "dp-als fit")
         bits = as_bits(context.rng)
         rows = bound_contributions(train.matrix(), self.max_items_per_user, bits)
         weighted = weight_rows(rows)

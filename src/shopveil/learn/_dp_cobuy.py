@@ -41,7 +41,6 @@ first (soft thresholding): most pairs are never bought together.
 from __future__ import annotations
 
 import math
-import uuid
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from shopveil.dp._bits import Rng
 from shopveil.dp._measurement import gaussian_for
 from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
+from shopveil.learn._baselines import charge_fit
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.learn._text import text_neighbours
@@ -113,14 +113,8 @@ class DPCoPurchase:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedCoPurchase:
         """Charge the ledger, then release popularity and co-purchase with noise."""
-        if context.ledger is not None and self.budget is not None:
-            context.ledger.charge(
-                context.request_id or uuid.uuid4().hex,
-                context.dataset,
-                "customer",
-                self.budget,
-                what=f"dp-cobuy fit ({len(train)} events)",
-            )
+        if self.budget is not None:
+            charge_fit(context, self.budget, f"dp-cobuy fit ({len(train)} events)")
         share = self.popularity_share
         rho = max_zcdp_within(self.budget).rho if self.budget is not None else None
         matrix = train.matrix().astype(np.float64)

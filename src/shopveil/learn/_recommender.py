@@ -34,7 +34,8 @@ class FitContext:
     Parameters
     ----------
     ledger
-        The shared budget ledger; a private model charges it before anything is released.
+        The shared budget ledger; a private model charges it before anything is
+        computed, and refuses to fit without one.
     dataset
         The ledger account's dataset name (e.g. the training file's stem).
     request_id
