@@ -24,9 +24,9 @@ from shopveil.learn._dp_als import (
     start_factors,
     stated,
     to_norm,
-    weight_rows,
 )
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
+from shopveil.learn._popularity import unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.store import Store
 
@@ -75,7 +75,7 @@ def test_each_customer_term_is_within_its_sensitivity(
     assert np.diff(bounded.indptr).max(initial=0) <= m
     # Sampling keeps a subset of each customer's own items.
     assert (bounded.multiply(rows) != bounded).nnz == 0
-    weighted = weight_rows(bounded)
+    weighted = unit_rows(bounded)
     assert np.all(sparse.linalg.norm(weighted, axis=1) <= 1 + 1e-12)  # counts: Δ = 1
     raw = np.random.default_rng(m).normal(scale=50.0, size=(rows.shape[0], rank))
     users = to_norm(raw, clip)

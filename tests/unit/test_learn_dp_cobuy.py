@@ -20,9 +20,9 @@ from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn._dp_cobuy import (
     DPCoPurchase,
-    _unit_rows,
 )
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
+from shopveil.learn._popularity import unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.store import Store
 
@@ -52,7 +52,7 @@ def _seeded(seed: int = 0) -> np.random.Generator:
 @given(st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=1, max_size=8))
 def test_one_customer_moves_each_release_by_at_most_its_sensitivity(rows: list[list[bool]]) -> None:
     matrix = sparse.csr_matrix(np.array(rows, dtype=np.float64))
-    unit = _unit_rows(matrix).toarray()
+    unit = unit_rows(matrix).toarray()
     for x in unit:
         assert np.linalg.norm(x) <= 1 + 1e-12  # popularity: L2 sensitivity 1
         upper = np.triu(np.outer(x, x), k=1)
@@ -84,7 +84,7 @@ def test_a_fit_over_budget_is_refused_before_anything_is_computed(
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("statistics computed before the budget was checked")
 
-    monkeypatch.setattr("shopveil.learn._dp_cobuy._release_popularity", must_not_run)
+    monkeypatch.setattr("shopveil.learn._dp_cobuy.release_popularity", must_not_run)
     with pytest.raises(BudgetExceeded):
         DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(train, FitContext(ledger=ledger, dataset="shop"))
     assert ledger.show("shop", "customer").spent == ApproxDP(0.0, 0.0)
@@ -97,7 +97,7 @@ def test_released_popularity_is_the_unit_row_sum_plus_noise_of_the_stated_scale(
     fitted = DPCoPurchase(ApproxDP(4.0, 1e-6)).fit(
         train, FitContext(ledger=scratch_ledger, rng=_seeded(1))
     )
-    exact = np.asarray(_unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
+    exact = np.asarray(unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
     rho = max_zcdp_within(ApproxDP(4.0, 1e-6)).rho * fitted.config.popularity_share
     sigma = 1 / math.sqrt(2 * rho)
     errors = fitted.popularity - exact
@@ -198,7 +198,7 @@ def test_without_a_budget_the_model_fits_exact_statistics_and_charges_nothing(
     train, _ = purchases
     ledger = Ledger(store)
     exact = DPCoPurchase(None).fit(train, FitContext(ledger=ledger, dataset="shop"))
-    expected = np.asarray(_unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
+    expected = np.asarray(unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
     assert exact.privacy is None
     assert np.array_equal(exact.popularity, expected)
     assert exact.copurchase.any()

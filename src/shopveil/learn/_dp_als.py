@@ -75,6 +75,7 @@ from shopveil.dp._rdp import max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import charge_fit
 from shopveil.learn._interactions import Interactions
+from shopveil.learn._popularity import unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 
 __all__ = ["DPALS", "FittedDPALS"]
@@ -169,7 +170,7 @@ class DPALS:
         charge_fit(context, self.cost, "dp-als fit")
         bits = as_bits(context.rng)
         rows = bound_contributions(train.matrix(), self.max_items_per_user, bits)
-        weighted = weight_rows(rows)
+        weighted = unit_rows(rows)
         sigmas = self.noise_scales()
         counts = noisy(
             np.asarray(weighted.sum(axis=0)).ravel(),
@@ -264,12 +265,6 @@ def solve_users(rows: sparse.csr_matrix, factors: np.ndarray, reg: float) -> np.
     rank = factors.shape[1]
     gram = factors.T @ factors + reg * np.eye(rank)
     return np.linalg.solve(gram, (rows @ factors).T).T
-
-
-def weight_rows(rows: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Each row divided by the square root of its length, so its L2 norm is at most 1."""
-    lengths = np.diff(rows.indptr).astype(np.float64)
-    return sparse.csr_matrix(sparse.diags(1 / np.sqrt(np.maximum(lengths, 1.0))) @ rows)
 
 
 def start_factors(n_items: int, texts: list[str] | None, rank: int, bits: RandomBits) -> np.ndarray:

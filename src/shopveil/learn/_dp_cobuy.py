@@ -55,6 +55,7 @@ from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import charge_fit
 from shopveil.learn._interactions import Interactions
+from shopveil.learn._popularity import release_popularity, unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.learn._text import text_neighbours
 
@@ -118,7 +119,7 @@ class DPCoPurchase:
         share = self.popularity_share
         rho = max_zcdp_within(self.budget).rho if self.budget is not None else None
         matrix = train.matrix().astype(np.float64)
-        popularity = _release_popularity(matrix, ZCDP(rho * share) if rho else None, context.rng)
+        popularity = release_popularity(matrix, ZCDP(rho * share) if rho else None, context.rng)
         kept = np.sort(np.argsort(-popularity, kind="stable")[: min(self.top_items, train.n_items)])
         copurchase, gain = _release_copurchase(
             matrix[:, kept], popularity[kept], ZCDP(rho * (1 - share)) if rho else None, context.rng
@@ -204,25 +205,11 @@ class FittedCoPurchase:
         return out
 
 
-def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-    lengths = np.sqrt(np.maximum(np.asarray(matrix.sum(axis=1)).ravel(), 1.0))
-    return sparse.csr_matrix(sparse.diags(1.0 / lengths) @ matrix)
-
-
-def _release_popularity(matrix: sparse.csr_matrix, rho: ZCDP | None, rng: Rng) -> np.ndarray:
-    """Unit-norm popularity, with noise of ρ-zCDP (exact when ``rho`` is None)."""
-    sums = np.asarray(_unit_rows(matrix).sum(axis=0)).ravel()
-    if rho is None:
-        return sums
-    release = gaussian_for(rho, 1.0, integer=False, changed_coordinates=len(sums))
-    return np.asarray(release(sums, rng=rng), dtype=np.float64)
-
-
 def _release_copurchase(
     matrix: sparse.csr_matrix, popularity: np.ndarray, rho: ZCDP | None, rng: Rng
 ) -> tuple[np.ndarray, float]:
     """Co-purchase similarities on the kept items and their Wiener gain (1 when exact)."""
-    unit = _unit_rows(matrix)
+    unit = unit_rows(matrix)
     gram = np.asarray((unit.T @ unit).todense())
     upper = np.triu_indices(len(popularity), k=1)
     if rho is None:
