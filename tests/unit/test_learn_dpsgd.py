@@ -17,7 +17,13 @@ from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError, SourceError
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
-from shopveil.learn._dpsgd import DPSGDConfig, make_private, noise_multiplier_for, quiet_opacus
+from shopveil.learn._dpsgd import (
+    DPSGDConfig,
+    make_private,
+    noise_multiplier_for,
+    quiet_opacus,
+    training_epsilon,
+)
 from shopveil.learn._features import CustomerFeatures, churn_labels, customer_features
 from shopveil.learn._model_file import PrivacyMetadata, load_model, save_model
 from shopveil.store import Store
@@ -225,3 +231,37 @@ def test_model_file_refuses_what_it_cannot_trust(tmp_path: Path) -> None:
         load_model(tmp_path / "plain.npz")
     with pytest.raises(SourceError, match="no model file"):
         load_model(tmp_path / "missing.npz")
+
+
+def test_a_composed_release_is_counted_and_ghost_clipping_trains_without_a_ledger() -> None:
+    prior = ZCDP(0.02)
+    config = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, accountant="rdp", composed_with=prior)
+    alone = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, accountant="rdp")
+    sigma = noise_multiplier_for(config, 0.25)
+    assert sigma > noise_multiplier_for(alone, 0.25)  # the prior's ρ costs noise
+    assert training_epsilon(config, [(sigma, 0.25, 4)]) <= 1.0
+    assert training_epsilon(config, [(sigma * 0.97, 0.25, 4)]) > 1.0  # nearly the least
+    model = torch.nn.Linear(3, 1)
+    training = make_private(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), _loader(), config=config,
+        ledger=None, dataset="shop", unit=UNIT, request_id="", rng=_seeded(3),
+        criterion=torch.nn.MSELoss(), grad_sample_mode="ghost",
+    )  # fmt: skip
+    assert training.charge is None and training.criterion is not None
+    with quiet_opacus():
+        for x, y in training.data_loader:
+            training.optimizer.zero_grad()
+            training.criterion(training.model(x).squeeze(1), y).backward()
+            training.optimizer.step()
+    meta = training.finish()
+    # The stated ε includes the prior release: more than DP-SGD's own accountant says.
+    spent = float(meta.params["epsilon_spent"])  # type: ignore[arg-type]
+    assert training.engine.get_epsilon(1e-5) < spent <= 1.0 * (1 + 1e-3)
+    assert meta.dataset is None and meta.params["request_id"] is None
+
+
+def test_composed_with_is_checked() -> None:
+    with pytest.raises(ParameterError, match="rdp"):
+        DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, composed_with=ZCDP(0.01))
+    with pytest.raises(ParameterError, match="whole budget"):
+        DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, accountant="rdp", composed_with=ZCDP(1.0))

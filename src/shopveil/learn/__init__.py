@@ -20,6 +20,7 @@ from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_als import DPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase
+from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import DPSGDConfig, PrivateTraining, make_private
 from shopveil.learn._evaluate import Evaluation, evaluate
 from shopveil.learn._features import CustomerFeatures, churn_labels, clv_targets, customer_features
@@ -50,6 +51,7 @@ from shopveil.learn._registry import (
 __all__ = [
     "ALS",
     "DPALS",
+    "DPMF",
     "BuyAgain",
     "CustomerFeatures",
     "CustomerModel",

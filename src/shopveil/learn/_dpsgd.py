@@ -9,6 +9,11 @@ request), and **charges the ledger first**: a refused charge raises
 :meth:`PrivateTraining.finish` re-checks with the accountant that the steps actually
 taken stayed within the charge, and returns the :class:`PrivacyMetadata` to save.
 
+A fit that also releases Gaussian statistics from the same data (e.g. DP popularity
+before training) names their cost in ``DPSGDConfig.composed_with`` (ρ-zCDP): the noise
+multiplier is then the smallest for which DP-SGD's RDP curve plus ``ρα`` converts to
+within the budget (RDP accountant only), and the budget charged covers both.
+
 Privacy unit. The guarantee is per *example* under Poisson subsampling (add/remove one
 example). It is a per-customer guarantee only when each customer is at most one example
 (true for the customer models here: one row of features per customer); the caller
@@ -28,6 +33,7 @@ floating-point-safe noise the rest of ShopVeil releases.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterator
@@ -38,9 +44,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shopveil._core.budgets import ApproxDP, Budget
+from shopveil._core.budgets import ZCDP, ApproxDP, Budget
 from shopveil._core.rng import secure_rng
 from shopveil.dp._ledger import Charge, Ledger
+from shopveil.dp._rdp import DEFAULT_ORDERS, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError, PrivacyError
 from shopveil.learn._model_file import PrivacyMetadata
 
@@ -57,6 +64,7 @@ __all__ = [
     "make_private",
     "noise_multiplier_for",
     "quiet_opacus",
+    "training_epsilon",
 ]
 
 ACCOUNTANTS = ("prv", "rdp")
@@ -76,12 +84,16 @@ class DPSGDConfig:
         Per-example gradient clipping norm C.
     accountant
         ``"prv"`` (tighter) or ``"rdp"``.
+    composed_with
+        ρ-zCDP already spent by other releases of the same fit, which ``budget`` also
+        covers (composed in RDP; needs ``accountant="rdp"``). None: DP-SGD alone.
     """
 
     budget: ApproxDP
     epochs: int
     max_grad_norm: float = 1.0
     accountant: str = "prv"
+    composed_with: ZCDP | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.budget, ApproxDP) or self.budget.epsilon <= 0:
@@ -102,6 +114,20 @@ class DPSGDConfig:
             raise ParameterError(
                 f"accountant must be one of {ACCOUNTANTS}, got {self.accountant!r}"
             )
+        other = self.composed_with
+        if other is not None:
+            if not isinstance(other, ZCDP) or not other.rho > 0:
+                raise ParameterError(f"composed_with must be ZCDP(rho > 0), got {other!r}")
+            if self.accountant != "rdp":
+                raise ParameterError(
+                    f"composed_with needs accountant='rdp', got {self.accountant!r}"
+                )
+            alone = rdp_to_approx_dp(rdp_of_zcdp(other), self.budget.delta)
+            if alone.epsilon >= self.budget.epsilon:
+                raise ParameterError(
+                    f"composed_with={other} alone spends the whole budget {self.budget}; "
+                    "give DP-SGD a share (lower the other releases' ρ)"
+                )
 
 
 def noise_multiplier_for(config: DPSGDConfig, sample_rate: float) -> float:
@@ -110,6 +136,8 @@ def noise_multiplier_for(config: DPSGDConfig, sample_rate: float) -> float:
 
     if not 0 < sample_rate <= 1:
         raise ParameterError(f"sample_rate must be in (0, 1], got {sample_rate}")
+    if config.composed_with is not None:
+        return _composed_noise_multiplier(config, sample_rate)
     try:
         with quiet_opacus():
             sigma = get_noise_multiplier(
@@ -128,9 +156,48 @@ def noise_multiplier_for(config: DPSGDConfig, sample_rate: float) -> float:
     return float(sigma)
 
 
+def training_epsilon(config: DPSGDConfig, history: list[tuple[float, float, int]]) -> float:
+    """ε (at the budget's δ) of DP-SGD steps ``(σ, q, steps)`` plus ``config.composed_with``."""
+    from opacus.accountants.analysis.rdp import compute_rdp
+
+    assert config.composed_with is not None
+    curve = rdp_of_zcdp(config.composed_with)
+    for sigma, rate, steps in history:
+        curve = curve + np.asarray(
+            compute_rdp(q=rate, noise_multiplier=sigma, steps=steps, orders=list(DEFAULT_ORDERS))
+        )
+    return rdp_to_approx_dp(curve, config.budget.delta).epsilon
+
+
+@functools.lru_cache(maxsize=32)  # a fit plans, then make_private asks again
+def _composed_noise_multiplier(config: DPSGDConfig, sample_rate: float) -> float:
+    """The least σ (to 0.5%) whose RDP plus ``composed_with`` fits the budget (bisection)."""
+    steps = int(config.epochs / sample_rate)
+
+    def fits(sigma: float) -> bool:
+        return training_epsilon(config, [(sigma, sample_rate, steps)]) <= config.budget.epsilon
+
+    low, high = 0.0, 1.0
+    while not fits(high):
+        low, high = high, 2 * high
+        if high > 1e6:
+            raise ParameterError(
+                f"no noise multiplier reaches {config.budget} in {config.epochs} epochs at "
+                f"sample rate {sample_rate:g}; raise epsilon or lower the epochs"
+            )
+    while high - low > 5e-3 * high:
+        mid = (low + high) / 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    return high
+
+
 @dataclass(frozen=True, eq=False)
 class PrivateTraining:
-    """The wrapped model, optimizer and data loader, and what the run was charged."""
+    """The wrapped model, optimizer and data loader, and what the run was charged.
+
+    ``criterion`` is the wrapped loss under ghost clipping (call ``.backward()`` on what
+    it returns), else None; ``charge`` is None when no ledger was given.
+    """
 
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -139,12 +206,16 @@ class PrivateTraining:
     config: DPSGDConfig
     noise_multiplier: float
     sample_rate: float
-    charge: Charge
+    charge: Charge | None
     unit: str
     window: tuple[datetime | None, datetime | None]
+    criterion: Any = None
 
     def spent(self) -> float:
-        """ε spent so far (at the charged δ), by the accountant, over the steps taken."""
+        """ε spent so far (at the charged δ), by the accountant, over the steps taken
+        (with ``config.composed_with``)."""
+        if self.config.composed_with is not None:
+            return training_epsilon(self.config, list(self.engine.accountant.history))
         return float(self.engine.get_epsilon(self.config.budget.delta))
 
     def finish(self) -> PrivacyMetadata:
@@ -167,7 +238,7 @@ class PrivateTraining:
             unit=self.unit,
             window_start=self.window[0],
             window_end=self.window[1],
-            dataset=self.charge.dataset,
+            dataset=None if self.charge is None else self.charge.dataset,
             params={
                 "noise_multiplier": self.noise_multiplier,
                 "max_grad_norm": float(self.config.max_grad_norm),
@@ -175,7 +246,7 @@ class PrivateTraining:
                 "sample_rate": self.sample_rate,
                 "accountant": self.config.accountant,
                 "epsilon_spent": spent,
-                "request_id": self.charge.request_id,
+                "request_id": None if self.charge is None else self.charge.request_id,
             },
         )
 
@@ -186,13 +257,15 @@ def make_private(
     data_loader: DataLoader[Any],
     *,
     config: DPSGDConfig,
-    ledger: Ledger,
+    ledger: Ledger | None,
     dataset: str,
     unit: str,
     request_id: str,
     window: tuple[datetime | None, datetime | None] = (None, None),
     what: str = "dp-sgd training",
     rng: np.random.Generator | None = None,
+    criterion: torch.nn.Module | None = None,
+    grad_sample_mode: str = "hooks",
 ) -> PrivateTraining:
     """Charge ``config.budget`` on ``ledger``, then wrap the three objects for DP-SGD.
 
@@ -205,11 +278,16 @@ def make_private(
         Target budget, epochs, clipping norm, accountant.
     ledger, dataset, unit, request_id
         The account charged, and the charge's id (one id pays for one run: a second
-        run under it raises :class:`PrivacyError`).
+        run under it raises :class:`PrivacyError`). No ledger: nothing is charged
+        (experiments; the caller accounts for the run).
     window
         The training data window, recorded in the metadata.
     rng
         Seeds the noise and the sampling; the default is a CSPRNG.
+    criterion, grad_sample_mode
+        As for Opacus; ``"ghost"`` clipping (which needs the per-example loss
+        ``criterion``) gets per-example gradient norms without materializing the
+        per-example gradients: two backward passes, far less memory for wide layers.
 
     Raises
     ------
@@ -225,6 +303,13 @@ def make_private(
 
     if not isinstance(config, DPSGDConfig):
         raise ParameterError("config must be a DPSGDConfig")
+    if grad_sample_mode not in ("hooks", "ghost") or (
+        (grad_sample_mode == "ghost") != (criterion is not None)
+    ):
+        raise ParameterError(
+            f"grad_sample_mode must be 'hooks' (no criterion) or 'ghost' (with a criterion), "
+            f"got {grad_sample_mode!r} with criterion={criterion!r}"
+        )
     batches = len(data_loader)
     if batches < 1:
         raise ParameterError("data_loader is empty; DP-SGD needs at least one example")
@@ -236,9 +321,11 @@ def make_private(
         )
     sample_rate = 1.0 / batches
     sigma = noise_multiplier_for(config, sample_rate)
-    charge = charge_training(
-        ledger, request_id, dataset, unit, config.budget, what=f"{what}: σ={sigma:.4g}"
-    )
+    charge = None
+    if ledger is not None:
+        charge = charge_training(
+            ledger, request_id, dataset, unit, config.budget, what=f"{what}: σ={sigma:.4g}"
+        )
     seeds = (rng if rng is not None else secure_rng()).integers(0, 2**63, size=2)
     sampling = torch.Generator().manual_seed(int(seeds[0]))
     noise = torch.Generator().manual_seed(int(seeds[1]))
@@ -253,6 +340,8 @@ def make_private(
         max_grad_norm=float(config.max_grad_norm),
         poisson_sampling=False,  # already Poisson, with our generator
         noise_generator=noise,
+        criterion=criterion if criterion is not None else torch.nn.CrossEntropyLoss(),
+        grad_sample_mode=grad_sample_mode,
     )
     private_model, private_optimizer, private_loader = wrapped[0], wrapped[1], wrapped[-1]
     # Opacus's floating-point mitigation; it only runs it under secure_mode, which needs
@@ -269,6 +358,7 @@ def make_private(
         charge=charge,
         unit=unit,
         window=window,
+        criterion=wrapped[2] if grad_sample_mode == "ghost" else None,
     )
 
 

@@ -31,6 +31,7 @@ from shopveil.learn._baselines import (
 )
 from shopveil.learn._dp_als import DPALS, FittedDPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase, FittedCoPurchase
+from shopveil.learn._dp_mf import DPMF, FittedDPMF
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._itemknn import ItemKNN, ItemKNNModel
 from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, save_model
@@ -89,6 +90,10 @@ def _dp_als(epsilon: float, options: Options) -> DPALS:
     return DPALS(ApproxDP(epsilon, DELTA), **{**options, "rank": rank})
 
 
+def _dp_mf(epsilon: float, options: Options) -> DPMF:
+    return DPMF(ApproxDP(epsilon, DELTA), **options)
+
+
 # One line per model.
 MODELS: dict[str, ModelEntry] = {
     "popularity": ModelEntry(lambda e, o: Popularity(**o), "public", "distinct buyers per item"),
@@ -97,6 +102,7 @@ MODELS: dict[str, ModelEntry] = {
     "itemknn": ModelEntry(lambda e, o: ItemKNN(**o), "public", "cosine item-kNN"),
     "als": ModelEntry(lambda e, o: ALS(**o), "public", "implicit ALS (Hu et al. 2008)"),
     "dp-als": ModelEntry(_dp_als, "private", "private ALS, user-side (after Chien et al. 2021)"),  # type: ignore[arg-type]
+    "dp-mf": ModelEntry(_dp_mf, "private", "DP-SGD factorization (Opacus) + DP popularity"),  # type: ignore[arg-type]
     "dp-cobuy": ModelEntry(_dp_cobuy, "either", "DP co-purchase + public catalogue text"),
 }
 
@@ -187,6 +193,14 @@ def _dp_als_model(file: ModelFile) -> FittedDPALS:
     )  # fmt: skip
 
 
+def _dp_mf_model(file: ModelFile) -> FittedDPMF:
+    budget = file.privacy.budget
+    if not isinstance(budget, ApproxDP):
+        raise ParameterError(f"a dp-mf model file must hold an (ε, δ) budget, got {budget}")
+    a = file.arrays
+    return FittedDPMF(a["kept"], a["item_in"], a["item_out"], a["item_bias"], privacy=budget)
+
+
 # One line per saved kind (a fitted model's ``name``).
 LOADERS: dict[str, Callable[[ModelFile], FittedRecommender]] = {
     "popularity": _popularity,
@@ -195,6 +209,7 @@ LOADERS: dict[str, Callable[[ModelFile], FittedRecommender]] = {
     "itemknn": _itemknn_model,
     "als": _als_model,
     "dp-als": _dp_als_model,
+    "dp-mf": _dp_mf_model,
     "dp-cobuy": _dp_cobuy_model,
 }
 
