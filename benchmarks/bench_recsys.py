@@ -88,8 +88,9 @@ def last_share_per_user(data: Interactions, share: float) -> tuple[Interactions,
 
     def part(keep: np.ndarray) -> Interactions:
         return Interactions(
-            data.users[keep], data.items[keep], data.times[keep], data.user_ids, data.item_ids
-        )
+            data.users[keep], data.items[keep], data.times[keep], data.user_ids, data.item_ids,
+            data.item_text,
+        )  # fmt: skip
 
     return part(~is_test), part(is_test)
 
