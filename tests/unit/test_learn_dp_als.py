@@ -16,7 +16,7 @@ from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail
 from shopveil.dp import Ledger
 from shopveil.dp._bits import GeneratorBits
-from shopveil.errors import BudgetExceeded, ParameterError
+from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
 from shopveil.learn import _dp_als
 from shopveil.learn._dp_als import (
     DPALS,
@@ -116,7 +116,8 @@ def test_the_ledger_is_charged_once_before_the_fit(train: Interactions, store: S
     assert fitted.privacy is not None and fitted.privacy.epsilon <= TARGET.epsilon
     spent = ledger.show("retail", "customer").spent
     assert spent == fitted.privacy
-    DPALS(TARGET).fit(train, FitContext(ledger, "retail", "fit-1", _seeded()))  # a retry
+    with pytest.raises(PrivacyError, match="already paid"):  # a retry would be fresh noise
+        DPALS(TARGET).fit(train, FitContext(ledger, "retail", "fit-1", _seeded()))
     assert ledger.show("retail", "customer").spent == spent
 
 

@@ -17,7 +17,7 @@ from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail
 from shopveil.dp import Ledger, max_zcdp_within
-from shopveil.errors import BudgetExceeded, ParameterError
+from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
 from shopveil.learn._dp_cobuy import (
     DPCoPurchase,
 )
@@ -59,7 +59,7 @@ def test_one_customer_moves_each_release_by_at_most_its_sensitivity(rows: list[l
         assert np.linalg.norm(upper) <= 1 / math.sqrt(2) + 1e-12  # co-purchase: 1/√2
 
 
-def test_fit_charges_the_ledger_once_and_a_retry_is_free(
+def test_fit_charges_the_ledger_once_and_refuses_a_retry_that_would_release_fresh_noise(
     purchases: tuple[Interactions, Interactions], store: Store
 ) -> None:
     train, _ = purchases
@@ -68,7 +68,8 @@ def test_fit_charges_the_ledger_once_and_a_retry_is_free(
     model = DPCoPurchase(ApproxDP(1.0, 1e-6))
     context = FitContext(ledger=ledger, dataset="shop", request_id="fit-1", rng=_seeded())
     model.fit(train, context)
-    model.fit(train, context)  # same request id: charged once
+    with pytest.raises(PrivacyError, match="already paid"):
+        model.fit(train, context)  # same request id: nothing stored to replay
     spent = ledger.show("shop", "customer").spent
     assert isinstance(spent, ApproxDP)
     assert spent.epsilon == pytest.approx(1.0)

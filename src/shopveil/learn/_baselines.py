@@ -33,6 +33,7 @@ from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import gaussian_for, laplace_for
 from shopveil.errors import ParameterError
+from shopveil.learn._dpsgd import charge_training
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 
@@ -78,10 +79,15 @@ def charge_fit(context: FitContext, cost: Budget, what: str, answer: str | None 
     """Charge ``cost`` for a private fit to ``context.ledger``, once per request id.
 
     ``answer`` (the release, safe to keep) is stored with the charge; a retry with the
-    same request id gets it back in ``Charge.answer`` instead of drawing fresh noise.
+    same request id gets it back in ``Charge.answer`` instead of drawing fresh noise. A
+    fit that stores no answer cannot be replayed, so a retry of it is refused
+    (:class:`~shopveil.errors.PrivacyError`): fitting again would release fresh noise for
+    one charge.
     """
     ledger = require_ledger(context, what)
     request_id = context.request_id or uuid.uuid4().hex
+    if answer is None:
+        return charge_training(ledger, request_id, context.dataset, PRIVACY_UNIT, cost, what=what)
     return ledger.charge(request_id, context.dataset, PRIVACY_UNIT, cost, what=what, answer=answer)
 
 
