@@ -154,10 +154,14 @@ def test_demo_writes_its_outputs(tmp_path: Path) -> None:
     result = run("demo", "-o", "demo-out", "--customers", "500", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "demo-out"
-    for name in ("online_retail.parquet", "customers.parquet", "chats.parquet", "summary.html"):
+    for name in (
+        "online_retail.parquet", "customers.parquet", "chats.parquet", "summary.html",
+        "recommender.npz",
+    ):  # fmt: skip
         assert (out / name).is_file()
     assert "columns personal" in result.stdout
+    assert "fitted and charged now" in " ".join(result.stdout.split())
     html = (out / "summary.html").read_text()
-    assert "<h2>customers</h2>" in html
+    assert "<h2>customers</h2>" in html and "<h2>Personalization</h2>" in html
     customers = read_table(out / "customers.parquet")
     assert "email" not in customers.column_names

@@ -7,6 +7,7 @@ from rich.text import Text
 
 from shopveil._commands._common import console
 from shopveil.pipeline import DemoReport, DemoTable
+from shopveil.pipeline._demo_personalize import DemoPersonalization
 
 __all__ = ["show_demo"]
 
@@ -19,6 +20,7 @@ def show_demo(report: DemoReport) -> None:
     console.rule("[bold]ShopVeil demo: GDPR preset, purpose analytics")
     for table in report.tables:
         console.print(_record_card(table))
+    console.print(_personalization_card(report.personalization))
     console.print(
         f"Outputs in [bold]{report.output_dir}/[/bold] (HTML summary: {report.html}); "
         f"{report.audit_events} audit events verified; {report.seconds:.1f} s."
@@ -50,6 +52,21 @@ def _record_card(table: DemoTable) -> Table:
             Text("(dropped)", style="dim") if step.dropped else _cell(after.get(step.column))
         )
         card.add_row(*cells)
+    return card
+
+
+def _personalization_card(step: DemoPersonalization) -> Table | Text:
+    if step.recall_new is None:
+        return Text(f"personalization {step.note}", style="yellow")
+    card = Table(
+        title=f"{step.note}: new-item Recall@20 {step.recall_new:.3f} "
+        f"(popularity, not private: {step.popularity_recall_new:.3f}); three customers",
+        title_justify="left",
+    )
+    card.add_column("bought last", overflow="fold")
+    card.add_column("recommended (not bought yet)", overflow="fold")
+    for picks in step.customers:
+        card.add_row("\n".join(picks.bought), "\n".join(picks.recommended))
     return card
 
 

@@ -28,6 +28,7 @@ from shopveil.learn._interactions import (
     Interactions,
     from_table,
     load_interactions,
+    purchases_only,
     temporal_split,
 )
 from shopveil.learn._itemknn import ItemKNN
@@ -88,6 +89,7 @@ __all__ = [
     "load_recommender",
     "make_private",
     "model_names",
+    "purchases_only",
     "release_labels",
     "save_model",
     "save_recommender",

@@ -21,7 +21,7 @@ from scipy import sparse
 
 from shopveil.errors import ParameterError, SchemaError
 
-__all__ = ["Interactions", "from_table", "load_interactions", "temporal_split"]
+__all__ = ["Interactions", "from_table", "load_interactions", "purchases_only", "temporal_split"]
 
 _USER_NAMES = ("customerid", "customer_id", "customer", "user_id", "userid", "user")
 _ITEM_NAMES = ("stockcode", "stock_code", "item_id", "itemid", "item", "product_id", "sku")
@@ -187,7 +187,7 @@ def load_interactions(
         ratings = movielens.ratings.join(_film_texts(movielens.items), "item")
         return from_table(ratings, user="user", item="item", time="timestamp", text="text")
     table = read_table(path)
-    table = _purchases_only(table)
+    table = purchases_only(table)
     names = table.column_names
     return from_table(
         table,
@@ -205,7 +205,8 @@ def _film_texts(items: pa.Table) -> pa.Table:
     return pa.table({"item": items.column("item"), "text": texts})
 
 
-def _purchases_only(table: pa.Table) -> pa.Table:
+def purchases_only(table: pa.Table) -> pa.Table:
+    """Drop cancellations (invoice numbers starting with ``C``) and quantities <= 0."""
     names = {n.lower(): n for n in table.column_names}
     if "quantity" in names:
         qty = pc.cast(table.column(names["quantity"]), pa.float64(), safe=False)

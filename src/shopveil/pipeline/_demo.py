@@ -1,7 +1,9 @@
 """The end-to-end demo: bundled Online Retail plus generated customers, protected under GDPR.
 
 It scans each table, compiles the GDPR preset for the ``analytics`` purpose, protects the
-rows, writes the protected tables and an HTML summary, and audits every release.
+rows, writes the protected tables and an HTML summary, and audits every release. Then it
+personalizes: a DP recommender trained on the bundled purchases, charged to the ledger
+(:mod:`shopveil.pipeline._demo_personalize`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from shopveil.detect import ScanReport, scan_table
 from shopveil.keys import Keyring
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._demo_html import render_demo_html
+from shopveil.pipeline._demo_personalize import DemoPersonalization, personalize
 from shopveil.pipeline._run import apply_plan
 from shopveil.policy import Plan, compile_plan, load_policy
 from shopveil.store import Store
@@ -56,6 +59,7 @@ class DemoReport:
     html: Path
     audit_events: int
     seconds: float
+    personalization: DemoPersonalization
 
 
 def run_demo(
@@ -110,6 +114,7 @@ def run_demo(
                     show_before=synthetic,
                 )
             )
+        personalization = personalize(inputs["online_retail"][0], output_dir, store, audit)
         audit_events = audit.verify()
     finally:
         if owns_store:
@@ -121,6 +126,7 @@ def run_demo(
         html=html,
         audit_events=audit_events,
         seconds=time.perf_counter() - started,
+        personalization=personalization,
     )
     write_text(html, render_demo_html(report))
     return report

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 if TYPE_CHECKING:
     from shopveil.pipeline._demo import DemoReport, DemoTable
+    from shopveil.pipeline._demo_personalize import DemoPersonalization
 
 __all__ = ["render_demo_html"]
 
@@ -35,6 +36,7 @@ def render_demo_html(report: DemoReport) -> str:
     ]
     for table in report.tables:
         parts.append(_table_section(table))
+    parts.append(_personalization_section(report.personalization))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -64,6 +66,26 @@ def _table_section(table: DemoTable) -> str:
     else:
         section.append("<p class='hidden'>Real records are not shown before protection.</p>")
     section += ["<h3>After</h3>", _sample(table.after)]
+    return "\n".join(section)
+
+
+def _personalization_section(step: DemoPersonalization) -> str:
+    e = html.escape
+    section = ["<h2>Personalization</h2>", f"<p>{e(step.note)}.</p>"]
+    if step.recall_new is None:
+        return "\n".join(section)
+    section.append(
+        f"<p>New-item Recall@20 on 2010-12-09 … 12-12: <b>{step.recall_new:.3f}</b> "
+        f"(popularity, not private: {step.popularity_recall_new:.3f}). The model file "
+        f"<code>{e(step.model_file.name if step.model_file else '')}</code> holds only "
+        "released item statistics; each customer is scored from their own purchases.</p>"
+    )
+    section.append("<table><tr><th>bought last</th><th>recommended</th></tr>")
+    for picks in step.customers:
+        bought = "<br>".join(e(t) for t in picks.bought)
+        recommended = "<br>".join(e(t) for t in picks.recommended)
+        section.append(f"<tr><td>{bought}</td><td>{recommended}</td></tr>")
+    section.append("</table>")
     return "\n".join(section)
 
 
