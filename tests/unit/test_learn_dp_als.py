@@ -20,13 +20,12 @@ from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
 from shopveil.learn import _dp_als
 from shopveil.learn._dp_als import (
     DPALS,
-    bound_contributions,
     start_factors,
     stated,
     to_norm,
 )
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
-from shopveil.learn._popularity import unit_rows
+from shopveil.learn._popularity import bound_contributions, unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.store import Store
 

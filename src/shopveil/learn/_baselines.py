@@ -35,6 +35,7 @@ from shopveil.dp._measurement import gaussian_for, laplace_for
 from shopveil.errors import ParameterError
 from shopveil.learn._dpsgd import charge_training
 from shopveil.learn._interactions import Interactions
+from shopveil.learn._popularity import bound_contributions
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 
 __all__ = [
@@ -123,18 +124,11 @@ class Popularity:
         return PopularityModel(counts.astype(np.float64))
 
 
-def bounded_item_counts(
-    matrix: sparse.csr_matrix, limit: int, rng: np.random.Generator
-) -> np.ndarray:
+def bounded_item_counts(matrix: sparse.csr_matrix, limit: int, rng: Rng) -> np.ndarray:
     """Buyers per item when each row keeps at most ``limit`` of its items, chosen uniformly."""
-    matrix = sparse.csr_matrix(matrix)
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    keys = rng.random(matrix.nnz)
-    order = np.lexsort((keys, rows))
-    rank = np.empty(matrix.nnz, dtype=np.int64)
-    rank[order] = np.arange(matrix.nnz) - matrix.indptr[rows[order]]
-    kept = matrix.indices[rank < limit]
-    return np.bincount(kept, minlength=matrix.shape[1]).astype(np.int64)
+    bounded = bound_contributions(matrix, limit, rng)
+    bounded.data[:] = 1.0
+    return np.asarray(bounded.sum(axis=0)).ravel().astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -178,7 +172,7 @@ class DPPopularity:
     def fit(self, train: Interactions, context: FitContext) -> PopularityModel:
         require_ledger(context, "dp-popularity").check(context.dataset, PRIVACY_UNIT, self.epsilon)
         m = self.max_items_per_user
-        counts = bounded_item_counts(train.matrix(), m, as_generator(context.rng))
+        counts = bounded_item_counts(train.matrix(), m, context.rng)
         if isinstance(self.epsilon, PureDP):
             mechanism = laplace_for(self.epsilon, m)  # L1 sensitivity: m distinct items
         else:

@@ -75,8 +75,9 @@ from shopveil.dp._rdp import max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import charge_fit
 from shopveil.learn._interactions import Interactions
-from shopveil.learn._popularity import unit_rows
+from shopveil.learn._popularity import bound_contributions, unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
+from shopveil.learn._text import tfidf
 
 __all__ = ["DPALS", "FittedDPALS"]
 
@@ -227,23 +228,6 @@ class NoiseScales:
     rho_gram: float
 
 
-def bound_contributions(matrix: sparse.csr_matrix, m: int, bits: RandomBits) -> sparse.csr_matrix:
-    """Each row cut to at most ``m`` of its entries, chosen uniformly at random."""
-    matrix = sparse.csr_matrix(matrix, dtype=np.float64)
-    lengths = np.diff(matrix.indptr)
-    if lengths.max(initial=0) <= m:
-        return matrix
-    # A uniform random key per entry; within each row the m smallest keys stay.
-    keys = (bits.words(matrix.nnz) >> np.uint64(11)).astype(np.float64)
-    row_of = np.repeat(np.arange(matrix.shape[0]), lengths)
-    order = np.lexsort((keys, row_of))
-    rank_in_row = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], lengths)
-    keep = np.zeros(matrix.nnz, dtype=bool)
-    keep[order[rank_in_row < m]] = True
-    coo = matrix.tocoo()
-    return sparse.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape)
-
-
 def to_norm(vectors: np.ndarray, bound: float) -> np.ndarray:
     """Each nonzero row scaled to L2 norm ``bound`` (zero rows stay zero): all norms ≤ bound."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -271,18 +255,13 @@ def start_factors(n_items: int, texts: list[str] | None, rank: int, bits: Random
     """Item factors to start from, using no customer data: the rank-r latent semantic space
     of the public item texts (TF-IDF, truncated SVD) when they span r dimensions, else a
     random basis."""
-    if texts is not None and any(texts):
+    vectors = tfidf(texts, pairs=False) if texts is not None else None
+    if vectors is not None and min(vectors.shape) > rank:
         from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
 
-        try:
-            tfidf = TfidfVectorizer(min_df=2, sublinear_tf=True).fit_transform(texts)
-        except ValueError:  # no word occurs in two texts
-            tfidf = None
-        if tfidf is not None and min(tfidf.shape) > rank:
-            # ARPACK's start vector is fixed, so the start is a function of the texts alone.
-            svd = TruncatedSVD(rank, algorithm="arpack", random_state=0)
-            return np.asarray(svd.fit_transform(tfidf))
+        # ARPACK's start vector is fixed, so the start is a function of the texts alone.
+        svd = TruncatedSVD(rank, algorithm="arpack", random_state=0)
+        return np.asarray(svd.fit_transform(vectors))
     uniform = (bits.words(n_items * rank) >> np.uint64(11)).astype(np.float64) / 2.0**53
     return (uniform - 0.5).reshape(n_items, rank)
 

@@ -83,11 +83,7 @@ class Interactions:
 
     def matrix(self) -> sparse.csr_matrix:
         """The binary user × item matrix: 1 where the user has any event with the item."""
-        m = sparse.csr_matrix(
-            (np.ones(len(self), dtype=np.float32), (self.users, self.items)),
-            shape=(self.n_users, self.n_items),
-        )
-        m.sum_duplicates()
+        m = self.counts()
         m.data[:] = 1.0
         return m
 

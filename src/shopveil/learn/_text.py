@@ -11,7 +11,22 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-__all__ = ["text_neighbours"]
+__all__ = ["text_neighbours", "tfidf"]
+
+
+def tfidf(texts: Sequence[str], *, pairs: bool = True) -> sparse.csr_matrix | None:
+    """TF-IDF rows of ``texts`` (words, and word pairs with ``pairs``), words seen in two
+    texts or more; None when no word links two texts."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not any(t.strip() for t in texts):
+        return None
+    ngrams = (1, 2) if pairs else (1, 1)
+    vectorizer = TfidfVectorizer(ngram_range=ngrams, min_df=2, sublinear_tf=True)
+    try:
+        return sparse.csr_matrix(vectorizer.fit_transform(list(texts)))
+    except ValueError:  # every word occurs once: nothing links two items
+        return None
 
 
 def text_neighbours(texts: Sequence[str], *, neighbours: int = 50) -> sparse.csr_matrix:
@@ -19,15 +34,9 @@ def text_neighbours(texts: Sequence[str], *, neighbours: int = 50) -> sparse.csr
 
     The diagonal is zero: an item is not its own neighbour.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     n = len(texts)
-    if n == 0 or not any(t.strip() for t in texts):
-        return sparse.csr_matrix((n, n), dtype=np.float32)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    try:
-        vectors = vectorizer.fit_transform(list(texts))
-    except ValueError:  # every word occurs once: nothing links two items
+    vectors = tfidf(texts)
+    if vectors is None:
         return sparse.csr_matrix((n, n), dtype=np.float32)
     similarity = np.asarray((vectors @ vectors.T).todense(), dtype=np.float32)
     np.fill_diagonal(similarity, 0.0)
