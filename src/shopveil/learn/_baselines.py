@@ -36,7 +36,7 @@ from shopveil.errors import ParameterError
 from shopveil.learn._dpsgd import charge_training
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._popularity import bound_contributions
-from shopveil.learn._recommender import FitContext, NoSignalWarning
+from shopveil.learn._recommender import PRIVACY_UNIT, FitContext, NoSignalWarning
 
 __all__ = [
     "BuyAgain",
@@ -49,8 +49,6 @@ __all__ = [
     "popularity_order",
     "require_ledger",
 ]
-
-PRIVACY_UNIT = "customer"
 
 
 def as_generator(rng: Rng) -> np.random.Generator:

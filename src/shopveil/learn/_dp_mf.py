@@ -32,7 +32,6 @@ Limitation: DP-SGD's noise is drawn by Opacus with torch's generator in floating
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +42,10 @@ from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil.dp._bits import RandomBits, as_bits
 from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
-from shopveil.learn._baselines import PRIVACY_UNIT, require_ledger
+from shopveil.learn._baselines import charge_fit
 from shopveil.learn._dp_als import start_factors
 from shopveil.learn._dpsgd import (
     DPSGDConfig,
-    charge_training,
     make_private,
     noise_multiplier_for,
     quiet_opacus,
@@ -55,7 +53,7 @@ from shopveil.learn._dpsgd import (
 )
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._popularity import release_popularity
-from shopveil.learn._recommender import FitContext
+from shopveil.learn._recommender import PRIVACY_UNIT, FitContext
 
 __all__ = ["DPMF", "FittedDPMF"]
 
@@ -158,9 +156,7 @@ class DPMF:
         rows = train.matrix()
         active = rows[np.diff(rows.indptr) > 0]
         *_, cost = self.plan(active.shape[0])
-        ledger = require_ledger(context, "dp-mf")
-        request = context.request_id or f"dp-mf-{secrets.token_hex(8)}"
-        charge_training(ledger, request, context.dataset, PRIVACY_UNIT, cost, what="dp-mf fit")
+        charge_fit(context, cost, "dp-mf fit")
         bits = as_bits(context.rng)
         rho = self.sgd_config().composed_with
         assert rho is not None

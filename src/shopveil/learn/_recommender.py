@@ -20,7 +20,10 @@ from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Ledger
 from shopveil.learn._interactions import Interactions
 
-__all__ = ["FitContext", "FittedRecommender", "NoSignalWarning", "Recommender"]
+__all__ = ["PRIVACY_UNIT", "FitContext", "FittedRecommender", "NoSignalWarning", "Recommender"]
+
+PRIVACY_UNIT = "customer"
+"""The ledger's unit for every recommender: one customer with all their purchases."""
 
 
 class NoSignalWarning(UserWarning):

@@ -22,7 +22,6 @@ from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil.errors import ParameterError
 from shopveil.learn._als import ALS, ALSModel
 from shopveil.learn._baselines import (
-    PRIVACY_UNIT,
     BuyAgain,
     BuyAgainModel,
     DPPopularity,
@@ -35,7 +34,7 @@ from shopveil.learn._dp_mf import DPMF, FittedDPMF
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._itemknn import ItemKNN, ItemKNNModel
 from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, save_model
-from shopveil.learn._recommender import FittedRecommender, Recommender
+from shopveil.learn._recommender import PRIVACY_UNIT, FittedRecommender, Recommender
 
 __all__ = [
     "LOADERS",
