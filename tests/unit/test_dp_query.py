@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Cell, Ledger, Query, QueryOptions, parse_query, run_query, table_name
 from shopveil.errors import BudgetExceeded, ParameterError, QueryError, SchemaError, SourceError
@@ -93,12 +94,16 @@ def test_counts_and_sums_are_close_at_high_epsilon(ledger: Ledger) -> None:
     options = QueryOptions(
         epsilon=PureDP(100.0), bounds={"revenue": (0, 200)}, keys={"country": ("FR", "DE", "UK")}
     )
+    # Seeded: an unseeded draw lands outside twice the 95% half-width about once in 130 runs.
+    with pytest.warns(InsecureRandomnessWarning):
+        rng = insecure_seeded_rng(7)
     answer = run_query(
         "SELECT country, COUNT(*) AS n, SUM(qty * price) AS revenue FROM orders GROUP BY country",
         data,
         table="orders",
         options=options,
         ledger=ledger,
+        rng=rng,
     )
     countries = np.asarray(data["country"].to_pylist())
     revenue = np.asarray(data["qty"]) * np.asarray(data["price"])
