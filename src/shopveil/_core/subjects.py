@@ -113,9 +113,7 @@ def canonical_ids(values: pa.Array | pa.ChunkedArray, id_type: IdType = IdType.A
         return pc.cast(pc.cast(kept, pa.int64()), pa.string())
     if pa.types.is_boolean(kind) or pa.types.is_null(kind):
         return pa.nulls(len(values), pa.string())
-    if pa.types.is_large_string(kind) or pa.types.is_binary(kind):
-        values = pc.cast(values, pa.string())
-    elif not pa.types.is_string(kind):
+    if not pa.types.is_string(kind):
         values = pc.cast(values, pa.string())
     text = pc.utf8_normalize(values, "NFKC")
     text = pc.utf8_trim(pc.replace_substring_regex(text, _SPACES, " "), " ")
