@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from shopveil._core.budgets import ApproxDP
-from shopveil.dp import Ledger
+from shopveil.dp import Ledger, PeopleKey
 from shopveil.keys import Keyring
 from shopveil.store import Store
 
@@ -62,7 +62,9 @@ def store(store_url: str) -> Iterator[Store]:
 def scratch_ledger(tmp_path: Path) -> Iterator[Ledger]:
     """A ledger with room for any experiment, for tests about what a fit computes."""
     opened = Store.open(f"sqlite:///{tmp_path / 'scratch-ledger.db'}")
-    yield Ledger(opened, default_total=ApproxDP(1e9, 0.5))
+    yield Ledger(
+        opened, default_total=ApproxDP(1e9, 0.5), people_key=PeopleKey(secrets.token_bytes(32))
+    )
     opened.close()
 
 

@@ -9,6 +9,7 @@ Recipes live at the top level; the building blocks live in their subpackages
 """
 
 from shopveil._core import ZCDP, ApproxDP, ColumnClass, Kind, PerCustomer, PerRow, PureDP
+from shopveil._workspace import Workspace, open_workspace
 from shopveil.anonymity import anonymize_lattice, anonymize_mondrian, assess
 from shopveil.data import generate_retail, load_online_retail, read_table, write_table
 from shopveil.detect import scan_table
@@ -31,6 +32,7 @@ __all__ = [
     "PureDP",
     "RunSummary",
     "ShopVeilError",
+    "Workspace",
     "__version__",
     "anonymize_file",
     "anonymize_lattice",
@@ -41,6 +43,7 @@ __all__ = [
     "generate_retail",
     "load_online_retail",
     "load_policy",
+    "open_workspace",
     "read_table",
     "run_demo",
     "scan_table",

@@ -11,6 +11,7 @@ from shopveil.audit import AuditLog
 from shopveil.data import bundled_online_retail
 from shopveil.dp import Ledger
 from shopveil.keys import Keyring
+from shopveil.learn._charging import CUSTOMER
 from shopveil.pipeline._demo_personalize import DEMO_MODEL_BUDGET, personalize
 from shopveil.store import Store
 
@@ -28,16 +29,16 @@ def test_the_demo_recommender_is_charged_once_and_refused_when_its_model_is_gone
     assert len(first.customers) == 3
     for picks in first.customers:
         assert picks.recommended and not set(picks.recommended) & set(picks.bought)
-    spent = Ledger(store).show("online_retail", "customer").spent
+    spent = Ledger(store).show("online_retail", CUSTOMER).spent
     assert spent == DEMO_MODEL_BUDGET
 
     again = personalize(retail, tmp_path, store, audit)  # the model file is still there
     assert not again.charged_now and again.recall_new == first.recall_new
-    assert Ledger(store).show("online_retail", "customer").spent == spent
+    assert Ledger(store).show("online_retail", CUSTOMER).spent == spent
 
     assert first.model_file is not None
     first.model_file.unlink()
     refused = personalize(retail, tmp_path, store, audit)
     assert refused.recall_new is None and "budget reset online_retail" in refused.note
-    assert Ledger(store).show("online_retail", "customer").spent == spent
+    assert Ledger(store).show("online_retail", CUSTOMER).spent == spent
     assert [e.action for e in audit.events()].count("dp.charge") == 1

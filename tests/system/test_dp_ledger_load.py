@@ -20,12 +20,15 @@ import pytest
 import sqlalchemy as sa
 
 from shopveil._core.budgets import PureDP
+from shopveil._core.units import PerRow
 from shopveil.audit import AuditLog
 from shopveil.dp import Ledger, QueryOptions, run_query
 from shopveil.errors import BudgetExceeded
 from shopveil.keys import Keyring
 from shopveil.store import Store
 from shopveil.store._schema import dp_accounts, dp_charges
+
+ROW = PerRow()
 
 CLIENTS = 32
 BUDGET = 1.0
@@ -92,7 +95,7 @@ def _check(url: str, answered: set[str]) -> None:
 
 def _setup(url: str) -> None:
     store = Store.open(url)
-    Ledger(store).set_budget("orders", "row", PureDP(BUDGET))
+    Ledger(store).set_budget("orders", ROW, PureDP(BUDGET))
     store.close()
 
 
@@ -154,7 +157,7 @@ def _charge_forever(url: str, client: int, ready: mp.Event) -> None:  # type: ig
     ready.set()
     while True:
         try:
-            ledger.charge(f"k{client}-{k}", "orders", "row", PureDP(1e-4))
+            ledger.charge(f"k{client}-{k}", "orders", ROW, PureDP(1e-4))
         except BudgetExceeded:
             time.sleep(0.01)
         k += 1
@@ -178,7 +181,7 @@ def test_a_client_killed_mid_work_leaves_the_ledger_consistent(store_url: str) -
     # The store is not left locked: a new client charges at once.
     store = Store.open(store_url)
     try:
-        Ledger(store).charge("after-kill", "orders", "row", PureDP(1e-4))
+        Ledger(store).charge("after-kill", "orders", ROW, PureDP(1e-4))
     finally:
         store.close()
     spent, charges = _ledger_state(store_url)

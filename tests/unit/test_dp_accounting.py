@@ -90,7 +90,7 @@ def test_budget_scaling_and_units() -> None:
     assert 2 * ZCDP(0.25) == ZCDP(0.5)
     assert PerRow().key == "row" and PerRow().max_contributions == 1
     unit = PerCustomer("CustomerID", 5)
-    assert unit.key == "customer:CustomerID" and unit.max_contributions == 5
+    assert unit.key == "customer" and unit.max_contributions == 5
 
 
 def test_compose_converts_zcdp_through_its_rdp_curve_when_that_is_tighter() -> None:

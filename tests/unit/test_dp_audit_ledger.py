@@ -11,16 +11,20 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from _people import PEOPLE_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.units import PerRow
 from shopveil.audit import AuditLog
 from shopveil.dp import Ledger, QueryOptions, run_query
 from shopveil.errors import BudgetExceeded, ParameterError, QueryError, StoreError
 from shopveil.keys import Keyring
 from shopveil.store import Store
 from shopveil.store._schema import dp_charges
+
+ROW = PerRow()
 
 
 @pytest.fixture
@@ -30,7 +34,7 @@ def audit(store: Store) -> AuditLog:
 
 @pytest.fixture
 def ledger(store: Store, audit: AuditLog) -> Ledger:
-    return Ledger(store, audit=audit)
+    return Ledger(store, people_key=PEOPLE_KEY, audit=audit)
 
 
 def _charges(store: Store) -> list[str]:
@@ -52,7 +56,7 @@ def _orders(rows: int = 600) -> pa.Table:
 
 def test_a_charge_appends_one_event_with_names_and_cost(ledger: Ledger, audit: AuditLog) -> None:
     ledger.charge(
-        "r1", "orders", "row", PureDP(0.25), analyst="ana", purpose="analytics", what="q on orders"
+        "r1", "orders", ROW, PureDP(0.25), analyst="ana", purpose="analytics", what="q on orders"
     )
     (event,) = audit.events(action="dp.charge")
     assert event.actor == "ana"
@@ -70,11 +74,11 @@ def test_a_charge_appends_one_event_with_names_and_cost(ledger: Ledger, audit: A
 
 
 def test_replays_and_refusals_append_nothing(ledger: Ledger, audit: AuditLog) -> None:
-    ledger.set_budget("orders", "row", PureDP(1.0))
-    ledger.charge("r1", "orders", "row", PureDP(0.6))
-    ledger.charge("r1", "orders", "row", PureDP(0.6))  # a retry
+    ledger.set_budget("orders", ROW, PureDP(1.0))
+    ledger.charge("r1", "orders", ROW, PureDP(0.6))
+    ledger.charge("r1", "orders", ROW, PureDP(0.6))  # a retry
     with pytest.raises(BudgetExceeded):
-        ledger.charge("r2", "orders", "row", PureDP(0.6))
+        ledger.charge("r2", "orders", ROW, PureDP(0.6))
     assert [e.details["request_id"] for e in audit.events(action="dp.charge")] == ["r1"]
     assert audit.verify() == 2  # dp.budget_set and one dp.charge
 
@@ -87,10 +91,10 @@ def test_if_the_audit_write_fails_nothing_is_charged(
 
     monkeypatch.setattr(AuditLog, "append_in", broken)
     with pytest.raises(StoreError, match="unavailable"):
-        ledger.charge("r1", "orders", "row", PureDP(0.25))
+        ledger.charge("r1", "orders", ROW, PureDP(0.25))
     assert _charges(store) == []
     monkeypatch.undo()
-    ledger.charge("r1", "orders", "row", PureDP(0.25))  # the id was not used up
+    ledger.charge("r1", "orders", ROW, PureDP(0.25))  # the id was not used up
     assert _charges(store) == ["r1"] and audit.verify() == 1
 
 
@@ -100,8 +104,8 @@ def test_an_audit_log_in_another_store_is_written_before_the_charge_commits(
     other = Store.open(f"sqlite:///{tmp_path / 'audit.db'}")
     try:
         audit = AuditLog(other, Keyring.open(other, master_key=secrets.token_bytes(32)))
-        ledger = Ledger(store, audit=audit)
-        ledger.charge("r1", "orders", "row", PureDP(0.25))
+        ledger = Ledger(store, people_key=PEOPLE_KEY, audit=audit)
+        ledger.charge("r1", "orders", ROW, PureDP(0.25))
         assert [e.details["request_id"] for e in audit.events()] == ["r1"]
 
         def broken(*args: object, **kwargs: object) -> None:
@@ -109,7 +113,7 @@ def test_an_audit_log_in_another_store_is_written_before_the_charge_commits(
 
         monkeypatch.setattr(AuditLog, "append", broken)
         with pytest.raises(StoreError):
-            ledger.charge("r2", "orders", "row", PureDP(0.25))
+            ledger.charge("r2", "orders", ROW, PureDP(0.25))
         assert _charges(store) == ["r1"]
     finally:
         other.close()
@@ -121,18 +125,18 @@ def test_two_store_objects_on_one_database_share_the_charge_transaction(
     other = Store.open(store_url)  # the same database through a second engine
     try:
         audit = AuditLog(other, Keyring.open(other, master_key=secrets.token_bytes(32)))
-        Ledger(store, audit=audit).charge("r1", "orders", "row", PureDP(0.25))
+        Ledger(store, people_key=PEOPLE_KEY, audit=audit).charge("r1", "orders", ROW, PureDP(0.25))
         assert [e.details["request_id"] for e in audit.events()] == ["r1"]
     finally:
         other.close()
 
 
 def test_budget_changes_are_audited_with_their_actor(ledger: Ledger, audit: AuditLog) -> None:
-    ledger.set_budget("orders", "row", ApproxDP(2.0, 1e-6), actor="officer")
+    ledger.set_budget("orders", ROW, ApproxDP(2.0, 1e-6), actor="officer")
     ledger.set_sub_budget(
-        "orders", "row", scope="analyst", name="ana", limit=PureDP(0.5), actor="officer"
+        "orders", ROW, scope="analyst", name="ana", limit=PureDP(0.5), actor="officer"
     )
-    ledger.reset("orders", "row", actor="officer")
+    ledger.reset("orders", ROW, actor="officer")
     events = audit.events()
     assert [(e.actor, e.action) for e in events] == [
         ("officer", "dp.budget_set"),
@@ -173,11 +177,11 @@ def test_a_failure_while_reading_data_keeps_the_charge_and_is_not_replayed(
     sql = "SELECT SUM(CAST(note AS DOUBLE)) AS s FROM orders"
     with pytest.raises(QueryError, match="stays charged"):
         run_query(sql, _orders(), table="orders", options=options, ledger=ledger, request_id="x")
-    assert ledger.show("orders", "row").spent == ApproxDP(0.5, 0.0)
+    assert ledger.show("orders", ROW).spent == ApproxDP(0.5, 0.0)
     assert [e.details["request_id"] for e in audit.events(action="dp.charge")] == ["x"]
     with pytest.raises(ParameterError, match=r"no stored answer.*Nothing was charged now"):
         run_query(sql, _orders(), table="orders", options=options, ledger=ledger, request_id="x")
-    assert ledger.show("orders", "row").spent == ApproxDP(0.5, 0.0)
+    assert ledger.show("orders", ROW).spent == ApproxDP(0.5, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -223,13 +227,13 @@ def test_audited_costs_add_up_to_what_was_spent_and_never_exceed_the_budget(
     store = Store.open(f"sqlite:///{tmp_path / f'{secrets.token_hex(4)}.db'}")
     try:
         audit = AuditLog(store, Keyring.open(store, master_key=secrets.token_bytes(32)))
-        ledger = Ledger(store, audit=audit)
-        ledger.set_budget("orders", "row", PureDP(1.0))
+        ledger = Ledger(store, people_key=PEOPLE_KEY, audit=audit)
+        ledger.set_budget("orders", ROW, PureDP(1.0))
         for i, cost in enumerate(costs):
             with contextlib.suppress(BudgetExceeded):
-                ledger.charge(f"r{i}", "orders", "row", PureDP(cost))
+                ledger.charge(f"r{i}", "orders", ROW, PureDP(cost))
         audited = sum(e.details["cost"]["epsilon"] for e in audit.events(action="dp.charge"))
-        spent = ledger.show("orders", "row").spent
+        spent = ledger.show("orders", ROW).spent
         assert isinstance(spent, PureDP)
         assert audited == pytest.approx(spent.epsilon) and spent.epsilon <= 1.0 + 1e-9
         assert audit.verify() == 1 + len(audit.events(action="dp.charge"))

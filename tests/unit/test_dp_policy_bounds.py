@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from _people import PEOPLE_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,7 +52,7 @@ def _orders(rows: int = 2000) -> pa.Table:
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     store = Store.open(f"sqlite:///{tmp_path / 'ledger.db'}")
-    yield Ledger(store, default_total=PureDP(1e7))
+    yield Ledger(store, people_key=PEOPLE_KEY, default_total=PureDP(1e7))
     store.close()
 
 
@@ -66,7 +67,7 @@ def test_the_dp_section_is_loaded_with_where_each_bound_was_declared(tmp_path: P
 
 def test_a_policy_without_a_dp_section_declares_nothing() -> None:
     dp = load_policy("gdpr").dp
-    assert dict(dp.bounds) == {} and dp.unit == PerRow() and dp.default_budget is None
+    assert dict(dp.bounds) == {} and dp.unit is None and dp.default_budget is None
 
 
 def test_a_pure_default_budget_when_delta_is_zero() -> None:
@@ -157,7 +158,11 @@ def test_a_query_clamps_to_the_policy_bounds_and_says_where_they_came_from(
 ) -> None:
     policy = parse_policy(RETAIL, "retail.yaml")
     options = QueryOptions.from_policy(
-        policy, epsilon=PureDP(1e6), unit=PerRow(), bounds={"price_sum": (0, 10)}
+        policy,
+        epsilon=PureDP(1e6),
+        unit=PerRow(),
+        unit_declared=True,
+        bounds={"price_sum": (0, 10)},
     )
     answer = run_query(
         "SELECT SUM(Quantity) AS qty, SUM(UnitPrice) AS price_sum FROM orders",

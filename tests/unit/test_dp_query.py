@@ -8,15 +8,19 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from _people import PEOPLE_KEY
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
-from shopveil._core.units import PerCustomer
+from shopveil._core.units import PerCustomer, PerRow
 from shopveil.dp import Cell, Ledger, Query, QueryOptions, parse_query, run_query, table_name
 from shopveil.errors import BudgetExceeded, ParameterError, QueryError, SchemaError, SourceError
 from shopveil.store import Store
 
 ROWS = 4000
+
+# The steward declares these tables' rows independent people (tests of the engine itself).
+PER_ROW = {"unit": PerRow(), "unit_declared": True}
 
 
 def _orders() -> pa.Table:
@@ -32,10 +36,16 @@ def _orders() -> pa.Table:
     )
 
 
+def _bounded_rows(limit: int) -> int:
+    """Rows left when each customer keeps at most ``limit`` of theirs."""
+    _, per_customer = np.unique(_orders()["customer"].to_numpy(), return_counts=True)
+    return int(np.minimum(per_customer, limit).sum())
+
+
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     store = Store.open(f"sqlite:///{tmp_path / 'ledger.db'}")
-    yield Ledger(store, default_total=ApproxDP(1000.0, 1e-3))
+    yield Ledger(store, people_key=PEOPLE_KEY, default_total=ApproxDP(1000.0, 1e-3))
     store.close()
 
 
@@ -92,7 +102,10 @@ def test_supported_sql_parses() -> None:
 def test_counts_and_sums_are_close_at_high_epsilon(ledger: Ledger) -> None:
     data = _orders()
     options = QueryOptions(
-        epsilon=PureDP(100.0), bounds={"revenue": (0, 200)}, keys={"country": ("FR", "DE", "UK")}
+        epsilon=PureDP(100.0),
+        bounds={"revenue": (0, 200)},
+        keys={"country": ("FR", "DE", "UK")},
+        **PER_ROW,
     )
     # Seeded: an unseeded draw lands outside twice the 95% half-width about once in 130 runs.
     with pytest.warns(InsecureRandomnessWarning):
@@ -119,7 +132,7 @@ def test_counts_and_sums_are_close_at_high_epsilon(ledger: Ledger) -> None:
 
 
 def test_public_keys_release_empty_groups_too(ledger: Ledger) -> None:
-    options = QueryOptions(epsilon=PureDP(1.0), keys={"country": ("FR", "XX")})
+    options = QueryOptions(epsilon=PureDP(1.0), keys={"country": ("FR", "XX")}, **PER_ROW)
     answer = run_query(
         "SELECT country, COUNT(*) FROM orders GROUP BY country",
         _orders(),
@@ -136,7 +149,7 @@ def test_partition_selection_hides_rare_groups(ledger: Ledger) -> None:
         "SELECT k, COUNT(*) FROM t GROUP BY k",
         rare,
         table="t",
-        options=QueryOptions(epsilon=PureDP(1.0), delta=1e-8),
+        options=QueryOptions(epsilon=PureDP(1.0), delta=1e-8, **PER_ROW),
         ledger=ledger,
     )
     assert [row["k"] for row in answer.rows] == ["common"]
@@ -168,12 +181,15 @@ def test_per_customer_bounding_and_quantiles(ledger: Ledger, csv_path: Path) -> 
 
 def test_histogram_and_builder_give_the_same_engine(ledger: Ledger, csv_path: Path) -> None:
     query = Query("orders").where("qty > 0").histogram("price", 0, 20, 4)
-    answer = query.run(csv_path, epsilon=PureDP(50.0), ledger=ledger)
+    customers = PerCustomer("customer", 10)
+    answer = query.run(csv_path, epsilon=PureDP(50.0), ledger=ledger, unit=customers)
     assert [row["histogram_low"] for row in answer.rows] == [0, 5, 10, 15]
-    assert sum(row["histogram"].value for row in answer.rows) == pytest.approx(ROWS, abs=20)
+    # Each customer keeps at most 10 rows: the histogram counts about 10 per customer.
+    kept = sum(row["histogram"].value for row in answer.rows)
+    assert kept == pytest.approx(_bounded_rows(10), abs=40)
     built = Query("orders").group_by("country").count().sum("qty", bounds=(0, 10), alias="q")
     assert "SUM(qty) AS q" in built.to_sql()
-    assert built.run(csv_path, epsilon=PureDP(5.0), ledger=ledger).columns == (
+    assert built.run(csv_path, epsilon=PureDP(5.0), ledger=ledger, unit=customers).columns == (
         "country", "count", "q",
     )  # fmt: skip
 
@@ -193,7 +209,7 @@ def test_histogram_and_builder_give_the_same_engine(ledger: Ledger, csv_path: Pa
 def test_bad_input_charges_nothing(
     ledger: Ledger, csv_path: Path, sql: str, options: dict, error: type, message: str
 ) -> None:
-    settings = {"epsilon": PureDP(1.0), **options}
+    settings = {"epsilon": PureDP(1.0), **PER_ROW, **options}
     with pytest.raises(error, match=message):
         run_query(sql, csv_path, options=QueryOptions(**settings), ledger=ledger)
     assert ledger.accounts() == []  # not even a default account appeared
@@ -212,7 +228,7 @@ def test_zero_epsilon_and_missing_files_are_refused(ledger: Ledger, tmp_path: Pa
 
 
 def test_retry_replays_the_stored_answer(ledger: Ledger) -> None:
-    options = QueryOptions(epsilon=PureDP(0.5), keys={"country": ("FR", "DE", "UK")})
+    options = QueryOptions(epsilon=PureDP(0.5), keys={"country": ("FR", "DE", "UK")}, **PER_ROW)
     sql = "SELECT country, COUNT(*) FROM orders GROUP BY country"
     first = run_query(
         sql, _orders(), table="orders", options=options, ledger=ledger, request_id="r"
@@ -222,7 +238,7 @@ def test_retry_replays_the_stored_answer(ledger: Ledger) -> None:
     )
     assert again.replayed and not first.replayed
     assert [r["count"].value for r in again.rows] == [r["count"].value for r in first.rows]
-    assert ledger.show("orders", "row").spent == ApproxDP(0.5, 0.0)
+    assert ledger.show("orders", PerRow()).spent == ApproxDP(0.5, 0.0)
 
 
 def test_table_name_defaults_to_the_file_stem() -> None:
@@ -253,6 +269,11 @@ def test_top_products_and_pairs(ledger: Ledger) -> None:
     assert [(r["item_a"], r["item_b"]) for r in pairs.rows] == [("A", "B")]
     assert isinstance(pairs.cost, ApproxDP)
     with pytest.raises(ParameterError, match="customer privacy unit"):
+        top_pairs(
+            data, "item", "invoice", 1, epsilon=PureDP(1.0), ledger=ledger, table="sales",
+            unit=PerRow(),
+        )  # fmt: skip
+    with pytest.raises(QueryError, match="holds customer ids"):
         top_pairs(data, "item", "invoice", 1, epsilon=PureDP(1.0), ledger=ledger, table="sales")
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow.compute as pc
 import pytest
+from _people import PEOPLE_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -18,6 +19,7 @@ from shopveil.dp import Ledger
 from shopveil.dp._bits import GeneratorBits
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
 from shopveil.learn import _dp_als
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import (
     DPALS,
     start_factors,
@@ -109,22 +111,22 @@ def test_the_releases_compose_within_the_target(target: ApproxDP | ZCDP) -> None
 
 
 def test_the_ledger_is_charged_once_before_the_fit(train: Interactions, store: Store) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     context = FitContext(ledger, "retail", "fit-1", _seeded())
     fitted = DPALS(TARGET).fit(train, context)
     assert fitted.privacy is not None and fitted.privacy.epsilon <= TARGET.epsilon
-    spent = ledger.show("retail", "customer").spent
+    spent = ledger.show("retail", CUSTOMER).spent
     assert spent == fitted.privacy
     with pytest.raises(PrivacyError, match="already paid"):  # a retry would be fresh noise
         DPALS(TARGET).fit(train, FitContext(ledger, "retail", "fit-1", _seeded()))
-    assert ledger.show("retail", "customer").spent == spent
+    assert ledger.show("retail", CUSTOMER).spent == spent
 
 
 def test_a_refused_fit_computes_nothing(
     train: Interactions, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ledger = Ledger(store)
-    ledger.set_budget("retail", "customer", ApproxDP(0.5, 1e-6))
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
+    ledger.set_budget("retail", CUSTOMER, ApproxDP(0.5, 1e-6))
 
     def no_compute(*args: object, **kwargs: object) -> None:
         raise AssertionError("computed before the charge")
@@ -132,7 +134,7 @@ def test_a_refused_fit_computes_nothing(
     monkeypatch.setattr(_dp_als, "bound_contributions", no_compute)
     with pytest.raises(BudgetExceeded):
         DPALS(TARGET).fit(train, FitContext(ledger, "retail", "fit-2"))
-    assert ledger.show("retail", "customer").spent == ApproxDP(0.0, 0.0)
+    assert ledger.show("retail", CUSTOMER).spent == ApproxDP(0.0, 0.0)
 
 
 def test_scores_rank_kept_items_first_and_fall_back_to_dp_counts(

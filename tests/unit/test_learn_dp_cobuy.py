@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from _people import PEOPLE_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -18,6 +19,7 @@ from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail
 from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_cobuy import (
     DPCoPurchase,
 )
@@ -63,14 +65,14 @@ def test_fit_charges_the_ledger_once_and_refuses_a_retry_that_would_release_fres
     purchases: tuple[Interactions, Interactions], store: Store
 ) -> None:
     train, _ = purchases
-    ledger = Ledger(store)
-    ledger.set_budget("shop", "customer", ApproxDP(3.0, 1e-6))
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
+    ledger.set_budget("shop", CUSTOMER, ApproxDP(3.0, 1e-6))
     model = DPCoPurchase(ApproxDP(1.0, 1e-6))
     context = FitContext(ledger=ledger, dataset="shop", request_id="fit-1", rng=_seeded())
     model.fit(train, context)
     with pytest.raises(PrivacyError, match="already paid"):
         model.fit(train, context)  # same request id: nothing stored to replay
-    spent = ledger.show("shop", "customer").spent
+    spent = ledger.show("shop", CUSTOMER).spent
     assert isinstance(spent, ApproxDP)
     assert spent.epsilon == pytest.approx(1.0)
 
@@ -79,8 +81,8 @@ def test_a_fit_over_budget_is_refused_before_anything_is_computed(
     purchases: tuple[Interactions, Interactions], store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     train, _ = purchases
-    ledger = Ledger(store)
-    ledger.set_budget("shop", "customer", ApproxDP(0.5, 1e-6))
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
+    ledger.set_budget("shop", CUSTOMER, ApproxDP(0.5, 1e-6))
 
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("statistics computed before the budget was checked")
@@ -88,7 +90,7 @@ def test_a_fit_over_budget_is_refused_before_anything_is_computed(
     monkeypatch.setattr("shopveil.learn._dp_cobuy.release_popularity", must_not_run)
     with pytest.raises(BudgetExceeded):
         DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(train, FitContext(ledger=ledger, dataset="shop"))
-    assert ledger.show("shop", "customer").spent == ApproxDP(0.0, 0.0)
+    assert ledger.show("shop", CUSTOMER).spent == ApproxDP(0.0, 0.0)
 
 
 def test_released_popularity_is_the_unit_row_sum_plus_noise_of_the_stated_scale(
@@ -197,14 +199,14 @@ def test_without_a_budget_the_model_fits_exact_statistics_and_charges_nothing(
     purchases: tuple[Interactions, Interactions], store: Store
 ) -> None:
     train, _ = purchases
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     exact = DPCoPurchase(None).fit(train, FitContext(ledger=ledger, dataset="shop"))
     expected = np.asarray(unit_rows(train.matrix().astype(np.float64)).sum(axis=0)).ravel()
     assert exact.privacy is None
     assert np.array_equal(exact.popularity, expected)
     assert exact.copurchase.any()
     with pytest.raises(ParameterError, match="unknown dataset"):
-        ledger.show("shop", "customer")
+        ledger.show("shop", CUSTOMER)
 
 
 def test_a_private_fit_without_a_ledger_is_refused(

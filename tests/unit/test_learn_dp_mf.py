@@ -10,6 +10,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow.compute as pc
 import pytest
+from _people import PEOPLE_KEY
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
@@ -17,6 +18,7 @@ from shopveil.data import bundled_online_retail
 from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn import _dp_mf
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import DPSGDConfig, noise_multiplier_for, training_epsilon
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
@@ -84,11 +86,11 @@ def test_the_plan_states_at_most_the_target(target: ApproxDP) -> None:
 
 
 def test_fit_charges_once_and_scores_every_item(train: Interactions, store: Store) -> None:
-    ledger = Ledger(store)
-    ledger.set_budget("retail", "customer", ApproxDP(2.0, 1e-5))
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
+    ledger.set_budget("retail", CUSTOMER, ApproxDP(2.0, 1e-5))
     fitted = DPMF(TARGET, **SMALL).fit(train, FitContext(ledger, "retail", "mf-1", _seeded()))
     assert fitted.privacy is not None and fitted.privacy.epsilon <= TARGET.epsilon
-    assert ledger.show("retail", "customer").spent == fitted.privacy
+    assert ledger.show("retail", CUSTOMER).spent == fitted.privacy
     history = train.matrix()[:5].tolil()
     history[4, :] = 0  # a customer with no history scores the item biases
     scores = fitted.scores(np.arange(5), history.tocsr())
@@ -106,8 +108,8 @@ def test_fit_charges_once_and_scores_every_item(train: Interactions, store: Stor
 def test_a_refused_fit_trains_nothing(
     train: Interactions, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ledger = Ledger(store)
-    ledger.set_budget("retail", "customer", ApproxDP(0.5, 1e-5))
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
+    ledger.set_budget("retail", CUSTOMER, ApproxDP(0.5, 1e-5))
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("trained before the charge")
@@ -116,7 +118,7 @@ def test_a_refused_fit_trains_nothing(
     monkeypatch.setattr(_dp_mf, "release_popularity", no_training)
     with pytest.raises(BudgetExceeded):
         DPMF(TARGET, **SMALL).fit(train, FitContext(ledger, "retail", "mf-2"))
-    assert ledger.show("retail", "customer").spent == ApproxDP(0.0, 0.0)
+    assert ledger.show("retail", CUSTOMER).spent == ApproxDP(0.0, 0.0)
 
 
 def test_seeded_fits_are_reproducible(train: Interactions, scratch_ledger: Ledger) -> None:

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import torch
 from _customer_data import AS_OF, HORIZON, START, synthetic_transactions
+from _people import PEOPLE_KEY
 
 from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError, SourceError
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
@@ -30,13 +32,13 @@ from shopveil.store import Store
 
 torch.set_num_threads(1)
 
-UNIT = "customer:CustomerID"
+UNIT = PerCustomer("CustomerID")
 
 
 @pytest.fixture
 def ledger(store_url: str) -> Iterator[Ledger]:
     store = Store.open(store_url)
-    yield Ledger(store)
+    yield Ledger(store, people_key=PEOPLE_KEY)
     store.close()
 
 
@@ -88,7 +90,7 @@ def test_private_churn_model_charges_once_and_saves_its_metadata(
     assert (meta.mechanism, meta.budget, meta.unit, meta.dataset) == (
         "dp-sgd",
         budget,
-        UNIT,
+        UNIT.key,
         "shop",
     )
     assert (meta.window_start, meta.window_end) == (START, AS_OF)
@@ -103,48 +105,47 @@ def test_private_churn_model_charges_once_and_saves_its_metadata(
     assert np.all(np.isfinite(loaded.caps)) and np.allclose(loaded.scale, np.log1p(loaded.caps))
 
 
-def test_a_refused_charge_trains_nothing(ledger: Ledger) -> None:
+def test_a_refused_charge_trains_nothing(
+    ledger: Ledger, churn_data: tuple[CustomerFeatures, np.ndarray]
+) -> None:
+    features, churn = churn_data
     ledger.set_budget("shop", UNIT, ApproxDP(0.5, 1e-5))
-    model = torch.nn.Linear(3, 1)
-    before = [p.detach().clone() for p in model.parameters()]
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    config = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=2, accountant="rdp")
+    privacy = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=2, accountant="rdp")
     with pytest.raises(BudgetExceeded):
-        make_private(
-            model, optimizer, _loader(), config=config, ledger=ledger, dataset="shop",
-            unit=UNIT, request_id="too-big",
+        train_customer_model(
+            features, churn, config=CustomerModelConfig(epochs=2), privacy=privacy,
+            ledger=ledger, dataset="shop", request_id="too-big",
         )  # fmt: skip
     assert ledger.show("shop", UNIT).spent == ApproxDP(0.0, 0.0)
     assert ledger.find("too-big", "shop", UNIT) is None
-    assert not model._forward_hooks and not model._backward_hooks  # not wrapped by Opacus
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
-def test_a_model_opacus_cannot_handle_is_refused_before_the_charge(ledger: Ledger) -> None:
+def test_a_model_opacus_cannot_handle_is_refused() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
     config = DPSGDConfig(ApproxDP(0.5, 1e-7), epochs=1, accountant="rdp")
-    with pytest.raises(ParameterError, match="Nothing was charged"):
+    with pytest.raises(ParameterError, match="Opacus cannot train this model"):
         make_private(
             model, torch.optim.SGD(model.parameters(), lr=0.1), _loader(), config=config,
-            ledger=ledger, dataset="shop", unit=UNIT, request_id="bn",
+            charge=None, unit=UNIT,
         )  # fmt: skip
-    assert ledger.find("bn", "shop", UNIT) is None
+    assert not model._forward_hooks
 
 
-def test_a_paid_request_id_cannot_train_a_second_model(ledger: Ledger) -> None:
-    config = DPSGDConfig(ApproxDP(0.3, 1e-7), epochs=1, accountant="rdp")
-    model = torch.nn.Linear(3, 1)
-    make_private(
-        model, torch.optim.SGD(model.parameters(), lr=0.1), _loader(), config=config,
-        ledger=ledger, dataset="shop", unit=UNIT, request_id="same", rng=_seeded(1),
+def test_a_paid_request_id_cannot_train_a_second_model(
+    ledger: Ledger, churn_data: tuple[CustomerFeatures, np.ndarray]
+) -> None:
+    features, churn = churn_data
+    privacy = DPSGDConfig(ApproxDP(0.3, 1e-7), epochs=1, accountant="rdp")
+    config = CustomerModelConfig(epochs=1)
+    train_customer_model(
+        features, churn, config=config, privacy=privacy, ledger=ledger, dataset="shop",
+        request_id="same", rng=_seeded(1),
     )  # fmt: skip
-    again = torch.nn.Linear(3, 1)
     with pytest.raises(PrivacyError, match="already paid"):
-        make_private(
-            again, torch.optim.SGD(again.parameters(), lr=0.1), _loader(), config=config,
-            ledger=ledger, dataset="shop", unit=UNIT, request_id="same", rng=_seeded(1),
+        train_customer_model(
+            features, churn, config=config, privacy=privacy, ledger=ledger, dataset="shop",
+            request_id="same", rng=_seeded(1),
         )  # fmt: skip
-    assert not again._forward_hooks
     assert ledger.show("shop", UNIT).spent == ApproxDP(0.3, 1e-7)
 
 
@@ -167,13 +168,12 @@ def test_the_noise_multiplier_meets_the_target(accountant: str) -> None:
     assert epsilon(sigma * 0.95) > config.budget.epsilon * 0.99  # not needlessly noisy
 
 
-def test_finish_refuses_a_model_trained_beyond_its_charge(ledger: Ledger) -> None:
-    ledger.set_budget("shop", UNIT, ApproxDP(2.0, 1e-4))
+def test_finish_refuses_a_model_trained_beyond_its_charge() -> None:
     model = torch.nn.Linear(3, 1)
     config = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, accountant="rdp")
     training = make_private(
         model, torch.optim.SGD(model.parameters(), lr=0.1), _loader(), config=config,
-        ledger=ledger, dataset="shop", unit=UNIT, request_id="r1", rng=_seeded(2),
+        charge=None, unit=UNIT, rng=_seeded(2),
     )  # fmt: skip
     _train(training, epochs=1)
     assert training.finish().budget == config.budget
@@ -200,7 +200,7 @@ def test_model_file_round_trips_arrays_config_and_metadata(
     meta = PrivacyMetadata(
         mechanism="none" if budget is None else "test-mechanism",
         budget=budget,
-        unit=UNIT,
+        unit=UNIT.key,
         window_start=datetime(2010, 12, 1),
         window_end=datetime(2011, 7, 1),
         dataset="shop",
@@ -219,10 +219,10 @@ def test_model_file_round_trips_arrays_config_and_metadata(
 
 def test_model_file_refuses_what_it_cannot_trust(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="budget"):
-        PrivacyMetadata(mechanism="dp-sgd", budget=None, unit=UNIT)
+        PrivacyMetadata(mechanism="dp-sgd", budget=None, unit=UNIT.key)
     with pytest.raises(ParameterError, match="budget"):
-        PrivacyMetadata(mechanism="none", budget=ApproxDP(1.0, 1e-6), unit=UNIT)
-    meta = PrivacyMetadata(mechanism="none", budget=None, unit=UNIT)
+        PrivacyMetadata(mechanism="none", budget=ApproxDP(1.0, 1e-6), unit=UNIT.key)
+    meta = PrivacyMetadata(mechanism="none", budget=None, unit=UNIT.key)
     path = save_model(tmp_path / "m.npz", kind="toy", arrays={"w": np.ones(2)}, privacy=meta)
     with pytest.raises(SourceError, match="not 'other'"):
         load_model(path, kind="other")
@@ -244,7 +244,7 @@ def test_a_composed_release_is_counted_and_ghost_clipping_trains_without_a_ledge
     model = torch.nn.Linear(3, 1)
     training = make_private(
         model, torch.optim.SGD(model.parameters(), lr=0.1), _loader(), config=config,
-        ledger=None, dataset="shop", unit=UNIT, request_id="", rng=_seeded(3),
+        charge=None, unit=UNIT, rng=_seeded(3),
         criterion=torch.nn.MSELoss(), grad_sample_mode="ghost",
     )  # fmt: skip
     assert training.charge is None and training.criterion is not None

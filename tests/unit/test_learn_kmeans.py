@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _people import PEOPLE_KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.dp._accounting import compose_zcdp
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
@@ -21,14 +23,14 @@ from shopveil.learn._features import FEATURE_CAPS, FEATURE_NAMES, CustomerFeatur
 from shopveil.learn._kmeans import DPKMeansConfig, KMeansModel, dp_kmeans, kmeans_measurements
 from shopveil.store import Store
 
-UNIT = "customer:CustomerID"
+UNIT = PerCustomer("CustomerID")
 DIMS = len(FEATURE_NAMES)
 REQUESTS = itertools.count()  # one request id per run: a paid id cannot run again
 
 
 @pytest.fixture
 def ledger(store: Store) -> Ledger:
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     ledger.set_budget("shop", UNIT, ZCDP(1e6))
     return ledger
 
@@ -118,7 +120,7 @@ def test_dp_kmeans_charges_first_and_saves_its_metadata(ledger: Ledger, tmp_path
 
 
 def test_a_refused_charge_computes_nothing(store: Store) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     ledger.set_budget("shop", UNIT, ApproxDP(0.5, 1e-6))
     values, _ = _blobs(2)
 

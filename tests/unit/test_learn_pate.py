@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from _people import PEOPLE_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn._model_file import load_model
@@ -28,7 +30,7 @@ from shopveil.learn._pate_aggregate import GNMaxConfig, aggregate_votes
 from shopveil.store import Store
 from shopveil.store._schema import dp_charges
 
-UNIT = "customer:CustomerID"
+UNIT = PerCustomer("CustomerID")
 KEY = b"k" * 32
 JAN = Window(datetime(2011, 1, 1), datetime(2011, 2, 1))
 CONFIG = GNMaxConfig(sigma=6.0, threshold=14.0, threshold_sigma=8.0)
@@ -135,7 +137,7 @@ def _release(
 def test_labels_are_charged_once_and_a_rerelease_costs_nothing(
     store: Store, seeded: Callable[[int], np.random.Generator]
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     ledger.set_budget("orders", UNIT, ApproxDP(20.0, 1e-5))
     first, queries = _release(ledger, JAN, 1, seeded)
     assert not first.replayed and first.answered > 0  # type: ignore[attr-defined]
@@ -157,7 +159,7 @@ def test_labels_are_charged_once_and_a_rerelease_costs_nothing(
 def test_a_new_window_costs_only_its_own_queries(
     store: Store, seeded: Callable[[int], np.random.Generator], tmp_path: Path
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     ledger.set_budget("orders", UNIT, ApproxDP(20.0, 1e-5))
     jan, jan_q = _release(ledger, JAN, 1, seeded)
     feb, feb_q = _release(ledger, FEB, 2, seeded)
@@ -187,7 +189,7 @@ def test_a_new_window_costs_only_its_own_queries(
 def test_a_refused_budget_releases_no_labels(
     store: Store, seeded: Callable[[int], np.random.Generator]
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     ledger.set_budget("orders", UNIT, ApproxDP(5.0, 1e-5))
     with pytest.raises(BudgetExceeded):
         _release(ledger, JAN, 1, seeded)
@@ -198,7 +200,7 @@ def test_a_refused_budget_releases_no_labels(
 def test_rereleasing_a_window_with_other_queries_is_refused(
     store: Store, seeded: Callable[[int], np.random.Generator]
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
     ledger.set_budget("orders", UNIT, ApproxDP(10.0, 1e-5))
     _release(ledger, JAN, 1, seeded)
     with pytest.raises(ParameterError, match="other queries"):

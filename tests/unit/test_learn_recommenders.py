@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.csv as pacsv
 import pytest
 import sqlalchemy as sa
+from _people import PEOPLE_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
@@ -28,6 +29,7 @@ from shopveil.learn._baselines import (
     Popularity,
     bounded_item_counts,
 )
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._evaluate import align, evaluate
 from shopveil.learn._interactions import Interactions, load_interactions, temporal_split
 from shopveil.learn._itemknn import ItemKNN
@@ -78,7 +80,7 @@ def _planted(seed: int) -> tuple[Interactions, Interactions]:
 @pytest.fixture
 def ledger(store_url: str) -> Iterator[Ledger]:
     store = Store.open(store_url)
-    yield Ledger(store, default_total=ApproxDP(20.0, 1e-3))
+    yield Ledger(store, people_key=PEOPLE_KEY, default_total=ApproxDP(20.0, 1e-3))
     store.close()
 
 
@@ -156,7 +158,7 @@ def test_dp_popularity_charges_once_and_retries_replay(
         train, FitContext(ledger=ledger, dataset="retail", request_id="fit-1", rng=_rng(6))
     )
     assert _charges(ledger) == 1
-    assert ledger.show("retail", "customer").spent == ApproxDP(8.0, 0.0)
+    assert ledger.show("retail", CUSTOMER).spent == ApproxDP(8.0, 0.0)
     assert np.array_equal(first.counts, again.counts)  # the stored release, no fresh noise
     assert first.privacy == ApproxDP(8.0, 0.0) and first.name == "dp-popularity"
 
@@ -165,7 +167,7 @@ def test_refusal_and_missing_ledger_charge_nothing(
     retail: tuple[Interactions, Interactions], ledger: Ledger
 ) -> None:
     train, _ = retail
-    ledger.set_budget("retail", "customer", PureDP(0.5))
+    ledger.set_budget("retail", CUSTOMER, PureDP(0.5))
     with pytest.raises(BudgetExceeded):
         DPPopularity(PureDP(8.0)).fit(train, FitContext(ledger=ledger, dataset="retail"))
     with pytest.raises(ParameterError, match="ledger"):
@@ -173,12 +175,12 @@ def test_refusal_and_missing_ledger_charge_nothing(
     assert _charges(ledger) == 0
 
 
-def test_dp_popularity_noise_has_the_calibrated_scale(ledger: Ledger) -> None:
+def test_dp_popularity_noise_has_the_calibrated_scale(scratch_ledger: Ledger) -> None:
     train, _ = _planted(7)  # 8 items per user, so max_items_per_user=8 drops nothing
     exact = np.asarray(train.matrix().sum(axis=0)).ravel()
     noise = []
-    for run in range(25):
-        context = FitContext(ledger=ledger, dataset=f"d{run}", rng=_rng(run))
+    for run in range(25):  # every fit charges the same people: a ledger with room for 25
+        context = FitContext(ledger=scratch_ledger, dataset=f"d{run}", rng=_rng(run))
         noise.append(DPPopularity(PureDP(4.0), max_items_per_user=8).fit(train, context).counts)
     residual = np.concatenate(noise) - np.tile(exact, 25)
     q = math.exp(-4.0 / 8)  # discrete Laplace of scale 8 / ε = 2

@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from shopveil._commands._common import console, err_console, split_names, translate_errors
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
-    from shopveil.dp import Ledger
+    from shopveil._core.units import PrivacyUnit
+    from shopveil._workspace import Workspace
 
 __all__ = ["register"]
 
-_ACTOR = typer.Option(help="Who is acting, recorded in the audit log.")
+_ACTOR = typer.Option(
+    "--actor", help="Who is acting, recorded in the audit log [default: your user name]."
+)
 
 budget_app = typer.Typer(help="Show, set or reset privacy budgets.", no_args_is_help=True)
 
@@ -54,49 +57,67 @@ def _bounds(values: list[str] | None) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _unit(column: str | None, max_contributions: int) -> object:
-    from shopveil._core.units import PerCustomer, PerRow
+def _unit(column: str | None, max_contributions: int) -> PrivacyUnit | None:
+    """The unit the analyst asks for; None leaves it to the catalog (or refuses ids)."""
+    from shopveil._core.units import PerCustomer
 
     if column is None:
         if max_contributions != 1:
             raise ParameterError("--max-contributions needs --privacy-unit COLUMN")
-        return PerRow()
+        return None
     return PerCustomer(column, max_contributions)
 
 
 @contextmanager
-def _ledger(**options: Any) -> Iterator[Ledger]:
-    """A ledger on the default store whose charges and changes go to its audit log."""
-    from shopveil.audit import AuditLog
-    from shopveil.dp import Ledger
-    from shopveil.keys import Keyring
-    from shopveil.store import Store
+def open_default(actor: str | None = None, **options: Any) -> Iterator[Workspace]:
+    """The workspace at ``SHOPVEIL_DB_URL`` / ``SHOPVEIL_HOME``, closed afterwards."""
+    from shopveil._workspace import open_workspace
 
-    store = Store.open()
+    workspace = open_workspace(actor=actor, **options)
     try:
-        audit = AuditLog(store, Keyring.open(store))
-        yield Ledger(store, audit=audit, **options)
+        yield workspace
     finally:
-        store.close()
+        workspace.close()
 
 
-def _unit_key(text: str) -> str:
-    if text == "row" or text.startswith("customer:"):
-        return text
-    return f"customer:{text}"
+def _account_unit(workspace: Workspace, dataset: str, text: str | None) -> PrivacyUnit:
+    """The unit of a budget account: the registered dataset's, else ``row`` or customers."""
+    from shopveil._core.units import PerCustomer, PerRow
+
+    entry = workspace.catalog.find(dataset)
+    if entry is not None:
+        if text is not None and text not in (
+            "row"
+            if isinstance(entry.unit, PerRow)
+            else ("customer", entry.unit.key, getattr(entry.unit, "id_column", ""))
+        ):
+            raise ParameterError(
+                f"{dataset!r} is registered with privacy unit {entry.unit.describe()}; "
+                "leave out --unit"
+            )
+        return entry.unit
+    if text == "row":
+        return PerRow()
+    return PerCustomer(text or "customer")
 
 
 @translate_errors
 def query(
     sql: Annotated[str, typer.Argument(help='The query, e.g. "SELECT COUNT(*) FROM orders".')],
-    data: Annotated[Path, typer.Option("--data", help="CSV or Parquet file to query.")],
+    data: Annotated[
+        str, typer.Option("--data", help="CSV or Parquet file, or a registered dataset's name.")
+    ],
     epsilon: Annotated[float, typer.Option("--epsilon", help="The query's total ε.")],
     table: Annotated[
         str | None, typer.Option("--table", help="Table name [default: the file's stem].")
     ] = None,
     privacy_unit: Annotated[
         str | None,
-        typer.Option("--privacy-unit", help="Customer id column; default: one row is one person."),
+        typer.Option(
+            "--privacy-unit",
+            help="Customer id column [default: the registered dataset's; data holding "
+            "customer ids needs one].",
+        ),
     ] = None,
     max_contributions: Annotated[
         int, typer.Option("--max-contributions", help="Rows kept per customer.")
@@ -159,11 +180,17 @@ def query(
         options = QueryOptions.from_policy(loaded, epsilon=PureDP(epsilon), **chosen)
         default_total = loaded.dp.default_budget or DEFAULT_TOTAL
     with (
-        _ledger(default_total=default_total) as ledger,
+        open_default(actor=analyst, default_total=default_total) as workspace,
         err_console.status("running the DP query", spinner="dots"),
     ):
         answer = run_query(
-            sql, data, options=options, ledger=ledger, table=table, request_id=request_id
+            sql,
+            data,
+            options=options,
+            ledger=workspace.ledger,
+            catalog=workspace.catalog,
+            table=table,
+            request_id=request_id,
         )
     if json_output:
         print(answer.to_json())
@@ -201,66 +228,103 @@ def budget_show(
         str | None, typer.Argument(help="Dataset (table name); all if omitted.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    history: Annotated[int, typer.Option("--history", help="Charges listed per dataset.")] = 10,
 ) -> None:
-    """Show budgets: total, spent in the current period, left, sub-budgets."""
-    from shopveil.dp import Ledger
+    """Show budgets: per-person total, what people spent, the account and its charges."""
     from shopveil.dp._query._answer import budget_dict
-    from shopveil.store import Store
 
-    store = Store.open()
-    try:
-        states = Ledger(store).accounts(dataset)
-    finally:
-        store.close()
+    with open_default() as workspace:
+        states = workspace.ledger.accounts(dataset)
+        rows: list[dict[str, Any]] = []
+        for s in states:
+            entry = workspace.catalog.find(s.dataset)
+            unit = entry.unit if entry is not None else None
+            people: dict[str, Any] | None = None
+            if s.unit != "row":
+                spending = workspace.ledger.spending(s.unit, s.total)
+                people = {
+                    "namespace": spending.namespace,
+                    "budget_per_person": budget_dict(s.total),
+                    "most_spent_by_one_person": budget_dict(spending.most),
+                    "people_exhausted": spending.exhausted_range(),
+                }
+            charges = workspace.ledger.history(s.dataset, s.unit, limit=history)
+            rows.append(
+                {
+                    "dataset": s.dataset,
+                    "registered": entry is not None,
+                    "unit": s.unit if unit is None else unit.describe(),
+                    "total": budget_dict(s.total),
+                    "spent": budget_dict(s.spent),
+                    "left": budget_dict(s.remaining),
+                    "renewal": s.renewal.value,
+                    "period": s.period,
+                    "default": s.is_default,
+                    "people": people,
+                    "sub_budgets": [
+                        {
+                            "scope": b.scope,
+                            "name": b.name,
+                            "limit": budget_dict(b.limit),
+                            "spent": budget_dict(b.spent),
+                        }
+                        for b in s.sub_budgets
+                    ],
+                    "charges": [c.to_dict() for c in charges],
+                }
+            )
     if json_output:
-        rows = [
-            {
-                "dataset": s.dataset,
-                "unit": s.unit,
-                "total": budget_dict(s.total),
-                "spent": budget_dict(s.spent),
-                "left": budget_dict(s.remaining),
-                "renewal": s.renewal.value,
-                "period": s.period,
-                "default": s.is_default,
-                "sub_budgets": [
-                    {
-                        "scope": b.scope,
-                        "name": b.name,
-                        "limit": budget_dict(b.limit),
-                        "spent": budget_dict(b.spent),
-                    }
-                    for b in s.sub_budgets
-                ],
-            }
-            for s in states
-        ]
         print(json.dumps(rows))
         return
     out = Table(title="privacy budgets")
-    for header in ("dataset", "unit", "total", "spent", "left", "renewal", "sub-budgets"):
+    for header in ("dataset", "unit", "per person", "most spent", "exhausted", "account spent"):
         out.add_column(header)
-    for s in states:
-        subs = "; ".join(f"{b.scope} {b.name}: {b.spent} of {b.limit}" for b in s.sub_budgets)
-        total = f"{s.total}{' (default)' if s.is_default else ''}"
-        out.add_row(s.dataset, s.unit, total, str(s.spent), str(s.remaining), s.renewal.value, subs)
+    for row in rows:
+        people = row["people"] or {}
+        out.add_row(
+            escape(row["dataset"]) + ("" if row["registered"] else " (unregistered)"),
+            escape(row["unit"]),
+            _budget_text(row["total"]) + (" (default)" if row["default"] else ""),
+            _budget_text(people["most_spent_by_one_person"]) if people else "–",
+            str(people.get("people_exhausted", "–")),
+            _budget_text(row["spent"]),
+        )
     console.print(out)
+    for row in rows:
+        for charge in row["charges"]:
+            console.print(
+                f"{row['dataset']}: {charge['at']} {_budget_text(charge['cost'])} "
+                f"by {charge['analyst']} ({charge['what']})",
+                highlight=False,
+                markup=False,
+            )
+
+
+def _budget_text(parts: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in parts.items() if k != "kind")
 
 
 @budget_app.command("set")
 @translate_errors
 def budget_set(
-    dataset: Annotated[str, typer.Argument(help="Dataset (table name).")],
+    dataset: Annotated[str, typer.Argument(help="Dataset (registered name or table name).")],
     epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total ε.")] = None,
     delta: Annotated[float, typer.Option("--delta", help="Total δ (0: pure ε-DP).")] = 0.0,
     rho: Annotated[float | None, typer.Option("--rho", help="Total ρ (zCDP) instead of ε.")] = None,
-    unit: Annotated[str, typer.Option("--unit", help="'row' or the customer id column.")] = "row",
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit",
+            help="For unregistered data: 'row', or 'customer' (any customer id column) "
+            "[default: the registered unit, else customer].",
+        ),
+    ] = None,
     renewal: Annotated[str, typer.Option(help="never, daily or monthly.")] = "never",
     analyst: Annotated[str | None, typer.Option(help="Set this analyst's sub-budget.")] = None,
     purpose: Annotated[str | None, typer.Option(help="Set this purpose's sub-budget.")] = None,
-    actor: Annotated[str, _ACTOR] = "cli",
+    actor: Annotated[str | None, _ACTOR] = None,
 ) -> None:
-    """Set a dataset's total budget, or an analyst's or purpose's sub-budget within it."""
+    """Set a dataset's budget per person, or an analyst's or purpose's sub-budget in it."""
     from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
     from shopveil.dp import Renewal
 
@@ -273,31 +337,40 @@ def budget_set(
         raise ParameterError(f"--renewal must be never, daily or monthly, got {renewal!r}")
     if analyst and purpose:
         raise ParameterError("set one sub-budget at a time: --analyst or --purpose")
-    with _ledger() as ledger:
-        key = _unit_key(unit)
+    with open_default(actor) as workspace:
+        key = _account_unit(workspace, dataset, unit)
+        ledger = workspace.ledger
         if analyst or purpose:
             scope, name = ("analyst", analyst) if analyst else ("purpose", purpose)
             state = ledger.set_sub_budget(
-                dataset, key, scope=scope, name=name or "", limit=total, actor=actor
+                dataset, key, scope=scope, name=name or "", limit=total, actor=workspace.actor
             )
         else:
-            state = ledger.set_budget(dataset, key, total, renewal=Renewal(renewal), actor=actor)
+            state = ledger.set_budget(
+                dataset, key, total, renewal=Renewal(renewal), actor=workspace.actor
+            )
     console.print(
         f"{state.dataset} ({state.unit}): total {state.total}, left {state.remaining}",
         highlight=False,
+        markup=False,
     )
 
 
 @budget_app.command("reset")
 @translate_errors
 def budget_reset(
-    dataset: Annotated[str, typer.Argument(help="Dataset (table name).")],
-    unit: Annotated[str, typer.Option("--unit", help="'row' or the customer id column.")] = "row",
-    actor: Annotated[str, _ACTOR] = "cli",
+    dataset: Annotated[str, typer.Argument(help="Dataset (registered name or table name).")],
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="For unregistered data: 'row' or 'customer'.")
+    ] = None,
+    actor: Annotated[str | None, _ACTOR] = None,
 ) -> None:
-    """Start a dataset's spending again from zero (the charge history is kept)."""
-    with _ledger() as ledger:
-        state = ledger.reset(dataset, _unit_key(unit), actor=actor)
+    """Start a dataset account's spending again from zero (people's own spending stays)."""
+    with open_default(actor) as workspace:
+        key = _account_unit(workspace, dataset, unit)
+        state = workspace.ledger.reset(dataset, key, actor=workspace.actor)
     console.print(
-        f"{state.dataset} ({state.unit}): spending reset, {state.remaining} left", highlight=False
+        f"{state.dataset} ({state.unit}): spending reset, {state.remaining} left",
+        highlight=False,
+        markup=False,
     )

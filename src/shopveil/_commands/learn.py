@@ -18,6 +18,7 @@ from shopveil._commands._common import console, err_console, translate_errors
 from shopveil.errors import ParameterError, SourceError
 
 if TYPE_CHECKING:
+    from shopveil._workspace import Workspace
     from shopveil.learn._interactions import Interactions
     from shopveil.learn._recommender import FitContext
 
@@ -71,27 +72,48 @@ def _load(path: Path, user: str | None, item: str | None, time: str | None) -> I
     from shopveil.learn._interactions import load_interactions
 
     if not path.exists():
-        raise SourceError(f"{path}: no such file or folder")
+        raise SourceError(f"{path}: no such file or folder (nor a registered dataset)")
     return load_interactions(path, user=user, item=item, time=time)
 
 
 @contextmanager
+def _workspace(db: str | None) -> Iterator[Workspace]:
+    from shopveil._workspace import open_workspace
+
+    workspace = open_workspace(db)
+    try:
+        yield workspace
+    finally:
+        workspace.close()
+
+
+def _source(workspace: Workspace, data: Path) -> Path:
+    """``data``, or the file of the registered dataset it names."""
+    if data.exists():
+        return data
+    entry = workspace.catalog.find(str(data))
+    return Path(entry.path) if entry is not None else data
+
+
 def _context(
-    private: bool, db: str | None, dataset: str, request_id: str | None
-) -> Iterator[FitContext]:
-    """A fit context with the ledger open for a private model (none otherwise)."""
-    from shopveil.dp import Ledger
+    workspace: Workspace, private: bool, path: Path, data: Interactions, request_id: str | None
+) -> FitContext:
+    """The fit context: the registered dataset the data is (else the file's name).
+
+    A private fit charges every customer in ``data`` on the workspace's ledger, whatever
+    the file is called; a copy of a registered dataset is charged to its account.
+    """
+    from shopveil._core.units import PerCustomer
+    from shopveil.learn._charging import CUSTOMER
     from shopveil.learn._recommender import FitContext
-    from shopveil.store import Store
 
     if not private:
-        yield FitContext(dataset=dataset, request_id=request_id)
-        return
-    store = Store.open(db)
-    try:
-        yield FitContext(ledger=Ledger(store), dataset=dataset, request_id=request_id)
-    finally:
-        store.close()
+        return FitContext(dataset=_dataset_name(path), request_id=request_id)
+    ledger = workspace.ledger
+    entry = workspace.catalog.resolve(path, lambda unit: ledger.people(data.user_ids, unit))
+    unit = entry.unit if entry is not None and isinstance(entry.unit, PerCustomer) else CUSTOMER
+    dataset = entry.name if entry is not None else _dataset_name(path)
+    return FitContext(ledger=ledger, dataset=dataset, request_id=request_id, unit=unit)
 
 
 @contextmanager
@@ -134,11 +156,15 @@ def train(
         err_console.print(f"note: {model} is not private; --epsilon is ignored", highlight=False)
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
-    interactions = _load(data, user, item, time)
-    dataset = _dataset_name(data)
-    with _context(is_private(model, epsilon), db, dataset, request_id) as context, _notes():
-        fitted = config.fit(interactions, context)
-    path = save_recommender(fitted, output, train=interactions, config=config, dataset=dataset)
+    with _workspace(db) as workspace:
+        source = _source(workspace, data)
+        interactions = _load(source, user, item, time)
+        context = _context(workspace, is_private(model, epsilon), source, interactions, request_id)
+        with _notes():
+            fitted = config.fit(interactions, context)
+    path = save_recommender(
+        fitted, output, train=interactions, config=config, dataset=context.dataset
+    )
     out = Table(title=f"trained {fitted.name}")
     out.add_column("field")
     out.add_column("value")
@@ -183,25 +209,32 @@ def evaluate(
     if k < 1:
         raise ParameterError(f"--k must be >= 1, got {k}")
     config = build_recommender(model, epsilon, _options(param))
-    if data is not None and split_at is not None and train_file is None and test_file is None:
-        try:
-            at = datetime.fromisoformat(split_at)
-        except ValueError:
-            raise ParameterError(
-                f"--split-at {split_at!r}: write a date, e.g. 2011-07-01"
-            ) from None
-        train_data, test_data = temporal_split(_load(data, user, item, time), at)
-        source = data
-    elif train_file is not None and test_file is not None and data is None and split_at is None:
-        train_data, test_data = align(
-            _load(train_file, user, item, time), _load(test_file, user, item, time)
-        )
-        source = train_file
-    else:
+    one_file = data is not None and split_at is not None
+    if not one_file and (train_file is None or test_file is None):
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
-    with _context(is_private(model, epsilon), db, _dataset_name(source), None) as context, _notes():
-        fitted = config.fit(train_data, context)
-        result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
+    if one_file and (train_file is not None or test_file is not None):
+        raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
+    with _workspace(db) as workspace:
+        if data is not None and split_at is not None:
+            try:
+                at = datetime.fromisoformat(split_at)
+            except ValueError:
+                raise ParameterError(
+                    f"--split-at {split_at!r}: write a date, e.g. 2011-07-01"
+                ) from None
+            source = _source(workspace, data)
+            train_data, test_data = temporal_split(_load(source, user, item, time), at)
+        else:
+            assert train_file is not None and test_file is not None
+            source = _source(workspace, train_file)
+            train_data, test_data = align(
+                _load(source, user, item, time),
+                _load(_source(workspace, test_file), user, item, time),
+            )
+        context = _context(workspace, is_private(model, epsilon), source, train_data, None)
+        with _notes():
+            fitted = config.fit(train_data, context)
+            result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
     if result["cold_users"]:
         err_console.print(
             f"note: {result['cold_users']} of {result['users']} customers have no training "

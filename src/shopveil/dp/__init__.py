@@ -13,7 +13,15 @@ from shopveil.dp._accounting import (
 )
 from shopveil.dp._bits import AesCtrBits, RandomBits
 from shopveil.dp._builder import Query
-from shopveil.dp._ledger import DEFAULT_TOTAL, AccountState, Charge, Ledger, Renewal
+from shopveil.dp._catalog import Catalog, Dataset
+from shopveil.dp._ledger import (
+    DEFAULT_TOTAL,
+    AccountState,
+    Charge,
+    Ledger,
+    PeopleSpending,
+    Renewal,
+)
 from shopveil.dp._measurement import (
     Measurement,
     auto_granularity,
@@ -23,6 +31,7 @@ from shopveil.dp._measurement import (
     make_gaussian,
     make_laplace,
 )
+from shopveil.dp._people import People, PeopleKey
 from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._engine import run_query, table_name
 from shopveil.dp._query._parser import QuerySpec, parse_query
@@ -56,10 +65,15 @@ __all__ = [
     "Accountant",
     "AesCtrBits",
     "Answer",
+    "Catalog",
     "Cell",
     "Charge",
+    "Dataset",
     "Ledger",
     "Measurement",
+    "People",
+    "PeopleKey",
+    "PeopleSpending",
     "Query",
     "QueryOptions",
     "QuerySpec",

@@ -156,11 +156,15 @@ class Query:
         estimate_bounds: bool = False,
         rng: Rng = None,
     ) -> Answer:
-        """Run on ``data`` (a path, or an in-memory table registered as ``self.table``)."""
+        """Run on ``data`` (a path, or an in-memory table registered as ``self.table``).
+
+        ``unit`` None takes a registered dataset's unit, and refuses data that holds
+        customer ids (see :func:`~shopveil.dp.run_query`).
+        """
         options = QueryOptions(
             epsilon=epsilon,
             delta=delta,
-            unit=unit or PerRow(),
+            unit=unit,
             bounds=dict(self.bounds),
             keys=dict(self.public_keys),
             weights=dict(self.weights),

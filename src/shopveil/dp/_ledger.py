@@ -1,4 +1,4 @@
-"""The privacy-budget ledger: one account per dataset × privacy unit, in the store.
+"""The privacy-budget ledger: per-person budgets, and one account per dataset × unit.
 
 Every DP release in ShopVeil (queries, synthetic data, training) charges this ledger
 before its answer leaves. A charge is one transaction: it locks the account row
@@ -8,6 +8,13 @@ purpose's sub-budgets, and records the charge under its request id. A retried re
 (same id) is charged once and gets the stored answer back, so a retry never releases
 fresh noise. A dataset without a budget gets :data:`DEFAULT_TOTAL` on first use.
 
+A release per customer also names its :class:`People`: every one of them is charged,
+and those whose own budget (the account's total, per person) cannot cover the release
+come back in ``Charge.left_out`` and must be removed from the input before anything is
+computed (see :mod:`shopveil.dp._people`). That is the guarantee that holds whatever a
+file or table is called; the account per dataset name adds the steward's caps and the
+charge history on top.
+
 With an :class:`~shopveil.audit.AuditLog`, every charge (not a replay) and every budget
 change appends an audit event in the same transaction when both live in one store, so
 the charge and its event commit together or not at all.
@@ -16,12 +23,16 @@ the charge and its event commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.clock import Clock, SystemClock
+from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._accounting import convert
 from shopveil.dp._ledger_sql import (
     create_default_account,
@@ -34,6 +45,7 @@ from shopveil.dp._ledger_sql import (
 from shopveil.dp._ledger_values import (
     AccountState,
     Charge,
+    ChargeRecord,
     Renewal,
     SubBudgetState,
     _add,
@@ -49,6 +61,8 @@ from shopveil.dp._ledger_values import (
     state_of,
     unknown,
 )
+from shopveil.dp._people import People, PeopleKey
+from shopveil.dp._people_sql import cannot_afford, lock_namespace, spend, spending_summary
 from shopveil.dp._query._answer import budget_dict
 from shopveil.errors import ParameterError
 from shopveil.store import Store
@@ -57,10 +71,50 @@ from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
 if TYPE_CHECKING:
     from shopveil.audit import AuditLog
 
-__all__ = ["DEFAULT_TOTAL", "AccountState", "Charge", "Ledger", "Renewal"]
+__all__ = ["DEFAULT_TOTAL", "AccountState", "Charge", "Ledger", "PeopleSpending", "Renewal"]
 
 DEFAULT_TOTAL = ApproxDP(1.0, 1e-6)
 """The budget of a dataset nobody set one for: ε = 1, δ = 10⁻⁶, never renewed."""
+
+_NO_ONE = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class PeopleSpending:
+    """What the people of a namespace have spent now, against a per-person ``total``.
+
+    ``exhausted`` is exact here, for the steward; show it as :meth:`exhausted_range`.
+    """
+
+    namespace: str
+    total: Budget
+    most: Budget
+    exhausted: int
+
+    def exhausted_range(self) -> str:
+        """How many people have no budget left, as a decade range ("<10", "10-99", …)."""
+        if self.exhausted < 10:
+            return "<10"
+        low = 10 ** (len(str(self.exhausted)) - 1)
+        return f"{low}-{low * 10 - 1}"
+
+
+def _id_array(ids: Any) -> Any:
+    import pyarrow as pa
+
+    values = list(ids)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.array(values, pa.int64())
+    return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _unit_key(unit: PrivacyUnit) -> str:
+    if not isinstance(unit, PerRow | PerCustomer):
+        raise ParameterError(
+            f"unit must be PerRow() or PerCustomer(...), got {type(unit).__name__}; the "
+            "ledger keeps budgets per typed privacy unit"
+        )
+    return unit.key
 
 
 class Ledger:
@@ -80,6 +134,9 @@ class Ledger:
         data. In the ledger's database (same URL), each event commits in the charge's
         transaction; in another database it is appended before the charge commits, so a
         failed audit write leaves nothing charged.
+    people_key
+        Hashes customer ids into person hashes (:meth:`people`); releases per customer
+        need it. ``shopveil.open_workspace`` derives it from the keyring.
     """
 
     def __init__(
@@ -89,18 +146,37 @@ class Ledger:
         clock: Clock | None = None,
         default_total: Budget = DEFAULT_TOTAL,
         audit: AuditLog | None = None,
+        people_key: PeopleKey | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.default_total = default_total
         self.audit = audit
+        self.people_key = people_key
+
+    def people(self, ids: Any, unit: PerCustomer) -> People:
+        """The :class:`People` whose ids are ``ids`` (an Arrow array or a sequence)."""
+        pids = self.hash_ids(ids, unit)
+        return People(unit.namespace, pids[pids >= 0])
+
+    def hash_ids(self, ids: Any, unit: PerCustomer) -> np.ndarray:
+        """Per id in ``ids``, its person hash (-1 where it is not an id of ``unit``)."""
+        import pyarrow as pa
+
+        if self.people_key is None:
+            raise ParameterError(
+                "this ledger has no people key, so it cannot account per person; open it "
+                "with shopveil.open_workspace(), or pass Ledger(..., people_key=...)"
+            )
+        values = ids if isinstance(ids, pa.Array | pa.ChunkedArray) else _id_array(ids)
+        return self.people_key.hash_ids(values, unit)
 
     # --- administration ------------------------------------------------------------------
 
     def set_budget(
         self,
         dataset: str,
-        unit: str,
+        unit: PrivacyUnit,
         total: Budget,
         *,
         renewal: Renewal = Renewal.NEVER,
@@ -108,15 +184,16 @@ class Ledger:
     ) -> AccountState:
         """Create or replace an account's total (spending so far is kept).
 
-        ``actor`` names who made the change in the audit log.
+        For a unit per customer the total is also each person's budget. ``actor`` names
+        who made the change in the audit log.
         """
         _check_name("dataset", dataset)
-        _check_name("unit", unit)
+        unit_key = _unit_key(unit)
         if not isinstance(total, PureDP | ApproxDP | ZCDP):
             raise ParameterError(f"total must be PureDP, ApproxDP or ZCDP, got {total!r}")
         renewal = Renewal(renewal)
         with self.store.transaction() as conn:
-            row = lock_account(conn, dataset, unit)
+            row = lock_account(conn, dataset, unit_key)
             values: dict[str, Any] = {f"total_{k}": v for k, v in _parts(total).items()}
             values |= {"kind": _kind(total), "renewal": renewal.value, "is_default": False}
             values["updated_at"] = self.clock.now().isoformat()
@@ -125,7 +202,7 @@ class Ledger:
                 period = renewal.period(self.clock.now())
                 conn.execute(
                     sa.insert(dp_accounts).values(
-                        dataset=dataset, unit=unit, period=period, **values, **spent
+                        dataset=dataset, unit=unit_key, period=period, **values, **spent
                     )
                 )
             else:
@@ -138,7 +215,7 @@ class Ledger:
                         converted = _parts(convert(spent_now, total))
                     except ParameterError:
                         raise ParameterError(
-                            f"{dataset!r} ({unit}) has already spent {spent_now}, which a "
+                            f"{dataset!r} ({unit_key}) has already spent {spent_now}, which a "
                             f"{type(total).__name__} total cannot hold; set --delta > 0 (or "
                             "reset the account first)"
                         ) from None
@@ -148,13 +225,13 @@ class Ledger:
                     sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**values)
                 )
             details = {"total": budget_dict(total), "renewal": renewal.value}
-            self._audit(conn, actor, "dp.budget_set", dataset, unit, details)
+            self._audit(conn, actor, "dp.budget_set", dataset, unit_key, details)
         return self.show(dataset, unit)
 
     def set_sub_budget(
         self,
         dataset: str,
-        unit: str,
+        unit: PrivacyUnit,
         *,
         scope: str,
         name: str,
@@ -165,10 +242,11 @@ class Ledger:
         if scope not in ("analyst", "purpose"):
             raise ParameterError(f"scope must be 'analyst' or 'purpose', got {scope!r}")
         _check_name(scope, name)
+        unit_key = _unit_key(unit)
         with self.store.transaction() as conn:
-            row = lock_account(conn, dataset, unit)
+            row = lock_account(conn, dataset, unit_key)
             if row is None:
-                raise unknown(dataset, unit)
+                raise unknown(dataset, unit_key)
             total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
             limit_parts = _parts(convert(limit, total))
             key = (dp_sub_budgets.c.account_id == row.id) & (dp_sub_budgets.c.scope == scope)
@@ -185,32 +263,68 @@ class Ledger:
                 )
             )
             details = {"scope": scope, "name": name, "limit": budget_dict(limit)}
-            self._audit(conn, actor, "dp.sub_budget_set", dataset, unit, details)
+            self._audit(conn, actor, "dp.sub_budget_set", dataset, unit_key, details)
         return self.show(dataset, unit)
 
-    def reset(self, dataset: str, unit: str, *, actor: str = "-") -> AccountState:
-        """Start the account's spending again from zero; the charge history stays."""
+    def reset(self, dataset: str, unit: PrivacyUnit, *, actor: str = "-") -> AccountState:
+        """Start the account's spending again from zero; the charge history stays.
+
+        People's own spending is not reset: the account's caps start again, the
+        guarantee to each person does not.
+        """
         zero = {f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")}
+        unit_key = _unit_key(unit)
         with self.store.transaction() as conn:
-            row = lock_account(conn, dataset, unit)
+            row = lock_account(conn, dataset, unit_key)
             if row is None:
-                raise unknown(dataset, unit)
+                raise unknown(dataset, unit_key)
             conn.execute(sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**zero))
             conn.execute(
                 sa.update(dp_sub_budgets)
                 .where(dp_sub_budgets.c.account_id == row.id)
                 .values(**zero)
             )
-            self._audit(conn, actor, "dp.budget_reset", dataset, unit, {})
+            self._audit(conn, actor, "dp.budget_reset", dataset, unit_key, {})
         return self.show(dataset, unit)
 
-    def show(self, dataset: str, unit: str) -> AccountState:
+    def show(self, dataset: str, unit: PrivacyUnit) -> AccountState:
         """The account's state; an unknown dataset and unit raise :class:`ParameterError`."""
+        unit_key = _unit_key(unit)
         with self.store.engine.connect() as conn:
-            row = conn.execute(select_account(dataset, unit)).first()
+            row = conn.execute(select_account(dataset, unit_key)).first()
             if row is None:
-                raise unknown(dataset, unit)
+                raise unknown(dataset, unit_key)
             return state_of(conn, row, self.clock.now())
+
+    def history(self, dataset: str, unit: PrivacyUnit | str, limit: int = 50) -> list[ChargeRecord]:
+        """The account's most recent charges, newest first."""
+        key = unit if isinstance(unit, str) else _unit_key(unit)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(dp_charges, dp_accounts.c.kind)
+                .join(dp_accounts, dp_accounts.c.id == dp_charges.c.account_id)
+                .where((dp_accounts.c.dataset == dataset) & (dp_accounts.c.unit == key))
+                .order_by(dp_charges.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            ChargeRecord(
+                r.request_id,
+                r.at,
+                _make(r.kind, r.epsilon, r.delta, r.rho),
+                r.analyst,
+                r.purpose,
+                r.what,
+            )
+            for r in rows
+        ]
+
+    def spending(self, namespace: str, total: Budget) -> PeopleSpending:
+        """What the people of ``namespace`` have spent now against a per-person ``total``."""
+        with self.store.engine.connect() as conn:
+            top, exhausted = spending_summary(conn, namespace, self.clock.now(), _parts(total))
+        most = _make(_kind(total), top["epsilon"], top["delta"], top["rho"])
+        return PeopleSpending(namespace, total, most, exhausted)
 
     def accounts(self, dataset: str | None = None) -> list[AccountState]:
         """Every account, or every account of ``dataset``."""
@@ -228,21 +342,33 @@ class Ledger:
     # --- spending ------------------------------------------------------------------------
 
     def check(
-        self, dataset: str, unit: str, cost: Budget, *, analyst: str = "-", purpose: str = "-"
+        self,
+        dataset: str,
+        unit: PrivacyUnit,
+        cost: Budget,
+        *,
+        analyst: str = "-",
+        purpose: str = "-",
     ) -> None:
-        """Raise :class:`BudgetExceeded` if ``cost`` would not fit now; writes nothing."""
+        """Raise :class:`BudgetExceeded` if ``cost`` would not fit the account now.
+
+        Writes nothing. People's own budgets are checked by :meth:`charge`, which
+        leaves out whoever cannot afford the release rather than refusing it.
+        """
+        key = _unit_key(unit)
         with self.store.engine.connect() as conn:
-            row = conn.execute(select_account(dataset, unit)).first()
+            row = conn.execute(select_account(dataset, key)).first()
             state = state_of(conn, row, self.clock.now()) if row is not None else None
         total = state.total if state else self.default_total
         spent = state.spent if state else _make(_kind(total), 0.0, 0.0, 0.0)
-        require_fits(dataset, unit, total, spent, convert(cost, total))
+        require_fits(dataset, key, total, spent, convert(cost, total))
         for sub in state.sub_budgets if state else ():
             if (sub.scope, sub.name) in (("analyst", analyst), ("purpose", purpose)):
-                require_fits(dataset, unit, sub.limit, sub.spent, convert(cost, total), sub)
+                require_fits(dataset, key, sub.limit, sub.spent, convert(cost, total), sub)
 
-    def find(self, request_id: str, dataset: str, unit: str) -> Charge | None:
+    def find(self, request_id: str, dataset: str, unit: PrivacyUnit) -> Charge | None:
         """The charge already recorded for ``request_id`` on this account, if any."""
+        key = _unit_key(unit)
         with self.store.engine.connect() as conn:
             found = conn.execute(
                 sa.select(dp_charges, dp_accounts)
@@ -251,17 +377,17 @@ class Ledger:
             ).first()
             if found is None:
                 return None
-            if (found.dataset, found.unit) != (dataset, unit):
+            if (found.dataset, found.unit) != (dataset, key):
                 raise ParameterError(
                     f"request id {request_id!r} was already used for another dataset; "
                     "use a new request id"
                 )
             total = _make(found.kind, found.total_epsilon, found.total_delta, found.total_rho)
             cost = _make(found.kind, found.epsilon, found.delta, found.rho)
-            account = conn.execute(select_account(dataset, unit)).first()
+            account = conn.execute(select_account(dataset, key)).first()
             state = state_of(conn, account, self.clock.now())
         return Charge(
-            request_id, dataset, unit, cost, state.remaining, total,
+            request_id, dataset, key, cost, state.remaining, total,
             state.is_default, True, found.answer,
         )  # fmt: skip
 
@@ -269,9 +395,10 @@ class Ledger:
         self,
         request_id: str,
         dataset: str,
-        unit: str,
+        unit: PrivacyUnit,
         cost: Budget,
         *,
+        people: People | None = None,
         analyst: str = "-",
         purpose: str = "-",
         what: str = "",
@@ -279,15 +406,31 @@ class Ledger:
     ) -> Charge:
         """Charge ``cost`` once for ``request_id``; refuse with :class:`BudgetExceeded`.
 
+        With a unit per customer, ``people`` (from :meth:`people`) are the people the
+        release reads: each is charged ``cost`` against their own budget (the account's
+        total), and those who cannot afford it are returned in ``Charge.left_out``; the
+        caller removes them from the input before computing anything.
+
         ``answer`` (a DP release, safe to keep) is stored with the charge and returned
         to a retry of the same request instead of a fresh release; a release made after
         its charge attaches it with :meth:`record_answer`. With an audit log, the
         charge appends a ``dp.charge`` event (actor: ``analyst``) that commits with it.
         """
         _check_name("request_id", request_id)
+        if isinstance(unit, PerCustomer) != (people is not None):
+            raise ParameterError(
+                "a release per customer names the people it reads (people=ledger.people(...)), "
+                "and a release per row names none"
+            )
+        if people is not None and people.namespace != unit.key:
+            raise ParameterError(
+                f"these people are of namespace {people.namespace!r}, the unit's is {unit.key!r}"
+            )
         for attempt in range(3):
             try:
-                return self._charge(request_id, dataset, unit, cost, analyst, purpose, what, answer)
+                return self._charge(
+                    request_id, dataset, unit, cost, people, analyst, purpose, what, answer
+                )
             except sa.exc.IntegrityError:
                 # Another client created the account or used this request id first.
                 if attempt == 2:
@@ -308,42 +451,46 @@ class Ledger:
         self,
         request_id: str,
         dataset: str,
-        unit: str,
+        unit: PrivacyUnit,
         cost: Budget,
+        people: People | None,
         analyst: str,
         purpose: str,
         what: str,
         answer: str | None,
     ) -> Charge:
         _check_name("dataset", dataset)
-        _check_name("unit", unit)
+        key = _unit_key(unit)
         now = self.clock.now()
         with self.store.transaction() as conn:
-            row = lock_account(conn, dataset, unit)
+            row = lock_account(conn, dataset, key)
             if row is None:
-                create_default_account(conn, dataset, unit, self.default_total, now)
-                row = lock_account(conn, dataset, unit)
+                create_default_account(conn, dataset, key, self.default_total, now)
+                row = lock_account(conn, dataset, key)
             assert row is not None
             total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
             previous = previous_charge(conn, request_id)
             if previous is not None:
-                return replay(previous, row, dataset, unit, cost, total)
+                return replay(previous, row, dataset, key, cost, total)
             period = Renewal(row.renewal).period(now)
             renewed = period != row.period
             spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
             if renewed:
                 spent = _make(row.kind, 0.0, 0.0, 0.0)
             cost_k = convert(cost, total)
-            require_fits(dataset, unit, total, spent, cost_k)
+            require_fits(dataset, key, total, spent, cost_k)
             for sub in matching_subs(conn, row.id, analyst, purpose):
                 limit = _make(row.kind, sub.limit_epsilon, sub.limit_delta, sub.limit_rho)
                 sub_spent = _make(row.kind, sub.spent_epsilon, sub.spent_delta, sub.spent_rho)
                 if sub.period != period:
                     sub_spent = _make(row.kind, 0.0, 0.0, 0.0)
                 state = SubBudgetState(sub.scope, sub.name, limit, sub_spent)
-                require_fits(dataset, unit, limit, sub_spent, cost_k, state)
+                require_fits(dataset, key, limit, sub_spent, cost_k, state)
                 new = {f"spent_{k}": v for k, v in _parts(_add(sub_spent, cost_k)).items()}
                 update_sub(conn, row.id, sub.scope, sub.name, {"period": period, **new})
+            left_out = _NO_ONE
+            if people is not None:
+                left_out = self._charge_people(conn, people, total, cost_k, period, now)
             new_spent = _add(spent, cost_k)
             conn.execute(
                 sa.update(dp_accounts)
@@ -367,7 +514,7 @@ class Ledger:
                     **_parts(cost_k),
                 )
             )
-            details = {
+            details: dict[str, Any] = {
                 "request_id": request_id,
                 "cost": budget_dict(cost_k),
                 "analyst": analyst,
@@ -375,18 +522,38 @@ class Ledger:
                 "what": what[:500],
                 "period": period,
             }
-            self._audit(conn, analyst, "dp.charge", dataset, unit, details)
+            if people is not None:
+                details["people_charged"] = len(people) - len(left_out)
+            self._audit(conn, analyst, "dp.charge", dataset, key, details)
         return Charge(
             request_id,
             dataset,
-            unit,
+            key,
             cost_k,
             _remaining(total, new_spent),
             total,
             bool(row.is_default),
             False,
             answer,
+            left_out,
         )
+
+    def _charge_people(
+        self,
+        conn: sa.Connection,
+        people: People,
+        total: Budget,
+        cost: Budget,
+        period: str,
+        now: datetime,
+    ) -> np.ndarray:
+        """Charge everyone in ``people`` who can afford ``cost``; return who cannot."""
+        lock_namespace(conn, people.namespace, "rho" if isinstance(total, ZCDP) else "eps", now)
+        broke = cannot_afford(conn, people.namespace, now, _parts(cost), _parts(total))
+        left_out = people.pids[np.isin(people.pids, broke, assume_unique=True)]
+        paying = people.pids if not left_out.size else people.without(left_out).pids
+        spend(conn, people.namespace, period, paying, _parts(cost))
+        return left_out
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -7,11 +7,12 @@ into typed values and add, subtract and compare them with a small relative toler
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
@@ -19,7 +20,7 @@ from shopveil.dp._accounting import convert
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.store._schema import dp_accounts, dp_sub_budgets
 
-__all__ = ["AccountState", "Charge", "Renewal", "SubBudgetState"]
+__all__ = ["AccountState", "Charge", "ChargeRecord", "Renewal", "SubBudgetState"]
 
 _TOLERANCE = 1e-9  # relative slack for float sums such as 10 × 0.1
 
@@ -68,6 +69,30 @@ class AccountState:
 
 
 @dataclass(frozen=True)
+class ChargeRecord:
+    """One past charge of an account, as the history shows it (no data, no answer)."""
+
+    request_id: str
+    at: str
+    cost: Budget
+    analyst: str
+    purpose: str
+    what: str
+
+    def to_dict(self) -> dict[str, Any]:
+        from shopveil.dp._query._answer import budget_dict
+
+        return {
+            "request_id": self.request_id,
+            "at": self.at,
+            "cost": budget_dict(self.cost),
+            "analyst": self.analyst,
+            "purpose": self.purpose,
+            "what": self.what,
+        }
+
+
+@dataclass(frozen=True)
 class Charge:
     """A recorded charge. ``replayed`` is True when the request id was charged before."""
 
@@ -80,6 +105,8 @@ class Charge:
     is_default: bool
     replayed: bool
     answer: str | None
+    left_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    """Person hashes that could not afford the release: remove them from its input."""
 
 
 def _kind(b: Budget) -> str:

@@ -8,6 +8,7 @@ of the exponential mechanism (permute-and-flip), with a noisy count for each win
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -16,11 +17,13 @@ import numpy as np
 from shopveil._core.budgets import ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._bits import Rng, as_bits
+from shopveil.dp._catalog import Catalog, Dataset
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._measurement import half_width, laplace_for
 from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._duckdb import fetch, open_data
 from shopveil.dp._query._plan import SOURCE
+from shopveil.dp._query._target import Target, exclude, registered_path, resolve_target
 from shopveil.dp._selection import make_top_k, partition_selection_for
 from shopveil.errors import ParameterError, SchemaError
 
@@ -55,15 +58,20 @@ def top_k(
     delta: float = 1e-8,
     request_id: str | None = None,
     rng: Rng = None,
+    catalog: Catalog | None = None,
 ) -> Answer:
     """The k values of ``column`` that the most units have, with noisy counts.
 
-    Each unit counts once per value, in at most ``max_contributions`` values.
+    Each unit counts once per value, in at most ``max_contributions`` values. The unit
+    and the account are decided as for :func:`~shopveil.dp.run_query` (a registered
+    dataset's unit; data with customer ids is never counted per row unless declared).
     """
     _check(k, epsilon)
-    unit = unit or PerRow()
-    con, name, columns = open_data(data, table)
+    data, named = registered_path(data, catalog)
+    con, name, columns = open_data(data, table or (named.name if named else None))
     try:
+        target = _target(con, columns, name, data, unit, ledger, catalog, named)
+        unit = target.unit
         _need(columns, column, unit)
         sql = (
             f"WITH u AS (SELECT DISTINCT {_q(column)} AS item, {_unit_sql(unit)} AS uid "
@@ -74,7 +82,7 @@ def top_k(
             "SELECT item, count(*) FROM b GROUP BY item"
         )
         return _release(
-            name, unit, [(str(i),) for i in candidates] if candidates else None,
+            target, [(str(i),) for i in candidates] if candidates else None,
             (column,), con, sql, k, epsilon, delta, ledger, request_id, rng,
         )  # fmt: skip
     finally:
@@ -95,6 +103,7 @@ def top_pairs(
     delta: float = 1e-8,
     request_id: str | None = None,
     rng: Rng = None,
+    catalog: Catalog | None = None,
 ) -> Answer:
     """The k pairs of items most often bought together (same ``basket``), market-basket style.
 
@@ -103,14 +112,15 @@ def top_pairs(
     and spares the δ of choosing candidates from the data.
     """
     _check(k, epsilon)
-    unit = unit or PerRow()
     if isinstance(unit, PerRow):
-        raise ParameterError(
-            "top_pairs needs a customer privacy unit: a basket spans rows, so one row is not "
-            "one person; pass unit=PerCustomer(column, max_pairs)"
-        )
-    con, name, columns = open_data(data, table)
+        raise _PAIRS_NEED_CUSTOMERS
+    data, named = registered_path(data, catalog)
+    con, name, columns = open_data(data, table or (named.name if named else None))
     try:
+        target = _target(con, columns, name, data, unit, ledger, catalog, named)
+        unit = target.unit
+        if not isinstance(unit, PerCustomer):
+            raise _PAIRS_NEED_CUSTOMERS
         _need(columns, item, unit)
         _need(columns, basket, unit)
         uid = _q(unit.id_column)
@@ -129,11 +139,40 @@ def top_pairs(
             items = sorted({str(c) for c in candidates})
             public = [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
         return _release(
-            name, unit, public, ("item_a", "item_b"), con, sql, k, epsilon, delta, ledger,
+            target, public, ("item_a", "item_b"), con, sql, k, epsilon, delta, ledger,
             request_id, rng,
         )  # fmt: skip
     finally:
         con.close()
+
+
+_PAIRS_NEED_CUSTOMERS = ParameterError(
+    "top_pairs needs a customer privacy unit: a basket spans rows, so one row is not "
+    "one person; pass unit=PerCustomer(column, max_pairs)"
+)
+
+
+def _target(
+    con: Any,
+    columns: list[str],
+    name: str,
+    data: Any,
+    unit: PrivacyUnit | None,
+    ledger: Ledger,
+    catalog: Catalog | None,
+    named: Dataset | None,
+) -> Target:
+    return resolve_target(
+        con,
+        columns,
+        table=name,
+        path=str(data) if isinstance(data, str | os.PathLike) else None,
+        given=unit,
+        declared=False,
+        ledger=ledger,
+        catalog=catalog,
+        named=named,
+    )
 
 
 def _need(columns: list[str], column: str, unit: PrivacyUnit) -> None:
@@ -143,8 +182,7 @@ def _need(columns: list[str], column: str, unit: PrivacyUnit) -> None:
 
 
 def _release(
-    name: str,
-    unit: PrivacyUnit,
+    target: Target,
     public: list[tuple[str, ...]] | None,
     key_names: tuple[str, ...],
     con: Any,
@@ -156,11 +194,29 @@ def _release(
     request_id: str | None,
     rng: Rng,
 ) -> Answer:
+    unit, name = target.unit, target.dataset
     n = unit.max_contributions
     parts = 2 if public else 3  # selection of candidates, choice of the k, their counts
     share = epsilon.epsilon / parts
     cost: Budget = PureDP(epsilon.epsilon) if public else ApproxDP(epsilon.epsilon, delta)
-    ledger.check(name, unit.key, cost)
+    charge = ledger.charge(
+        request_id or uuid.uuid4().hex,
+        name,
+        unit,
+        cost,
+        people=target.people.people if target.people is not None else None,
+        what=f"top-{k} on {name}",
+    )
+    if charge.replayed:
+        if charge.answer is None:
+            raise ParameterError(
+                f"request id {charge.request_id!r} was charged before but has no stored "
+                "answer; nothing was charged now: ask again with a new request id"
+            )
+        return Answer.from_json(charge.answer).with_budget(
+            charge.remaining, charge.total, default=charge.is_default, replayed=True
+        )
+    exclude(con, target, charge.left_out)
     rows = fetch(con, sql)
     bits = as_bits(rng)
     counts = {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in rows}
@@ -200,15 +256,12 @@ def _release(
         cost=cost,
         dataset=name,
         unit=unit.key,
-        request_id=request_id or uuid.uuid4().hex,
+        request_id=charge.request_id,
         notes=tuple(notes),
         split=(("selection", share), ("ranking", share), ("counts", share))[-parts:],
     )
-    charge = ledger.charge(
-        answer.request_id, name, unit.key, cost, what=f"top-{k} on {name}", answer=answer.to_json()
-    )
-    if charge.replayed and charge.answer is not None:
-        answer = Answer.from_json(charge.answer)
+    if request_id is not None:
+        ledger.record_answer(request_id, answer.to_json())
     return answer.with_budget(
-        charge.remaining, charge.total, default=charge.is_default, replayed=charge.replayed
+        charge.remaining, charge.total, default=charge.is_default, replayed=False
     )

@@ -25,6 +25,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 from scipy import sparse
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
@@ -32,11 +33,11 @@ from shopveil._core.rng import secure_rng
 from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import gaussian_for, laplace_for
-from shopveil.errors import ParameterError
-from shopveil.learn._dpsgd import charge_training
+from shopveil.errors import ParameterError, PrivacyError
+from shopveil.learn._charging import charge_customers
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._popularity import bound_contributions
-from shopveil.learn._recommender import PRIVACY_UNIT, FitContext, NoSignalWarning
+from shopveil.learn._recommender import FitContext, NoSignalWarning
 
 __all__ = [
     "BuyAgain",
@@ -44,8 +45,8 @@ __all__ = [
     "DPPopularity",
     "Popularity",
     "PopularityModel",
+    "admit",
     "as_generator",
-    "charge_fit",
     "popularity_order",
     "require_ledger",
 ]
@@ -74,20 +75,27 @@ def require_ledger(context: FitContext, what: str) -> Ledger:
     return context.ledger
 
 
-def charge_fit(context: FitContext, cost: Budget, what: str, answer: str | None = None) -> Charge:
-    """Charge ``cost`` for a private fit to ``context.ledger``, once per request id.
+def admit(
+    train: Interactions, context: FitContext, cost: Budget, what: str, *, replayable: bool = False
+) -> tuple[Interactions, Charge]:
+    """Charge ``cost`` for a private fit to every customer in ``train``; return who stays.
 
-    ``answer`` (the release, safe to keep) is stored with the charge; a retry with the
-    same request id gets it back in ``Charge.answer`` instead of drawing fresh noise. A
-    fit that stores no answer cannot be replayed, so a retry of it is refused
-    (:class:`~shopveil.errors.PrivacyError`): fitting again would release fresh noise for
-    one charge.
+    Returns the training data without the customers who cannot afford the fit (and
+    without ids that are no one's), and the charge. A fit that stores no answer cannot
+    be replayed, so a retry of its request id is refused (:class:`PrivacyError`) unless
+    ``replayable``: fitting again would release fresh noise for one charge.
     """
     ledger = require_ledger(context, what)
     request_id = context.request_id or uuid.uuid4().hex
-    if answer is None:
-        return charge_training(ledger, request_id, context.dataset, PRIVACY_UNIT, cost, what=what)
-    return ledger.charge(request_id, context.dataset, PRIVACY_UNIT, cost, what=what, answer=answer)
+    inactive = np.ones(train.n_users, dtype=bool)
+    inactive[train.active_users()] = False
+    # Only customers with events in ``train`` are in the fit; the rest pay nothing.
+    customers = pa.array(np.asarray(train.user_ids, dtype=str), pa.string(), mask=inactive)
+    charge, keep = charge_customers(
+        ledger, request_id, context.dataset, context.unit, cost, customers,
+        what=what, replayable=replayable,
+    )  # fmt: skip
+    return train.of_users(keep), charge
 
 
 def popularity_order(counts: np.ndarray) -> np.ndarray:
@@ -168,17 +176,26 @@ class DPPopularity:
         return self.epsilon.to_approx_dp(self.delta)
 
     def fit(self, train: Interactions, context: FitContext) -> PopularityModel:
-        require_ledger(context, "dp-popularity").check(context.dataset, PRIVACY_UNIT, self.epsilon)
         m = self.max_items_per_user
-        counts = bounded_item_counts(train.matrix(), m, context.rng)
         if isinstance(self.epsilon, PureDP):
             mechanism = laplace_for(self.epsilon, m)  # L1 sensitivity: m distinct items
         else:
             mechanism = gaussian_for(self.epsilon, math.sqrt(m))  # L2 sensitivity: √m
-        noisy = np.asarray(mechanism(counts, rng=context.rng), dtype=np.int64)
-        charge = charge_fit(context, self.epsilon, "dp-popularity", json.dumps(noisy.tolist()))
-        if charge.replayed and charge.answer is not None:
+        train, charge = admit(train, context, self.epsilon, "dp-popularity", replayable=True)
+        if charge.replayed:
+            if charge.answer is None:
+                raise PrivacyError(
+                    f"request id {charge.request_id!r} was charged before but stored no "
+                    "counts; fit again under a new request id (charged again)"
+                )
             noisy = np.asarray(json.loads(charge.answer), dtype=np.int64)
+        else:
+            counts = bounded_item_counts(train.matrix(), m, context.rng)
+            noisy = np.asarray(mechanism(counts, rng=context.rng), dtype=np.int64)
+            if context.request_id is not None:
+                require_ledger(context, "dp-popularity").record_answer(
+                    charge.request_id, json.dumps(noisy.tolist())
+                )
         if noisy.size and not _has_signal(noisy, mechanism.scale, mechanism.name):
             warnings.warn(
                 f"dp-popularity at {self.epsilon}: the noisy counts carry no detectable signal "

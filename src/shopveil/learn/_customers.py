@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from shopveil._core.rng import secure_rng
+from shopveil._core.units import PerCustomer
 from shopveil.dp._ledger import Ledger
 from shopveil.errors import ParameterError
+from shopveil.learn._charging import CUSTOMER, charge_customers
 from shopveil.learn._dpsgd import DPSGDConfig, make_private, quiet_opacus
 from shopveil.learn._features import FEATURE_CAPS, CustomerFeatures
 from shopveil.learn._model_file import PrivacyMetadata, load_model, save_model
@@ -142,7 +144,7 @@ def train_customer_model(
     ledger: Ledger | None = None,
     dataset: str = "",
     request_id: str = "",
-    unit: str = "customer:CustomerID",
+    unit: PerCustomer = CUSTOMER,
     rng: np.random.Generator | None = None,
 ) -> CustomerModel:
     """Train a churn or CLV model, privately when ``privacy`` is given.
@@ -154,8 +156,9 @@ def train_customer_model(
     targets
         Churn labels (0/1) or next-horizon revenue, aligned with ``features``.
     privacy
-        DP-SGD settings; with it, ``ledger``, ``dataset`` and ``request_id`` are required
-        and the budget is charged before training (see :func:`make_private`).
+        DP-SGD settings; with it, ``ledger``, ``dataset`` and ``request_id`` are required,
+        every customer in ``features`` is charged before training, and those who cannot
+        afford it are left out of the training data.
     rng
         Initial weights, batches and DP noise; the default is a CSPRNG.
 
@@ -177,6 +180,11 @@ def train_customer_model(
     else:
         if ledger is None or not dataset or not request_id:
             raise ParameterError("private training needs ledger=, dataset= and request_id=")
+        charge, keep = charge_customers(
+            ledger, request_id, dataset, unit, privacy.budget, features.customers,
+            what=f"{config.task} model, DP-SGD",
+        )  # fmt: skip
+        features, y = features.of_customers(keep), y[keep]
         caps = np.array([FEATURE_CAPS[n] for n in names], dtype=np.float64)
         center, scale = np.log1p(caps) / 2, np.log1p(caps)
     torch.manual_seed(int(rng.integers(0, 2**63)))  # initial weights only
@@ -192,7 +200,7 @@ def train_customer_model(
     metadata = PrivacyMetadata(
         mechanism="none",
         budget=None,
-        unit=unit,
+        unit=unit.key,
         window_start=features.window_start,
         window_end=features.window_end,
     )
@@ -204,10 +212,8 @@ def train_customer_model(
                 f"privacy.epochs={privacy.epochs} must equal config.epochs={config.epochs}"
             )
         training = make_private(
-            network, optimizer, loader, config=privacy, ledger=ledger, dataset=dataset,
-            unit=unit, request_id=request_id, rng=rng,
+            network, optimizer, loader, config=privacy, charge=charge, unit=unit, rng=rng,
             window=(features.window_start, features.window_end),
-            what=f"{config.task} model, DP-SGD",
         )  # fmt: skip
         model, optimizer, loader = training.model, training.optimizer, training.data_loader
     loss_fn = _loss(config.task)

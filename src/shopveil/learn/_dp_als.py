@@ -73,7 +73,7 @@ from shopveil.dp._bits import RandomBits, as_bits
 from shopveil.dp._measurement import gaussian_for
 from shopveil.dp._rdp import max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
-from shopveil.learn._baselines import charge_fit
+from shopveil.learn._baselines import admit
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._popularity import bound_contributions, unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
@@ -168,7 +168,7 @@ class DPALS:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedDPALS:
         """Charge the ledger, then release DP counts and noisy item factors."""
-        charge_fit(context, self.cost, "dp-als fit")
+        train, _ = admit(train, context, self.cost, "dp-als fit")
         bits = as_bits(context.rng)
         rows = bound_contributions(train.matrix(), self.max_items_per_user, bits)
         weighted = unit_rows(rows)

@@ -53,7 +53,7 @@ from shopveil.dp._bits import Rng
 from shopveil.dp._measurement import gaussian_for
 from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
-from shopveil.learn._baselines import charge_fit
+from shopveil.learn._baselines import admit
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._popularity import release_popularity, unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
@@ -115,7 +115,7 @@ class DPCoPurchase:
     def fit(self, train: Interactions, context: FitContext) -> FittedCoPurchase:
         """Charge the ledger, then release popularity and co-purchase with noise."""
         if self.budget is not None:
-            charge_fit(context, self.budget, f"dp-cobuy fit ({len(train)} events)")
+            train, _ = admit(train, context, self.budget, "dp-cobuy fit")
         share = self.popularity_share
         rho = max_zcdp_within(self.budget).rho if self.budget is not None else None
         matrix = train.matrix().astype(np.float64)

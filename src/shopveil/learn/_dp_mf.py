@@ -42,7 +42,8 @@ from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil.dp._bits import RandomBits, as_bits
 from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
-from shopveil.learn._baselines import charge_fit
+from shopveil.learn._baselines import admit
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import start_factors
 from shopveil.learn._dpsgd import (
     DPSGDConfig,
@@ -53,7 +54,7 @@ from shopveil.learn._dpsgd import (
 )
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._popularity import release_popularity
-from shopveil.learn._recommender import PRIVACY_UNIT, FitContext
+from shopveil.learn._recommender import FitContext
 
 __all__ = ["DPMF", "FittedDPMF"]
 
@@ -153,10 +154,10 @@ class DPMF:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedDPMF:
         """Charge the ledger with the planned (ε, δ), release popularity, train."""
+        *_, cost = self.plan(len(train.active_users()))
+        train, _ = admit(train, context, cost, "dp-mf fit")
         rows = train.matrix()
         active = rows[np.diff(rows.indptr) > 0]
-        *_, cost = self.plan(active.shape[0])
-        charge_fit(context, cost, "dp-mf fit")
         bits = as_bits(context.rng)
         rho = self.sgd_config().composed_with
         assert rho is not None
@@ -235,8 +236,8 @@ def _train(
         model = _model(config, bias.astype(np.float32), start)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
         training = make_private(
-            model, optimizer, loader, config=config.sgd_config(), ledger=None,
-            dataset="", unit=PRIVACY_UNIT, request_id="", rng=np.random.default_rng(seed),
+            model, optimizer, loader, config=config.sgd_config(), charge=None,
+            unit=CUSTOMER, rng=np.random.default_rng(seed),
             criterion=_criterion(), grad_sample_mode="ghost",
         )  # fmt: skip
         private, step, criterion = training.model, training.optimizer, training.criterion

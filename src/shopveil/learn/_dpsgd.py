@@ -2,9 +2,11 @@
 
 :func:`make_private` takes the caller's model, optimizer and data loader, as Opacus's
 ``PrivacyEngine.make_private`` does, and gives back the same three, wrapped. Unlike
-Opacus it takes a target ``ApproxDP(ε, δ)`` and an epoch count, picks the smallest noise
-multiplier that meets the target under Opacus's accountant (PRV by default, RDP on
-request), and **charges the ledger first**: a refused charge raises
+Opacus it takes a target ``ApproxDP(ε, δ)`` and an epoch count, and picks the smallest
+noise multiplier that meets the target under Opacus's accountant (PRV by default, RDP
+on request). The caller **charges the ledger first**, with every customer in the data
+(:func:`shopveil.learn._charging.charge_customers`), builds the loader from the
+customers who could afford it, and passes the charge in: a refused charge raises
 :class:`~shopveil.errors.BudgetExceeded` before anything is wrapped, so nothing trains.
 :meth:`PrivateTraining.finish` re-checks with the accountant that the steps actually
 taken stayed within the charge, and returns the :class:`PrivacyMetadata` to save.
@@ -44,9 +46,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shopveil._core.budgets import ZCDP, ApproxDP, Budget
+from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil._core.rng import secure_rng
-from shopveil.dp._ledger import Charge, Ledger
+from shopveil._core.units import PrivacyUnit
+from shopveil.dp._ledger import Charge
 from shopveil.dp._rdp import DEFAULT_ORDERS, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError, PrivacyError
 from shopveil.learn._model_file import PrivacyMetadata
@@ -60,7 +63,6 @@ __all__ = [
     "ACCOUNTANTS",
     "DPSGDConfig",
     "PrivateTraining",
-    "charge_training",
     "make_private",
     "noise_multiplier_for",
     "quiet_opacus",
@@ -207,7 +209,7 @@ class PrivateTraining:
     noise_multiplier: float
     sample_rate: float
     charge: Charge | None
-    unit: str
+    unit: PrivacyUnit
     window: tuple[datetime | None, datetime | None]
     criterion: Any = None
 
@@ -235,7 +237,7 @@ class PrivateTraining:
         return PrivacyMetadata(
             mechanism="dp-sgd",
             budget=self.config.budget,
-            unit=self.unit,
+            unit=self.unit.key,
             window_start=self.window[0],
             window_end=self.window[1],
             dataset=None if self.charge is None else self.charge.dataset,
@@ -257,17 +259,14 @@ def make_private(
     data_loader: DataLoader[Any],
     *,
     config: DPSGDConfig,
-    ledger: Ledger | None,
-    dataset: str,
-    unit: str,
-    request_id: str,
+    charge: Charge | None,
+    unit: PrivacyUnit,
     window: tuple[datetime | None, datetime | None] = (None, None),
-    what: str = "dp-sgd training",
     rng: np.random.Generator | None = None,
     criterion: torch.nn.Module | None = None,
     grad_sample_mode: str = "hooks",
 ) -> PrivateTraining:
-    """Charge ``config.budget`` on ``ledger``, then wrap the three objects for DP-SGD.
+    """Wrap the three objects for DP-SGD under ``config.budget``, already charged.
 
     Parameters
     ----------
@@ -276,10 +275,10 @@ def make_private(
         (sample rate ``1 / len(data_loader)``), and its batches become Poisson samples.
     config
         Target budget, epochs, clipping norm, accountant.
-    ledger, dataset, unit, request_id
-        The account charged, and the charge's id (one id pays for one run: a second
-        run under it raises :class:`PrivacyError`). No ledger: nothing is charged
-        (experiments; the caller accounts for the run).
+    charge, unit
+        The charge that paid ``config.budget`` for everyone in the loader, and their
+        unit; recorded in the metadata. None: nothing was charged (experiments, or a
+        fit that charged its whole budget itself; the caller accounts for the run).
     window
         The training data window, recorded in the metadata.
     rng
@@ -289,12 +288,6 @@ def make_private(
         ``criterion``) gets per-example gradient norms without materializing the
         per-example gradients: two backward passes, far less memory for wide layers.
 
-    Raises
-    ------
-    BudgetExceeded
-        The ledger refused the charge; nothing was wrapped and nothing may train.
-    PrivacyError
-        ``request_id`` was charged before.
     """
     import torch
     from opacus import PrivacyEngine
@@ -321,11 +314,6 @@ def make_private(
         )
     sample_rate = 1.0 / batches
     sigma = noise_multiplier_for(config, sample_rate)
-    charge = None
-    if ledger is not None:
-        charge = charge_training(
-            ledger, request_id, dataset, unit, config.budget, what=f"{what}: σ={sigma:.4g}"
-        )
     seeds = (rng if rng is not None else secure_rng()).integers(0, 2**63, size=2)
     sampling = torch.Generator().manual_seed(int(seeds[0]))
     noise = torch.Generator().manual_seed(int(seeds[1]))
@@ -360,24 +348,6 @@ def make_private(
         window=window,
         criterion=wrapped[2] if grad_sample_mode == "ghost" else None,
     )
-
-
-def charge_training(
-    ledger: Ledger, request_id: str, dataset: str, unit: str, cost: Budget, *, what: str
-) -> Charge:
-    """Charge a training run; a request id charged before is refused, not replayed.
-
-    A query's retry gets its stored answer back; a model is not stored in the ledger, so
-    training again under a paid request id would release a second, fresh model for one
-    charge. Raises :class:`PrivacyError` then, and :class:`BudgetExceeded` on refusal.
-    """
-    charge = ledger.charge(request_id, dataset, unit, cost, what=what[:500])
-    if charge.replayed:
-        raise PrivacyError(
-            f"request id {request_id!r} already paid for a trained model; load that model, "
-            "or train again under a new request id (which is charged again)"
-        )
-    return charge
 
 
 @contextmanager

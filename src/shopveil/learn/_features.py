@@ -107,6 +107,14 @@ class CustomerFeatures:
     def __len__(self) -> int:
         return len(self.customers)
 
+    def of_customers(self, keep: np.ndarray) -> CustomerFeatures:
+        """The rows of the customers where ``keep`` (one bool per customer) is True."""
+        mask = np.asarray(keep, dtype=bool)
+        customers = tuple(c for c, k in zip(self.customers, mask, strict=True) if k)
+        return CustomerFeatures(
+            customers, self.values[mask], self.names, self.window_start, self.window_end
+        )
+
     def column(self, name: str) -> np.ndarray:
         """One feature for every customer."""
         if name not in self.names:

@@ -100,6 +100,18 @@ class Interactions:
         """Indexes of users with at least one event, sorted."""
         return np.unique(self.users)
 
+    def of_users(self, keep: np.ndarray) -> Interactions:
+        """The events of the users where ``keep`` (one bool per user id) is True."""
+        mask = np.asarray(keep, dtype=bool)[self.users]
+        return Interactions(
+            self.users[mask],
+            self.items[mask],
+            self.times[mask],
+            self.user_ids,
+            self.item_ids,
+            self.item_text,
+        )
+
     def between(self, start: datetime | None, end: datetime | None) -> Interactions:
         """The events with ``start <= time < end`` (either end open), same vocabularies."""
         keep = np.ones(len(self), dtype=bool)

@@ -27,12 +27,13 @@ import numpy as np
 
 from shopveil._core.budgets import ZCDP
 from shopveil._core.rng import secure_rng
+from shopveil._core.units import PerCustomer
 from shopveil.dp._accounting import compose_zcdp
 from shopveil.dp._bits import RandomBits, as_bits
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._measurement import Measurement, gaussian_for
 from shopveil.errors import ParameterError
-from shopveil.learn._dpsgd import charge_training
+from shopveil.learn._charging import CUSTOMER, charge_customers
 from shopveil.learn._features import FEATURE_CAPS, CustomerFeatures, unit_scaled
 from shopveil.learn._model_file import PrivacyMetadata, load_model, save_model
 
@@ -142,7 +143,7 @@ def dp_kmeans(
     ledger: Ledger,
     dataset: str,
     request_id: str,
-    unit: str = "customer:CustomerID",
+    unit: PerCustomer = CUSTOMER,
     caps: dict[str, float] | None = None,
     rng: np.random.Generator | None = None,
 ) -> KMeansModel:
@@ -169,18 +170,18 @@ def dp_kmeans(
     if not isinstance(config, DPKMeansConfig):
         raise ParameterError("config must be a DPKMeansConfig")
     caps = dict(caps if caps is not None else FEATURE_CAPS)
-    points = unit_scaled(features, caps) - 0.5
-    dims = points.shape[1]
+    dims = len(features.names)
     counts_m, sums_m = kmeans_measurements(config, dims)
     spent = compose_zcdp(
         [counts_m.map(1.0), sums_m.map(math.sqrt(dims) / 2)] * (config.iterations + 1)
     )
     if spent.rho > config.budget.rho * (1 + 1e-9):
         raise AssertionError(f"k-means would spend {spent}, more than {config.budget}")
-    charge = charge_training(
-        ledger, request_id, dataset, unit, config.budget,
+    charge, keep = charge_customers(
+        ledger, request_id, dataset, unit, config.budget, features.customers,
         what=f"dp k-means: k={config.clusters}, {config.iterations} iterations",
     )  # fmt: skip
+    points = unit_scaled(features.of_customers(keep), caps) - 0.5
     source = rng if rng is not None else secure_rng()
     bits = as_bits(rng)
     # Round 0 releases the noisy mean of all customers; the first centroids are spread
@@ -200,7 +201,7 @@ def dp_kmeans(
     privacy = PrivacyMetadata(
         mechanism="dp-kmeans",
         budget=config.budget,
-        unit=unit,
+        unit=unit.key,
         window_start=features.window_start,
         window_end=features.window_end,
         dataset=charge.dataset,

@@ -40,9 +40,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from shopveil._core.budgets import ApproxDP
+from shopveil._core.units import PerCustomer
 from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Ledger
 from shopveil.errors import ParameterError
+from shopveil.learn._charging import charge_customers
 from shopveil.learn._model_file import PrivacyMetadata, save_model
 from shopveil.learn._pate_aggregate import Aggregate, GNMaxConfig, aggregate_votes
 
@@ -191,7 +193,7 @@ def release_labels(
     ledger: Ledger,
     *,
     dataset: str,
-    unit: str,
+    unit: PerCustomer,
     name: str,
     window: Window,
     features: np.ndarray,
@@ -210,7 +212,8 @@ def release_labels(
     Parameters
     ----------
     ledger, dataset, unit
-        The account charged (``unit`` e.g. ``PerCustomer("CustomerID").key``).
+        The account charged; every customer in ``customers`` pays ``budget`` from their
+        own budget first, and those who cannot afford it teach nothing.
     name, window
         Name the release: the request id is derived from (dataset, unit, name, window),
         so the same window released again replays its stored labels at no cost.
@@ -236,14 +239,24 @@ def release_labels(
     found = ledger.find(request_id, dataset, unit)
     if found is not None:
         return _replay(found.answer, found.cost, request_id, window, digest)
-    ledger.check(dataset, unit, budget)
     y = np.asarray(labels)
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_labels):
         raise ParameterError(f"labels must be integers in 0..{n_labels - 1}")
+    # The whole budget is charged up front: what the labels spend is not known before
+    # they are computed, and a charge that depended on the votes would leak them.
+    charge, keep = charge_customers(
+        ledger, request_id, dataset, unit, budget, np.asarray(customers, dtype=object),
+        what=f"PATE labels {name} {window.key}: {len(q)} queries, {n_teachers} teachers, "
+        f"{_describe(config)}",
+        replayable=True,
+    )  # fmt: skip
+    if charge.replayed:
+        return _replay(charge.answer, charge.cost, request_id, window, digest)
     # The shard key is secret: a CSPRNG's unless an experiment passes a seeded generator.
     key = rng.bytes(32) if isinstance(rng, np.random.Generator) else secrets.token_bytes(32)
-    shards = assign_shards(customers, n_teachers, key=key)
-    teachers = train_teachers(features, y, shards, n_teachers, factory)
+    kept = [c for c, k in zip(customers, keep, strict=True) if k]
+    shards = assign_shards(kept, n_teachers, key=key)
+    teachers = train_teachers(np.asarray(features)[keep], y[keep], shards, n_teachers, factory)
     votes = teacher_votes(teachers, q, n_labels)
     result: Aggregate = aggregate_votes(votes, config, budget, rng=rng)
     answer = {
@@ -252,23 +265,18 @@ def release_labels(
         "n_teachers": len(teachers),
         "checked": result.checked,
     }
-    charge = ledger.charge(
-        request_id, dataset, unit, result.independent,
-        what=f"PATE labels {name} {window.key}: {result.answered}/{len(q)} answered, "
-        f"{len(teachers)} teachers, {_describe(config)}",
-        answer=json.dumps(answer),
-    )  # fmt: skip
+    ledger.record_answer(request_id, json.dumps(answer))
     return LabelRelease(
-        window, request_id, result.labels, result.independent, len(teachers),
-        result.checked, charge.replayed, result.dependent,
+        window, request_id, result.labels, budget, len(teachers),
+        result.checked, False, result.dependent,
     )  # fmt: skip
 
 
-def _request_id(dataset: str, unit: str, name: str, window: Window) -> str:
+def _request_id(dataset: str, unit: PerCustomer, name: str, window: Window) -> str:
     """Deterministic per (dataset, unit, name, window), and short enough for the ledger."""
     if not isinstance(name, str) or not name:
         raise ParameterError("name must be a non-empty string naming the model, e.g. 'churn'")
-    parts = "\x1f".join((dataset, unit, name, window.key)).encode()
+    parts = "\x1f".join((dataset, unit.key, name, window.key)).encode()
     return f"pate:{hashlib.sha256(parts).hexdigest()[:32]}"
 
 
@@ -327,7 +335,7 @@ def train_student(
     queries: Sequence[np.ndarray],
     *,
     dataset: str,
-    unit: str,
+    unit: PerCustomer,
     config: GNMaxConfig,
     factory: ClassifierFactory = logistic_regression,
 ) -> Student:
@@ -360,7 +368,7 @@ def train_student(
     privacy = PrivacyMetadata(
         mechanism="pate-gnmax" if config.threshold is None else "pate-confident-gnmax",
         budget=spent,
-        unit=unit,
+        unit=unit.key,
         window_start=min(r.window.start for r in releases),
         window_end=max(r.window.end for r in releases),
         dataset=dataset,

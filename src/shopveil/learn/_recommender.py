@@ -16,14 +16,13 @@ import numpy as np
 from scipy import sparse
 
 from shopveil._core.budgets import ApproxDP
+from shopveil._core.units import PerCustomer
 from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Ledger
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._interactions import Interactions
 
-__all__ = ["PRIVACY_UNIT", "FitContext", "FittedRecommender", "NoSignalWarning", "Recommender"]
-
-PRIVACY_UNIT = "customer"
-"""The ledger's unit for every recommender: one customer with all their purchases."""
+__all__ = ["FitContext", "FittedRecommender", "NoSignalWarning", "Recommender"]
 
 
 class NoSignalWarning(UserWarning):
@@ -40,17 +39,22 @@ class FitContext:
         The shared budget ledger; a private model charges it before anything is
         computed, and refuses to fit without one.
     dataset
-        The ledger account's dataset name (e.g. the training file's stem).
+        The ledger account's dataset name (the registered dataset the training data
+        is, or the training file's stem).
     request_id
         Makes the charge idempotent: a retried fit is charged once.
     rng
         Noise source; None means a CSPRNG.
+    unit
+        Whose budget a fit spends: every customer in the training data pays the fit
+        from their own budget, and those who cannot afford it are left out of it.
     """
 
     ledger: Ledger | None = None
     dataset: str = "interactions"
     request_id: str | None = None
     rng: Rng = None
+    unit: PerCustomer = CUSTOMER
 
 
 class FittedRecommender(Protocol):

@@ -28,13 +28,14 @@ from shopveil.learn._baselines import (
     Popularity,
     PopularityModel,
 )
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import DPALS, FittedDPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase, FittedCoPurchase
 from shopveil.learn._dp_mf import DPMF, FittedDPMF
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._itemknn import ItemKNN, ItemKNNModel
 from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, save_model
-from shopveil.learn._recommender import PRIVACY_UNIT, FittedRecommender, Recommender
+from shopveil.learn._recommender import FittedRecommender, Recommender
 
 __all__ = [
     "LOADERS",
@@ -248,7 +249,7 @@ def save_recommender(
     privacy = PrivacyMetadata(
         mechanism="none" if fitted.privacy is None else fitted.name,
         budget=fitted.privacy,
-        unit=PRIVACY_UNIT,
+        unit=CUSTOMER.key,
         window_start=window[0] if window else None,
         window_end=window[1] if window else None,
         dataset=dataset,

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from shopveil.audit import AuditLog
+from shopveil._workspace import workspace_on
 from shopveil.data import bundled_online_retail, generate_retail
 from shopveil.data._io import write_table, write_text
 from shopveil.detect import ScanReport, scan_table
-from shopveil.keys import Keyring
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._demo_html import render_demo_html
 from shopveil.pipeline._demo_personalize import DemoPersonalization, personalize
@@ -82,8 +81,8 @@ def run_demo(
     owns_store = store is None
     store = store or Store.open()
     try:
-        keyring = Keyring.open(store)
-        audit = AuditLog(store, keyring)
+        workspace = workspace_on(store, actor="demo")
+        keyring, audit = workspace.keyring, workspace.audit
         results = []
         for name, (table, synthetic) in inputs.items():
             scan = scan_table(table, name=name)
@@ -114,7 +113,7 @@ def run_demo(
                     show_before=synthetic,
                 )
             )
-        personalization = personalize(inputs["online_retail"][0], output_dir, store, audit)
+        personalization = personalize(inputs["online_retail"][0], output_dir, workspace.ledger)
         audit_events = audit.verify()
     finally:
         if owns_store:

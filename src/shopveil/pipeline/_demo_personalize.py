@@ -20,10 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from shopveil._core.budgets import ApproxDP
-from shopveil.audit import AuditLog
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ShopVeilError
-from shopveil.store import Store
 
 __all__ = ["DEMO_MODEL_BUDGET", "CustomerPicks", "DemoPersonalization", "personalize"]
 
@@ -55,10 +53,11 @@ class DemoPersonalization:
     customers: tuple[CustomerPicks, ...] = ()
 
 
-def personalize(
-    retail: pa.Table, output_dir: Path, store: Store, audit: AuditLog
-) -> DemoPersonalization:
-    """Fit (or load) the demo's DP recommender and measure it on the held-out days."""
+def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPersonalization:
+    """Fit (or load) the demo's DP recommender and measure it on the held-out days.
+
+    A fit charges every customer in the training days on ``ledger`` (audited).
+    """
     try:
         from shopveil.learn import (
             DPCoPurchase,
@@ -92,7 +91,6 @@ def personalize(
             fitted = None  # an unreadable or foreign file is replaced, and paid for anew
     if fitted is None:
         try:
-            ledger = Ledger(store, audit=audit)
             fitted = config.fit(train, FitContext(ledger=ledger, dataset=_DATASET))
         except BudgetExceeded as exc:
             return DemoPersonalization(

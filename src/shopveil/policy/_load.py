@@ -314,9 +314,11 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
 
 
 def _dp_defaults(spec: Mapping[str, Any]) -> DPDefaults:
-    unit: PrivacyUnit = PerRow()
-    if "privacy_unit" in spec:
-        declared = spec["privacy_unit"]
+    unit: PrivacyUnit | None = None
+    declared = spec.get("privacy_unit")
+    if declared == "row":
+        unit = PerRow()
+    elif declared is not None:
         unit = PerCustomer(declared["column"], declared.get("max_contributions", 1))
     budget = spec.get("default_budget")
     default_budget: PureDP | ApproxDP | None = None

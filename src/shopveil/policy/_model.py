@@ -10,7 +10,7 @@ from typing import Any
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
-from shopveil._core.units import PerRow, PrivacyUnit
+from shopveil._core.units import PrivacyUnit
 from shopveil.anonymity import Requirement
 from shopveil.errors import AccessDenied, PolicyError
 
@@ -145,7 +145,9 @@ class DPDefaults:
     bounds_where
         ``{column: "FILE:LINE"}``: where each bound was declared, for the answer's notes.
     unit
-        The privacy unit queries use unless they name one.
+        The privacy unit queries use unless they name one; None when the policy
+        declares none. ``PerRow()`` is the steward's declaration that every row is a
+        different person.
     default_budget
         The total a dataset gets on first use when nobody set one; None keeps the
         ledger's default.
@@ -153,7 +155,7 @@ class DPDefaults:
 
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     bounds_where: Mapping[str, str] = field(default_factory=dict)
-    unit: PrivacyUnit = field(default_factory=PerRow)
+    unit: PrivacyUnit | None = None
     default_budget: PureDP | ApproxDP | None = None
 
     def __post_init__(self) -> None:

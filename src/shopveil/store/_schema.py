@@ -12,8 +12,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "audit_events",
     "data_keys",
+    "datasets",
     "dp_accounts",
     "dp_charges",
+    "dp_namespaces",
+    "dp_people",
     "dp_sub_budgets",
     "meta",
     "metadata",
@@ -131,4 +134,43 @@ dp_charges = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
     sa.Column("what", sa.String(500), nullable=False),
     sa.Column("answer", sa.Text, nullable=True),
+)
+
+# People: every person's spending, by a keyed 63-bit hash of their canonical id (never the
+# id), within a namespace of ids ("customer"). The budget follows these rows, not the
+# names of files or tables. One row per namespace fixes its family of budgets (ε or ρ),
+# and is locked by every charge so two releases never both spend a person's last ε.
+dp_namespaces = sa.Table(
+    "shopveil_dp_namespaces",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+dp_people = sa.Table(
+    "shopveil_dp_people",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("pid", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("period", sa.String(32), primary_key=True),
+    sa.Column("spent_epsilon", sa.Float, nullable=False),
+    sa.Column("spent_delta", sa.Float, nullable=False),
+    sa.Column("spent_rho", sa.Float, nullable=False),
+)
+
+# The steward's catalog: each registered dataset, its privacy unit and a fingerprint of
+# its people (the smallest keyed hashes of their ids, a bottom-k sketch; never raw ids).
+datasets = sa.Table(
+    "shopveil_datasets",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("people", sa.BigInteger, nullable=False),
+    sa.Column("columns", sa.Text, nullable=False),
+    sa.Column("sketch", sa.LargeBinary, nullable=False),
+    sa.Column("registered_at", sa.String(40), nullable=False),
+    sa.Column("registered_by", sa.String(200), nullable=False),
 )

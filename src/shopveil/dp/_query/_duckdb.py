@@ -17,7 +17,9 @@ from shopveil.errors import ParameterError, QueryError, SourceError
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["bind", "check_numeric", "fetch", "open_data", "run", "table_name"]
+__all__ = ["UNFILTERED", "bind", "check_numeric", "fetch", "open_data", "run", "table_name"]
+
+UNFILTERED = "_shopveil_unfiltered"  # the data as read; SOURCE is it, less left-out people
 
 
 def table_name(path: str | os.PathLike[str]) -> str:
@@ -67,12 +69,13 @@ def open_data(data: Any, table: str | None) -> tuple[duckdb.DuckDBPyConnection, 
             name = table or table_name(path)
             lower = path.name.lower()
             reader = con.read_parquet if lower.endswith((".parquet", ".pq")) else con.read_csv
-            con.register(SOURCE, reader(str(path)))
+            con.register(UNFILTERED, reader(str(path)))
         else:
             if table is None:
                 raise QueryError("name the table of in-memory data with table=...")
             name = table
-            con.register(SOURCE, data)
+            con.register(UNFILTERED, data)
+        con.register(SOURCE, con.table(UNFILTERED))
         # The relation's column names come from the registered scan: no query runs.
         columns = list(con.table(SOURCE).columns)
     except duckdb.Error as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.units import PerCustomer
 from shopveil.dp._bits import RandomBits, Rng, as_bits
+from shopveil.dp._catalog import Catalog
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import half_width, laplace_for
 from shopveil.dp._query._answer import Answer, Cell
@@ -35,6 +37,7 @@ from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
 from shopveil.dp._query._parser import parse_query
 from shopveil.dp._query._plan import Plan, QueryOptions, Step, compile_plan
+from shopveil.dp._query._target import exclude, registered_path, resolve_target
 from shopveil.dp._selection import make_quantile, partition_selection_for
 from shopveil.errors import ParameterError, QueryError
 
@@ -121,12 +124,16 @@ def _avg_cell(s: float, c: float, hs: float, hc: float, low: float, high: float)
 
 
 def _notes(plan: Plan) -> list[str]:
-    unit = plan.options.unit
+    unit = plan.unit
     notes = [f"privacy unit: {unit.describe()}"]
     if isinstance(unit, PerCustomer):
         notes.append(
             f"each customer's rows beyond {unit.max_contributions} are dropped at random "
             "before aggregating; rows without a customer id are excluded"
+        )
+        notes.append(
+            "each customer in the data pays this query from their own budget; customers "
+            "whose budget is spent are left out"
         )
     estimated = dict(plan.estimated)
     for s in plan.steps:
@@ -168,10 +175,17 @@ def run_query(
     table: str | None = None,
     request_id: str | None = None,
     rng: Rng = None,
+    catalog: Catalog | None = None,
 ) -> Answer:
     """Answer ``sql`` over ``data`` (a file path or an Arrow/pandas/polars table) privately.
 
-    The query is charged to ``ledger`` before any data is read. Pass ``request_id`` to
+    ``data`` may also name a dataset registered in ``catalog``; a file resolves to the
+    registered dataset whose people it holds (its account and its privacy unit). With a
+    unit per customer, every person in the data is charged against their own budget and
+    the rows of those who cannot afford the query are left out before it is computed.
+
+    The query is charged to ``ledger`` before any aggregate is computed (only the
+    schema and, per customer, the distinct ids are read first). Pass ``request_id`` to
     make it retry-safe: the answer is stored with the charge and a retry with the same
     id gets it back, uncharged. Without one, the answer carries a fresh id that names
     its charge in the ledger and the audit log but cannot be replayed.
@@ -186,13 +200,26 @@ def run_query(
         The ledger cannot afford the query; it did not run.
     """
     spec = parse_query(sql)
-    con, name, columns = _open(data, table)
+    data, named = registered_path(data, catalog)
+    con, name, columns = _open(data, table or (named.name if named else None))
     try:
         if spec.table != name:
             raise QueryError(
                 f"unknown table {spec.table!r}: this data is the table {name!r}; "
                 f"write FROM {name} or pass --table {spec.table}"
             )
+        target = resolve_target(
+            con,
+            columns,
+            table=name,
+            path=str(data) if isinstance(data, str | os.PathLike) else None,
+            given=options.unit,
+            declared=options.unit_declared,
+            ledger=ledger,
+            catalog=catalog,
+            named=named,
+        )
+        options = replace(options, unit=target.unit)
         missing = missing_bounds(spec, options) if options.estimate_bounds else []
         main = options
         if missing:
@@ -205,19 +232,22 @@ def run_query(
         else:
             plan = compile_plan(spec, options, columns)
         check_numeric(con, plan)
-        relation = bind(con, plan.sql)
-        values_relation = bind(con, plan.values_sql) if plan.values_sql else None
+        bind(con, plan.sql)
+        if plan.values_sql:
+            bind(con, plan.values_sql)
         charge = ledger.charge(
             request_id or uuid.uuid4().hex,
-            name,
-            options.unit.key,
+            target.dataset,
+            target.unit,
             plan.cost,
+            people=target.people.people if target.people is not None else None,
             analyst=options.analyst,
             purpose=options.purpose,
-            what=f"query on {name}: {', '.join(a.alias for a in spec.aggregates)}",
+            what=f"query on {target.dataset}: {', '.join(a.alias for a in spec.aggregates)}",
         )
         if charge.replayed:
             return _replayed(charge)
+        exclude(con, target, charge.left_out)
         bits = as_bits(rng)
         if missing:
             estimated = estimate_bounds(
@@ -229,14 +259,14 @@ def run_query(
                 estimate_epsilon=plan.estimate_epsilon,
                 estimated=tuple(estimated.items()),
             )
-            relation = bind(con, plan.sql)
-            values_relation = bind(con, plan.values_sql) if plan.values_sql else None
+        relation = bind(con, plan.sql)
+        values_relation = bind(con, plan.values_sql) if plan.values_sql else None
         rows = run(relation)
         value_rows = run(values_relation) if values_relation is not None else []
     finally:
         con.close()
     groups = _select_groups(plan, rows, bits)
-    answer = _build(plan, name, groups, value_rows, bits, charge.request_id)
+    answer = _build(plan, target.dataset, groups, value_rows, bits, charge.request_id)
     if request_id is not None:
         ledger.record_answer(request_id, answer.to_json())
     return answer.with_budget(
@@ -314,7 +344,7 @@ def _build(
         rows=tuple(rows),
         cost=plan.cost,
         dataset=name,
-        unit=plan.options.unit.key,
+        unit=plan.unit.key,
         request_id=request_id,
         notes=tuple(_notes(plan)),
         split=tuple(split),

@@ -55,6 +55,7 @@ def estimate_bounds(
         return {}
     # Each bound is one quantile release; a unit moves ranks by at most N.
     per_bound = epsilon / (2 * len(missing))
+    assert options.unit is not None, "the engine decides the unit first"
     scale = 2 * options.unit.max_contributions / per_bound * (1 + 2**-40)
     out: dict[str, tuple[float, float]] = {}
     for agg in missing:

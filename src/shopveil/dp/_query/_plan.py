@@ -37,7 +37,11 @@ class QueryOptions:
     delta
         δ for choosing GROUP BY keys that were not given as public; unused otherwise.
     unit
-        What one person is: ``PerRow()`` or ``PerCustomer("CustomerID", N)``.
+        What one person is: ``PerRow()`` or ``PerCustomer("CustomerID", N)``; None takes
+        the registered dataset's unit, or refuses data that holds customer ids.
+    unit_declared
+        The unit comes from the data steward (a policy's ``dp.privacy_unit``), so a
+        per-row unit is honoured even where customer ids are detected.
     bounds
         Clamping bounds ``{alias or column: (low, high)}`` for SUM, AVG and quantiles.
     keys
@@ -59,7 +63,7 @@ class QueryOptions:
 
     epsilon: PureDP
     delta: float = 1e-8
-    unit: PrivacyUnit = field(default_factory=PerRow)
+    unit: PrivacyUnit | None = None
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     keys: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     weights: Mapping[str, float] = field(default_factory=dict)
@@ -68,6 +72,7 @@ class QueryOptions:
     purpose: str = "-"
     estimate_bounds: bool = False
     bounds_where: Mapping[str, str] = field(default_factory=dict)
+    unit_declared: bool = False
 
     @classmethod
     def from_policy(cls, policy: Policy, *, epsilon: PureDP, **options: Any) -> QueryOptions:
@@ -87,7 +92,9 @@ class QueryOptions:
             for name in policy.dp.bounds
             if name not in given
         }
-        options.setdefault("unit", policy.dp.unit)
+        if "unit" not in options and policy.dp.unit is not None:
+            options["unit"] = policy.dp.unit
+            options["unit_declared"] = True
         purpose = options.get("purpose", "-")
         if purpose != "-":
             _check_purpose(policy, purpose)
@@ -103,7 +110,7 @@ class QueryOptions:
             raise ParameterError(
                 f"epsilon must be > 0, got {self.epsilon}; pass e.g. --epsilon 0.5"
             )
-        if not isinstance(self.unit, PerRow | PerCustomer):
+        if self.unit is not None and not isinstance(self.unit, PerRow | PerCustomer):
             raise ParameterError(f"unit must be PerRow() or PerCustomer(...), got {self.unit!r}")
         ApproxDP(0.0, self.delta)
         if not 0 < self.alpha < 1:
@@ -150,8 +157,13 @@ class Plan:
     estimated: tuple[tuple[str, tuple[float, float]], ...] = ()
 
     @property
+    def unit(self) -> PrivacyUnit:
+        assert self.options.unit is not None, "compile_plan sets the unit"
+        return self.options.unit
+
+    @property
     def contributions(self) -> int:
-        return self.options.unit.max_contributions
+        return self.unit.max_contributions
 
     @property
     def cost(self) -> Budget:
@@ -188,6 +200,8 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
     """Check ``spec`` against the table's ``columns`` and build the plan."""
     known = set(columns)
     unit = options.unit
+    if unit is None:
+        raise ParameterError("the query's privacy unit must be decided before compiling it")
     referenced = set().union(*(a.arg.columns for a in spec.aggregates if a.arg))
     referenced |= set().union(*(k.expr.columns for k in spec.keys))
     if spec.where:

@@ -1,0 +1,134 @@
+"""Who is in a file: its distinct customer ids read with DuckDB, hashed into People.
+
+Used before a release is charged (the ids are read, nothing is computed on them) and
+when the steward registers a dataset. Reading the distinct ids cannot fail on a value:
+the column is read as it is and canonicalized in Arrow, where a value that is not an id
+becomes no one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shopveil._core.classes import Kind
+from shopveil._core.subjects import IdType, canonical_ids
+from shopveil._core.units import PerCustomer, PrivacyUnit
+from shopveil.dp._catalog import Contents
+from shopveil.dp._ledger import Ledger
+from shopveil.dp._people import People
+from shopveil.dp._query._duckdb import fetch, open_data
+from shopveil.dp._query._plan import SOURCE
+from shopveil.errors import ParameterError, SchemaError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+__all__ = ["FilePeople", "detect_person_column", "file_people", "read_contents"]
+
+# Kinds of column that name one person: a table holding one is never released per row
+# unless the steward declared its rows independent.
+PERSON_KINDS = frozenset({Kind.CUSTOMER_ID, Kind.LOYALTY_ID, Kind.EMAIL})
+_SAMPLE_ROWS = 2000
+
+
+@dataclass(frozen=True, eq=False)
+class FilePeople:
+    """The people of one file under one unit, and how to find their rows again.
+
+    ``raw`` holds the distinct id values as the file has them, ``pids`` each one's
+    person hash (-1: not an id, so no one).
+    """
+
+    people: People
+    raw: pa.Array
+    pids: np.ndarray
+
+    def raw_ids_of(self, pids: np.ndarray) -> pa.Array:
+        """The file's id values of the people ``pids`` (to remove their rows)."""
+        return self.raw.filter(np.isin(self.pids, pids))
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def distinct_ids(con: duckdb.DuckDBPyConnection, column: str) -> pa.Array:
+    """The distinct non-null values of ``column`` in the registered source."""
+    col = _quoted(column)
+    relation = con.sql(f"SELECT DISTINCT {col} FROM {SOURCE} WHERE {col} IS NOT NULL")
+    return relation.to_arrow_table().column(0).combine_chunks()
+
+
+def file_people(
+    con: duckdb.DuckDBPyConnection, columns: list[str], unit: PerCustomer, ledger: Ledger
+) -> FilePeople | None:
+    """The people of the source under ``unit``; None when it lacks the id column."""
+    if unit.id_column not in columns:
+        return None
+    raw = distinct_ids(con, unit.id_column)
+    pids = ledger.hash_ids(raw, unit)
+    return FilePeople(People(unit.namespace, pids[pids >= 0]), raw, pids)
+
+
+def detect_person_column(con: duckdb.DuckDBPyConnection) -> str | None:
+    """A column of the source that names one person (a customer id, an email), if any."""
+    from shopveil.detect import scan_table
+
+    sample = con.sql(f"SELECT * FROM {SOURCE} LIMIT {_SAMPLE_ROWS}").to_arrow_table()
+    report = scan_table(sample, name="data", sample_rows=_SAMPLE_ROWS)
+    for finding in report.columns:
+        if finding.kind in PERSON_KINDS:
+            return finding.column
+    return None
+
+
+def read_contents(path: str | os.PathLike[str], unit: PrivacyUnit, ledger: Ledger) -> Contents:
+    """Schema, row count and people of a file, for registering it in the catalog.
+
+    Refuses a unit column that does not exist, ids that are not ids of the unit's type,
+    and (with ``IdType.AUTO``) a column that mixes whole-number ids with text ids.
+    """
+    con, _, columns = open_data(path, "data")
+    try:
+        types = con.table(SOURCE).types
+        schema = tuple((name, str(kind)) for name, kind in zip(columns, types, strict=True))
+        rows = int(fetch(con, f"SELECT count(*) FROM {SOURCE}")[0][0])
+        if not isinstance(unit, PerCustomer):
+            return Contents(schema, rows, None)
+        if unit.id_column not in columns:
+            raise SchemaError(
+                f"{path}: no column {unit.id_column!r} for the privacy unit; it has: "
+                f"{', '.join(columns)}"
+            )
+        raw = distinct_ids(con, unit.id_column)
+    finally:
+        con.close()
+    _check_ids(raw, unit, path)
+    people = ledger.people(raw, unit)
+    return Contents(schema, rows, people)
+
+
+def _check_ids(raw: pa.Array, unit: PerCustomer, path: Any) -> None:
+    import pyarrow.compute as pc
+
+    canonical = canonical_ids(raw, unit.id_type)
+    bad = canonical.null_count
+    if bad:
+        raise ParameterError(
+            f"{path}: {bad} distinct value(s) of {unit.id_column!r} are not "
+            f"{unit.id_type.value} ids (fractional numbers, or text where integers are "
+            "declared); fix them, or declare --id-type string"
+        )
+    if unit.id_type is IdType.AUTO and (raw.type == "string" or str(raw.type) == "large_string"):
+        whole = pc.match_substring_regex(canonical, r"^-?[0-9]+$")
+        n_whole = int(pc.sum(whole).as_py() or 0)
+        if 0 < n_whole < len(canonical):
+            raise ParameterError(
+                f"{path}: {unit.id_column!r} mixes whole-number ids with text ids; declare "
+                "--id-type integer or --id-type string so each id has one spelling"
+            )

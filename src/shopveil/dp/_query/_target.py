@@ -1,0 +1,144 @@
+"""Whose budget a query spends: the dataset account, the privacy unit and the people.
+
+Decided before anything is charged, from the catalog and the data's ids alone:
+
+1. data named by a registered dataset's name, or a file that *is* one (same path), or a
+   file holding mostly its people (a copy, a subset, a re-encoding, a renamed table)
+   is that dataset: its account, its declared unit. A ``--privacy-unit`` naming
+   another column is refused.
+2. other data is its own account (the table name), with the unit the caller gives; a
+   table in which a customer id column is detected is never released per row unless the
+   unit was declared (a policy's ``dp.privacy_unit``, or the steward's catalog).
+3. with a unit per customer, the people are read (their distinct ids, hashed); every one
+   of them is charged, and the rows of those who cannot afford the release are removed
+   before it is computed (:func:`exclude`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
+from shopveil.dp._catalog import Catalog, Dataset
+from shopveil.dp._ledger import Ledger
+from shopveil.dp._query._duckdb import UNFILTERED
+from shopveil.dp._query._people import FilePeople, detect_person_column, file_people
+from shopveil.dp._query._plan import SOURCE
+from shopveil.errors import QueryError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["Target", "exclude", "registered_path", "resolve_target"]
+
+_LEFT_OUT = "_shopveil_left_out"
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """The account a release is charged to, its unit, and (per customer) its people."""
+
+    dataset: str
+    unit: PrivacyUnit
+    registered: Dataset | None
+    people: FilePeople | None
+
+
+def registered_path(data: Any, catalog: Catalog | None) -> tuple[Any, Dataset | None]:
+    """``data`` itself, or the path of the registered dataset it names."""
+    if catalog is None or not isinstance(data, str) or os.path.exists(data):
+        return data, None
+    entry = catalog.find(data)
+    return (entry.path, entry) if entry is not None else (data, None)
+
+
+def resolve_target(
+    con: duckdb.DuckDBPyConnection,
+    columns: list[str],
+    *,
+    table: str,
+    path: str | None,
+    given: PrivacyUnit | None,
+    declared: bool,
+    ledger: Ledger,
+    catalog: Catalog | None,
+    named: Dataset | None = None,
+) -> Target:
+    """Decide the account, unit and people of a release over the registered source.
+
+    ``given`` is the unit the caller asked for (None: the catalog's, or detect);
+    ``declared`` says it comes from the steward (a policy), not from the analyst.
+    """
+    seen: dict[PerCustomer, FilePeople | None] = {}
+
+    def people_of(unit: PerCustomer) -> FilePeople | None:
+        if unit not in seen:
+            seen[unit] = file_people(con, columns, unit, ledger)
+        return seen[unit]
+
+    entry = named
+    if entry is None and catalog is not None:
+        entry = catalog.resolve(path, lambda u: _people(people_of(u)))
+    if entry is not None:
+        unit = _registered_unit(entry, given)
+        if isinstance(unit, PerCustomer) and unit.id_column not in columns:
+            raise QueryError(
+                f"this data is the registered dataset {entry.name!r}, whose privacy unit "
+                f"column {unit.id_column!r} it lacks; query the registered data instead"
+            )
+        found = people_of(unit) if isinstance(unit, PerCustomer) else None
+        return Target(entry.name, unit, entry, found)
+    if given is None or (isinstance(given, PerRow) and not declared):
+        person = detect_person_column(con)
+        if person is not None:
+            raise QueryError(
+                f"{table}: column {person!r} holds customer ids, so one row is not one "
+                f"person: pass --privacy-unit {person}, or have the data steward register "
+                "the data (`shopveil data add`) or declare its rows independent"
+            )
+    unit = given if given is not None else PerRow()
+    found = people_of(unit) if isinstance(unit, PerCustomer) else None
+    return Target(table, unit, None, found)
+
+
+def exclude(con: duckdb.DuckDBPyConnection, target: Target, left_out: np.ndarray) -> None:
+    """Remove the rows of the people ``left_out`` from the registered source."""
+    import pyarrow as pa
+
+    if target.people is None or not left_out.size:
+        return
+    assert isinstance(target.unit, PerCustomer)
+    raw = target.people.raw_ids_of(left_out)
+    con.register(_LEFT_OUT, pa.table({"v": raw}))
+    column = '"' + target.unit.id_column.replace('"', '""') + '"'
+    kept = con.table(UNFILTERED).filter(
+        f"{column} IS NULL OR {column} NOT IN (SELECT v FROM {_LEFT_OUT})"
+    )
+    con.unregister(SOURCE)
+    con.register(SOURCE, kept)
+
+
+def _people(found: FilePeople | None) -> Any:
+    return found.people if found is not None else None
+
+
+def _registered_unit(entry: Dataset, given: PrivacyUnit | None) -> PrivacyUnit:
+    unit = entry.unit
+    if given is None:
+        return unit
+    if isinstance(unit, PerRow):
+        if isinstance(given, PerCustomer):
+            return given  # a stricter unit than the steward's is always allowed
+        return unit
+    if not isinstance(given, PerCustomer) or given.id_column != unit.id_column:
+        asked = given.id_column if isinstance(given, PerCustomer) else "one row"
+        raise QueryError(
+            f"this data is the registered dataset {entry.name!r}, whose privacy unit is "
+            f"{unit.id_column!r}; a query may not count it by {asked!r}. Leave out "
+            f"--privacy-unit, or pass --privacy-unit {unit.id_column}"
+        )
+    return replace(unit, max_contributions=given.max_contributions)

@@ -1,0 +1,58 @@
+"""How every private model pays: each customer in its input, before anything is computed.
+
+A private fit names the customers it reads. The ledger charges each of them against
+their own budget and returns those who cannot afford the fit; they are removed from the
+input before the first statistic is computed, so whether a customer is in a model
+depends only on their own history (see :mod:`shopveil.dp._people`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shopveil._core.budgets import Budget
+from shopveil._core.units import PerCustomer
+from shopveil.dp._ledger import Charge, Ledger
+from shopveil.dp._people import People
+from shopveil.errors import PrivacyError
+
+__all__ = ["CUSTOMER", "charge_customers"]
+
+CUSTOMER = PerCustomer("customer")
+"""The unit of every model: one customer with all their purchases."""
+
+
+def charge_customers(
+    ledger: Ledger,
+    request_id: str,
+    dataset: str,
+    unit: PerCustomer,
+    cost: Budget,
+    customers: Sequence[str] | np.ndarray | Any,
+    *,
+    what: str,
+    replayable: bool = False,
+) -> tuple[Charge, np.ndarray]:
+    """Charge ``cost`` to every customer in ``customers``; return the charge and who stays.
+
+    ``customers`` are ids (a sequence, or an Arrow array whose nulls are no one).
+
+    The mask is True for the customers kept: an id that is not an id of ``unit`` is no
+    one (its rows are dropped), and a customer who cannot afford ``cost`` is left out.
+    A request id charged before is refused (:class:`PrivacyError`) unless ``replayable``
+    (the caller then returns the answer stored with the charge): training again under a
+    paid id would release a second, fresh model for one charge.
+    """
+    pids = ledger.hash_ids(customers, unit)
+    people = People(unit.namespace, pids[pids >= 0])
+    charge = ledger.charge(request_id, dataset, unit, cost, people=people, what=what[:500])
+    if charge.replayed and not replayable:
+        raise PrivacyError(
+            f"request id {request_id!r} already paid for a trained model; load that model, "
+            "or train again under a new request id (which is charged again)"
+        )
+    keep = (pids >= 0) & ~np.isin(pids, charge.left_out)
+    return charge, keep
