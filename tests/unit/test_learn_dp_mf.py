@@ -13,10 +13,11 @@ import pytest
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
-from shopveil.data import bundled_online_retail
+from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn import _dp_mf
+from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import DPSGDConfig, noise_multiplier_for, training_epsilon
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
@@ -33,7 +34,10 @@ def train() -> Interactions:
     bought = pc.and_(
         pc.greater(table["Quantity"], 0), pc.invert(pc.starts_with(table["InvoiceNo"], "C"))
     )
-    data = from_table(table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate")
+    data = from_table(
+        table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate",
+        catalogue=Catalogue.from_table(product_catalogue()),
+    )  # fmt: skip
     return temporal_split(data, datetime(2010, 12, 9))[0]
 
 

@@ -35,6 +35,13 @@ Column = Annotated[str | None, typer.Option(help="Column name, if not detected."
 Db = Annotated[
     str | None, typer.Option("--db", help="Store URL for the budget ledger [default: local].")
 ]
+CatalogueFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalogue",
+        help="Public product list (CSV/Parquet: item id, description); private models need it.",
+    ),
+]
 Params = Annotated[
     list[str] | None,
     typer.Option(
@@ -67,12 +74,16 @@ def _dataset_name(path: Path) -> str:
     return path.name.split(".")[0] or "interactions"
 
 
-def _load(path: Path, user: str | None, item: str | None, time: str | None) -> Interactions:
+def _load(
+    path: Path, user: str | None, item: str | None, time: str | None, catalogue: Path | None
+) -> Interactions:
+    from shopveil.learn._catalogue import load_catalogue
     from shopveil.learn._interactions import load_interactions
 
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
-    return load_interactions(path, user=user, item=item, time=time)
+    items = None if catalogue is None else load_catalogue(catalogue)
+    return load_interactions(path, user=user, item=item, time=time, catalogue=items)
 
 
 @contextmanager
@@ -116,6 +127,7 @@ def train(
     item: Column = None,
     time: Column = None,
     param: Params = None,
+    catalogue: CatalogueFile = None,
     db: Db = None,
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Retry-safe id: charged once.")
@@ -134,7 +146,7 @@ def train(
         err_console.print(f"note: {model} is not private; --epsilon is ignored", highlight=False)
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
-    interactions = _load(data, user, item, time)
+    interactions = _load(data, user, item, time, catalogue)
     dataset = _dataset_name(data)
     with _context(is_private(model, epsilon), db, dataset, request_id) as context, _notes():
         fitted = config.fit(interactions, context)
@@ -171,6 +183,7 @@ def evaluate(
     item: Column = None,
     time: Column = None,
     param: Params = None,
+    catalogue: CatalogueFile = None,
     db: Db = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -190,11 +203,12 @@ def evaluate(
             raise ParameterError(
                 f"--split-at {split_at!r}: write a date, e.g. 2011-07-01"
             ) from None
-        train_data, test_data = temporal_split(_load(data, user, item, time), at)
+        train_data, test_data = temporal_split(_load(data, user, item, time, catalogue), at)
         source = data
     elif train_file is not None and test_file is not None and data is None and split_at is None:
         train_data, test_data = align(
-            _load(train_file, user, item, time), _load(test_file, user, item, time)
+            _load(train_file, user, item, time, catalogue),
+            _load(test_file, user, item, time, catalogue),
         )
         source = train_file
     else:

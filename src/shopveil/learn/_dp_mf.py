@@ -51,7 +51,7 @@ from shopveil.learn._dpsgd import (
     quiet_opacus,
     training_epsilon,
 )
-from shopveil.learn._interactions import Interactions
+from shopveil.learn._interactions import Interactions, require_catalogue
 from shopveil.learn._popularity import release_popularity
 from shopveil.learn._recommender import PRIVACY_UNIT, FitContext
 
@@ -155,6 +155,7 @@ class DPMF:
         """Charge the ledger with the planned (ε, δ), release popularity, train."""
         rows = train.matrix()
         active = rows[np.diff(rows.indptr) > 0]
+        require_catalogue(train, "dp-mf")
         *_, cost = self.plan(active.shape[0])
         charge_fit(context, cost, "dp-mf fit")
         bits = as_bits(context.rng)

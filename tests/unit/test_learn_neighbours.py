@@ -1,0 +1,180 @@
+"""What a private model releases besides its noisy statistics is the same with or without
+any one customer: its item vocabulary, its item texts, its stored ε and sample rate, its
+number of PATE teachers. Each test removes one customer chosen to be extreme."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+import sqlalchemy as sa
+
+from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil.data import bundled_online_retail, product_catalogue
+from shopveil.dp import Ledger
+from shopveil.errors import ParameterError
+from shopveil.learn._catalogue import Catalogue, load_catalogue
+from shopveil.learn._interactions import Interactions, load_interactions, purchases_only
+from shopveil.learn._recommender import FitContext
+from shopveil.learn._registry import (
+    build_recommender,
+    is_private,
+    load_recommender,
+    model_names,
+    save_recommender,
+)
+from shopveil.store._schema import dp_charges
+
+pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn._recommender.NoSignalWarning")
+
+PRIVATE = [n for n in model_names() if is_private(n, 1.0)]
+SMALL = {
+    "dp-mf": {"dim": 8, "epochs": 1, "batch_size": 128, "top_items": 300},
+    "dp-als": {"n_items_kept": 300},
+}
+
+
+def _seeded(seed: int) -> np.random.Generator:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureRandomnessWarning)
+        return insecure_seeded_rng(seed)
+
+
+@pytest.fixture(scope="module")
+def purchases() -> pa.Table:
+    """The bundled slice's purchases with a customer, as strings the way a CSV reads back."""
+    table = purchases_only(bundled_online_retail())
+    return table.filter(pc.is_valid(table["CustomerID"]))
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return Catalogue.from_table(product_catalogue())
+
+
+def _without(table: pa.Table, customer: float) -> pa.Table:
+    return table.filter(pc.not_equal(table["CustomerID"], customer))
+
+
+def _sole_buyer(table: pa.Table) -> float:
+    """A customer who alone bought some item, and whose purchases are not the first or
+    last of the data (the data window is another matter)."""
+    rows = table.select(["CustomerID", "StockCode", "InvoiceDate"]).to_pylist()
+    buyers: dict[str, set[float]] = {}
+    for r in rows:
+        buyers.setdefault(r["StockCode"], set()).add(r["CustomerID"])
+    first, last = min(r["InvoiceDate"] for r in rows), max(r["InvoiceDate"] for r in rows)
+    edge = {r["CustomerID"] for r in rows if r["InvoiceDate"] in (first, last)}
+    sole = sorted({next(iter(b)) for b in buyers.values() if len(b) == 1} - edge)
+    assert sole
+    return sole[0]
+
+
+def _text_decider(table: pa.Table) -> tuple[float, str]:
+    """A customer, and an item whose smallest description is on that customer's rows only."""
+    rows = table.select(["CustomerID", "StockCode", "Description"]).to_pylist()
+    texts: dict[str, dict[str, set[float]]] = {}
+    for r in rows:
+        if r["Description"]:
+            texts.setdefault(r["StockCode"], {}).setdefault(r["Description"], set()).add(
+                r["CustomerID"]
+            )
+    for item, by_text in sorted(texts.items()):
+        smallest = by_text[min(by_text)]
+        if len(by_text) > 1 and len(smallest) == 1:
+            return next(iter(smallest)), item
+    raise AssertionError("no item's description is decided by one customer")
+
+
+def _write(table: pa.Table, path: Path) -> Path:
+    pacsv.write_csv(table, path)
+    return path
+
+
+def _fit_and_save(
+    name: str, data: Interactions, ledger: Ledger, path: Path
+) -> tuple[dict[str, tuple[int, ...]], object]:
+    config = build_recommender(name, 1.0, SMALL.get(name, {}))
+    fitted = config.fit(data, FitContext(ledger=ledger, dataset="retail", rng=_seeded(1)))
+    save_recommender(fitted, path, train=data, config=config, dataset="retail")
+    _, file = load_recommender(path)
+    return {k: v.shape for k, v in file.arrays.items()}, file
+
+
+@pytest.mark.parametrize("name", PRIVATE)
+def test_a_private_model_releases_the_catalogue_vocabulary_with_or_without_a_sole_buyer(
+    name: str, purchases: pa.Table, catalogue: Catalogue, scratch_ledger: Ledger, tmp_path: Path
+) -> None:
+    sole = _sole_buyer(purchases)
+    files = []
+    for i, table in enumerate((purchases, _without(purchases, sole))):
+        data = load_interactions(_write(table, tmp_path / f"d{i}.csv"), catalogue=catalogue)
+        files.append(_fit_and_save(name, data, scratch_ledger, tmp_path / f"m{i}.npz"))
+    (shapes, with_file), (shapes_without, without_file) = files
+    assert shapes == shapes_without
+    assert with_file.arrays["item_ids"].tolist() == catalogue.item_ids.tolist()  # type: ignore[attr-defined]
+    assert without_file.arrays["item_ids"].tolist() == catalogue.item_ids.tolist()  # type: ignore[attr-defined]
+    assert with_file.privacy == without_file.privacy  # type: ignore[attr-defined]
+    assert with_file.config == without_file.config  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", PRIVATE)
+def test_without_a_catalogue_a_private_model_is_refused_and_charges_nothing(
+    name: str, purchases: pa.Table, scratch_ledger: Ledger, tmp_path: Path
+) -> None:
+    # The purchases' own vocabulary loses every item whose sole buyer leaves.
+    data = load_interactions(_write(purchases, tmp_path / "d.csv"))
+    config = build_recommender(name, 1.0, SMALL.get(name, {}))
+    with pytest.raises(ParameterError, match="catalogue"):
+        config.fit(data, FitContext(ledger=scratch_ledger, dataset="retail", rng=_seeded(2)))
+    with scratch_ledger.store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(dp_charges)).scalar_one() == 0
+
+
+def test_non_private_models_keep_the_purchases_vocabulary(
+    purchases: pa.Table, tmp_path: Path
+) -> None:
+    data = load_interactions(_write(purchases, tmp_path / "d.csv"))
+    fitted = build_recommender("popularity").fit(data, FitContext())
+    assert data.catalogue is None and data.n_items == len(pc.unique(purchases["StockCode"]))
+    assert fitted.scores(np.array([0]), data.counts()[[0]]).shape == (1, data.n_items)
+
+
+def test_item_texts_come_from_the_catalogue_never_from_purchase_rows(
+    purchases: pa.Table, catalogue: Catalogue, scratch_ledger: Ledger, tmp_path: Path
+) -> None:
+    customer, item = _text_decider(purchases)
+    loaded = []
+    for i, table in enumerate((purchases, _without(purchases, customer))):
+        path = _write(table, tmp_path / f"d{i}.csv")
+        plain = load_interactions(path)
+        assert plain.item_text is None  # a description on a purchase row is never read
+        loaded.append(load_interactions(path, catalogue=catalogue))
+    with_one, without = loaded
+    at = int(np.searchsorted(catalogue.item_ids, item))
+    assert catalogue.texts is not None
+    assert with_one.item_text == without.item_text == catalogue.texts
+    assert with_one.item_text[at] == catalogue.texts[at]  # type: ignore[index]
+    # The released text neighbours are the same too.
+    config = build_recommender("dp-cobuy", 1.0)
+    near = [
+        config.fit(data, FitContext(ledger=scratch_ledger, dataset="r", rng=_seeded(3))).text  # type: ignore[attr-defined]
+        for data in loaded
+    ]
+    assert (near[0] != near[1]).nnz == 0
+
+
+def test_a_catalogue_file_is_sorted_unique_and_keeps_the_first_text(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text("sku,title\nB2,second\nA1,first\nB2,again\n3.0,numeric\n")
+    loaded = load_catalogue(path)
+    assert loaded.item_ids.tolist() == ["3", "A1", "B2"]
+    assert loaded.texts == ("numeric", "first", "second")
+    assert loaded.index(np.array(["B2", "zz", "3"])).tolist() == [2, -1, 0]
+    with pytest.raises(ParameterError, match="sorted"):
+        Catalogue(np.array(["b", "a"]))
