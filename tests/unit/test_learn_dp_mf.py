@@ -71,7 +71,7 @@ def test_importing_the_module_does_not_import_torch() -> None:
 @pytest.mark.parametrize("target", [ApproxDP(1.0, 1e-5), ApproxDP(8.0, 1e-6)])
 def test_the_plan_states_at_most_the_target(target: ApproxDP) -> None:
     config = DPMF(target, epochs=5)
-    rate, sigma, steps, cost = config.plan(700)
+    rate, sigma, steps, cost = config.plan()
     assert 0 < rate <= 1 and sigma > 0 and steps >= 5
     assert cost.epsilon <= target.epsilon and cost.delta == target.delta
     sgd = config.sgd_config()
@@ -144,6 +144,7 @@ def test_seeded_fits_are_reproducible(train: Interactions, scratch_ledger: Ledge
         {"epsilon": TARGET, "popularity_share": 1.0},
         {"epsilon": TARGET, "top_items": 0},
         {"epsilon": TARGET, "text_scale": -1.0},
+        {"epsilon": TARGET, "sample_rate": 0.15},
     ],
 )
 def test_bad_configs_are_refused(kwargs: dict[str, object]) -> None:

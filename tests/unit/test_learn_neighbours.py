@@ -4,7 +4,9 @@ number of PATE teachers. Each test removes one customer chosen to be extreme."""
 
 from __future__ import annotations
 
+import math
 import warnings
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +16,15 @@ import pyarrow.csv as pacsv
 import pytest
 import sqlalchemy as sa
 
+from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger
 from shopveil.errors import ParameterError
 from shopveil.learn._catalogue import Catalogue, load_catalogue
+from shopveil.learn._customers import CustomerModelConfig, train_customer_model
+from shopveil.learn._dpsgd import DPSGDConfig
+from shopveil.learn._features import FEATURE_NAMES, CustomerFeatures
 from shopveil.learn._interactions import Interactions, load_interactions, purchases_only
 from shopveil.learn._recommender import FitContext
 from shopveil.learn._registry import (
@@ -28,6 +34,7 @@ from shopveil.learn._registry import (
     model_names,
     save_recommender,
 )
+from shopveil.store import Store
 from shopveil.store._schema import dp_charges
 
 pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn._recommender.NoSignalWarning")
@@ -178,3 +185,53 @@ def test_a_catalogue_file_is_sorted_unique_and_keeps_the_first_text(tmp_path: Pa
     assert loaded.index(np.array(["B2", "zz", "3"])).tolist() == [2, -1, 0]
     with pytest.raises(ParameterError, match="sorted"):
         Catalogue(np.array(["b", "a"]))
+
+
+def _features(n: int) -> tuple[CustomerFeatures, np.ndarray]:
+    gen = np.random.Generator(np.random.PCG64(7))
+    values = gen.uniform(0, 50, size=(n, len(FEATURE_NAMES)))
+    features = CustomerFeatures(
+        tuple(f"c{i:05d}" for i in range(n)), values,
+        window_start=datetime(2011, 1, 1), window_end=datetime(2011, 7, 1),
+    )  # fmt: skip
+    return features, (values[:, 0] > 25).astype(np.float64)
+
+
+def test_a_dp_customer_model_stores_the_same_epsilon_and_rate_for_3072_and_3073_customers(
+    scratch_ledger: Ledger, tmp_path: Path
+) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    config = CustomerModelConfig(epochs=1, batch_size=256)
+    privacy = DPSGDConfig(ApproxDP(1.0, 1e-6), epochs=1, accountant="rdp", sample_rate=1 / 12)
+    stored = []
+    for n in (3072, 3073):  # 12 and 13 batches of 256 when the rate follows n
+        features, churn = _features(n)
+        store = Store.open(f"sqlite:///{tmp_path / f'ledger-{n}.db'}")
+        model = train_customer_model(
+            features, churn, config=config, privacy=privacy, ledger=Ledger(store),
+            dataset="shop", request_id="churn", rng=_seeded(4),
+        )  # fmt: skip
+        store.close()
+        stored.append(model.privacy)
+    assert stored[0] == stored[1]
+    assert stored[0].params["sample_rate"] == pytest.approx(1 / 12)
+    with pytest.raises(ParameterError, match="sample_rate"):
+        train_customer_model(
+            *_features(10), config=config, privacy=DPSGDConfig(ApproxDP(1.0, 1e-6), epochs=1),
+            ledger=scratch_ledger, dataset="shop", request_id="unset",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("rate", [0.15, 0.0, 1.5, math.nan])
+def test_a_sample_rate_that_is_not_one_over_a_whole_number_is_refused(rate: float) -> None:
+    with pytest.raises(ParameterError, match="sample_rate"):
+        DPSGDConfig(ApproxDP(1.0, 1e-6), epochs=1, sample_rate=rate)
+
+
+def test_dp_mf_plans_its_rate_and_epsilon_without_the_data() -> None:
+    config = build_recommender("dp-mf", 1.0, SMALL["dp-mf"])
+    rate, _, steps, cost = config.plan()  # type: ignore[attr-defined]
+    assert rate == pytest.approx(1 / 6) and steps == 6
+    assert cost.epsilon <= 1.0

@@ -154,8 +154,10 @@ def train_customer_model(
     targets
         Churn labels (0/1) or next-horizon revenue, aligned with ``features``.
     privacy
-        DP-SGD settings; with it, ``ledger``, ``dataset`` and ``request_id`` are required
-        and the budget is charged before training (see :func:`make_private`).
+        DP-SGD settings, with a fixed ``sample_rate`` (``config.batch_size`` is then what
+        each noisy gradient sum is averaged over); with it, ``ledger``, ``dataset`` and
+        ``request_id`` are required and the budget is charged before training (see
+        :func:`make_private`).
     rng
         Initial weights, batches and DP noise; the default is a CSPRNG.
 
@@ -177,6 +179,12 @@ def train_customer_model(
     else:
         if ledger is None or not dataset or not request_id:
             raise ParameterError("private training needs ledger=, dataset= and request_id=")
+        if privacy.sample_rate is None:
+            raise ParameterError(
+                "privacy.sample_rate must be fixed for a customer model: derived from the "
+                "number of customers it would reveal that number in the stored ε; e.g. "
+                "DPSGDConfig(..., sample_rate=1/12)"
+            )
         caps = np.array([FEATURE_CAPS[n] for n in names], dtype=np.float64)
         center, scale = np.log1p(caps) / 2, np.log1p(caps)
     torch.manual_seed(int(rng.integers(0, 2**63)))  # initial weights only
