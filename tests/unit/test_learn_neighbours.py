@@ -26,6 +26,8 @@ from shopveil.learn._customers import CustomerModelConfig, train_customer_model
 from shopveil.learn._dpsgd import DPSGDConfig
 from shopveil.learn._features import FEATURE_NAMES, CustomerFeatures
 from shopveil.learn._interactions import Interactions, load_interactions, purchases_only
+from shopveil.learn._pate import Window, release_labels
+from shopveil.learn._pate_aggregate import GNMaxConfig
 from shopveil.learn._recommender import FitContext
 from shopveil.learn._registry import (
     build_recommender,
@@ -235,3 +237,30 @@ def test_dp_mf_plans_its_rate_and_epsilon_without_the_data() -> None:
     rate, _, steps, cost = config.plan()  # type: ignore[attr-defined]
     assert rate == pytest.approx(1 / 6) and steps == 6
     assert cost.epsilon <= 1.0
+
+
+def test_pate_releases_the_configured_teacher_count_whatever_the_customers(
+    scratch_ledger: Ledger,
+) -> None:
+    gen = np.random.Generator(np.random.PCG64(8))
+    queries = gen.normal(size=(20, 2))
+    released = []
+    for n in (10, 11):  # 250 shards: nearly every shard is empty
+        x = gen.normal(size=(2 * n, 2))
+        y = (x.sum(axis=1) > 0).astype(np.int64)
+        customers = [f"c{i // 2}" for i in range(2 * n)]
+        release = release_labels(
+            scratch_ledger, dataset=f"pate-{n}", unit="customer:CustomerID", name="churn",
+            window=Window(datetime(2011, 1, 1), datetime(2011, 2, 1)), features=x, labels=y,
+            customers=customers, queries=queries, n_labels=2,
+            config=GNMaxConfig(sigma=4.0), budget=ApproxDP(50.0, 1e-6), n_teachers=250,
+            rng=_seeded(n),
+        )  # fmt: skip
+        released.append(release)
+    assert [r.n_teachers for r in released] == [250, 250]
+    assert released[0].charged == released[1].charged
+    stored = [
+        scratch_ledger.find(r.request_id, f"pate-{n}", "customer:CustomerID")
+        for r, n in zip(released, (10, 11), strict=True)
+    ]
+    assert all(s is not None and '"n_teachers": 250' in (s.answer or "") for s in stored)
