@@ -15,17 +15,24 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger
-from shopveil.errors import ParameterError
+from shopveil.errors import ParameterError, SchemaError
 from shopveil.learn._catalogue import Catalogue, load_catalogue
 from shopveil.learn._customers import CustomerModelConfig, train_customer_model
 from shopveil.learn._dpsgd import DPSGDConfig
 from shopveil.learn._features import FEATURE_NAMES, CustomerFeatures
-from shopveil.learn._interactions import Interactions, load_interactions, purchases_only
+from shopveil.learn._interactions import (
+    Interactions,
+    from_table,
+    load_interactions,
+    purchases_only,
+)
 from shopveil.learn._pate import Window, release_labels
 from shopveil.learn._pate_aggregate import GNMaxConfig
 from shopveil.learn._recommender import FitContext
@@ -187,6 +194,35 @@ def test_a_catalogue_file_is_sorted_unique_and_keeps_the_first_text(tmp_path: Pa
     assert loaded.index(np.array(["B2", "zz", "3"])).tolist() == [2, -1, 0]
     with pytest.raises(ParameterError, match="sorted"):
         Catalogue(np.array(["b", "a"]))
+    other_shop = pa.table({"u": ["c1"], "i": ["Z9"], "t": pa.array([datetime(2011, 1, 1)])})
+    with pytest.raises(SchemaError, match="lists none of the items"):
+        from_table(other_shop, user="u", item="i", time="t", catalogue=loaded)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from("abcdefxy")), min_size=1, max_size=30),
+    st.integers(0, 5),
+)
+def test_removing_any_customer_leaves_the_catalogue_vocabulary_and_texts(
+    rows: list[tuple[int, str]], removed: int
+) -> None:
+    catalogue = Catalogue(np.array(list("abcdef")), tuple(f"text {c}" for c in "abcdef"))
+
+    def load(kept: list[tuple[int, str]]) -> Interactions | None:
+        if not any(item in "abcdef" for _, item in kept):
+            return None  # no purchase of a listed item: nothing to fit
+        table = pa.table(
+            {"u": [f"c{u}" for u, _ in kept], "i": [i for _, i in kept],
+             "t": pa.array([datetime(2011, 1, 1)] * len(kept))}
+        )  # fmt: skip
+        return from_table(table, user="u", item="i", time="t", catalogue=catalogue)
+
+    both = [load(rows), load([r for r in rows if r[0] != removed])]
+    for data in both:
+        if data is not None:
+            assert data.item_ids.tolist() == list("abcdef")
+            assert data.item_text == catalogue.texts
+            assert set(data.item_ids[data.items]) <= set("abcdef")
 
 
 def _features(n: int) -> tuple[CustomerFeatures, np.ndarray]:
