@@ -87,6 +87,7 @@ def customer_models(
     sigma: dict[str, float] = {}
     seconds: dict[str, list[float]] = {"non_private": [], "dp": []}
     calibration: list[float] = []
+    rate = 1 / args.batches_per_epoch
     for seed in range(args.seeds):
         rng = insecure_seeded_rng(seed)
         order = rng.permutation(len(f))
@@ -98,7 +99,8 @@ def customer_models(
             )
             runs: list[tuple[str, DPSGDConfig | None]] = [("inf", None)]
             runs += [
-                (f"{e:g}", DPSGDConfig(ApproxDP(e, DELTA), epochs=args.epochs)) for e in EPSILONS
+                (f"{e:g}", DPSGDConfig(ApproxDP(e, DELTA), epochs=args.epochs, sample_rate=rate))
+                for e in EPSILONS
             ]
             for name, privacy in runs:
                 start = time.perf_counter()
@@ -166,6 +168,10 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--batches-per-epoch", type=int, default=9,
+        help="DP-SGD's fixed Poisson rate is 1/this (9: about 256 of the 2,072 training customers)",
+    )  # fmt: skip
     parser.add_argument("--hidden", type=int, default=0, help="hidden units (0: linear)")
     parser.add_argument("--clusters", type=int, default=4)
     args = parser.parse_args()
@@ -198,6 +204,7 @@ def main() -> int:
         "model": "linear" if args.hidden == 0 else f"mlp({args.hidden})",
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+        "sample_rate": 1 / args.batches_per_epoch,
         "seeds": args.seeds,
         **models,
         "kmeans": clusters,

@@ -2,12 +2,15 @@
 
 Reads ``../shared/data`` beside the repository (exits 1 when it is missing):
 
-- UCI Online Retail: train 2010-12-01 … 2011-06-30, test 2011-07-01 … 2011-09-30;
+- UCI Online Retail: train 2010-12-01 … 2011-06-30, test 2011-07-01 … 2011-09-30, on
+  the bundled public product catalogue (``shopveil.data.product_catalogue()``: every
+  StockCode of that file and its most frequent description) as the item vocabulary;
 - MovieLens 100K: one global time cut leaving the last 20% of ratings for test (every
   rating is an interaction; the cut is printed in the JSON). Two thirds of the users
   rating after that cut have no rating before it, so every model serves them
   popularity; the benchmark therefore also runs a per-user temporal split
-  (``movielens_100k_per_user``: each user's last 20% of ratings are the test).
+  (``movielens_100k_per_user``: each user's last 20% of ratings are the test). The films
+  of ``u.item`` are its catalogue.
 
 Every model in :data:`shopveil.learn._registry.MODELS` runs: non-private ones once,
 private ones at ε ∈ {0.5, 1, 2, 4, 8} per customer, averaged over ``--seeds`` fits
@@ -41,7 +44,9 @@ import numpy as np
 from _harness import machine
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil.data import product_catalogue
 from shopveil.dp import Ledger
+from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._evaluate import evaluate
 from shopveil.learn._interactions import Interactions, load_interactions, temporal_split
 from shopveil.learn._recommender import FitContext
@@ -57,7 +62,7 @@ K = 20
 
 def splits(quick: bool) -> dict[str, tuple[Interactions, Interactions, dict[str, str]]]:
     out = {}
-    retail = load_interactions(RETAIL)
+    retail = load_interactions(RETAIL, catalogue=Catalogue.from_table(product_catalogue()))
     train, test = (
         retail.between(None, datetime(2011, 7, 1)),
         retail.between(datetime(2011, 7, 1), datetime(2011, 10, 1)),
@@ -89,7 +94,7 @@ def last_share_per_user(data: Interactions, share: float) -> tuple[Interactions,
     def part(keep: np.ndarray) -> Interactions:
         return Interactions(
             data.users[keep], data.items[keep], data.times[keep], data.user_ids, data.item_ids,
-            data.item_text,
+            data.catalogue,
         )  # fmt: skip
 
     return part(~is_test), part(is_test)

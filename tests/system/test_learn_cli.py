@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
-from shopveil.data import bundled_online_retail
+from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger
 from shopveil.learn._registry import load_recommender
 from shopveil.store import Store
@@ -33,7 +33,8 @@ CONTRACT_NEW = {"recall@20_new", "ndcg@20_new", "map@20_new"}
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The slice as one file, and cut at 2010-12-09 into a train and a test file."""
+    """The slice as one file, cut at 2010-12-09 into a train and a test file, and the
+    public product catalogue."""
     folder = tmp_path_factory.mktemp("retail")
     table = bundled_online_retail()
     cut = pa.scalar(pa.scalar("2010-12-09").cast(pa.timestamp("us")).value, pa.timestamp("us"))
@@ -42,7 +43,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "all": folder / "retail.csv",
         "train": folder / "retail_train.csv",
         "test": folder / "retail_test.csv",
+        "catalogue": folder / "catalogue.csv",
     }
+    pacsv.write_csv(product_catalogue(), out["catalogue"])
     pacsv.write_csv(table, out["all"])
     pacsv.write_csv(table.filter(before), out["train"])
     pacsv.write_csv(table.filter(pc.invert(before)), out["test"])
@@ -70,7 +73,8 @@ def _spent(db: Path) -> list[object]:
 def test_evaluate_json_has_the_contract_keys(files: dict[str, Path], tmp_path: Path) -> None:
     done = _shopveil(
         "evaluate", "--train", str(files["train"]), "--test", str(files["test"]),
-        "--model", "buy-again", "--epsilon", "1", "--json", home=tmp_path,
+        "--model", "buy-again", "--epsilon", "1", "--json",
+        "--catalogue", str(files["catalogue"]), home=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
@@ -111,12 +115,14 @@ def test_train_saves_a_private_model_and_charges_once(
     model = tmp_path / "model.npz"
     result = runner.invoke(
         app, ["train", "--data", str(files["all"]), "--model", "dp-popularity",
-              "--epsilon", "0.5", "-o", str(model), "--db", f"sqlite:///{db}"],
+              "--epsilon", "0.5", "-o", str(model), "--db", f"sqlite:///{db}",
+              "--catalogue", str(files["catalogue"])],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     fitted, file = load_recommender(model)
     assert fitted.name == "dp-popularity" and file.privacy.epsilon == 0.5
     assert file.privacy.dataset == "retail" and file.privacy.window_start is not None
+    assert file.arrays["item_ids"].tolist() == sorted(product_catalogue()["stock_code"].to_pylist())
     assert [str(s) for s in _spent(db)] == ["ε=0.5, δ=0"]
 
 
@@ -139,6 +145,8 @@ def test_train_als_with_params(files: dict[str, Path], tmp_path: Path) -> None:
         (["--model", "dp-popularity", "--epsilon", "-1"], "epsilon must be > 0"),
         (["--model", "dp-popularity"], "is private"),
         (["--model", "als", "--param", "bogus=1"], "bad option"),
+        (["--model", "dp-popularity", "--epsilon", "1"], "give the public product catalogue"),
+        (["--model", "dp-cobuy", "--epsilon", "1", "--catalogue", "none.csv"], "no such catalogue"),
     ],
 )
 def test_bad_input_exits_2_and_charges_nothing(
@@ -173,7 +181,7 @@ def test_tiny_epsilon_falls_back_with_a_note(files: dict[str, Path], tmp_path: P
     result = runner.invoke(
         app, ["evaluate", "--data", str(files["all"]), "--split-at", "2010-12-09",
               "--model", "dp-popularity", "--epsilon", "0.001", "--json",
-              "--db", f"sqlite:///{tmp_path / 'l.db'}"],
+              "--db", f"sqlite:///{tmp_path / 'l.db'}", "--catalogue", str(files["catalogue"])],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "note:" in result.stderr and "no detectable signal" in result.stderr

@@ -14,11 +14,12 @@ from scipy import sparse
 
 from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
-from shopveil.data import bundled_online_retail
+from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger
 from shopveil.dp._bits import GeneratorBits
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
 from shopveil.learn import _dp_als
+from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import (
     DPALS,
@@ -43,7 +44,10 @@ def train() -> Interactions:
     bought = pc.and_(
         pc.greater(table["Quantity"], 0), pc.invert(pc.starts_with(table["InvoiceNo"], "C"))
     )
-    data = from_table(table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate")
+    data = from_table(
+        table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate",
+        catalogue=Catalogue.from_table(product_catalogue()),
+    )  # fmt: skip
     return temporal_split(data, datetime(2010, 12, 9))[0]
 
 

@@ -16,9 +16,10 @@ from scipy import sparse
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
-from shopveil.data import bundled_online_retail
+from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
+from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_cobuy import (
     DPCoPurchase,
@@ -40,7 +41,7 @@ def purchases() -> tuple[Interactions, Interactions]:
     )
     data = from_table(
         table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate",
-        text="Description",
+        catalogue=Catalogue.from_table(product_catalogue()),
     )  # fmt: skip
     return temporal_split(data, datetime(2010, 12, 9))
 
@@ -186,7 +187,9 @@ def test_table_without_text_still_fits(scratch_ledger: Ledger) -> None:
         {"u": ["a", "a", "b", "c"], "i": ["x", "y", "x", "z"],
          "t": pa.array([datetime(2020, 1, d) for d in (1, 2, 3, 4)])}
     )  # fmt: skip
-    data = from_table(table, user="u", item="i", time="t")
+    data = from_table(
+        table, user="u", item="i", time="t", catalogue=Catalogue(np.array(["x", "y", "z"]))
+    )
     with pytest.warns(NoSignalWarning):
         fitted = DPCoPurchase(ApproxDP(1.0, 1e-6)).fit(
             data, FitContext(ledger=scratch_ledger, rng=_seeded(5))

@@ -14,10 +14,11 @@ from _people import PEOPLE_KEY
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
-from shopveil.data import bundled_online_retail
+from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn import _dp_mf
+from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import DPSGDConfig, noise_multiplier_for, training_epsilon
@@ -35,7 +36,10 @@ def train() -> Interactions:
     bought = pc.and_(
         pc.greater(table["Quantity"], 0), pc.invert(pc.starts_with(table["InvoiceNo"], "C"))
     )
-    data = from_table(table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate")
+    data = from_table(
+        table.filter(bought), user="CustomerID", item="StockCode", time="InvoiceDate",
+        catalogue=Catalogue.from_table(product_catalogue()),
+    )  # fmt: skip
     return temporal_split(data, datetime(2010, 12, 9))[0]
 
 
@@ -69,7 +73,7 @@ def test_importing_the_module_does_not_import_torch() -> None:
 @pytest.mark.parametrize("target", [ApproxDP(1.0, 1e-5), ApproxDP(8.0, 1e-6)])
 def test_the_plan_states_at_most_the_target(target: ApproxDP) -> None:
     config = DPMF(target, epochs=5)
-    rate, sigma, steps, cost = config.plan(700)
+    rate, sigma, steps, cost = config.plan()
     assert 0 < rate <= 1 and sigma > 0 and steps >= 5
     assert cost.epsilon <= target.epsilon and cost.delta == target.delta
     sgd = config.sgd_config()
@@ -142,6 +146,7 @@ def test_seeded_fits_are_reproducible(train: Interactions, scratch_ledger: Ledge
         {"epsilon": TARGET, "popularity_share": 1.0},
         {"epsilon": TARGET, "top_items": 0},
         {"epsilon": TARGET, "text_scale": -1.0},
+        {"epsilon": TARGET, "sample_rate": 0.15},
     ],
 )
 def test_bad_configs_are_refused(kwargs: dict[str, object]) -> None:

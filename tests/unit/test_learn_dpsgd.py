@@ -78,8 +78,9 @@ def test_private_churn_model_charges_once_and_saves_its_metadata(
     budget = ApproxDP(3.0, 1e-5)
     ledger.set_budget("shop", UNIT, ApproxDP(5.0, 1e-4))
     config = CustomerModelConfig(epochs=3, batch_size=50)
+    privacy = DPSGDConfig(budget, epochs=3, accountant="rdp", sample_rate=1 / 8)
     model = train_customer_model(
-        features, churn, config=config, privacy=DPSGDConfig(budget, epochs=3, accountant="rdp"),
+        features, churn, config=config, privacy=privacy,
         ledger=ledger, dataset="shop", request_id="churn-1", rng=_seeded(5),
     )  # fmt: skip
     state = ledger.show("shop", UNIT)
@@ -95,7 +96,7 @@ def test_private_churn_model_charges_once_and_saves_its_metadata(
     )
     assert (meta.window_start, meta.window_end) == (START, AS_OF)
     assert meta.params["epochs"] == 3 and meta.params["max_grad_norm"] == 1.0
-    assert meta.params["sample_rate"] == pytest.approx(50 / len(features), rel=0.05)
+    assert meta.params["sample_rate"] == 1 / 8  # fixed, not 50 / customers
     assert 0 < float(meta.params["epsilon_spent"]) <= 3.0 * (1 + 1e-3)  # type: ignore[arg-type]
     model.save(tmp_path / "dp.npz")
     loaded = CustomerModel.load(tmp_path / "dp.npz")

@@ -19,7 +19,7 @@ from scipy import sparse
 
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
-from shopveil.data import bundled_online_retail
+from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn._als import ALS
@@ -29,6 +29,7 @@ from shopveil.learn._baselines import (
     Popularity,
     bounded_item_counts,
 )
+from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._evaluate import align, evaluate
 from shopveil.learn._interactions import Interactions, load_interactions, temporal_split
@@ -53,10 +54,11 @@ def _rng(seed: int) -> np.random.Generator:
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory: pytest.TempPathFactory) -> tuple[Interactions, Interactions]:
-    """The bundled Online Retail slice (Dec 1–12, 2010), split at Dec 9."""
+    """The bundled Online Retail slice (Dec 1–12, 2010) on its public catalogue, split at Dec 9."""
     path = tmp_path_factory.mktemp("retail") / "retail.csv"
     pacsv.write_csv(bundled_online_retail(), path)
-    return temporal_split(load_interactions(path), datetime(2010, 12, 9))
+    catalogue = Catalogue.from_table(product_catalogue())
+    return temporal_split(load_interactions(path, catalogue=catalogue), datetime(2010, 12, 9))
 
 
 def _planted(seed: int) -> tuple[Interactions, Interactions]:
@@ -177,6 +179,7 @@ def test_refusal_and_missing_ledger_charge_nothing(
 
 def test_dp_popularity_noise_has_the_calibrated_scale(scratch_ledger: Ledger) -> None:
     train, _ = _planted(7)  # 8 items per user, so max_items_per_user=8 drops nothing
+    train = train.on_catalogue(Catalogue(np.sort(train.item_ids)))
     exact = np.asarray(train.matrix().sum(axis=0)).ravel()
     noise = []
     for run in range(25):  # every fit charges the same people: a ledger with room for 25

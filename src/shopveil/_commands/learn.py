@@ -36,6 +36,13 @@ Column = Annotated[str | None, typer.Option(help="Column name, if not detected."
 Db = Annotated[
     str | None, typer.Option("--db", help="Store URL for the budget ledger [default: local].")
 ]
+CatalogueFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalogue",
+        help="Public product list (CSV/Parquet: item id, description); private models need it.",
+    ),
+]
 Params = Annotated[
     list[str] | None,
     typer.Option(
@@ -68,12 +75,16 @@ def _dataset_name(path: Path) -> str:
     return path.name.split(".")[0] or "interactions"
 
 
-def _load(path: Path, user: str | None, item: str | None, time: str | None) -> Interactions:
+def _load(
+    path: Path, user: str | None, item: str | None, time: str | None, catalogue: Path | None
+) -> Interactions:
+    from shopveil.learn._catalogue import load_catalogue
     from shopveil.learn._interactions import load_interactions
 
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder (nor a registered dataset)")
-    return load_interactions(path, user=user, item=item, time=time)
+    items = None if catalogue is None else load_catalogue(catalogue)
+    return load_interactions(path, user=user, item=item, time=time, catalogue=items)
 
 
 @contextmanager
@@ -138,6 +149,7 @@ def train(
     item: Column = None,
     time: Column = None,
     param: Params = None,
+    catalogue: CatalogueFile = None,
     db: Db = None,
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Retry-safe id: charged once.")
@@ -158,7 +170,7 @@ def train(
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
     with _workspace(db) as workspace:
         source = _source(workspace, data)
-        interactions = _load(source, user, item, time)
+        interactions = _load(source, user, item, time, catalogue)
         context = _context(workspace, is_private(model, epsilon), source, interactions, request_id)
         with _notes():
             fitted = config.fit(interactions, context)
@@ -197,6 +209,7 @@ def evaluate(
     item: Column = None,
     time: Column = None,
     param: Params = None,
+    catalogue: CatalogueFile = None,
     db: Db = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -223,13 +236,13 @@ def evaluate(
                     f"--split-at {split_at!r}: write a date, e.g. 2011-07-01"
                 ) from None
             source = _source(workspace, data)
-            train_data, test_data = temporal_split(_load(source, user, item, time), at)
+            train_data, test_data = temporal_split(_load(source, user, item, time, catalogue), at)
         else:
             assert train_file is not None and test_file is not None
             source = _source(workspace, train_file)
             train_data, test_data = align(
-                _load(source, user, item, time),
-                _load(_source(workspace, test_file), user, item, time),
+                _load(source, user, item, time, catalogue),
+                _load(_source(workspace, test_file), user, item, time, catalogue),
             )
         context = _context(workspace, is_private(model, epsilon), source, train_data, None)
         with _notes():

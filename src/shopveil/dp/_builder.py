@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shopveil._core.budgets import PureDP
-from shopveil._core.units import PerRow, PrivacyUnit
+from shopveil._core.units import PrivacyUnit
 from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._query._answer import Answer

@@ -6,7 +6,10 @@ DP-SGD, imported by the models that train with them).
 - Recommenders: a frozen config (``Popularity()``, ``DPCoPurchase(ApproxDP(1, 1e-6))``, …)
   whose ``fit(train, FitContext(ledger=...))`` charges the shared ledger first and returns
   a model that scores each customer from their **own** history (user-side mode). Build
-  them by name with :func:`build_recommender`; measure them with :func:`evaluate`.
+  them by name with :func:`build_recommender`; measure them with :func:`evaluate`. A
+  private recommender fits only on purchases loaded with the public :class:`Catalogue`
+  (``load_interactions(path, catalogue=load_catalogue(FILE))``): its item vocabulary
+  and texts.
 - Customer models: :func:`customer_features` (RFM), churn and CLV with
   :func:`train_customer_model` (non-private or DP-SGD through :func:`make_private`),
   segmentation with :func:`dp_kmeans`.
@@ -17,6 +20,7 @@ DP-SGD, imported by the models that train with them).
 
 from shopveil.learn._als import ALS
 from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity
+from shopveil.learn._catalogue import Catalogue, load_catalogue
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_als import DPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase
@@ -54,6 +58,7 @@ __all__ = [
     "DPALS",
     "DPMF",
     "BuyAgain",
+    "Catalogue",
     "CustomerFeatures",
     "CustomerModel",
     "CustomerModelConfig",
@@ -84,6 +89,7 @@ __all__ = [
     "dp_kmeans",
     "evaluate",
     "from_table",
+    "load_catalogue",
     "load_interactions",
     "load_model",
     "load_recommender",

@@ -5,8 +5,9 @@
   each customer counts in at most ``max_items_per_user`` distinct items (a uniform sample
   when they bought more), and exact discrete Laplace (ε-DP) or Gaussian (zCDP) noise is
   added on the integer counts. The ledger is charged before the counts leave ``fit``.
-  The item vocabulary is taken as public (a product catalogue): every item gets a
-  noisy count, so no item's presence is revealed by whether it is listed.
+  The item vocabulary is the public catalogue the purchases were loaded with (the fit
+  refuses without one): every listed item gets a noisy count, so no item's presence
+  is revealed by whether it is listed.
 - :class:`BuyAgain` needs no central model of its own: a customer's own past items first
   (most recently and often bought first), then the rest by (DP) popularity. Its privacy
   is that of the popularity counts it falls back on; the customer's own history never
@@ -35,7 +36,7 @@ from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import gaussian_for, laplace_for
 from shopveil.errors import ParameterError, PrivacyError
 from shopveil.learn._charging import charge_customers
-from shopveil.learn._interactions import Interactions
+from shopveil.learn._interactions import Interactions, require_catalogue
 from shopveil.learn._popularity import bound_contributions
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 
@@ -176,6 +177,7 @@ class DPPopularity:
         return self.epsilon.to_approx_dp(self.delta)
 
     def fit(self, train: Interactions, context: FitContext) -> PopularityModel:
+        require_catalogue(train, "dp-popularity")
         m = self.max_items_per_user
         if isinstance(self.epsilon, PureDP):
             mechanism = laplace_for(self.epsilon, m)  # L1 sensitivity: m distinct items

@@ -156,9 +156,10 @@ def train_customer_model(
     targets
         Churn labels (0/1) or next-horizon revenue, aligned with ``features``.
     privacy
-        DP-SGD settings; with it, ``ledger``, ``dataset`` and ``request_id`` are required,
-        every customer in ``features`` is charged before training, and those who cannot
-        afford it are left out of the training data.
+        DP-SGD settings, with a fixed ``sample_rate`` (``config.batch_size`` is then what
+        each noisy gradient sum is averaged over); with it, ``ledger``, ``dataset`` and
+        ``request_id`` are required, every customer in ``features`` is charged before
+        training, and those who cannot afford it are left out of the training data.
     rng
         Initial weights, batches and DP noise; the default is a CSPRNG.
 
@@ -180,6 +181,12 @@ def train_customer_model(
     else:
         if ledger is None or not dataset or not request_id:
             raise ParameterError("private training needs ledger=, dataset= and request_id=")
+        if privacy.sample_rate is None:
+            raise ParameterError(
+                "privacy.sample_rate must be fixed for a customer model: derived from the "
+                "number of customers it would reveal that number in the stored ε; e.g. "
+                "DPSGDConfig(..., sample_rate=1/12)"
+            )
         charge, keep = charge_customers(
             ledger, request_id, dataset, unit, privacy.budget, features.customers,
             what=f"{config.task} model, DP-SGD",

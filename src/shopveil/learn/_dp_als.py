@@ -8,7 +8,7 @@ grid) and composed in zCDP:
    ``n_items_kept`` most bought get factors, every other item falls back to these counts
    (DP popularity), and customers with no history get DP popularity too.
 2. Starting from item factors that use no customer data (the latent semantic space of the
-   public catalogue texts, ``Interactions.item_text``, or a random basis without them), per
+   public catalogue texts, ``Interactions.catalogue``, or a random basis without them), per
    iteration the **noisy sufficient statistics** of the item-factor update: the global
    Gram matrix ``G = Σ_u u uᵀ`` (upper triangle) and, per kept item, ``b_i = Σ_{u buys i} u``.
    Item factors are ``V = B (G + λI)⁻¹``; the user factors ``u = (VᵀV + λI)⁻¹ Vᵀ x_u`` are
@@ -74,7 +74,7 @@ from shopveil.dp._measurement import gaussian_for
 from shopveil.dp._rdp import max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import admit
-from shopveil.learn._interactions import Interactions
+from shopveil.learn._interactions import Interactions, require_catalogue
 from shopveil.learn._popularity import bound_contributions, unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.learn._text import tfidf
@@ -168,6 +168,7 @@ class DPALS:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedDPALS:
         """Charge the ledger, then release DP counts and noisy item factors."""
+        require_catalogue(train, "dp-als")
         train, _ = admit(train, context, self.cost, "dp-als fit")
         bits = as_bits(context.rng)
         rows = bound_contributions(train.matrix(), self.max_items_per_user, bits)

@@ -21,9 +21,10 @@ ledger is charged before anything is computed.
 
 What is not central
 -------------------
-* **Catalogue text** (product descriptions, film titles and genres) is public: item-to-
-  item text similarity costs nothing and carries most of the signal on a small shop
-  whose co-purchase counts drown in noise at ε ≈ 1.
+* **Catalogue text** (product descriptions, film titles and genres) is public, and comes
+  from the declared catalogue (``Interactions.catalogue``), which is also the item
+  vocabulary of a private fit: item-to-item text similarity costs nothing and carries
+  most of the signal on a small shop whose co-purchase counts drown in noise at ε ≈ 1.
 * **The customer's own history** stays with the customer (user-side mode): a score is
   computed on request from their own purchases, central statistics and the catalogue.
 
@@ -54,7 +55,7 @@ from shopveil.dp._measurement import gaussian_for
 from shopveil.dp._rdp import max_zcdp_within
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import admit
-from shopveil.learn._interactions import Interactions
+from shopveil.learn._interactions import Interactions, require_catalogue
 from shopveil.learn._popularity import release_popularity, unit_rows
 from shopveil.learn._recommender import FitContext, NoSignalWarning
 from shopveil.learn._text import text_neighbours
@@ -115,6 +116,7 @@ class DPCoPurchase:
     def fit(self, train: Interactions, context: FitContext) -> FittedCoPurchase:
         """Charge the ledger, then release popularity and co-purchase with noise."""
         if self.budget is not None:
+            require_catalogue(train, "dp-cobuy")
             train, _ = admit(train, context, self.budget, "dp-cobuy fit")
         share = self.popularity_share
         rho = max_zcdp_within(self.budget).rho if self.budget is not None else None

@@ -21,7 +21,9 @@ Most of the model is set before any gradient step, at little or no privacy cost:
 
 Privacy unit = customer: one example is one customer's whole row, so DP-SGD's
 per-example clipping (ghost clipping) bounds each customer's influence on every step,
-with Poisson batches (:func:`~shopveil.learn._dpsgd.make_private`). The popularity
+with Poisson batches at a fixed ``sample_rate`` (:func:`~shopveil.learn._dpsgd.make_private`):
+the rate, the steps, the noise multiplier and the charged (ε, δ) do not depend on how
+many customers there are. The popularity
 release (ρ-zCDP, RDP ``ρα``) and DP-SGD (Opacus's RDP curve) are added over one grid of
 orders and converted to (ε, δ) once; the noise multiplier is the least for which that
 total meets the target. The ledger is charged with it before anything is computed.
@@ -52,7 +54,7 @@ from shopveil.learn._dpsgd import (
     quiet_opacus,
     training_epsilon,
 )
-from shopveil.learn._interactions import Interactions
+from shopveil.learn._interactions import Interactions, require_catalogue
 from shopveil.learn._popularity import release_popularity
 from shopveil.learn._recommender import FitContext
 
@@ -72,7 +74,8 @@ class DPMF:
     epochs
         Expected passes over the customers.
     batch_size
-        Expected Poisson batch size (the sampling rate is ``1 / ⌈customers / batch_size⌉``).
+        The size each noisy gradient sum is averaged over (public); about ``sample_rate ×``
+        the customers expected.
     max_grad_norm
         Per-customer gradient clipping bound.
     learning_rate
@@ -86,6 +89,9 @@ class DPMF:
         How many of the most popular items (by DP popularity) the network scores.
     text_scale
         Length of each item's text vector at the start (0: random start).
+    sample_rate
+        Poisson sampling rate, ``1 / k`` (k steps an epoch), fixed in advance: derived from
+        the number of customers it would reveal that number in the stored ε.
 
     The defaults were tuned on Online Retail (about 3,000 customers, 3,500 items) at
     ε = 0.5…8. At ε ≤ 8 there, most of the gain over DP popularity comes from the
@@ -102,6 +108,7 @@ class DPMF:
     popularity_share: float = 0.65
     top_items: int = 1500
     text_scale: float = 8.0
+    sample_rate: float = 1 / 6
 
     def __post_init__(self) -> None:
         if not isinstance(self.epsilon, ApproxDP) or not (
@@ -127,6 +134,7 @@ class DPMF:
             )
         if not (isinstance(self.text_scale, int | float) and self.text_scale >= 0):
             raise ParameterError(f"text_scale must be a number >= 0, got {self.text_scale!r}")
+        self.sgd_config()  # checks sample_rate, and that DP-SGD is left a share
 
     def sgd_config(self) -> DPSGDConfig:
         """DP-SGD's part: the whole target, of which popularity's ρ is already spent."""
@@ -137,16 +145,14 @@ class DPMF:
             self.max_grad_norm,
             accountant="rdp",
             composed_with=ZCDP(rho),
+            sample_rate=self.sample_rate,
         )
 
-    def plan(self, n_customers: int) -> tuple[float, float, int, ApproxDP]:
-        """Sampling rate, noise multiplier, steps and the (ε, δ) of the whole fit."""
-        if n_customers < 2:
-            raise ParameterError(
-                f"DP-SGD needs at least 2 customers with history, got {n_customers}"
-            )
+    def plan(self) -> tuple[float, float, int, ApproxDP]:
+        """Sampling rate, noise multiplier, steps and the (ε, δ) of the whole fit: all
+        from the configuration, none from the data."""
         config = self.sgd_config()
-        rate = 1.0 / -(-n_customers // self.batch_size)  # make_private's: 1 / batches
+        rate = 1.0 / round(1 / self.sample_rate)  # make_private's: 1 / batches
         sigma = noise_multiplier_for(config, rate)
         steps = int(config.epochs / rate)
         spent = training_epsilon(config, [(sigma, rate, steps)])
@@ -154,7 +160,11 @@ class DPMF:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedDPMF:
         """Charge the ledger with the planned (ε, δ), release popularity, train."""
-        *_, cost = self.plan(len(train.active_users()))
+        require_catalogue(train, "dp-mf")
+        customers = len(train.active_users())
+        if customers < 2:
+            raise ParameterError(f"DP-SGD needs at least 2 customers with history, got {customers}")
+        *_, cost = self.plan()
         train, _ = admit(train, context, cost, "dp-mf fit")
         rows = train.matrix()
         active = rows[np.diff(rows.indptr) > 0]

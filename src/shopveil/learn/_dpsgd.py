@@ -19,8 +19,14 @@ within the budget (RDP accountant only), and the budget charged covers both.
 Privacy unit. The guarantee is per *example* under Poisson subsampling (add/remove one
 example). It is a per-customer guarantee only when each customer is at most one example
 (true for the customer models here: one row of features per customer); the caller
-names the unit and is responsible for that. The dataset size (hence the sample rate) is
-treated as public, as in Opacus.
+names the unit and is responsible for that.
+
+Sampling rate. Opacus derives it from the data, ``1 / ⌈n / batch⌉``, so the charged ε,
+the noise multiplier and the stored ``sample_rate`` reveal the number of examples n.
+``DPSGDConfig.sample_rate`` fixes it instead (``1 / k``: k Poisson batches an epoch,
+whatever n is), and the noisy gradient sum is averaged over the loader's declared batch
+size rather than over ``n × rate``; every private trainer here sets it. Left None,
+``make_private`` treats n as public, as Opacus does.
 
 Noise. Opacus draws the Gaussian noise and the Poisson batches with ``torch.normal`` /
 ``torch.rand``, not with an exact sampler. Its ``secure_mode=True`` needs the
@@ -89,6 +95,10 @@ class DPSGDConfig:
     composed_with
         ρ-zCDP already spent by other releases of the same fit, which ``budget`` also
         covers (composed in RDP; needs ``accountant="rdp"``). None: DP-SGD alone.
+    sample_rate
+        Poisson sampling rate, ``1 / k`` for an integer k (k steps an epoch), fixed in
+        advance so that nothing stored depends on the number of examples. None: ``1 /
+        len(data_loader)``, which treats the number of examples as public.
     """
 
     budget: ApproxDP
@@ -96,6 +106,7 @@ class DPSGDConfig:
     max_grad_norm: float = 1.0
     accountant: str = "prv"
     composed_with: ZCDP | None = None
+    sample_rate: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.budget, ApproxDP) or self.budget.epsilon <= 0:
@@ -115,6 +126,17 @@ class DPSGDConfig:
         if self.accountant not in ACCOUNTANTS:
             raise ParameterError(
                 f"accountant must be one of {ACCOUNTANTS}, got {self.accountant!r}"
+            )
+        rate = self.sample_rate
+        if rate is not None and not (
+            not isinstance(rate, bool)
+            and isinstance(rate, int | float)
+            and 0 < rate <= 1
+            and abs(1 / rate - round(1 / rate)) < 1e-9 * round(1 / rate)
+        ):
+            raise ParameterError(
+                f"sample_rate must be 1/k for an integer k >= 1 (k batches an epoch), got "
+                f"{rate!r}; e.g. 0.05 or 1/6"
             )
         other = self.composed_with
         if other is not None:
@@ -271,8 +293,10 @@ def make_private(
     Parameters
     ----------
     model, optimizer, data_loader
-        As for plain training; the loader's batch size sets the expected batch size
-        (sample rate ``1 / len(data_loader)``), and its batches become Poisson samples.
+        As for plain training; its batches become Poisson samples. With
+        ``config.sample_rate`` the loader's batch size is the (public) size the noisy
+        gradient sum is averaged over; without it the sample rate is
+        ``1 / len(data_loader)``.
     config
         Target budget, epochs, clipping norm, accountant.
     charge, unit
@@ -303,9 +327,15 @@ def make_private(
             f"grad_sample_mode must be 'hooks' (no criterion) or 'ghost' (with a criterion), "
             f"got {grad_sample_mode!r} with criterion={criterion!r}"
         )
-    batches = len(data_loader)
-    if batches < 1:
+    if len(data_loader) < 1:
         raise ParameterError("data_loader is empty; DP-SGD needs at least one example")
+    fixed = config.sample_rate is not None
+    if fixed and not data_loader.batch_size:
+        raise ParameterError(
+            "with config.sample_rate the data_loader needs a batch_size (the size the noisy "
+            "gradient sum is averaged over), e.g. DataLoader(data, batch_size=256)"
+        )
+    batches = round(1 / config.sample_rate) if config.sample_rate else len(data_loader)
     problems = ModuleValidator.validate(model, strict=False)
     if problems:
         raise ParameterError(
@@ -317,7 +347,15 @@ def make_private(
     seeds = (rng if rng is not None else secure_rng()).integers(0, 2**63, size=2)
     sampling = torch.Generator().manual_seed(int(seeds[0]))
     noise = torch.Generator().manual_seed(int(seeds[1]))
-    poisson = DPDataLoader.from_data_loader(data_loader, generator=sampling)
+    if fixed:
+        poisson = DPDataLoader(
+            data_loader.dataset, sample_rate=sample_rate, collate_fn=data_loader.collate_fn,
+            generator=sampling,
+        )  # fmt: skip
+        # Opacus accounts 1 / len(loader); int(1 / (1 / k)) can be k - 1 in floating point.
+        poisson.batch_sampler.steps = batches
+    else:
+        poisson = DPDataLoader.from_data_loader(data_loader, generator=sampling)
     with quiet_opacus():
         engine = PrivacyEngine(accountant=config.accountant)
     wrapped = engine.make_private(
@@ -332,6 +370,10 @@ def make_private(
         grad_sample_mode=grad_sample_mode,
     )
     private_model, private_optimizer, private_loader = wrapped[0], wrapped[1], wrapped[-1]
+    if fixed:
+        # Opacus averages over len(dataset) × rate, a function of the data; the declared
+        # batch size is not.
+        private_optimizer.expected_batch_size = data_loader.batch_size
     # Opacus's floating-point mitigation; it only runs it under secure_mode, which needs
     # torchcsprng (see the module docstring).
     private_optimizer.secure_mode = True

@@ -204,9 +204,17 @@ def _summary(
 
 
 def align(train: Interactions, test: Interactions) -> tuple[Interactions, Interactions]:
-    """Re-index two separately loaded files onto their union vocabularies."""
+    """Re-index two separately loaded files onto their union vocabularies.
+
+    Two files loaded on the same catalogue keep it (their item vocabularies are it);
+    otherwise the union of their items has no catalogue.
+    """
     user_ids = np.union1d(train.user_ids, test.user_ids)
-    item_ids = np.union1d(train.item_ids, test.item_ids)
+    same = train.catalogue is not None and train.catalogue.same_as(test.catalogue)
+    catalogue = train.catalogue if same else None
+    item_ids = (
+        catalogue.item_ids if catalogue is not None else np.union1d(train.item_ids, test.item_ids)
+    )
 
     def remap(data: Interactions) -> Interactions:
         return Interactions(
@@ -215,17 +223,7 @@ def align(train: Interactions, test: Interactions) -> tuple[Interactions, Intera
             data.times,
             user_ids,
             item_ids,
-            texts,
+            catalogue,
         )
 
-    texts = None
-    if train.item_text is not None or test.item_text is not None:
-        known = {**_texts(test), **_texts(train)}
-        texts = tuple(known.get(i, "") for i in item_ids)
     return remap(train), remap(test)
-
-
-def _texts(data: Interactions) -> dict[str, str]:
-    if data.item_text is None:
-        return {}
-    return dict(zip(data.item_ids.tolist(), data.item_text, strict=True))

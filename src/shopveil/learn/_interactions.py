@@ -5,6 +5,11 @@ item vocabularies, so a training and a test window cut from the same data share 
 (:func:`temporal_split`). :func:`load_interactions` reads a transaction file in the Online
 Retail layout (or any table with a customer, an item and a time column, detected from
 names and values), or a MovieLens folder.
+
+The item vocabulary is either the public :class:`~shopveil.learn.Catalogue` the caller
+passes (purchases of items it does not list are dropped) or, without one, the items
+found in the purchases. A private model releases arrays indexed by item, so it fits
+only on a catalogue's vocabulary (:func:`require_catalogue`).
 """
 
 from __future__ import annotations
@@ -20,13 +25,19 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from shopveil.errors import ParameterError, SchemaError
+from shopveil.learn._catalogue import ITEM_NAMES, Catalogue, find_column, id_strings
 
-__all__ = ["Interactions", "from_table", "load_interactions", "purchases_only", "temporal_split"]
+__all__ = [
+    "Interactions",
+    "from_table",
+    "load_interactions",
+    "purchases_only",
+    "require_catalogue",
+    "temporal_split",
+]
 
 _USER_NAMES = ("customerid", "customer_id", "customer", "user_id", "userid", "user")
-_ITEM_NAMES = ("stockcode", "stock_code", "item_id", "itemid", "item", "product_id", "sku")
 _TIME_NAMES = ("invoicedate", "invoice_date", "timestamp", "time", "event_time", "date")
-_TEXT_NAMES = ("description", "product_name", "title")
 
 
 @dataclass(frozen=True)
@@ -41,9 +52,9 @@ class Interactions:
         Per event, ``datetime64[us]``.
     user_ids, item_ids
         The external ids, as strings; shared by every window cut from the same data.
-    item_text
-        Per item, its public catalogue text (a product description, a film's title and
-        genres), or None. Catalogue data is not personal: models may use it at no cost.
+    catalogue
+        The public catalogue the item vocabulary is (``item_ids`` equals its ids), or
+        None when the vocabulary was taken from the events themselves.
     """
 
     users: np.ndarray
@@ -51,7 +62,7 @@ class Interactions:
     times: np.ndarray
     user_ids: np.ndarray = field(repr=False)
     item_ids: np.ndarray = field(repr=False)
-    item_text: tuple[str, ...] | None = field(default=None, repr=False)
+    catalogue: Catalogue | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.users)
@@ -59,8 +70,22 @@ class Interactions:
             raise ParameterError("users, items and times must have the same length")
         if n and (self.users.max() >= len(self.user_ids) or self.items.max() >= len(self.item_ids)):
             raise ParameterError("an index is outside its vocabulary")
-        if self.item_text is not None and len(self.item_text) != len(self.item_ids):
-            raise ParameterError("item_text must hold one text per item id")
+        if self.catalogue is not None and not (
+            self.catalogue.item_ids is self.item_ids
+            or np.array_equal(self.catalogue.item_ids, self.item_ids)
+        ):
+            raise ParameterError(
+                "item_ids must be the catalogue's item ids; index the events with "
+                "Interactions.on_catalogue(catalogue)"
+            )
+
+    @property
+    def item_text(self) -> tuple[str, ...] | None:
+        """Per item, its public text from the catalogue; None without one (or without texts).
+
+        Texts come from the declared catalogue only, never from purchase rows.
+        """
+        return None if self.catalogue is None else self.catalogue.texts
 
     @property
     def n_users(self) -> int:
@@ -109,7 +134,7 @@ class Interactions:
             self.times[mask],
             self.user_ids,
             self.item_ids,
-            self.item_text,
+            self.catalogue,
         )
 
     def between(self, start: datetime | None, end: datetime | None) -> Interactions:
@@ -125,8 +150,36 @@ class Interactions:
             self.times[keep],
             self.user_ids,
             self.item_ids,
-            self.item_text,
+            self.catalogue,
         )
+
+    def on_catalogue(self, catalogue: Catalogue) -> Interactions:
+        """The same events indexed by ``catalogue``'s items; events of items it does not
+        list are dropped (a rule on each event alone, so it costs no privacy)."""
+        position = catalogue.index(self.item_ids)[self.items]
+        keep = position >= 0
+        return Interactions(
+            self.users[keep],
+            position[keep].astype(np.int32),
+            self.times[keep],
+            self.user_ids,
+            catalogue.item_ids,
+            catalogue,
+        )
+
+
+def require_catalogue(data: Interactions, what: str) -> Catalogue:
+    """The public catalogue a private fit releases its item arrays over; refuse without one.
+
+    Raises :class:`ParameterError` before anything is charged or computed.
+    """
+    if data.catalogue is None:
+        raise ParameterError(
+            f"{what} is private, and its item vocabulary taken from the purchases would "
+            "reveal who bought a rare item: give the public product catalogue, "
+            "load_interactions(..., catalogue=load_catalogue(FILE)) or --catalogue FILE"
+        )
+    return data.catalogue
 
 
 def temporal_split(data: Interactions, at: datetime) -> tuple[Interactions, Interactions]:
@@ -135,20 +188,24 @@ def temporal_split(data: Interactions, at: datetime) -> tuple[Interactions, Inte
 
 
 def from_table(
-    table: pa.Table, *, user: str, item: str, time: str, text: str | None = None
+    table: pa.Table,
+    *,
+    user: str,
+    item: str,
+    time: str,
+    catalogue: Catalogue | None = None,
 ) -> Interactions:
     """Interactions from the named columns of an Arrow table; rows with a null are dropped.
 
-    ``text`` names a column of item descriptions (catalogue data); each item gets the
-    smallest of its descriptions, so the choice depends on the catalogue alone.
+    With ``catalogue`` the item vocabulary and texts are the catalogue's and rows of
+    items it does not list are dropped; without one, the vocabulary is the items found
+    and there are no texts.
     """
-    roles = [("user", user), ("item", item), ("time", time)]
-    for role, name in roles + ([("text", text)] if text else []):
+    for role, name in [("user", user), ("item", item), ("time", time)]:
         if name not in table.column_names:
             raise SchemaError(
                 f"no {role} column {name!r}; the table has {', '.join(table.column_names)}"
             )
-    texts = _item_texts(table, item, text) if text else None
     table = table.select([user, item, time]).drop_null()
     times = table.column(time)
     if not pa.types.is_timestamp(times.type):
@@ -156,22 +213,23 @@ def from_table(
             times = pc.cast(times, pa.timestamp("us"))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise SchemaError(f"time column {time!r} does not hold timestamps") from exc
-    user_ids, users = np.unique(_strings(table.column(user)), return_inverse=True)
-    item_ids, items = np.unique(_strings(table.column(item)), return_inverse=True)
-    return Interactions(
+    user_ids, users = np.unique(id_strings(table.column(user)), return_inverse=True)
+    item_ids, items = np.unique(id_strings(table.column(item)), return_inverse=True)
+    data = Interactions(
         users.astype(np.int32),
         items.astype(np.int32),
         times.to_numpy().astype("datetime64[us]"),
         user_ids,
         item_ids,
-        tuple(texts.get(i, "") for i in item_ids) if texts is not None else None,
     )
-
-
-def _item_texts(table: pa.Table, item: str, text: str) -> dict[str, str]:
-    pairs = table.select([item, text]).drop_null().group_by(item).aggregate([(text, "min")])
-    ids = _strings(pairs.column(item))
-    return dict(zip(ids, pairs.column(f"{text}_min").to_pylist(), strict=True))
+    if catalogue is None:
+        return data
+    if len(data) and not np.any(catalogue.index(item_ids) >= 0):
+        raise SchemaError(
+            f"the catalogue lists none of the items in column {item!r}; give the catalogue "
+            "of this shop, with the same item ids"
+        )
+    return data.on_catalogue(catalogue)
 
 
 def load_interactions(
@@ -180,29 +238,34 @@ def load_interactions(
     user: str | None = None,
     item: str | None = None,
     time: str | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Interactions:
     """Read purchases (or ratings) from a file or a MovieLens folder.
 
     Online Retail files are understood as they are: rows without a customer and
     cancellations (invoice numbers starting with ``C``, quantities ≤ 0) are dropped.
     Columns are found by name unless ``user`` / ``item`` / ``time`` name them.
+    ``catalogue`` is the public item list (:func:`~shopveil.learn.load_catalogue`); a
+    private model needs one. A MovieLens folder brings its own: the films of ``u.item``
+    with their titles and genres.
     """
     from shopveil.data import load_movielens, read_table
 
     path = Path(path)
     if path.is_dir() or path.name == "u.data":
         movielens = load_movielens(path if path.is_dir() else path.parent)
-        ratings = movielens.ratings.join(_film_texts(movielens.items), "item")
-        return from_table(ratings, user="user", item="item", time="timestamp", text="text")
-    table = read_table(path)
-    table = purchases_only(table)
+        films = catalogue or Catalogue.from_table(_film_texts(movielens.items), text="text")
+        return from_table(
+            movielens.ratings, user="user", item="item", time="timestamp", catalogue=films
+        )
+    table = purchases_only(read_table(path))
     names = table.column_names
     return from_table(
         table,
-        user=user or _find(names, _USER_NAMES, "user", "--user"),
-        item=item or _find(names, _ITEM_NAMES, "item", "--item"),
-        time=time or _find(names, _TIME_NAMES, "time", "--time"),
-        text=next((n for n in names if n.lower() in _TEXT_NAMES), None),
+        user=user or find_column(names, _USER_NAMES, "user", "--user COLUMN"),
+        item=item or find_column(names, ITEM_NAMES, "item", "--item COLUMN"),
+        time=time or find_column(names, _TIME_NAMES, "time", "--time COLUMN"),
+        catalogue=catalogue,
     )
 
 
@@ -223,20 +286,3 @@ def purchases_only(table: pa.Table) -> pa.Table:
         invoice = pc.cast(table.column(names["invoiceno"]), pa.string())
         table = table.filter(pc.invert(pc.fill_null(pc.starts_with(invoice, "C"), False)))
     return table
-
-
-def _find(names: list[str], candidates: tuple[str, ...], role: str, flag: str) -> str:
-    lowered = {n.lower(): n for n in names}
-    for candidate in candidates:
-        if candidate in lowered:
-            return lowered[candidate]
-    raise SchemaError(
-        f"cannot tell which column is the {role}; columns are {', '.join(names)}; "
-        f"name it with {flag} COLUMN"
-    )
-
-
-def _strings(column: pa.ChunkedArray) -> np.ndarray:
-    # Online Retail ids come as "17850.0" when a float parser saw them first.
-    text = pc.replace_substring_regex(pc.cast(column, pa.string()), r"^(\d+)\.0$", r"\1")
-    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=str)

@@ -2,7 +2,10 @@
 
 Teachers are trained on disjoint customer shards: a keyed hash puts each customer (all
 their rows) in exactly one shard, and adding or removing a customer moves no one else,
-so one customer changes at most one teacher's vote. The teachers label the student's
+so one customer changes at most one teacher's vote. A shard that holds no customer
+still has its teacher, which abstains (votes for nothing), so the number of teachers
+released with the labels and stored with the student is the configured one, whatever
+the data. The teachers label the student's
 queries (public or unlabeled customers) through noisy aggregation
 (:mod:`shopveil.learn._pate_aggregate`); the student trains on those labels only, so the
 student is post-processing of the labels and costs nothing more.
@@ -135,15 +138,20 @@ def train_teachers(
     shards: np.ndarray,
     n_teachers: int,
     factory: ClassifierFactory = logistic_regression,
-) -> list[Any]:
-    """One model per shard, each fitted on its shard's rows only (empty shards abstain)."""
+) -> list[Any | None]:
+    """One model per shard, each fitted on its shard's rows only.
+
+    Always ``n_teachers`` entries: an empty shard's is None, a teacher that abstains
+    (:func:`teacher_votes` counts no vote for it).
+    """
     x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
     if x.ndim != 2 or len(x) != len(y) or len(y) != len(shards):
         raise ParameterError("features, labels and shards must have one entry per row")
-    teachers: list[Any] = []
+    teachers: list[Any | None] = []
     for shard in range(n_teachers):
         rows = shards == shard
         if not rows.any():
+            teachers.append(None)
             continue
         present = np.unique(y[rows])
         if present.size == 1:
@@ -155,11 +163,14 @@ def train_teachers(
     return teachers
 
 
-def teacher_votes(teachers: Sequence[Any], queries: np.ndarray, n_labels: int) -> np.ndarray:
-    """Vote counts, shape (queries, labels): how many teachers chose each label."""
+def teacher_votes(teachers: Sequence[Any | None], queries: np.ndarray, n_labels: int) -> np.ndarray:
+    """Vote counts, shape (queries, labels): how many teachers chose each label (a None
+    teacher abstains)."""
     votes = np.zeros((len(queries), n_labels), dtype=np.int64)
     rows = np.arange(len(queries))
     for teacher in teachers:
+        if teacher is None:
+            continue
         chosen = np.asarray(teacher.predict(queries)).astype(np.int64)
         if np.any((chosen < 0) | (chosen >= n_labels)):
             raise ParameterError(f"a teacher predicted a label outside 0..{n_labels - 1}")
@@ -262,12 +273,12 @@ def release_labels(
     answer = {
         "queries_sha256": digest,
         "labels": result.labels.tolist(),
-        "n_teachers": len(teachers),
+        "n_teachers": n_teachers,
         "checked": result.checked,
     }
     ledger.record_answer(request_id, json.dumps(answer))
     return LabelRelease(
-        window, request_id, result.labels, budget, len(teachers),
+        window, request_id, result.labels, budget, n_teachers,
         result.checked, False, result.dependent,
     )  # fmt: skip
 

@@ -1,6 +1,7 @@
 """The demo's personalization step: a DP recommender on the bundled Online Retail slice.
 
-Purchases from 2010-12-01 to 12-08 train the DP co-purchase model at ε = 1 per customer,
+Purchases from 2010-12-01 to 12-08 train the DP co-purchase model at ε = 1 per customer
+on the bundled public product catalogue (its item list and descriptions),
 charged (and audited) to the ledger of the demo's store; 12-09 to 12-12 measure it. The
 model is paid for once: its file stays in the output folder, and a later run loads it
 instead of charging again. When the account cannot pay (a dataset's default budget is
@@ -20,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from shopveil._core.budgets import ApproxDP
+from shopveil.data import product_catalogue
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ShopVeilError
 
@@ -60,6 +62,7 @@ def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPerso
     """
     try:
         from shopveil.learn import (
+            Catalogue,
             DPCoPurchase,
             FitContext,
             Popularity,
@@ -74,7 +77,7 @@ def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPerso
         return DemoPersonalization("skipped: install shopveil[ml] for the recommender step")
     data = interactions_from(
         purchases_only(retail), user="CustomerID", item="StockCode", time="InvoiceDate",
-        text="Description",
+        catalogue=Catalogue.from_table(product_catalogue()),
     )  # fmt: skip
     train, test = split(data, _SPLIT)
     path = output_dir / "recommender.npz"
