@@ -111,7 +111,7 @@ def test_a_refused_charge_trains_nothing(
 ) -> None:
     features, churn = churn_data
     ledger.set_budget("shop", UNIT, ApproxDP(0.5, 1e-5))
-    privacy = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=2, accountant="rdp")
+    privacy = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=2, accountant="rdp", sample_rate=1 / 8)
     with pytest.raises(BudgetExceeded):
         train_customer_model(
             features, churn, config=CustomerModelConfig(epochs=2), privacy=privacy,
@@ -136,7 +136,7 @@ def test_a_paid_request_id_cannot_train_a_second_model(
     ledger: Ledger, churn_data: tuple[CustomerFeatures, np.ndarray]
 ) -> None:
     features, churn = churn_data
-    privacy = DPSGDConfig(ApproxDP(0.3, 1e-7), epochs=1, accountant="rdp")
+    privacy = DPSGDConfig(ApproxDP(0.3, 1e-7), epochs=1, accountant="rdp", sample_rate=1 / 8)
     config = CustomerModelConfig(epochs=1)
     train_customer_model(
         features, churn, config=config, privacy=privacy, ledger=ledger, dataset="shop",

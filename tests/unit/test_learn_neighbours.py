@@ -15,11 +15,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 import sqlalchemy as sa
+from _people import PEOPLE_KEY
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil._core.units import PerCustomer
 from shopveil.data import bundled_online_retail, product_catalogue
 from shopveil.dp import Ledger
 from shopveil.errors import ParameterError, SchemaError
@@ -248,8 +250,9 @@ def test_a_dp_customer_model_stores_the_same_epsilon_and_rate_for_3072_and_3073_
         features, churn = _features(n)
         store = Store.open(f"sqlite:///{tmp_path / f'ledger-{n}.db'}")
         model = train_customer_model(
-            features, churn, config=config, privacy=privacy, ledger=Ledger(store),
-            dataset="shop", request_id="churn", rng=_seeded(4),
+            features, churn, config=config, privacy=privacy,
+            ledger=Ledger(store, people_key=PEOPLE_KEY), dataset="shop", request_id="churn",
+            rng=_seeded(4),
         )  # fmt: skip
         store.close()
         stored.append(model.privacy)
@@ -286,7 +289,7 @@ def test_pate_releases_the_configured_teacher_count_whatever_the_customers(
         y = (x.sum(axis=1) > 0).astype(np.int64)
         customers = [f"c{i // 2}" for i in range(2 * n)]
         release = release_labels(
-            scratch_ledger, dataset=f"pate-{n}", unit="customer:CustomerID", name="churn",
+            scratch_ledger, dataset=f"pate-{n}", unit=PerCustomer("CustomerID"), name="churn",
             window=Window(datetime(2011, 1, 1), datetime(2011, 2, 1)), features=x, labels=y,
             customers=customers, queries=queries, n_labels=2,
             config=GNMaxConfig(sigma=4.0), budget=ApproxDP(50.0, 1e-6), n_teachers=250,
@@ -296,7 +299,7 @@ def test_pate_releases_the_configured_teacher_count_whatever_the_customers(
     assert [r.n_teachers for r in released] == [250, 250]
     assert released[0].charged == released[1].charged
     stored = [
-        scratch_ledger.find(r.request_id, f"pate-{n}", "customer:CustomerID")
+        scratch_ledger.find(r.request_id, f"pate-{n}", PerCustomer("CustomerID"))
         for r, n in zip(released, (10, 11), strict=True)
     ]
     assert all(s is not None and '"n_teachers": 250' in (s.answer or "") for s in stored)
