@@ -80,7 +80,9 @@ def _context(
     private: bool, db: str | None, dataset: str, request_id: str | None
 ) -> Iterator[FitContext]:
     """A fit context with the ledger open for a private model (none otherwise)."""
+    from shopveil.audit import AuditLog
     from shopveil.dp import Ledger
+    from shopveil.keys import Keyring
     from shopveil.learn._recommender import FitContext
     from shopveil.store import Store
 
@@ -89,7 +91,9 @@ def _context(
         return
     store = Store.open(db)
     try:
-        yield FitContext(ledger=Ledger(store), dataset=dataset, request_id=request_id)
+        # Audited like every other charge, so `shopveil audit verify` can replay it.
+        ledger = Ledger(store, audit=AuditLog(store, Keyring.open(store)))
+        yield FitContext(ledger=ledger, dataset=dataset, request_id=request_id)
     finally:
         store.close()
 
