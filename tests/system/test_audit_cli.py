@@ -114,5 +114,10 @@ def test_a_private_training_run_is_audited_and_verifies(tmp_path: Path) -> None:
 def test_bad_options_exit_2_and_write_nothing() -> None:
     result = runner.invoke(app, ["audit", "show", "--action", "no spaces"])
     assert result.exit_code == 2 and result.stderr.startswith("error: action must be")
-    assert runner.invoke(app, ["audit", "show", "--limit", "-1"]).exit_code == 2
+    result = runner.invoke(app, ["audit", "show", "--limit", "-1"])
+    assert (
+        result.exit_code == 2
+        and result.stderr == "error: --limit must be 0 or more, got -1; e.g. --limit 20\n"
+    )
+    assert not Path(os.environ["SHOPVEIL_HOME"]).exists()
     assert _ok(["audit", "verify"]) == "verified 0 events, 0 checkpoints, 0 ledger accounts\n"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shopveil._commands._common import console, translate_errors
-from shopveil.errors import IntegrityError
+from shopveil.errors import IntegrityError, ParameterError
 
 if TYPE_CHECKING:
     from shopveil.audit import AuditLog
@@ -43,14 +43,19 @@ def _log() -> Iterator[tuple[Store, AuditLog]]:
 @translate_errors
 def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=0, help="Only the newest N events.")
-    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the newest N events.")] = None,
     action: Annotated[
         str | None, typer.Option("--action", help="Only events of this action, e.g. dp.charge.")
     ] = None,
 ) -> None:
     """Print the audit log's events, oldest first: seq, time, actor, action, details."""
+    from shopveil.audit._event import check_action
+
+    # Checked before the store opens: bad input creates no store and no key.
+    if limit is not None and limit < 0:
+        raise ParameterError(f"--limit must be 0 or more, got {limit}; e.g. --limit 20")
+    if action is not None:
+        check_action(action)
     with _log() as (_, log):
         events = log.events(action=action, limit=limit)
     rows = [
