@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shopveil.audit import AuditLog
 from shopveil.errors import IntegrityError
@@ -91,6 +93,34 @@ def test_a_rolled_back_and_regrown_log_is_caught(
     assert elsewhere.verify() == 5  # the database alone still looks consistent
     with pytest.raises(IntegrityError, match="seq 4 is not the one its signed checkpoint"):
         log.verify()
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(kept=st.integers(0, 6), later=st.integers(1, 4), regrow=st.booleans())
+def test_any_rollback_is_caught(tmp_path: Path, kept: int, later: int, regrow: bool) -> None:
+    name = secrets.token_hex(4)
+    store = Store.open(f"sqlite:///{tmp_path / f'{name}.db'}")
+    try:
+        keyring = Keyring.open(store, master_key=secrets.token_bytes(32))
+        log = AuditLog(store, keyring, checkpoints=tmp_path / name)
+        _fill(log, kept)
+        if kept:
+            rows, head = _snapshot(store)
+        _fill(log, later)
+        if kept:
+            _restore(store, rows, head)
+        else:
+            with store.transaction() as conn:
+                conn.execute(sa.text("DELETE FROM shopveil_audit_events"))
+                conn.execute(sa.text("DELETE FROM shopveil_meta WHERE key = 'audit_head'"))
+        if regrow:  # back to the same length, by a process whose checkpoints went elsewhere
+            _fill(AuditLog(store, keyring, checkpoints=tmp_path / f"{name}-other"), later)
+        with pytest.raises(IntegrityError, match="signed checkpoint"):
+            log.verify()
+    finally:
+        store.close()
 
 
 def test_checkpoints_follow_commits_and_verify_counts_them(log: AuditLog) -> None:
