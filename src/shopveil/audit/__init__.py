@@ -6,7 +6,8 @@
 1
 """
 
+from shopveil.audit._checkpoint import CHECKPOINTS_ENV, Checkpoint, default_checkpoint_dir
 from shopveil.audit._event import AuditEvent
 from shopveil.audit._log import AuditLog
 
-__all__ = ["AuditEvent", "AuditLog"]
+__all__ = ["CHECKPOINTS_ENV", "AuditEvent", "AuditLog", "Checkpoint", "default_checkpoint_dir"]

@@ -4,6 +4,9 @@ Each event stores ``hash = HMAC(k, seq, at, actor, action, details, prev_hash)``
 ``k`` comes from the keyring, so someone who can edit the database but does not hold
 the master key cannot rewrite the chain. A "head" record in ``shopveil_meta`` (seq and
 hash of the last event, itself MACed) makes deleting events from the end detectable.
+Signed checkpoints written outside the database after each commit (see
+:mod:`shopveil.audit._checkpoint`) catch what the database alone cannot: every event
+deleted with the head, or the whole log rolled back to an older copy.
 
 Callers must not put raw personal data in ``details``: it is stored in clear and kept
 forever. Put counts, column names, policy names and pseudonymous references there.
@@ -13,13 +16,15 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from shopveil._core import Clock, SystemClock
+from shopveil.audit._checkpoint import Checkpoint, CheckpointFile, default_checkpoint_dir
 from shopveil.audit._event import (
     GENESIS_HASH,
     AuditEvent,
@@ -28,10 +33,10 @@ from shopveil.audit._event import (
     check_actor,
     iso_utc,
 )
-from shopveil.errors import IntegrityError
+from shopveil.errors import IntegrityError, ParameterError
 from shopveil.keys._crypto import encode_fields, hmac_hex
 from shopveil.keys._keyring import Keyring
-from shopveil.store import Store, insert_ignore
+from shopveil.store import Store, after_commit, insert_ignore
 from shopveil.store._schema import audit_events, meta
 
 __all__ = ["AuditLog"]
@@ -50,14 +55,26 @@ class AuditLog:
         Supplies the chain's HMAC key.
     clock
         Stamps each event; inject a :class:`~shopveil._core.FixedClock` in tests.
+    checkpoints
+        The folder for the signed checkpoints, outside the database; default
+        ``SHOPVEIL_AUDIT_CHECKPOINTS`` or ``SHOPVEIL_HOME/audit-checkpoints``.
     """
 
-    __slots__ = ("_key", "clock", "store")
+    __slots__ = ("_checkpoints", "_key", "clock", "store")
 
-    def __init__(self, store: Store, keyring: Keyring, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        clock: Clock | None = None,
+        *,
+        checkpoints: str | Path | None = None,
+    ) -> None:
         self.store = store
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._key = keyring.system_key("audit.chain")
+        folder = Path(checkpoints) if checkpoints is not None else default_checkpoint_dir()
+        self._checkpoints = CheckpointFile(folder, keyring.system_key("audit.checkpoint"))
 
     def __repr__(self) -> str:
         return f"AuditLog(store={self.store.engine.url!r}, clock={self.clock!r})"
@@ -80,6 +97,11 @@ class AuditLog:
         check_action(action)
         canonical_json(details)
 
+    @property
+    def checkpoint_file(self) -> Path:
+        """The append-only file this log's signed checkpoints go to."""
+        return self._checkpoints.path
+
     def append_in(
         self,
         conn: sa.Connection,
@@ -87,7 +109,11 @@ class AuditLog:
         action: str,
         details: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append inside the caller's transaction, so the event commits with the change."""
+        """Append inside the caller's transaction, so the event commits with the change.
+
+        In a :meth:`Store.transaction` the event is checkpointed once it commits; in a
+        transaction of your own, call :meth:`checkpoint` after it commits.
+        """
         details_json = canonical_json(details)
         at = iso_utc(self.clock.now())
         check_actor(actor)
@@ -109,6 +135,8 @@ class AuditLog:
         conn.execute(
             sa.update(meta).where(meta.c.key == _HEAD_KEY).values(value=self._head(seq, digest))
         )
+        # Only after the commit: a checkpoint of a rolled-back event would fail verify.
+        after_commit(conn, lambda: self._checkpoints.write(seq, digest, at))
         return AuditEvent(
             seq=seq,
             at=datetime.fromisoformat(at),
@@ -119,13 +147,54 @@ class AuditLog:
             hash=digest,
         )
 
-    def events(self, *, action: str | None = None) -> list[AuditEvent]:
-        """Every event in chain order, optionally only those of one ``action``."""
-        query = sa.select(audit_events).order_by(audit_events.c.seq)
+    def checkpoint(self) -> int:
+        """Sign the log's committed head into the checkpoint file; return its seq (0: empty).
+
+        Appends through :meth:`append` and :meth:`Store.transaction` do this already.
+        """
+        with self.store.engine.connect() as conn:
+            text = conn.execute(sa.select(meta.c.value).where(meta.c.key == _HEAD_KEY)).scalar()
+        if text is None:
+            return 0
+        seq, digest = self._parse_head(text)
+        if seq:
+            self._checkpoints.write(seq, digest, iso_utc(self.clock.now()))
+        return seq
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every signed checkpoint of this log, oldest first; each signature is checked.
+
+        Raises
+        ------
+        IntegrityError
+            The checkpoint file was altered.
+        """
+        return self._checkpoints.read()
+
+    def events(
+        self,
+        *,
+        action: str | None = None,
+        actions: Collection[str] | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        """Events in chain order: all, those of one ``action`` or of any of ``actions``.
+
+        ``limit`` keeps the newest ``limit`` of them (still in chain order).
+        """
+        query = sa.select(audit_events)
         if action is not None:
             query = query.where(audit_events.c.action == check_action(action))
+        if actions is not None:
+            query = query.where(audit_events.c.action.in_([check_action(a) for a in actions]))
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise ParameterError(f"limit must be an integer >= 0, got {limit!r}")
+            query = query.order_by(audit_events.c.seq.desc()).limit(limit)
+            with self.store.engine.connect() as conn:
+                return [_to_event(row) for row in reversed(conn.execute(query).all())]
         with self.store.engine.connect() as conn:
-            return [_to_event(row) for row in conn.execute(query)]
+            return [_to_event(row) for row in conn.execute(query.order_by(audit_events.c.seq))]
 
     def verify(self) -> int:
         """Check the whole chain; return the number of events.
@@ -133,8 +202,14 @@ class AuditLog:
         Raises
         ------
         IntegrityError
-            Naming the first event that was changed, deleted, reordered or inserted.
+            Naming the first event that was changed, deleted, reordered or inserted, or
+            the signed checkpoint the log no longer reaches or no longer agrees with.
         """
+        # Read the checkpoints before the rows: each is written after its event commits,
+        # so every one read here is within the snapshot read below.
+        marks: dict[int, list[str]] = {}
+        for mark in self._checkpoints.read():
+            marks.setdefault(mark.seq, []).append(mark.hash)
         expected_seq, prev = 1, GENESIS_HASH
         with self.store.engine.connect() as plain:
             # One snapshot for the head and the rows, or a concurrent append between the
@@ -162,17 +237,30 @@ class AuditLog:
                     digest = self._mac(row.seq, row.at, row.actor, row.action, row.details, prev)
                     if not hmac.compare_digest(row.hash, digest):
                         raise IntegrityError(f"audit event seq {row.seq} was altered")
+                    if not all(hmac.compare_digest(row.hash, h) for h in marks.get(row.seq, ())):
+                        raise IntegrityError(
+                            f"audit event seq {row.seq} is not the one its signed checkpoint "
+                            f"in {self._checkpoints.path} records: the log was rolled back and "
+                            "rewritten"
+                        )
                     expected_seq, prev = expected_seq + 1, row.hash
         count = expected_seq - 1
         if head_text is None:
             if count:
                 raise IntegrityError("the audit log head record was deleted")
-            return 0
-        head_seq, head_hash = self._parse_head(head_text)
-        if head_seq != count or not hmac.compare_digest(head_hash, prev):
+        else:
+            head_seq, head_hash = self._parse_head(head_text)
+            if head_seq != count or not hmac.compare_digest(head_hash, prev):
+                raise IntegrityError(
+                    f"audit event seq {count + 1} is missing: the log ends at seq {count} but "
+                    f"{head_seq} events were written; events were deleted from the end"
+                )
+        newest = max(marks, default=0)
+        if newest > count:
             raise IntegrityError(
-                f"audit event seq {count + 1} is missing: the log ends at seq {count} but "
-                f"{head_seq} events were written; events were deleted from the end"
+                f"the audit log ends at seq {count} but a signed checkpoint in "
+                f"{self._checkpoints.path} records seq {newest}: events were deleted or the "
+                "log was rolled back to an older copy"
             )
         return count
 

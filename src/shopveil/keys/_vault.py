@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from shopveil.errors import (
     AccessDenied,
+    IntegrityError,
     ParameterError,
     StoreError,
     SubjectErased,
@@ -34,7 +35,13 @@ from shopveil.keys._subjects import (
     chunks,
 )
 from shopveil.keys._tokens import new_token, parse_token
-from shopveil.keys._vault_checks import check_subject, check_value, sequence, subject_bytes
+from shopveil.keys._vault_checks import (
+    Refusal,
+    check_subject,
+    check_value,
+    sequence,
+    subject_bytes,
+)
 from shopveil.store import Store, insert_ignore, insert_ignore_many
 from shopveil.store._schema import vault_subjects, vault_values
 
@@ -164,17 +171,24 @@ class Vault:
     def detokenize(self, tokens: Sequence[str], *, purpose: str, actor: str) -> list[str]:
         """The values behind ``tokens``, for a purpose allowed to re-identify; audited.
 
+        Every refusal below is audited as ``vault.detokenize.denied`` with the purpose
+        and, except for a purpose that may not re-identify at all, a ``reason``
+        (``malformed_token``, ``unknown_key_version``, ``unknown_token``,
+        ``token_purpose``, ``subject_erased``, ``altered_value``) and the token count;
+        never the tokens themselves. Probing the vault leaves a trail.
+
         Raises
         ------
         AccessDenied
-            ``purpose`` may not re-identify, or a token was issued for another purpose
-            (the denial is audited too).
+            ``purpose`` may not re-identify, or a token was issued for another purpose.
         ParameterError
             A token is malformed or not in this vault.
         UnknownKeyVersion
             A token names a vault key version this store never had.
         SubjectErased
             A token belongs to an erased subject.
+        IntegrityError
+            A stored value was altered or moved.
         """
         check_name(purpose, "purpose")
         self.audit.check(actor, "vault.detokenize")
@@ -184,13 +198,29 @@ class Vault:
             raise AccessDenied(
                 f"purpose {purpose!r} may not re-identify vault tokens (allowed: {allowed})"
             )
-        checked = sequence(tokens, "tokens")
-        versions = {parse_token(t, f"tokens[{i}]") for i, t in enumerate(checked)}
-        tokens = [str(t) for t in checked]
-        self._check_versions(versions)
-        if not tokens:
+        try:
+            return self._detokenize_checked(tokens, purpose, actor)
+        except Refusal as refusal:
+            # The refused transaction rolled back; the denial gets a transaction of its own.
+            count = len(tokens) if isinstance(tokens, list | tuple) else 0
+            details = {"purpose": purpose, "reason": refusal.reason, "count": count}
+            self.audit.append(actor, "vault.detokenize.denied", details)
+            raise refusal.error from None
+
+    def _detokenize_checked(self, tokens: Sequence[str], purpose: str, actor: str) -> list[str]:
+        try:
+            checked = sequence(tokens, "tokens")
+            versions = {parse_token(t, f"tokens[{i}]") for i, t in enumerate(checked)}
+        except ParameterError as exc:
+            raise Refusal("malformed_token", exc) from None
+        try:
+            self._check_versions(versions)
+        except UnknownKeyVersion as exc:
+            raise Refusal("unknown_key_version", exc) from None
+        if not checked:
             return []
-        return _retry(lambda: self._detokenize(tokens, purpose, actor))
+        valid = [str(t) for t in checked]
+        return _retry(lambda: self._detokenize(valid, purpose, actor))
 
     def erase_subject(self, subject_id: str | int, actor: str) -> Erasure:
         """Shred the subject's key: their vault values become unrecoverable. Idempotent."""
@@ -368,14 +398,16 @@ class Vault:
                     stored[r.token] = r
             for i, token in enumerate(tokens):
                 if token not in stored:
-                    raise ParameterError(
+                    missing = ParameterError(
                         f"tokens[{i}] is not in this vault; check it was issued by this store"
                     )
+                    raise Refusal("unknown_token", missing)
                 if stored[token].purpose != purpose:
-                    raise AccessDenied(
+                    other = AccessDenied(
                         f"tokens[{i}] was issued for purpose {stored[token].purpose!r}, "
                         f"not {purpose!r}; tokens re-identify only for their own purpose"
                     )
+                    raise Refusal("token_purpose", other)
             subjects = self._subjects.rows(conn, [stored[t].subject_ref for t in tokens])
             values = []
             ciphers: dict[str, SubjectCipher] = {}
@@ -390,10 +422,14 @@ class Vault:
                     )
                     ciphers[row.subject_ref] = cipher
                 except SubjectErased:
-                    raise SubjectErased(
+                    erased = SubjectErased(
                         f"tokens[{i}] belongs to an erased subject; its value is unrecoverable"
-                    ) from None
-                values.append(cipher.open(token, purpose, row.ciphertext, f"tokens[{i}]"))
+                    )
+                    raise Refusal("subject_erased", erased) from None
+                try:
+                    values.append(cipher.open(token, purpose, row.ciphertext, f"tokens[{i}]"))
+                except IntegrityError as exc:
+                    raise Refusal("altered_value", exc) from None
             # The event commits with the read: no value leaves without its audit record.
             self.audit.append_in(
                 conn, actor, "vault.detokenize", {"purpose": purpose, "count": len(tokens)}

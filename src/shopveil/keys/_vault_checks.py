@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shopveil.errors import ParameterError
+from shopveil.errors import ParameterError, ShopVeilError
 from shopveil.keys._crypto import encode_fields
 
-__all__ = ["check_subject", "check_value", "sequence", "subject_bytes"]
+__all__ = ["Refusal", "check_subject", "check_value", "sequence", "subject_bytes"]
+
+
+class Refusal(Exception):
+    """A detokenization refused for ``reason`` (audited); the caller gets ``error``."""
+
+    def __init__(self, reason: str, error: ShopVeilError) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
 
 
 def sequence(items: object, name: str) -> Sequence[object]:

@@ -2,11 +2,12 @@
 
 from shopveil.store._schema import SCHEMA_VERSION, metadata
 from shopveil.store._sql import insert_ignore, insert_ignore_many
-from shopveil.store._store import Store, default_home, default_url
+from shopveil.store._store import Store, after_commit, default_home, default_url
 
 __all__ = [
     "SCHEMA_VERSION",
     "Store",
+    "after_commit",
     "default_home",
     "default_url",
     "insert_ignore",

@@ -8,7 +8,8 @@ One URL chooses it: ``SHOPVEIL_DB_URL``, or a SQLite file under ``SHOPVEIL_HOME`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,23 @@ from shopveil.errors import StoreError
 from shopveil.store._schema import SCHEMA_VERSION, meta, metadata
 from shopveil.store._sql import insert_ignore
 
-__all__ = ["Store", "default_home", "default_url"]
+__all__ = ["Store", "after_commit", "default_home", "default_url"]
 
 _IMMEDIATE = "shopveil_immediate"
+_AFTER_COMMIT = "shopveil_after_commit"
+# The store holds wrapped keys, vault ciphertexts and the ledger: owner-only, like the
+# master key file. SQLite gives its -wal and -shm files the database file's mode.
+_FILE_MODE = 0o600
+_SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def after_commit(conn: sa.Connection, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the :meth:`Store.transaction` holding ``conn`` has committed.
+
+    Hooks of a transaction that rolls back never run; neither do hooks registered on a
+    connection that did not come from :meth:`Store.transaction`.
+    """
+    conn.info.setdefault(_AFTER_COMMIT, []).append(hook)
 
 
 def default_home() -> Path:
@@ -36,7 +51,7 @@ def default_url() -> str:
     if url:
         return url
     home = default_home()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{home / 'shopveil.db'}"
 
 
@@ -81,8 +96,16 @@ class Store:
         On SQLite it takes the write lock up front (``BEGIN IMMEDIATE``), so two writers
         never both read-then-write the same row; plain ``engine.connect()`` reads do not.
         """
-        with self.engine.connect().execution_options(**{_IMMEDIATE: True}) as conn, conn.begin():
-            yield conn
+        with self.engine.connect().execution_options(**{_IMMEDIATE: True}) as conn:
+            # conn.info outlives this checkout (it belongs to the pooled connection).
+            conn.info.pop(_AFTER_COMMIT, None)
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                hooks = conn.info.pop(_AFTER_COMMIT, [])
+            for hook in hooks:
+                hook()
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
@@ -119,11 +142,31 @@ class Store:
 
 def _create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
+        _restrict_sqlite_file(sa.make_url(url))
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _restrict_sqlite_file(url: sa.URL) -> None:
+    """Create the database file owner-only (0600) before SQLite does, and tighten an old one."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE))
+        for suffix in _SQLITE_SIDE_FILES:
+            side = path.with_name(path.name + suffix)
+            if side.exists() and stat.S_IMODE(side.stat().st_mode) & 0o077:
+                side.chmod(_FILE_MODE)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the SQLite store file {path}: {exc.strerror}; check the folder "
+            "exists and is writable, or set SHOPVEIL_DB_URL"
+        ) from exc
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
