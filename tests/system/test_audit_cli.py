@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pytest
 
-from shopveil.data import bundled_online_retail
+from shopveil.data import bundled_online_retail, product_catalogue
 
 with warnings.catch_warnings():
     # typer imports a click helper that click 8.5 deprecates; not ours to fix here.
@@ -65,7 +65,7 @@ def test_show_json_has_seq_at_actor_action_details(orders: Path) -> None:
     assert [e["seq"] for e in events] == [2, 3]
     assert all(sorted(e) == ["action", "actor", "at", "details", "seq"] for e in events)
     assert events[1]["details"]["cost"] == {"epsilon": 0.25}
-    assert events[1]["details"]["unit"] == "customer:CustomerID"
+    assert events[1]["details"]["unit"] == "customer"
     assert json.loads(_ok(["audit", "show", "--json", "--action", "vault.erase"])) == []
 
 
@@ -81,7 +81,7 @@ def test_verify_fails_on_spending_given_back_in_the_database(orders: Path) -> No
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr == (
-        "error: ledger account 'orders' (customer:CustomerID) records less spending than "
+        "error: ledger account 'orders' (customer) records less spending than "
         "its audited charges: budget was given back\n"
     )
 
@@ -100,11 +100,12 @@ def test_verify_fails_on_a_wiped_log(orders: Path) -> None:
 
 
 def test_a_private_training_run_is_audited_and_verifies(tmp_path: Path) -> None:
-    data = tmp_path / "retail.csv"
+    data, catalogue = tmp_path / "retail.csv", tmp_path / "catalogue.csv"
     pacsv.write_csv(bundled_online_retail(), data)
+    pacsv.write_csv(product_catalogue(), catalogue)
     model = tmp_path / "model.npz"
     _ok(["train", "--data", str(data), "--model", "dp-popularity", "--epsilon", "0.5",
-         "-o", str(model)])  # fmt: skip
+         "--catalogue", str(catalogue), "-o", str(model)])  # fmt: skip
     (charge,) = json.loads(_ok(["audit", "show", "--json", "--action", "dp.charge"]))
     assert charge["details"]["dataset"] == "retail"
     assert charge["details"]["cost"]["epsilon"] == 0.5

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from shopveil._core import FixedClock
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
+from shopveil._core.units import PerRow
 from shopveil.audit import AuditLog
 from shopveil.dp import Ledger, Renewal
 from shopveil.dp._ledger_check import check_ledger
@@ -22,6 +23,8 @@ from shopveil.keys import Keyring
 from shopveil.store import Store
 
 DAY1 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+ROW = PerRow()
 
 
 @pytest.fixture
@@ -43,23 +46,23 @@ def _sql(store: Store, statement: str) -> None:
 def _history(store: Store, keyring: Keyring) -> Ledger:
     """Every kind of ledger change: budgets, sub-budgets, charges, a reset, renewals."""
     ledger = _ledger(store, keyring)
-    ledger.set_budget("orders", "customer:id", PureDP(2.0), actor="steward")
+    ledger.set_budget("orders", ROW, PureDP(2.0), actor="steward")
     ledger.set_sub_budget(
-        "orders", "customer:id", scope="analyst", name="ana", limit=PureDP(1.0), actor="steward"
+        "orders", ROW, scope="analyst", name="ana", limit=PureDP(1.0), actor="steward"
     )
-    ledger.charge("q1", "orders", "customer:id", PureDP(0.25), analyst="ana", purpose="bi")
-    ledger.charge("q2", "orders", "customer:id", PureDP(0.5), analyst="bob", purpose="bi")
-    ledger.charge("q3", "sessions", "row", PureDP(0.1))  # opens a default account
-    ledger.set_budget("orders", "customer:id", ApproxDP(3.0, 1e-6), actor="steward")
-    ledger.charge("q4", "orders", "customer:id", ApproxDP(0.2, 1e-8), analyst="bob")
-    ledger.reset("sessions", "row", actor="steward")
-    ledger.charge("q5", "sessions", "row", PureDP(0.3))
-    ledger.set_budget("daily", "row", ZCDP(0.5), renewal=Renewal.DAILY, actor="steward")
-    ledger.charge("q6", "daily", "row", ZCDP(0.2))
+    ledger.charge("q1", "orders", ROW, PureDP(0.25), analyst="ana", purpose="bi")
+    ledger.charge("q2", "orders", ROW, PureDP(0.5), analyst="bob", purpose="bi")
+    ledger.charge("q3", "sessions", ROW, PureDP(0.1))  # opens a default account
+    ledger.set_budget("orders", ROW, ApproxDP(3.0, 1e-6), actor="steward")
+    ledger.charge("q4", "orders", ROW, ApproxDP(0.2, 1e-8), analyst="bob")
+    ledger.reset("sessions", ROW, actor="steward")
+    ledger.charge("q5", "sessions", ROW, PureDP(0.3))
+    ledger.set_budget("daily", ROW, ZCDP(0.5), renewal=Renewal.DAILY, actor="steward")
+    ledger.charge("q6", "daily", ROW, ZCDP(0.2))
     later = _ledger(store, keyring, DAY1 + timedelta(days=1))
-    later.charge("q7", "daily", "row", ZCDP(0.1))  # a new day: spending starts again
-    later.set_budget("orders", "customer:id", ApproxDP(3.0, 1e-6), renewal=Renewal.MONTHLY)
-    later.charge("q8", "orders", "customer:id", PureDP(0.1), analyst="ana")
+    later.charge("q7", "daily", ROW, ZCDP(0.1))  # a new day: spending starts again
+    later.set_budget("orders", ROW, ApproxDP(3.0, 1e-6), renewal=Renewal.MONTHLY)
+    later.charge("q8", "orders", ROW, PureDP(0.1), analyst="ana")
     return later
 
 
@@ -73,10 +76,10 @@ def test_spending_set_back_to_zero_is_caught(store: Store, keyring_of: Keyring) 
     ledger = _history(store, keyring_of)
     assert ledger.audit is not None
     _sql(store, "UPDATE shopveil_dp_accounts SET spent_epsilon = 0 WHERE dataset = 'orders'")
-    assert ledger.show("orders", "customer:id").spent.epsilon == 0  # type: ignore[union-attr]
+    assert ledger.show("orders", ROW).spent.epsilon == 0  # type: ignore[union-attr]
     assert ledger.audit.verify() == 14  # the chain itself is intact
     assert check_ledger(store, ledger.audit) == [
-        "ledger account 'orders' (customer:id) records less spending than its audited "
+        "ledger account 'orders' (row) records less spending than its audited "
         "charges: budget was given back"
     ]
 
@@ -109,7 +112,7 @@ def test_a_raised_total_and_an_unaudited_account_are_caught(
     ledger = _history(store, keyring_of)
     assert ledger.audit is not None
     _sql(store, "UPDATE shopveil_dp_accounts SET total_rho = 50 WHERE dataset = 'daily'")
-    Ledger(store).charge("q9", "shadow", "row", PureDP(0.5))  # no audit log
+    Ledger(store).charge("q9", "shadow", ROW, PureDP(0.5))  # no audit log
     assert check_ledger(store, ledger.audit) == [
         "ledger account 'shadow' (row) has no dp.budget_set or dp.charge event: it was "
         "written outside the ledger, or by a ledger without an audit log",
@@ -137,19 +140,19 @@ def test_any_history_replays_and_any_refund_is_caught(
         keyring = Keyring.open(store, master_key=secrets.token_bytes(32))
         at = DAY1
         ledger = _ledger(store, keyring, at)
-        ledger.set_budget("orders", "row", PureDP(1.0), renewal=Renewal.DAILY)
+        ledger.set_budget("orders", ROW, PureDP(1.0), renewal=Renewal.DAILY)
         for i, (op, amount, who) in enumerate(steps):
             if op == "charge":
                 with contextlib.suppress(BudgetExceeded):
-                    ledger.charge(f"r{i}", "orders", "row", PureDP(amount), analyst=who)
+                    ledger.charge(f"r{i}", "orders", ROW, PureDP(amount), analyst=who)
             elif op == "reset":
-                ledger.reset("orders", "row")
+                ledger.reset("orders", ROW)
             elif op == "next_day":
                 at += timedelta(days=1)
                 ledger = _ledger(store, keyring, at)
             else:
                 ledger.set_sub_budget(
-                    "orders", "row", scope="analyst", name=who, limit=PureDP(amount)
+                    "orders", ROW, scope="analyst", name=who, limit=PureDP(amount)
                 )
         assert ledger.audit is not None
         assert check_ledger(store, ledger.audit) == []
