@@ -94,6 +94,15 @@ def anonymize(
         str, typer.Option(help="lattice, mondrian, or auto (lattice when --hierarchies is given).")
     ] = "auto",
     suppress: Annotated[float, typer.Option(help="Largest fraction of rows to suppress.")] = 0.0,
+    csv_escape: Annotated[
+        bool,
+        typer.Option(
+            "--csv-escape/--no-csv-escape",
+            help="In CSV output, prefix cells and headers starting with = + - @ tab or CR "
+            "with ' so spreadsheets do not run them as formulas (numbers such as -5 are "
+            "left alone).",
+        ),
+    ] = True,
 ) -> None:
     """Protect a table by policy (--policy) or make it k-anonymous (--k)."""
     if (policy is None) == (k is None):
@@ -127,6 +136,7 @@ def anonymize(
             actor="cli",
             on_start=progress.start,
             on_rows=progress.advance,
+            csv_escape=csv_escape,
         )
     summary = result.summary
     table = Table(title=f"{summary.input} → {summary.output} ({result.plan.policy}, {purpose})")

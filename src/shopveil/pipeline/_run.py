@@ -80,13 +80,15 @@ def run_plan(
     as_of: date | None = None,
     on_rows: Callable[[int], None] | None = None,
     before_publish: Callable[[RunSummary], None] | None = None,
+    csv_escape: bool = True,
 ) -> RunSummary:
     """Stream ``source`` through ``plan`` into ``output`` (CSV or Parquet by its extension).
 
     ``on_rows`` is called with the number of rows of each batch read (for progress bars).
     ``before_publish`` runs once every row is written and the gates passed, before the
     output is renamed into place: if it raises (say, the audit log cannot be written),
-    nothing is released.
+    nothing is released. ``csv_escape`` (CSV outputs) prefixes formula-like cells with
+    ``'``; see :func:`shopveil.data.escape_formulas`.
     """
     started = time.perf_counter()
     batches = source.batches()
@@ -95,7 +97,7 @@ def run_plan(
     schema = first_protected.schema
     rows_in = rows_out = 0
     gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
-    with writing_batches(output, schema) as write:
+    with writing_batches(output, schema, csv_escape=csv_escape) as write:
         for batch in itertools.chain([first], batches):
             if batch is first:
                 protected = first_protected
