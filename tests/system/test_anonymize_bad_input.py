@@ -217,3 +217,14 @@ def test_csv_output_escapes_formulas_unless_told_not_to(tmp_path: Path, escape: 
     ]
     # Numbers are values, not formulas: never changed.
     assert table.column(1).to_pylist() == ["-5", "+3.5", "-1e3", "7"]
+
+
+def test_a_parquet_struct_column_named_like_an_id_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "people.parquet"
+    contact = pa.array([{"name": "Ada Lovelace", "email": "ada@example.com"}] * 30)
+    pq.write_table(pa.table({"contact": contact, "quantity": list(range(30))}), source)
+    output = _previous_output(tmp_path)
+    line = _one_line_error(*_anonymize(source, output, "--policy", "gdpr")[::2])
+    assert "'contact'" in line
+    assert "ada" not in line.lower()
+    assert output.read_text() == PREVIOUS

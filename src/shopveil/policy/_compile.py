@@ -2,8 +2,10 @@
 
 The plan is checked whole before any row moves: every column of the table gets exactly
 one step (a named column rule, else the first matching class rule, else ``keep`` for
-columns classified as not personal), and a column that is neither listed nor classified
-is an error — the compiler fails closed.
+columns classified as not personal), and the compiler fails closed: a column that is
+neither listed nor classified, one classified personal but of no known kind (PII among
+other values, free text, nested values) that no rule covers, and a technique that cannot
+work on a nested column are errors naming the column and the fix.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import pyarrow as pa
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
+from shopveil.data._formats import check_column_names
 from shopveil.errors import AccessDenied, PolicyError, SchemaError
-from shopveil.mask import FakeSubstitute, Nullify, Redact, RedactMode
+from shopveil.mask import FakeSubstitute, Keep, Nullify, Redact, RedactMode
 from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
 from shopveil.policy._registry import DROP, build_operator
 from shopveil.pseudo import FormatPreservingEncrypt, KeyedToken
@@ -93,6 +96,7 @@ def compile_plan(
     policy names explicitly need no label.
     """
     labels = labels or {}
+    check_column_names(schema.names, "the data")
     _check_purpose_and_role(policy, purpose, role)
     unknown = [name for name in policy.columns if name not in schema.names]
     if unknown:
@@ -108,9 +112,21 @@ def compile_plan(
         operator = (
             None if spec.technique == DROP else build_operator(spec.technique, spec.params, kind)
         )
+        nested = pa.types.is_nested(schema.field(column).type)
         if sees is not None and column_class not in sees and not _hides_value(operator):
-            operator, spec = Redact(), TechniqueSpec("redact")
-            reason += f"; role {role!r} may not see {column_class.value} columns, so redacted"
+            operator, spec = (
+                (Nullify(), TechniqueSpec("null"))
+                if nested
+                else (Redact(), TechniqueSpec("redact"))
+            )
+            reason += f"; role {role!r} may not see {column_class.value} columns, so hidden"
+        if nested and not isinstance(operator, Keep | Nullify | None):
+            raise SchemaError(
+                f"column {column!r} holds nested values ({schema.field(column).type}); "
+                f"technique {spec.technique!r} works on single values: give it technique "
+                "drop, keep or \"null\" (quoted) under 'columns' in the policy, or flatten "
+                "it into one column per field"
+            )
         steps.append(ColumnStep(column, column_class, kind, spec.technique, operator, reason))
     return Plan(
         policy=policy.name,
@@ -159,6 +175,14 @@ def _choose(
     for index, rule in enumerate(policy.rules, start=1):
         if rule.matches(column_class, kind):
             return column_class, kind, rule.for_purpose(purpose), f"{policy.name} rule {index}"
+    if column_class.is_personal and kind is Kind.UNKNOWN:
+        raise SchemaError(
+            f"column {column!r} looks personal ({column_class.value}) but is of no known "
+            f"kind, and no rule of policy {policy.name!r} covers it; run `shopveil scan` to "
+            "see why, then name it under 'columns' in a policy that extends "
+            f"{policy.name!r} with a technique (drop, redact, token) or 'technique: keep' "
+            "to release it as is"
+        )
     return column_class, kind, TechniqueSpec("keep"), "no rule matches; kept"
 
 
