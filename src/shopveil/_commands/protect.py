@@ -79,7 +79,13 @@ def anonymize(
     purpose: Annotated[
         str, typer.Option(help="The purpose the output is released for.")
     ] = "analytics",
-    role: Annotated[str | None, typer.Option(help="The role that receives the output.")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="The role that receives the output [default: the least privileged role the "
+            "policy allows the purpose; support and fulfilment need one]."
+        ),
+    ] = None,
     k: Annotated[int | None, typer.Option("--k", help="Enforce k-anonymity with this k.")] = None,
     qi: Annotated[
         str | None, typer.Option(help="Quasi-identifiers, comma-separated (with --k).")

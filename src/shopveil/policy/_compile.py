@@ -93,11 +93,14 @@ def compile_plan(
     """Compile ``policy`` for a table with ``schema``, released for ``purpose`` by ``role``.
 
     ``labels`` gives each column's class and kind, usually from a scan; columns the
-    policy names explicitly need no label.
+    policy names explicitly need no label. Without ``role``, the plan is for the least
+    privileged role the policy allows ``purpose``, and a purpose that re-identifies
+    people (support, fulfilment) is refused.
     """
     labels = labels or {}
     check_column_names(schema.names, "the data")
-    _check_purpose_and_role(policy, purpose, role)
+    given_role = role
+    role = _resolve_role(policy, purpose, role)
     unknown = [name for name in policy.columns if name not in schema.names]
     if unknown:
         where = policy.columns[unknown[0]].where
@@ -134,7 +137,7 @@ def compile_plan(
         role=role,
         steps=tuple(steps),
         opt_out_column=_opt_out_column(policy, purpose, schema),
-        notes=_notes(policy, purpose, schema),
+        notes=_notes(policy, purpose, schema, role if given_role is None else None),
         gate=_gate(policy, steps),
     )
 
@@ -148,16 +151,43 @@ def _hides_value(operator: RecordOperator | None) -> bool:
     )
 
 
-def _check_purpose_and_role(policy: Policy, purpose: str, role: str | None) -> None:
+def _resolve_role(policy: Policy, purpose: str, role: str | None) -> str | None:
+    """The role this release is for: the one given, checked, or the default one.
+
+    Without a role, a purpose that re-identifies people is refused, and any other gets
+    the least privileged role the policy allows that purpose (fewest classes seen).
+    """
     policy.require_release(purpose, ReleaseMode.RECORD, "record-level release")
     if role is None:
-        return
+        return _default_role(policy, purpose)
     if role not in policy.roles:
         raise PolicyError(
             f"{policy.source}: unknown role {role!r}; use one of {', '.join(sorted(policy.roles))}"
         )
     if purpose not in policy.roles[role].purposes:
         raise AccessDenied(f"role {role!r} may not process data for purpose {purpose!r}")
+    return role
+
+
+def _default_role(policy: Policy, purpose: str) -> str | None:
+    allowed = sorted(
+        (r for r in policy.roles.values() if purpose in r.purposes),
+        key=lambda r: (len(r.sees), len(r.purposes), r.name),
+    )
+    if policy.purposes[purpose].reidentify:
+        choices = ", ".join(r.name for r in allowed) or "none: declare one under 'roles'"
+        raise AccessDenied(
+            f"purpose {purpose!r} re-identifies people, so it needs a role: pass role= "
+            f"(--role) with one of the roles allowed it ({choices})"
+        )
+    if not policy.roles:
+        return None  # a policy without roles restricts no one by role
+    if not allowed:
+        raise AccessDenied(
+            f"no role of policy {policy.name!r} may process data for purpose {purpose!r}; "
+            "add the purpose to a role under 'roles'"
+        )
+    return allowed[0].name
 
 
 def _choose(
@@ -214,8 +244,15 @@ def _opt_out_column(policy: Policy, purpose: str, schema: pa.Schema) -> str | No
     return None
 
 
-def _notes(policy: Policy, purpose: str, schema: pa.Schema) -> tuple[str, ...]:
+def _notes(
+    policy: Policy, purpose: str, schema: pa.Schema, default_role: str | None
+) -> tuple[str, ...]:
     notes = []
+    if default_role is not None:
+        notes.append(
+            f"no role given: released for role {default_role!r}, the least privileged "
+            f"role allowed purpose {purpose!r}"
+        )
     requirements = policy.requirements
     column = requirements.opt_out_column
     if column and policy.purposes[purpose].honours_opt_out and column not in schema.names:
