@@ -74,7 +74,10 @@ def anonymize(
     input: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file to protect.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.csv or .parquet).")],
     policy: Annotated[
-        str | None, typer.Option(help="Preset (gdpr, ccpa, lgpd, pipl) or a policy YAML file.")
+        str | None,
+        typer.Option(
+            help="Preset (gdpr, ccpa, lgpd, pipl) or a policy YAML file [default with --k: gdpr]."
+        ),
     ] = None,
     purpose: Annotated[
         str, typer.Option(help="The purpose the output is released for.")
@@ -86,7 +89,10 @@ def anonymize(
             "policy allows the purpose; support and fulfilment need one]."
         ),
     ] = None,
-    k: Annotated[int | None, typer.Option("--k", help="Enforce k-anonymity with this k.")] = None,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", help="Then enforce k-anonymity with this k on the --qi columns."),
+    ] = None,
     qi: Annotated[
         str | None, typer.Option(help="Quasi-identifiers, comma-separated (with --k).")
     ] = None,
@@ -110,9 +116,11 @@ def anonymize(
         ),
     ] = True,
 ) -> None:
-    """Protect a table by policy (--policy) or make it k-anonymous (--k)."""
-    if (policy is None) == (k is None):
-        raise ParameterError("give either --policy (gdpr, ccpa, lgpd, pipl or a YAML file) or --k")
+    """Protect a table by policy (--policy), and make it k-anonymous with --k.
+
+    With --k, the policy (the gdpr preset when --policy is left out) removes or tokenizes
+    direct identifiers first; k-anonymity then generalizes the --qi columns.
+    """
     if k is not None:
         from shopveil._commands.anonymity import k_anonymize_file
 
@@ -127,11 +135,18 @@ def anonymize(
             hierarchies=hierarchies,
             method=method,
             suppress=suppress,
+            policy=policy or "gdpr",
+            purpose=purpose,
+            role=role,
+            csv_escape=csv_escape,
         )
         return
+    if policy is None:
+        raise ParameterError(
+            "give --policy (gdpr, ccpa, lgpd, pipl or a YAML file), --k with --qi, or both"
+        )
     from shopveil.pipeline import anonymize_file
 
-    assert policy is not None
     with row_progress(f"anonymizing {input.name}") as progress:
         result = anonymize_file(
             input,

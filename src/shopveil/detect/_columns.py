@@ -269,6 +269,8 @@ def _value_scores(
         fraction = profile.get(check)
         if fraction < 0.3:
             continue
+        if kind is Kind.PERSON_NAME and profile.distinct <= 10 and count >= 100:
+            continue  # a handful of categories that are also surnames (race: White, Black)
         score = scores.setdefault(kind, _Score())
         score.value = max(score.value, fraction * weight * trust)
         evidence.setdefault(kind, []).append(_share(fraction, count, what))

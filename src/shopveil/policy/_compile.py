@@ -89,18 +89,20 @@ def compile_plan(
     purpose: str,
     role: str | None = None,
     labels: Mapping[str, ColumnLabel] | None = None,
+    mode: ReleaseMode = ReleaseMode.RECORD,
 ) -> Plan:
     """Compile ``policy`` for a table with ``schema``, released for ``purpose`` by ``role``.
 
     ``labels`` gives each column's class and kind, usually from a scan; columns the
     policy names explicitly need no label. Without ``role``, the plan is for the least
     privileged role the policy allows ``purpose``, and a purpose that re-identifies
-    people (support, fulfilment) is refused.
+    people (support, fulfilment) is refused. ``mode`` is the release the plan is part
+    of: record-level, or the first step of a table-level (k-anonymous) release.
     """
     labels = labels or {}
     check_column_names(schema.names, "the data")
     given_role = role
-    role = _resolve_role(policy, purpose, role)
+    role = _resolve_role(policy, purpose, role, mode)
     unknown = [name for name in policy.columns if name not in schema.names]
     if unknown:
         where = policy.columns[unknown[0]].where
@@ -151,13 +153,14 @@ def _hides_value(operator: RecordOperator | None) -> bool:
     )
 
 
-def _resolve_role(policy: Policy, purpose: str, role: str | None) -> str | None:
+def _resolve_role(policy: Policy, purpose: str, role: str | None, mode: ReleaseMode) -> str | None:
     """The role this release is for: the one given, checked, or the default one.
 
     Without a role, a purpose that re-identifies people is refused, and any other gets
     the least privileged role the policy allows that purpose (fewest classes seen).
     """
-    policy.require_release(purpose, ReleaseMode.RECORD, "record-level release")
+    what = "record-level release" if mode is ReleaseMode.RECORD else f"{mode.value}-level release"
+    policy.require_release(purpose, mode, what)
     if role is None:
         return _default_role(policy, purpose)
     if role not in policy.roles:
