@@ -10,7 +10,6 @@ formula (see :func:`escape_formulas`).
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import sys
@@ -180,8 +179,6 @@ def _writing(path: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else "the write failed"
-        if exc.errno is None and "No space left" in str(exc):
-            reason = os.strerror(errno.ENOSPC)
         raise SinkError(
             f"{path}: cannot write it ({reason}); nothing was written and any earlier "
             f"{path.name} is left as it was"
