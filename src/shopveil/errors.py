@@ -6,6 +6,7 @@
     ├── InputError (ValueError)        the caller gave something we cannot use; nothing changed
     │   ├── ParameterError             a parameter has a bad value (names it, the value, the fix)
     │   ├── SourceError                a file is missing, unreadable or malformed (broken CSV row)
+    │   ├── SinkError                  an output cannot be written (disk full, no permission)
     │   ├── SchemaError                a column is missing or has the wrong type
     │   ├── PolicyError                a policy file is invalid (names the file, the line, the fix)
     │   └── QueryError                 a DP query is unsupported or unsafe (raw rows, id joins)
@@ -39,6 +40,7 @@ __all__ = [
     "QueryError",
     "SchemaError",
     "ShopVeilError",
+    "SinkError",
     "SourceError",
     "StoreError",
     "SubjectErased",
@@ -61,6 +63,10 @@ class ParameterError(InputError):
 
 class SourceError(InputError):
     """A data source is missing, unreadable or malformed."""
+
+
+class SinkError(InputError):
+    """An output cannot be written; nothing was published and any earlier output is intact."""
 
 
 class SchemaError(InputError):

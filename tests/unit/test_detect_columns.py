@@ -130,7 +130,9 @@ _VALUE_ONLY: dict[str, tuple[ColumnClass, Kind]] = {
     "date_of_birth": (Q, Kind.BIRTH_DATE),
     "signup_date": (Q, Kind.EVENT_TIME),
     "message": (S, Kind.FREE_TEXT),
-    "description": (O, Kind.UNKNOWN),
+    # Unique multi-word text under a name that says nothing may be written by people:
+    # suspect until a policy names it.
+    "description": (S, Kind.UNKNOWN),
     "quantity": (O, Kind.UNKNOWN),
 }
 

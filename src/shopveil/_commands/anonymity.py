@@ -10,14 +10,11 @@ import typer
 from rich.table import Table
 
 from shopveil._commands._common import console, row_progress, split_names, translate_errors
-from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
     from shopveil.anonymity import RiskSummary
 
 __all__ = ["assess", "k_anonymize_file", "register"]
-
-_METHODS = ("auto", "lattice", "mondrian")
 
 
 def register(app: typer.Typer) -> None:
@@ -98,52 +95,39 @@ def k_anonymize_file(
     hierarchies: Path | None,
     method: str,
     suppress: float,
+    policy: str = "gdpr",
+    purpose: str = "analytics",
+    role: str | None = None,
+    csv_escape: bool = True,
 ) -> None:
-    """Make ``input`` k-anonymous (and l-diverse, t-close) and write it to ``output``.
+    """Protect ``input`` by ``policy``, make it k-anonymous, write ``output``, print a summary.
 
-    ``method`` is ``lattice`` (full-domain generalization with the ARX hierarchies in
-    ``hierarchies``, or intervals without), ``mondrian``, or ``auto`` (lattice when
-    hierarchies are given). Nothing is written unless every requirement is met.
+    See :func:`shopveil.pipeline.k_anonymize_file`; nothing is written unless every
+    requirement is met and the release is audited.
     """
-    from shopveil.anonymity import (
-        KAnonymity,
-        LDiversity,
-        Requirement,
-        TCloseness,
-        anonymize_lattice,
-        anonymize_mondrian,
-        load_hierarchies,
-    )
-    from shopveil.data._io import read_table, table_format, write_table
+    from shopveil.pipeline import k_anonymize_file as release
 
-    if method not in _METHODS:
-        raise ParameterError(f"--method: expected lattice or mondrian, got {method!r}")
-    if method == "auto":
-        method = "lattice" if hierarchies is not None else "mondrian"
-    if method == "mondrian" and hierarchies is not None:
-        raise ParameterError(
-            "--hierarchies applies to full-domain generalization; add --method lattice"
-        )
-    if Path(input).resolve() == Path(output).resolve():
-        raise ParameterError(f"{output}: the output must not overwrite the input")
-    table_format(output)  # a bad output name fails before any work
-    requirements: list[Requirement] = [KAnonymity(k)]
-    if l is not None:
-        requirements.append(LDiversity(l))
-    if t is not None:
-        requirements.append(TCloseness(t))
-    given = load_hierarchies(hierarchies, qi) if hierarchies is not None else {}
     with row_progress(f"anonymizing {Path(input).name}") as progress:
-        table = read_table(input)
-        progress.start(table.num_rows)
-        if method == "lattice":
-            result = anonymize_lattice(
-                table, qi, given, requirements, suppress, sensitive=sensitive
-            )
-        else:
-            result = anonymize_mondrian(table, qi, requirements, sensitive=sensitive)
-        write_table(result.table, output)
-        progress.advance(table.num_rows)
+        done = release(
+            input,
+            output,
+            k=k,
+            qi=qi,
+            policy=policy,
+            purpose=purpose,
+            role=role,
+            sensitive=sensitive,
+            l=l,
+            t=t,
+            hierarchies=hierarchies,
+            method=method,
+            suppress=suppress,
+            actor="cli",
+            csv_escape=csv_escape,
+            on_start=progress.start,
+        )
+        progress.advance(done.rows_in)
+    result = done.anonymized
     utility = result.utility
     summary = Table(title=f"{Path(input).name} → {Path(output).name} ({result.method})")
     summary.add_column("measure")
@@ -162,3 +146,7 @@ def k_anonymize_file(
             f"{utility.classifier_accuracy:.3f} ({utility.baseline_accuracy:.3f})",
         )
     console.print(summary)
+    console.print(
+        f"policy {done.plan.policy!r} for purpose {done.plan.purpose!r} "
+        f"(role {done.plan.role!r}) applied first; audit event #{done.audit_seq}."
+    )

@@ -74,13 +74,25 @@ def anonymize(
     input: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file to protect.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.csv or .parquet).")],
     policy: Annotated[
-        str | None, typer.Option(help="Preset (gdpr, ccpa, lgpd, pipl) or a policy YAML file.")
+        str | None,
+        typer.Option(
+            help="Preset (gdpr, ccpa, lgpd, pipl) or a policy YAML file [default with --k: gdpr]."
+        ),
     ] = None,
     purpose: Annotated[
         str, typer.Option(help="The purpose the output is released for.")
     ] = "analytics",
-    role: Annotated[str | None, typer.Option(help="The role that receives the output.")] = None,
-    k: Annotated[int | None, typer.Option("--k", help="Enforce k-anonymity with this k.")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="The role that receives the output [default: the least privileged role the "
+            "policy allows the purpose; support and fulfilment need one]."
+        ),
+    ] = None,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", help="Then enforce k-anonymity with this k on the --qi columns."),
+    ] = None,
     qi: Annotated[
         str | None, typer.Option(help="Quasi-identifiers, comma-separated (with --k).")
     ] = None,
@@ -94,10 +106,21 @@ def anonymize(
         str, typer.Option(help="lattice, mondrian, or auto (lattice when --hierarchies is given).")
     ] = "auto",
     suppress: Annotated[float, typer.Option(help="Largest fraction of rows to suppress.")] = 0.0,
+    csv_escape: Annotated[
+        bool,
+        typer.Option(
+            "--csv-escape/--no-csv-escape",
+            help="In CSV output, prefix cells and headers starting with = + - @ tab or CR "
+            "with ' so spreadsheets do not run them as formulas (numbers such as -5 are "
+            "left alone).",
+        ),
+    ] = True,
 ) -> None:
-    """Protect a table by policy (--policy) or make it k-anonymous (--k)."""
-    if (policy is None) == (k is None):
-        raise ParameterError("give either --policy (gdpr, ccpa, lgpd, pipl or a YAML file) or --k")
+    """Protect a table by policy (--policy), and make it k-anonymous with --k.
+
+    With --k, the policy (the gdpr preset when --policy is left out) removes or tokenizes
+    direct identifiers first; k-anonymity then generalizes the --qi columns.
+    """
     if k is not None:
         from shopveil._commands.anonymity import k_anonymize_file
 
@@ -112,11 +135,18 @@ def anonymize(
             hierarchies=hierarchies,
             method=method,
             suppress=suppress,
+            policy=policy or "gdpr",
+            purpose=purpose,
+            role=role,
+            csv_escape=csv_escape,
         )
         return
+    if policy is None:
+        raise ParameterError(
+            "give --policy (gdpr, ccpa, lgpd, pipl or a YAML file), --k with --qi, or both"
+        )
     from shopveil.pipeline import anonymize_file
 
-    assert policy is not None
     with row_progress(f"anonymizing {input.name}") as progress:
         result = anonymize_file(
             input,
@@ -127,6 +157,7 @@ def anonymize(
             actor="cli",
             on_start=progress.start,
             on_rows=progress.advance,
+            csv_escape=csv_escape,
         )
     summary = result.summary
     table = Table(title=f"{summary.input} → {summary.output} ({result.plan.policy}, {purpose})")

@@ -46,6 +46,7 @@ class Kind(StrEnum):
     CARD_NUMBER = "card_number"
     IBAN = "iban"
     IP_ADDRESS = "ip_address"
+    NATIONAL_ID = "national_id"
     DEVICE_ID = "device_id"
     EVENT_TIME = "event_time"
     FREE_TEXT = "free_text"

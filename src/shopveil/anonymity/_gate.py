@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from shopveil.anonymity._requirements import (
     RiskModel,
     TCloseness,
 )
+from shopveil.data._sink import write_text
 from shopveil.errors import GateFailed, ParameterError, SourceError
 
 __all__ = ["FailingClass", "GateCheck", "GateReport", "check_gate", "gate"]
@@ -36,9 +36,12 @@ _LISTED = 1000
 
 @dataclass(frozen=True)
 class FailingClass:
-    """An equivalence class that breaks a requirement: its QI values (no sensitive ones)."""
+    """An equivalence class that breaks a requirement: its size and what it fails.
 
-    values: Mapping[str, str | None]
+    Its quasi-identifier values are not kept: the report is written beside a refused
+    release and must not publish the very records the gate held back.
+    """
+
     size: int
     fails: tuple[str, ...]
 
@@ -56,16 +59,18 @@ class GateCheck:
 
 @dataclass(frozen=True)
 class GateReport:
-    """The verdict of a gate, which checks failed, and which classes fail them.
+    """The verdict of a gate, which checks failed, and how many classes fail them.
 
-    ``classes`` lists at most 1000 failing classes (largest first); the counts in
-    ``checks`` are complete.
+    ``classes`` lists at most 1000 failing classes (largest first) by size; the counts in
+    ``checks`` are complete. Nothing in it is a value from the data: only counts and the
+    names of the ``quasi_identifiers`` the classes are formed on.
     """
 
     passed: bool
     checks: tuple[GateCheck, ...]
     classes: tuple[FailingClass, ...]
     assessment: Assessment
+    quasi_identifiers: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return self.passed
@@ -73,11 +78,9 @@ class GateReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "quasi_identifiers": list(self.quasi_identifiers),
             "checks": [vars(check) for check in self.checks],
-            "failing_classes": [
-                {"values": dict(c.values), "size": c.size, "fails": list(c.fails)}
-                for c in self.classes
-            ],
+            "failing_classes": [{"size": c.size, "fails": list(c.fails)} for c in self.classes],
             "assessment": self.assessment.to_dict(),
         }
 
@@ -86,13 +89,7 @@ class GateReport:
         target = Path(path)
         if not target.parent.is_dir():
             raise SourceError(f"{target.parent}: the report folder does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.to_dict(), handle, indent=2, default=str)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_text(target, json.dumps(self.to_dict(), indent=2, default=str))
 
 
 def _describe(req: Requirement) -> str:
@@ -163,16 +160,12 @@ def check_gate(
         )
     failing = np.flatnonzero(failures.failed)
     failing = failing[np.argsort(-sizes[failing], kind="stable")][:_LISTED]
-    first = np.zeros(len(sizes), dtype=np.int64)
-    first[ids] = np.arange(len(ids))
     listed = []
     for c in failing.tolist():
-        row = int(first[c])
-        values = {col.name: col.labels[int(col.codes[row])] for col in prepared.qi}
         fails = tuple(_describe(req) for req, bad in failures.by_requirement if bad[c])
-        listed.append(FailingClass(values, int(sizes[c]), fails))
+        listed.append(FailingClass(int(sizes[c]), fails))
     passed = all(check.passed for check in checks)
-    return GateReport(passed, tuple(checks), tuple(listed), assessment)
+    return GateReport(passed, tuple(checks), tuple(listed), assessment, tuple(qi))
 
 
 def gate(
@@ -186,9 +179,9 @@ def gate(
 ) -> GateReport:
     """Check the requirements before a release; raise :class:`GateFailed` if any fails.
 
-    The report (written to ``report_path`` when given, pass or fail) names each failing
-    class by its quasi-identifier values and size; sensitive values never appear in it or
-    in the error message.
+    The report (written to ``report_path`` when given, pass or fail) counts the failing
+    classes and rows per check and lists each failing class by size; no value from the
+    data appears in it or in the error message.
     """
     if not requirements:
         raise ParameterError("requirements: a gate needs at least one, e.g. [KAnonymity(5)]")

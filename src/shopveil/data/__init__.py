@@ -14,6 +14,7 @@ from shopveil.data._bundled import bundled_online_retail, product_catalogue
 from shopveil.data._generator import COLUMN_TRUTH, RetailOptions, generate_retail
 from shopveil.data._io import (
     TableSource,
+    escape_formulas,
     open_source,
     read_table,
     table_format,
@@ -34,6 +35,7 @@ __all__ = [
     "SpanTruth",
     "TableSource",
     "bundled_online_retail",
+    "escape_formulas",
     "generate_retail",
     "load_movielens",
     "load_online_retail",

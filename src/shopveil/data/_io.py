@@ -1,9 +1,8 @@
 """Reading and writing tables: CSV (any common separator) and Parquet, as Arrow.
 
 Reads stream in record batches so a file larger than memory still works. Writes are
-atomic: rows go to a temporary file beside the target, which is renamed into place only
-when everything was written, so a failure never leaves a half-written output.
-Errors name the file and the line, never the row's content (it may hold PII).
+atomic (see :mod:`shopveil.data._sink`). Errors name the file, the line or the column,
+never a value (it may hold PII).
 """
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ import csv
 import gzip
 import io
 import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -23,10 +20,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from shopveil.errors import ParameterError, SourceError
+from shopveil.data._formats import check_column_names, is_tsv, table_format
+from shopveil.data._sink import escape_formulas, write_table, write_text, writing_batches
+from shopveil.errors import SourceError
 
 __all__ = [
+    "MAX_CSV_ROW_BYTES",
     "TableSource",
+    "check_column_names",
+    "escape_formulas",
     "open_source",
     "read_table",
     "table_format",
@@ -35,20 +37,8 @@ __all__ = [
     "writing_batches",
 ]
 
-_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-def table_format(path: str | os.PathLike[str]) -> str:
-    """``"csv"`` or ``"parquet"``, from the file name."""
-    name = str(path).lower()
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(_CSV_SUFFIXES):
-        return "csv"
-    raise ParameterError(
-        f"cannot tell the format of {Path(path).name!r}: use a .csv, .tsv, .csv.gz or .parquet name"
-    )
+MAX_CSV_ROW_BYTES = 1 << 22
+"""The longest CSV row Arrow parses in one block (4 MiB); a longer one is refused."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +63,11 @@ class TableSource:
         return max(lines - 1, 0)
 
     def batches(self, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
-        """Yield the table's record batches; a malformed CSV row raises :class:`SourceError`."""
+        """Yield the table's record batches; a malformed row raises :class:`SourceError`."""
         if table_format(self.path) == "parquet":
-            yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_size)
+            yield from _parquet_batches(self.path, batch_size)
             return
-        reader = _open_csv_reader(self.path, block_size=1 << 22)
+        reader = _open_csv_reader(self.path, block_size=MAX_CSV_ROW_BYTES)
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -97,11 +87,15 @@ def open_source(path: str | os.PathLike[str]) -> TableSource:
         if table_format(path) == "parquet":
             meta = pq.ParquetFile(path).metadata
             schema = meta.schema.to_arrow_schema()
+            check_column_names(schema.names, path.name)
             return TableSource(path, schema, path.stat().st_size, meta.num_rows)
-        reader = _open_csv_reader(path, block_size=1 << 16)
+        # The same block size as the batches: a long row that reads later reads here too.
+        reader = _open_csv_reader(path, block_size=MAX_CSV_ROW_BYTES)
         schema = reader.schema
         reader.close()
     except pa.ArrowInvalid as exc:
+        if table_format(path) == "parquet":
+            raise SourceError(f"{path}: cannot read it as Parquet (ArrowInvalid)") from None
         raise _csv_error(path, exc) from None
     except (OSError, pa.ArrowException) as exc:
         raise SourceError(f"{path}: cannot read it ({type(exc).__name__})") from None
@@ -114,60 +108,8 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
     return pa.Table.from_batches(list(source.batches()), schema=source.schema)
 
 
-def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
-    """Write ``table`` to ``path`` (format from the extension) atomically."""
-    with writing_batches(path, table.schema) as write:
-        for batch in table.to_batches():
-            write(batch)
-
-
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write a small text file atomically (temp file, then rename)."""
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-
-
-@contextmanager
-def writing_batches(path: str | os.PathLike[str], schema: pa.Schema) -> Iterator[_BatchWriter]:
-    """Yield a function that appends record batches; the file appears only on success."""
-    path = Path(path)
-    fmt = table_format(path)
-    if str(path).lower().endswith(".gz"):
-        raise ParameterError(f"{path.name}: writing gzip is not supported; use .csv or .parquet")
-    if not path.parent.exists():
-        raise SourceError(f"{path.parent}: the output folder does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        if fmt == "parquet":
-            with pq.ParquetWriter(tmp, schema) as pq_writer:
-                yield pq_writer.write_batch
-        else:
-            options = pacsv.WriteOptions(delimiter="\t" if _is_tsv(path) else ",")
-            with pacsv.CSVWriter(tmp, schema, write_options=options) as csv_writer:
-                yield csv_writer.write_batch
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-class _BatchWriter:  # the type of the function ``writing_batches`` yields
-    def __call__(self, batch: pa.RecordBatch) -> None: ...
-
-
-def _is_tsv(path: Path) -> bool:
-    return path.name.lower().endswith((".tsv", ".tsv.gz"))
-
-
 def _sniff_delimiter(path: Path) -> str:
-    if _is_tsv(path):
+    if is_tsv(path):
         return "\t"
     with _open_text(path) as handle:
         head = handle.readline()
@@ -187,9 +129,16 @@ def _open_csv_reader(path: Path, *, block_size: int) -> pacsv.CSVStreamingReader
     such as "2.55" pass through unchanged; operators parse what they need."""
     delimiter = _sniff_delimiter(path)
     with _open_text(path) as handle:
-        header = next(csv.reader(handle, delimiter=delimiter), [])
+        try:
+            header = next(csv.reader(handle, delimiter=delimiter), [])
+        except csv.Error:
+            raise SourceError(
+                f"{path.name} line 1: the header row cannot be parsed as CSV; "
+                "check its quotes and that it names each column"
+            ) from None
     if not header:
         raise SourceError(f"{path.name}: the file is empty; a header row is needed")
+    check_column_names(header, path.name)
     return pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=block_size),
@@ -201,19 +150,40 @@ def _open_csv_reader(path: Path, *, block_size: int) -> pacsv.CSVStreamingReader
     )
 
 
+def _parquet_batches(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size)
+    except (OSError, pa.ArrowException) as exc:
+        raise SourceError(
+            f"{path.name}: cannot read it as Parquet ({type(exc).__name__}); "
+            "the file is damaged or not Parquet"
+        ) from None
+
+
 def _csv_error(path: Path, exc: pa.ArrowInvalid) -> SourceError:
     """Locate the first malformed row ourselves: Arrow's message quotes the row's content."""
+    if "straddling" in str(exc):
+        return SourceError(
+            f"{path.name}: a row is longer than the {MAX_CSV_ROW_BYTES >> 20} MiB limit "
+            "of one CSV row; shorten its long field or store the table as Parquet"
+        )
     delimiter = _sniff_delimiter(path)
     with _open_text(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         expected: int | None = None
-        for row in reader:
-            if expected is None:
-                expected = len(row)
-            elif row and len(row) != expected:
-                return SourceError(
-                    f"{path.name} line {reader.line_num}: expected {expected} columns, "
-                    f"got {len(row)}; fix or remove that row"
-                )
+        try:
+            for row in reader:
+                if expected is None:
+                    expected = len(row)
+                elif row and len(row) != expected:
+                    return SourceError(
+                        f"{path.name} line {reader.line_num}: expected {expected} columns, "
+                        f"got {len(row)}; fix or remove that row"
+                    )
+        except csv.Error:
+            return SourceError(
+                f"{path.name} line {reader.line_num}: the row cannot be parsed as CSV; "
+                "check its quotes"
+            )
     kind = str(exc).split(":", 1)[0]
     return SourceError(f"{path.name}: cannot parse it as CSV ({kind})")

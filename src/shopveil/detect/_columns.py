@@ -5,6 +5,11 @@ values give kinds with the share of values that fit. For each kind the two are c
 as independent evidence, ``1 - (1 - name) * (1 - values)``; a name whose kind has a
 checkable value format (emails, phones, cards, ...) is discounted when the values do
 not fit. The kind with the highest score wins, and fixes the class.
+
+A column that ends up of no known kind is checked once more by value: one whose values
+still show PII (emails, cards, national ids among other values), long free text, or
+nested values (structs, lists) is classed ``sensitive`` of kind ``unknown``, which a
+policy must name before it is released (the compiler refuses it otherwise).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ _D, _Q, _S, _O = (
 KIND_CLASS: dict[Kind, ColumnClass] = {
     Kind.CUSTOMER_ID: _D, Kind.PERSON_NAME: _D, Kind.EMAIL: _D, Kind.PHONE: _D,
     Kind.STREET_ADDRESS: _D, Kind.LOYALTY_ID: _D, Kind.CARD_NUMBER: _D, Kind.IBAN: _D,
-    Kind.IP_ADDRESS: _D, Kind.DEVICE_ID: _D,
+    Kind.IP_ADDRESS: _D, Kind.DEVICE_ID: _D, Kind.NATIONAL_ID: _D,
     Kind.POSTCODE: _Q, Kind.CITY: _Q, Kind.COUNTRY: _Q, Kind.BIRTH_DATE: _Q, Kind.AGE: _Q,
     Kind.GENDER: _Q, Kind.EVENT_TIME: _Q,
     Kind.FREE_TEXT: _S,
@@ -46,6 +51,9 @@ _NAME_RULES: tuple[tuple[str, Kind, float], ...] = (
     (r"(?:credit|debit|payment|cc)_?card|card_?(?:number|no|num|nr)$|^(?:pan|ccn|card)$",
      Kind.CARD_NUMBER, 0.9),
     (r"(?:^|_)(?:iban|bank_?account|account_?number|bank_?acc)(?:_|$)", Kind.IBAN, 0.9),
+    (r"(?:^|_)(?:ssn|social_?security(?:_?number)?|national_?(?:id|insurance)(?:_?number)?"
+     r"|nino|passport(?:_?(?:no|number))?|tax_?(?:id|number)|personnummer|bsn|cpf)(?:_|$)",
+     Kind.NATIONAL_ID, 0.9),
     (r"(?:^|_)(?:birth|dob|birthdate|birthday|bday|born)(?:_|$)", Kind.BIRTH_DATE, 0.95),
     (r"(?:^|_)(?:loyalty|rewards?|membership|club_?card|bonus_?card)(?:_|$)",
      Kind.LOYALTY_ID, 0.9),
@@ -103,6 +111,7 @@ _VALUE_CHECKS: tuple[tuple[str, Kind, float, str], ...] = (
     ("us_zip", Kind.POSTCODE, 0.3, "US ZIP codes"),
     ("postcode", Kind.POSTCODE, 0.2, "postcode-shaped"),  # supports a postcode name only
     ("mac", Kind.DEVICE_ID, 0.8, "MAC addresses"),
+    ("ssn", Kind.NATIONAL_ID, 0.9, "US social security numbers"),
     ("street", Kind.STREET_ADDRESS, 0.85, "street addresses"),
     ("person", Kind.PERSON_NAME, 0.85, "person names"),
     ("country", Kind.COUNTRY, 0.9, "countries"),
@@ -124,6 +133,10 @@ _TEXTUAL = {
 }  # fmt: skip
 _NUMERIC_KINDS = {Kind.CUSTOMER_ID, Kind.RECORD_ID, Kind.AMOUNT, Kind.AGE}
 _MIN_VALUES = 20  # below this many sampled values, value shares are not trusted alone
+# Value checks that mark PII wherever they hit, with the share of a column of no known
+# kind that makes it suspect: one email or card number among other values is enough;
+# phone-, IP- and MAC-shaped values also fit codes and versions, so a few are needed.
+_PII_CHECKS = {"email": 0, "card": 0, "iban": 0, "ssn": 0, "ip": 0.02, "phone": 0.02, "mac": 0.02}
 
 
 def normalize_name(name: str) -> str:
@@ -145,7 +158,45 @@ class _Score:
 
 def classify_column(name: str, values: pa.Array) -> ColumnFinding:
     """Classify one column from its name and a sample of its values."""
+    if pa.types.is_nested(values.type):
+        # Operators work on single values and the checks below cannot see inside.
+        return _finding(
+            name,
+            Kind.UNKNOWN,
+            _S,
+            1.0,
+            [f"nested values ({values.type}) cannot be checked or protected field by field"],
+        )
     profile = profile_values(values)
+    finding = _classify(name, values, profile)
+    if finding.kind is not Kind.UNKNOWN:
+        return finding
+    suspect = _unexplained_pii(profile)
+    if suspect is None:
+        return finding
+    return _finding(name, Kind.UNKNOWN, _S, 1.0, [*finding.evidence, suspect])
+
+
+def _unexplained_pii(profile: ValueProfile) -> str | None:
+    """Why a column of no known kind still looks personal, or None."""
+    count = profile.count
+    for check, least in _PII_CHECKS.items():
+        share = profile.get(check)
+        if share > least and count:
+            what = next(w for c, _, _, w in _VALUE_CHECKS if c == check)
+            return f"{_share(share, count, what)}: PII among other values"
+    if profile.text_pii_rate > 0:
+        return f"{profile.text_pii_rate:.0%} of {profile.text_rows:,} sampled texts contain PII"
+    # Written text is mostly unique; labels such as product descriptions repeat.
+    if profile.mean_words >= 4 and profile.mean_length >= 20 and profile.distinct * 2 >= count:
+        return (
+            f"free text ({profile.mean_words:.0f} words on average): rows past the sample "
+            "may hold PII"
+        )
+    return None
+
+
+def _classify(name: str, values: pa.Array, profile: ValueProfile) -> ColumnFinding:
     normalized = normalize_name(name)
     scores: dict[Kind, _Score] = {}
     evidence: dict[Kind, list[str]] = {}
@@ -218,6 +269,8 @@ def _value_scores(
         fraction = profile.get(check)
         if fraction < 0.3:
             continue
+        if kind is Kind.PERSON_NAME and profile.distinct <= 10 and count >= 100:
+            continue  # a handful of categories that are also surnames (race: White, Black)
         score = scores.setdefault(kind, _Score())
         score.value = max(score.value, fraction * weight * trust)
         evidence.setdefault(kind, []).append(_share(fraction, count, what))

@@ -43,6 +43,11 @@ _US_ZIP = r"^[0-9]{5}(?:-[0-9]{4})?$"
 _GENERIC_POSTCODE = r"^(?i:[A-Z]{0,3}[ -]?[0-9][0-9A-Z]{1,3}[ -]?[0-9A-Z]{0,4})$"
 _UUID = r"^(?i:[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12})$"
 _MAC = r"^(?i:[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5})$"
+# US SSN: area 001-899 except 666, group 01-99, serial 0001-9999.
+_SSN = (
+    r"^(?:00[1-9]|0[1-9][0-9]|[1-578][0-9]{2}|6(?:[0-57-9][0-9]|6[0-57-9]))"
+    r"-(?:0[1-9]|[1-9][0-9])-(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})$"
+)
 _NUMBER = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"
 # Web addresses, or site paths as clickstreams log them ("/basket /product/85123A").
 _URL = r"^(?i:(?:https?://|www\.)\S+)$|^/\S*(?: /\S*)*$"
@@ -164,6 +169,7 @@ def _profile_strings(raw: pa.Array) -> ValueProfile:
         "postcode": share(_GENERIC_POSTCODE),
         "uuid": share(_UUID),
         "mac": share(_MAC),
+        "ssn": share(_SSN),
         "number": share(_NUMBER),
         "url": share(_URL),
         "country": _fraction(member(countries()), count),

@@ -43,6 +43,7 @@ def anonymize_file(
     as_of: date | None = None,
     on_start: Callable[[int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    csv_escape: bool = True,
 ) -> AnonymizeResult:
     """Protect ``input`` into ``output`` under ``policy`` for ``purpose`` (and ``role``).
 
@@ -51,6 +52,8 @@ def anonymize_file(
     the plan into ``output`` atomically, and one audit event records the run before the
     output appears.
     ``on_start`` receives an estimate of the row count (for progress bars).
+    ``csv_escape=False`` writes CSV cells that start with ``=``, ``+``, ``-``, ``@``, tab
+    or CR as they are, instead of prefixing them with ``'`` (numbers are never changed).
     """
     input_path, output_path = Path(input), Path(output)
     table_format(output_path)  # an unsupported output name fails before any work
@@ -92,6 +95,7 @@ def anonymize_file(
             as_of=as_of,
             on_rows=on_rows,
             before_publish=record_release,
+            csv_escape=csv_escape,
         )
     finally:
         if owns_store:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from shopveil.audit import AuditLog
 from shopveil.policy import Plan
 
@@ -9,11 +12,20 @@ __all__ = ["audit_release"]
 
 
 def audit_release(
-    audit: AuditLog, *, actor: str, plan: Plan, rows_in: int, rows_out: int, **where: str
+    audit: AuditLog,
+    *,
+    actor: str,
+    plan: Plan,
+    rows_in: int,
+    rows_out: int,
+    table_release: Mapping[str, Any] | None = None,
+    **where: str,
 ) -> int:
     """Append the ``anonymize.run`` event for one release; return its sequence number.
 
     ``where`` names what was released (file names or a table name), never the data.
+    ``table_release`` describes a k-anonymous release made on top of the plan (method,
+    requirements, quasi-identifiers, rows suppressed): counts and names only.
     """
     event = audit.append(
         actor=actor,
@@ -26,6 +38,7 @@ def audit_release(
             "rows_in": rows_in,
             "rows_out": rows_out,
             "techniques": {step.column: step.technique for step in plan.steps},
+            **({"table_release": dict(table_release)} if table_release else {}),
         },
     )
     return event.seq

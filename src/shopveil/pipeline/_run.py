@@ -25,7 +25,8 @@ from shopveil.policy import Plan, PlanGate
 
 __all__ = ["RunSummary", "apply_plan", "run_plan"]
 
-_TRUTHY = ("true", "t", "yes", "y", "1")
+_OPTED_OUT = ("true", "t", "yes", "y", "1", "opted out", "opted_out", "opted-out")
+_NOT_OPTED_OUT = ("false", "f", "no", "n", "0", "")
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,15 @@ def run_plan(
     as_of: date | None = None,
     on_rows: Callable[[int], None] | None = None,
     before_publish: Callable[[RunSummary], None] | None = None,
+    csv_escape: bool = True,
 ) -> RunSummary:
     """Stream ``source`` through ``plan`` into ``output`` (CSV or Parquet by its extension).
 
     ``on_rows`` is called with the number of rows of each batch read (for progress bars).
     ``before_publish`` runs once every row is written and the gates passed, before the
     output is renamed into place: if it raises (say, the audit log cannot be written),
-    nothing is released.
+    nothing is released. ``csv_escape`` (CSV outputs) prefixes formula-like cells with
+    ``'``; see :func:`shopveil.data.escape_formulas`.
     """
     started = time.perf_counter()
     batches = source.batches()
@@ -95,7 +98,7 @@ def run_plan(
     schema = first_protected.schema
     rows_in = rows_out = 0
     gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
-    with writing_batches(output, schema) as write:
+    with writing_batches(output, schema, csv_escape=csv_escape) as write:
         for batch in itertools.chain([first], batches):
             if batch is first:
                 protected = first_protected
@@ -141,14 +144,33 @@ def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path
 
 
 def _drop_opted_out(batch: pa.RecordBatch, column: str | None) -> pa.RecordBatch:
+    """Remove opted-out rows; a flag that is neither yes nor no stops the run.
+
+    An empty or null flag means no opt-out was recorded. Any other value we do not
+    understand is refused rather than guessed: reading it as "not opted out" would
+    release the person, reading it as "opted out" would hide a broken export.
+    """
     if column is None:
         return batch
     flags = batch.column(column)
     if pa.types.is_boolean(flags.type):
         opted_out = pc.fill_null(flags, False)
     else:
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(flags.cast(pa.string())))
-        opted_out = pc.fill_null(pc.is_in(text, value_set=pa.array(_TRUTHY)), False)
+        try:
+            text = pc.utf8_lower(pc.utf8_trim_whitespace(flags.cast(pa.string())))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise SchemaError(
+                f"opt-out column {column!r} has type {flags.type}; store it as true/false"
+            ) from None
+        opted_out = pc.fill_null(pc.is_in(text, value_set=pa.array(_OPTED_OUT)), False)
+        understood = pc.or_(opted_out, pc.is_in(text, value_set=pa.array(_NOT_OPTED_OUT)))
+        unclear = pc.sum(pc.invert(pc.or_(understood, pc.is_null(text)))).as_py() or 0
+        if unclear:
+            raise SchemaError(
+                f"opt-out column {column!r} has {unclear} value(s) that are neither yes "
+                "(true, yes, y, 1, opted out) nor no (false, no, n, 0, empty); fix them "
+                "there before releasing, nothing was written"
+            )
     return batch.filter(pc.invert(opted_out))
 
 

@@ -2,8 +2,10 @@
 
 The plan is checked whole before any row moves: every column of the table gets exactly
 one step (a named column rule, else the first matching class rule, else ``keep`` for
-columns classified as not personal), and a column that is neither listed nor classified
-is an error — the compiler fails closed.
+columns classified as not personal), and the compiler fails closed: a column that is
+neither listed nor classified, one classified personal but of no known kind (PII among
+other values, free text, nested values) that no rule covers, and a technique that cannot
+work on a nested column are errors naming the column and the fix.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import pyarrow as pa
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
+from shopveil.data._formats import check_column_names
 from shopveil.errors import AccessDenied, PolicyError, SchemaError
-from shopveil.mask import FakeSubstitute, Nullify, Redact, RedactMode
+from shopveil.mask import FakeSubstitute, Keep, Nullify, Redact, RedactMode
 from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
 from shopveil.policy._registry import DROP, build_operator
 from shopveil.pseudo import FormatPreservingEncrypt, KeyedToken
@@ -86,14 +89,20 @@ def compile_plan(
     purpose: str,
     role: str | None = None,
     labels: Mapping[str, ColumnLabel] | None = None,
+    mode: ReleaseMode = ReleaseMode.RECORD,
 ) -> Plan:
     """Compile ``policy`` for a table with ``schema``, released for ``purpose`` by ``role``.
 
     ``labels`` gives each column's class and kind, usually from a scan; columns the
-    policy names explicitly need no label.
+    policy names explicitly need no label. Without ``role``, the plan is for the least
+    privileged role the policy allows ``purpose``, and a purpose that re-identifies
+    people (support, fulfilment) is refused. ``mode`` is the release the plan is part
+    of: record-level, or the first step of a table-level (k-anonymous) release.
     """
     labels = labels or {}
-    _check_purpose_and_role(policy, purpose, role)
+    check_column_names(schema.names, "the data")
+    given_role = role
+    role = _resolve_role(policy, purpose, role, mode)
     unknown = [name for name in policy.columns if name not in schema.names]
     if unknown:
         where = policy.columns[unknown[0]].where
@@ -108,9 +117,21 @@ def compile_plan(
         operator = (
             None if spec.technique == DROP else build_operator(spec.technique, spec.params, kind)
         )
+        nested = pa.types.is_nested(schema.field(column).type)
         if sees is not None and column_class not in sees and not _hides_value(operator):
-            operator, spec = Redact(), TechniqueSpec("redact")
-            reason += f"; role {role!r} may not see {column_class.value} columns, so redacted"
+            operator, spec = (
+                (Nullify(), TechniqueSpec("null"))
+                if nested
+                else (Redact(), TechniqueSpec("redact"))
+            )
+            reason += f"; role {role!r} may not see {column_class.value} columns, so hidden"
+        if nested and not isinstance(operator, Keep | Nullify | None):
+            raise SchemaError(
+                f"column {column!r} holds nested values ({schema.field(column).type}); "
+                f"technique {spec.technique!r} works on single values: give it technique "
+                "drop, keep or \"null\" (quoted) under 'columns' in the policy, or flatten "
+                "it into one column per field"
+            )
         steps.append(ColumnStep(column, column_class, kind, spec.technique, operator, reason))
     return Plan(
         policy=policy.name,
@@ -118,7 +139,7 @@ def compile_plan(
         role=role,
         steps=tuple(steps),
         opt_out_column=_opt_out_column(policy, purpose, schema),
-        notes=_notes(policy, purpose, schema),
+        notes=_notes(policy, purpose, schema, role if given_role is None else None),
         gate=_gate(policy, steps),
     )
 
@@ -132,16 +153,44 @@ def _hides_value(operator: RecordOperator | None) -> bool:
     )
 
 
-def _check_purpose_and_role(policy: Policy, purpose: str, role: str | None) -> None:
-    policy.require_release(purpose, ReleaseMode.RECORD, "record-level release")
+def _resolve_role(policy: Policy, purpose: str, role: str | None, mode: ReleaseMode) -> str | None:
+    """The role this release is for: the one given, checked, or the default one.
+
+    Without a role, a purpose that re-identifies people is refused, and any other gets
+    the least privileged role the policy allows that purpose (fewest classes seen).
+    """
+    what = "record-level release" if mode is ReleaseMode.RECORD else f"{mode.value}-level release"
+    policy.require_release(purpose, mode, what)
     if role is None:
-        return
+        return _default_role(policy, purpose)
     if role not in policy.roles:
         raise PolicyError(
             f"{policy.source}: unknown role {role!r}; use one of {', '.join(sorted(policy.roles))}"
         )
     if purpose not in policy.roles[role].purposes:
         raise AccessDenied(f"role {role!r} may not process data for purpose {purpose!r}")
+    return role
+
+
+def _default_role(policy: Policy, purpose: str) -> str | None:
+    allowed = sorted(
+        (r for r in policy.roles.values() if purpose in r.purposes),
+        key=lambda r: (len(r.sees), len(r.purposes), r.name),
+    )
+    if policy.purposes[purpose].reidentify:
+        choices = ", ".join(r.name for r in allowed) or "none: declare one under 'roles'"
+        raise AccessDenied(
+            f"purpose {purpose!r} re-identifies people, so it needs a role: pass role= "
+            f"(--role) with one of the roles allowed it ({choices})"
+        )
+    if not policy.roles:
+        return None  # a policy without roles restricts no one by role
+    if not allowed:
+        raise AccessDenied(
+            f"no role of policy {policy.name!r} may process data for purpose {purpose!r}; "
+            "add the purpose to a role under 'roles'"
+        )
+    return allowed[0].name
 
 
 def _choose(
@@ -159,6 +208,14 @@ def _choose(
     for index, rule in enumerate(policy.rules, start=1):
         if rule.matches(column_class, kind):
             return column_class, kind, rule.for_purpose(purpose), f"{policy.name} rule {index}"
+    if column_class.is_personal and kind is Kind.UNKNOWN:
+        raise SchemaError(
+            f"column {column!r} looks personal ({column_class.value}) but is of no known "
+            f"kind, and no rule of policy {policy.name!r} covers it; run `shopveil scan` to "
+            "see why, then name it under 'columns' in a policy that extends "
+            f"{policy.name!r} with a technique (drop, redact, token) or 'technique: keep' "
+            "to release it as is"
+        )
     return column_class, kind, TechniqueSpec("keep"), "no rule matches; kept"
 
 
@@ -190,8 +247,15 @@ def _opt_out_column(policy: Policy, purpose: str, schema: pa.Schema) -> str | No
     return None
 
 
-def _notes(policy: Policy, purpose: str, schema: pa.Schema) -> tuple[str, ...]:
+def _notes(
+    policy: Policy, purpose: str, schema: pa.Schema, default_role: str | None
+) -> tuple[str, ...]:
     notes = []
+    if default_role is not None:
+        notes.append(
+            f"no role given: released for role {default_role!r}, the least privileged "
+            f"role allowed purpose {purpose!r}"
+        )
     requirements = policy.requirements
     column = requirements.opt_out_column
     if column and policy.purposes[purpose].honours_opt_out and column not in schema.names:

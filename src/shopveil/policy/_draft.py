@@ -38,6 +38,9 @@ def draft_policy_yaml(name: str, columns: Iterable[DraftColumn], *, extends: str
     ]
     for column in columns:
         technique, params = "keep", {}
+        if column.column_class.is_personal and column.kind is Kind.UNKNOWN:
+            # Personal but of no known kind: the compiler refuses it until someone decides.
+            technique = "drop"
         for rule in preset.rules:
             if rule.matches(column.column_class, column.kind):
                 technique, params = rule.default.technique, dict(rule.default.params)
