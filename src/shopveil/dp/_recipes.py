@@ -31,11 +31,27 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _check(k: int, epsilon: PureDP) -> None:
+def _check(k: int, epsilon: PureDP, delta: float, unit: PrivacyUnit, public: bool) -> None:
+    """Build every mechanism the release may use before any data is read or charged.
+
+    How many candidates there are depends on the data, so each mechanism is built for
+    every number of rounds it may run (1 to k): a parameter is refused for all data or none.
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ParameterError(f"k must be an int >= 1, got {k!r}")
     if not isinstance(epsilon, PureDP) or epsilon.epsilon <= 0:
         raise ParameterError(f"epsilon must be PureDP with epsilon > 0, got {epsilon!r}")
+    share = epsilon.epsilon / (2 if public else 3)
+    if not public:
+        if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 < delta < 1:
+            raise ParameterError(
+                f"delta must be in (0, 1) to choose candidates privately, got {delta!r}; "
+                "pass e.g. delta=1e-8, or public candidates"
+            )
+        partition_selection_for(ApproxDP(share, delta), unit.max_contributions)
+    for rounds in {1, min(k, unit.max_contributions), k}:
+        make_top_k(rounds, 2 * rounds / share * (1 + 2**-40))
+        half_width(laplace_for(PureDP(share), min(unit.max_contributions, rounds)))
 
 
 def _unit_sql(unit: PrivacyUnit) -> str:
@@ -60,8 +76,8 @@ def top_k(
 
     Each unit counts once per value, in at most ``max_contributions`` values.
     """
-    _check(k, epsilon)
     unit = unit or PerRow()
+    _check(k, epsilon, delta, unit, bool(candidates))
     con, name, columns = open_data(data, table)
     try:
         _need(columns, column, unit)
@@ -102,13 +118,14 @@ def top_pairs(
     ``candidates`` (public items, e.g. a catalogue) makes every pair of them a candidate
     and spares the δ of choosing candidates from the data.
     """
-    _check(k, epsilon)
     unit = unit or PerRow()
     if isinstance(unit, PerRow):
         raise ParameterError(
             "top_pairs needs a customer privacy unit: a basket spans rows, so one row is not "
             "one person; pass unit=PerCustomer(column, max_pairs)"
         )
+    # Two or more distinct candidates make at least one public pair.
+    _check(k, epsilon, delta, unit, len({str(c) for c in candidates or []}) > 1)
     con, name, columns = open_data(data, table)
     try:
         _need(columns, item, unit)

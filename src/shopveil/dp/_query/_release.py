@@ -29,7 +29,7 @@ from shopveil.dp._selection import make_quantile, partition_selection_for
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
-    from shopveil.dp._query._plan import Plan
+    from shopveil.dp._query._plan import Plan, Step
 
 __all__ = [
     "QUANTILE_CANDIDATES",
@@ -77,8 +77,13 @@ def quantile_mechanism(
 ) -> Measurement:
     """The exponential mechanism over 1001 points between the bounds."""
     scale = 2 * contributions / epsilon * (1 + 2**-40)
-    grid = np.linspace(bounds[0], bounds[1], QUANTILE_CANDIDATES).tolist()
-    return make_quantile(q, grid, scale)
+    low, high = bounds
+    if math.isfinite(high - low):
+        grid = np.linspace(low, high, QUANTILE_CANDIDATES)
+    else:  # the span overflows a double; the weighted form does not
+        t = np.linspace(0.0, 1.0, QUANTILE_CANDIDATES)
+        grid = low * (1 - t) + high * t
+    return make_quantile(q, grid.tolist(), scale)
 
 
 def release_sums(
@@ -114,22 +119,16 @@ def _to_float(steps: int, exponent: int) -> float:
 
 def check_release(plan: Plan) -> None:
     """Build every mechanism ``plan`` will use, with its interval; raise if one cannot be."""
-    n = plan.contributions
-    alpha = plan.options.alpha
     for step in plan.steps:
-        func, eps, bounds = step.aggregate.func, step.epsilon, step.bounds
-        if func in ("count", "count_distinct", "histogram"):
-            half_width(count_mechanism(eps, n), alpha)
-        elif func == "sum":
-            assert bounds is not None
-            half_width(sum_mechanism(eps, bounds, n), alpha)
-        elif func == "avg":
-            assert bounds is not None
-            half_width(sum_mechanism(eps / 2, bounds, n), alpha / 2)
-            half_width(count_mechanism(eps / 2, n), alpha / 2)
-        else:
-            assert bounds is not None and step.aggregate.quantile is not None
-            quantile_mechanism(eps, bounds, step.aggregate.quantile, n)
+        try:
+            _build_step(step, plan.contributions, plan.options.alpha)
+        except ParameterError as exc:
+            alias = step.aggregate.alias
+            raise ParameterError(
+                f"{alias!r} cannot be released with ε={step.epsilon:.4g} and bounds "
+                f"{step.bounds} ({exc}); give narrower bounds with --bounds {alias}=LOW:HIGH "
+                "or another --epsilon"
+            ) from None
     if plan.selection_epsilon > 0:
         if not 0 < plan.options.delta < 1:
             raise ParameterError(
@@ -137,4 +136,21 @@ def check_release(plan: Plan) -> None:
                 f"{plan.options.delta:g}; pass e.g. --delta 1e-8, or give every key's public "
                 "values with --keys NAME=v1,v2"
             )
-        partition_selection_for(ApproxDP(plan.selection_epsilon, plan.options.delta), n)
+        budget = ApproxDP(plan.selection_epsilon, plan.options.delta)
+        partition_selection_for(budget, plan.contributions)
+
+
+def _build_step(step: Step, n: int, alpha: float) -> None:
+    func, eps, bounds = step.aggregate.func, step.epsilon, step.bounds
+    if func in ("count", "count_distinct", "histogram"):
+        half_width(count_mechanism(eps, n), alpha)
+    elif func == "sum":
+        assert bounds is not None
+        half_width(sum_mechanism(eps, bounds, n), alpha)
+    elif func == "avg":
+        assert bounds is not None
+        half_width(sum_mechanism(eps / 2, bounds, n), alpha / 2)
+        half_width(count_mechanism(eps / 2, n), alpha / 2)
+    else:
+        assert bounds is not None and step.aggregate.quantile is not None
+        quantile_mechanism(eps, bounds, step.aggregate.quantile, n)
