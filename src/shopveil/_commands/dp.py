@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from shopveil._commands._common import console, err_console, split_names, translate_errors
@@ -170,13 +171,14 @@ def query(
         return
     from shopveil.dp import Cell
 
-    out = Table(title=f"DP answer on {answer.dataset} (cost {answer.cost})")
+    # Group values, column and dataset names are data, never Rich markup.
+    out = Table(title=escape(f"DP answer on {answer.dataset} (cost {answer.cost})"))
     for column in answer.columns:
-        out.add_column(column, justify="right")
+        out.add_column(escape(column), justify="right")
     for row in answer.rows:
         out.add_row(
             *(
-                v.render() if isinstance(v, Cell) else str(v)
+                escape(v.render() if isinstance(v, Cell) else str(v))
                 for v in (row.get(c) for c in answer.columns)
             )
         )
@@ -243,7 +245,8 @@ def budget_show(
     for s in states:
         subs = "; ".join(f"{b.scope} {b.name}: {b.spent} of {b.limit}" for b in s.sub_budgets)
         total = f"{s.total}{' (default)' if s.is_default else ''}"
-        out.add_row(s.dataset, s.unit, total, str(s.spent), str(s.remaining), s.renewal.value, subs)
+        cells = (s.dataset, s.unit, total, str(s.spent), str(s.remaining), s.renewal.value, subs)
+        out.add_row(*(escape(cell) for cell in cells))
     console.print(out)
 
 
@@ -285,6 +288,7 @@ def budget_set(
     console.print(
         f"{state.dataset} ({state.unit}): total {state.total}, left {state.remaining}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -299,5 +303,7 @@ def budget_reset(
     with _ledger() as ledger:
         state = ledger.reset(dataset, _unit_key(unit), actor=actor)
     console.print(
-        f"{state.dataset} ({state.unit}): spending reset, {state.remaining} left", highlight=False
+        f"{state.dataset} ({state.unit}): spending reset, {state.remaining} left",
+        highlight=False,
+        markup=False,
     )
