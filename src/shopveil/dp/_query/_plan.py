@@ -239,7 +239,8 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
 
     # Every expression that could fail on some value runs under TRY (see _functions):
     # a row it fails on is excluded or NULL, so no error can depend on the data.
-    where = [guarded(spec.where.sql, spec.where.plain)] if spec.where else []
+    # WHERE casts a text condition to BOOLEAN, which can fail: cast inside the TRY.
+    where = [guarded(f"CAST({spec.where.sql} AS BOOLEAN)", False)] if spec.where else []
     base = [f"{guarded(k.expr.sql, k.expr.plain)} AS k{i}" for i, k in enumerate(spec.keys)]
     if histograms:
         h = histograms[0]
