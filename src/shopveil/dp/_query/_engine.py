@@ -8,10 +8,10 @@ when the caller gave a request id (its retries get the stored answer, never fres
 noise) → return the answer.
 
 Charging first costs one ledger transaction per query instead of a check and a charge.
-It also makes failures honest: once data is being read, whether the query fails can
-depend on the data (a value that does not convert, say), so a failure after the charge
-keeps the charge and says so. Errors that do not depend on the data (unknown columns,
-type errors) are found while binding, before anything is charged.
+Errors that do not depend on the data (unknown columns, type errors, parameters no
+mechanism accepts) are found before anything is charged. Reading the data does not fail
+on a value: expressions that could fail run under TRY (see ``_functions``). Should DuckDB
+fail anyway (out of memory, say), the charge stays and the error says so.
 """
 
 from __future__ import annotations
