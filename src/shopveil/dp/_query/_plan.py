@@ -190,8 +190,9 @@ def _fixed_point(sql: str, bounds: tuple[float, float]) -> str:
     # Clamped, then rounded to the grid 2^-m as an exact integer that DuckDB sums into a
     # HUGEINT: the sum's sensitivity then holds exactly (see _release). NaN and ±inf
     # clamp to a bound, so the cast cannot fail.
+    # The cast rounds to the nearest integer itself (faster than round() first).
     scale = 2.0 ** fixed_exponent(bounds)
-    return f"CAST(round({_clamped(sql, bounds)} * {scale!r}) AS BIGINT)"
+    return f"CAST({_clamped(sql, bounds)} * {scale!r} AS BIGINT)"
 
 
 def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> Plan:
