@@ -54,13 +54,15 @@ def test_query_json_has_rows_with_intervals_and_budget_left(orders: Path) -> Non
     assert cell["low"] <= cell["value"] <= cell["high"]
     assert out["budget_left"] == {"epsilon": 0.5, "delta": 1e-6}
     assert out["default_budget"] is True
-    assert out["unit"] == "customer:CustomerID"
+    assert out["unit"] == "customer"
 
 
 def test_query_table_output_prints_intervals_budget_and_default_note(orders: Path) -> None:
     result = runner.invoke(
-        app, ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders), "--epsilon", "0.25"]
-    )
+        app,
+        ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders), "--epsilon", "0.25",
+         "--privacy-unit", "CustomerID"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "±" in result.stdout
     assert "budget left for orders" in result.stdout
@@ -78,7 +80,8 @@ def test_budget_set_show_reset(orders: Path) -> None:
         ).exit_code
         == 0
     )
-    args = ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders), "--analyst", "ann"]
+    args = ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders), "--analyst", "ann",
+            "--privacy-unit", "CustomerID"]  # fmt: skip
     assert runner.invoke(app, [*args, "--epsilon", "0.2"]).exit_code == 0
     refused = runner.invoke(app, [*args, "--epsilon", "0.2"])
     assert refused.exit_code == 1
@@ -103,7 +106,8 @@ def test_budget_set_show_reset(orders: Path) -> None:
 def test_bad_input_is_one_line_exit_2_and_charges_nothing(
     orders: Path, args: list[str], message: str
 ) -> None:
-    result = runner.invoke(app, ["query", args[0], "--data", str(orders), *args[1:]])
+    unit = ["--privacy-unit", "CustomerID"]
+    result = runner.invoke(app, ["query", args[0], "--data", str(orders), *unit, *args[1:]])
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -113,6 +117,7 @@ def test_bad_input_is_one_line_exit_2_and_charges_nothing(
 
 def test_exhausted_budget_is_refused_before_running(orders: Path) -> None:
     base = ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders)]
+    base += ["--privacy-unit", "CustomerID"]
     assert runner.invoke(app, [*base, "--epsilon", "0.9"]).exit_code == 0
     refused = runner.invoke(app, [*base, "--epsilon", "0.2"])
     assert refused.exit_code == 1 and "Nothing was charged" in refused.stderr
@@ -137,7 +142,7 @@ def test_query_takes_bounds_unit_and_default_budget_from_a_policy_and_audits(
             "--bounds", "price=0:2", "--purpose", "analytics", "--json",
         ]
     )  # fmt: skip
-    assert out["unit"] == "customer:CustomerID"
+    assert out["unit"] == "customer"
     assert out["budget_total"] == {"epsilon": 4.0} and out["budget_left"] == {"epsilon": 3.5}
     notes = " | ".join(out["notes"])
     assert f"units: values clamped to [0, 5] (bounds from policy 'retail' ({policy}:6))" in notes

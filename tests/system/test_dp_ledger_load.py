@@ -1,9 +1,10 @@
 """The ledger under load: 32 concurrent clients (threads, then processes) query one dataset.
 
 Invariants checked on SQLite and (when configured) PostgreSQL: the ε charged never
-exceeds the budget; every answered query has exactly one charge and every charge an
-answered query; a retried request id is charged once; a client killed in the middle of
-its work leaves the account equal to the sum of its charges, and the store usable.
+exceeds the budget, for the account and for every one of its customers; every answered
+query has exactly one charge and every charge an answered query; a retried request id is
+charged once; a client killed in the middle of its work leaves the account equal to the
+sum of its charges, and the store usable.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import pytest
 import sqlalchemy as sa
 
 from shopveil._core.budgets import PureDP
-from shopveil._core.units import PerRow
+from shopveil._core.units import PerCustomer, PerRow
 from shopveil.audit import AuditLog
-from shopveil.dp import Ledger, QueryOptions, run_query
+from shopveil.dp import Ledger, PeopleKey, QueryOptions, run_query
 from shopveil.errors import BudgetExceeded
 from shopveil.keys import Keyring
 from shopveil.store import Store
 from shopveil.store._schema import dp_accounts, dp_charges
 
 ROW = PerRow()
+CUSTOMERS = PerCustomer("customer", 10)
+KEY = secrets.token_bytes(32)  # one people key for every client, as one workspace has
 
 CLIENTS = 32
 BUDGET = 1.0
@@ -46,12 +49,14 @@ def _ask(
     store: Store, data: str, request_id: str, audit: AuditLog | None = None
 ) -> tuple[str, bool] | None:
     try:
-        options = QueryOptions(epsilon=PureDP(COST), keys={"country": ("FR", "DE", "UK")})
+        options = QueryOptions(
+            epsilon=PureDP(COST), keys={"country": ("FR", "DE", "UK")}, unit=CUSTOMERS
+        )
         answer = run_query(
             "SELECT country, COUNT(*) FROM orders GROUP BY country",
             data,
             options=options,
-            ledger=Ledger(store, audit=audit),
+            ledger=Ledger(store, audit=audit, people_key=PeopleKey(KEY)),
             request_id=request_id,
         )
         return answer.request_id, answer.replayed
@@ -84,6 +89,14 @@ def _ledger_state(url: str) -> tuple[float, list[tuple[str, float]]]:
 
 
 def _check(url: str, answered: set[str]) -> None:
+    store = Store.open(url)
+    try:
+        people = Ledger(store).spending("customer", PureDP(BUDGET))
+    finally:
+        store.close()
+    # Every customer paid every answered query, and none more than the budget.
+    assert people.most.epsilon == pytest.approx(len(answered) * COST)  # type: ignore[union-attr]
+    assert people.most.epsilon <= BUDGET * (1 + 1e-9)  # type: ignore[union-attr]
     spent, charges = _ledger_state(url)
     charged_ids = [r for r, _ in charges]
     assert len(charged_ids) == len(set(charged_ids))  # nobody charged twice
@@ -93,9 +106,9 @@ def _check(url: str, answered: set[str]) -> None:
     assert total <= BUDGET * (1 + 1e-9)
 
 
-def _setup(url: str) -> None:
+def _setup(url: str, unit: PerRow | PerCustomer = CUSTOMERS) -> None:
     store = Store.open(url)
-    Ledger(store).set_budget("orders", ROW, PureDP(BUDGET))
+    Ledger(store).set_budget("orders", unit, PureDP(BUDGET))
     store.close()
 
 
@@ -165,7 +178,7 @@ def _charge_forever(url: str, client: int, ready: mp.Event) -> None:  # type: ig
 
 @pytest.mark.slow
 def test_a_client_killed_mid_work_leaves_the_ledger_consistent(store_url: str) -> None:
-    _setup(store_url)
+    _setup(store_url, ROW)
     ctx = mp.get_context("spawn")
     for round_ in range(3):
         ready = ctx.Event()

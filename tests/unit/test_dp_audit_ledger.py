@@ -170,17 +170,41 @@ def test_a_query_is_audited_without_any_data_value(ledger: Ledger, audit: AuditL
         assert f"{data['amount'].to_numpy()[mask].sum():.2f}" not in text
 
 
-def test_a_failure_while_reading_data_keeps_the_charge_and_is_not_replayed(
+def test_a_value_that_does_not_convert_leaves_its_row_out_and_charges_once(
     ledger: Ledger, audit: AuditLog
 ) -> None:
+    # Failing on one row's value would tell about that row: the row is left out instead.
     options = QueryOptions(epsilon=PureDP(0.5), bounds={"s": (0, 100)})
     sql = "SELECT SUM(CAST(note AS DOUBLE)) AS s FROM orders"
+    first = run_query(
+        sql, _orders(), table="orders", options=options, ledger=ledger, request_id="x"
+    )
+    again = run_query(
+        sql, _orders(), table="orders", options=options, ledger=ledger, request_id="x"
+    )
+    assert again.replayed and again.rows[0]["s"] == first.rows[0]["s"]
+    assert ledger.show("orders", ROW).spent == ApproxDP(0.5, 0.0)
+
+
+def test_a_failure_while_reading_data_keeps_the_charge_and_is_not_replayed(
+    ledger: Ledger, audit: AuditLog, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "orders.parquet"
+    pq.write_table(_orders(20_000), path)
+    damaged = bytearray(path.read_bytes())
+    middle = slice(8, len(damaged) // 2)  # data pages no longer decompress; footer intact
+    damaged[middle] = b"\xab" * (middle.stop - middle.start)
+    path.write_bytes(bytes(damaged))
+    options = QueryOptions(epsilon=PureDP(0.5), bounds={"s": (0, 100)})
+    sql = "SELECT SUM(amount) AS s FROM orders"
     with pytest.raises(QueryError, match="stays charged"):
-        run_query(sql, _orders(), table="orders", options=options, ledger=ledger, request_id="x")
+        run_query(sql, path, options=options, ledger=ledger, request_id="x")
     assert ledger.show("orders", ROW).spent == ApproxDP(0.5, 0.0)
     assert [e.details["request_id"] for e in audit.events(action="dp.charge")] == ["x"]
     with pytest.raises(ParameterError, match=r"no stored answer.*Nothing was charged now"):
-        run_query(sql, _orders(), table="orders", options=options, ledger=ledger, request_id="x")
+        run_query(sql, path, options=options, ledger=ledger, request_id="x")
     assert ledger.show("orders", ROW).spent == ApproxDP(0.5, 0.0)
 
 

@@ -66,7 +66,8 @@ def _personalization_card(step: DemoPersonalization) -> Table | Text:
     card.add_column("bought last", overflow="fold")
     card.add_column("recommended (not bought yet)", overflow="fold")
     for picks in step.customers:
-        card.add_row("\n".join(picks.bought), "\n".join(picks.recommended))
+        # Product names are data: Text, never markup.
+        card.add_row(Text("\n".join(picks.bought)), Text("\n".join(picks.recommended)))
     return card
 
 

@@ -197,13 +197,14 @@ def query(
         return
     from shopveil.dp import Cell
 
-    out = Table(title=f"DP answer on {answer.dataset} (cost {answer.cost})")
+    # Group values, column and dataset names are data, never Rich markup.
+    out = Table(title=escape(f"DP answer on {answer.dataset} (cost {answer.cost})"))
     for column in answer.columns:
-        out.add_column(column, justify="right")
+        out.add_column(escape(column), justify="right")
     for row in answer.rows:
         out.add_row(
             *(
-                v.render() if isinstance(v, Cell) else str(v)
+                escape(v.render() if isinstance(v, Cell) else str(v))
                 for v in (row.get(c) for c in answer.columns)
             )
         )
@@ -214,11 +215,11 @@ def query(
         left += " [default budget: none was set; set one with `shopveil budget set`]"
     if answer.replayed:
         left += " (a retry: the stored answer, not charged again)"
-    console.print(left, highlight=False, markup=False)
+    console.print(left, highlight=False, markup=False, soft_wrap=True)
     split = ", ".join(f"{name} ε={eps:.4g}" for name, eps in answer.split)
-    console.print(f"budget split: {split}", highlight=False, markup=False)
+    console.print(f"budget split: {split}", highlight=False, markup=False, soft_wrap=True)
     for note in answer.notes:
-        console.print(f"  note: {note}", highlight=False, markup=False)
+        console.print(f"  note: {note}", highlight=False, markup=False, soft_wrap=True)
 
 
 @budget_app.command("show")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -172,7 +173,7 @@ def anonymize(
         f"audit event #{result.audit_seq}."
     )
     for note in result.plan.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")  # notes name columns
 
 
 @translate_errors

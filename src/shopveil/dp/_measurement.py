@@ -209,8 +209,8 @@ def gaussian_for(
 def laplace_tail(grid_scale: float, alpha: float) -> int:
     """The least k with P(|Z| > k) ≤ alpha for discrete Laplace noise of ``grid_scale``."""
     q = math.exp(-1 / grid_scale)
-    # P(|Z| > k) = 2 q^(k+1) / (1 + q)
-    k = math.log(alpha * (1 + q) / 2) / math.log(q) - 1
+    # P(|Z| > k) = 2 q^(k+1) / (1 + q); log q is -1/grid_scale even where q underflows to 0.
+    k = -grid_scale * math.log(alpha * (1 + q) / 2) - 1
     return max(0, math.ceil(k))
 
 

@@ -34,11 +34,27 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _check(k: int, epsilon: PureDP) -> None:
+def _check(k: int, epsilon: PureDP, delta: float, unit: PrivacyUnit, public: bool) -> None:
+    """Build every mechanism the release may use before any data is read or charged.
+
+    How many candidates there are depends on the data, so each mechanism is built for
+    every number of rounds it may run (1 to k): a parameter is refused for all data or none.
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ParameterError(f"k must be an int >= 1, got {k!r}")
     if not isinstance(epsilon, PureDP) or epsilon.epsilon <= 0:
         raise ParameterError(f"epsilon must be PureDP with epsilon > 0, got {epsilon!r}")
+    share = epsilon.epsilon / (2 if public else 3)
+    if not public:
+        if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 < delta < 1:
+            raise ParameterError(
+                f"delta must be in (0, 1) to choose candidates privately, got {delta!r}; "
+                "pass e.g. delta=1e-8, or public candidates"
+            )
+        partition_selection_for(ApproxDP(share, delta), unit.max_contributions)
+    for rounds in {1, min(k, unit.max_contributions), k}:
+        make_top_k(rounds, 2 * rounds / share * (1 + 2**-40))
+        half_width(laplace_for(PureDP(share), min(unit.max_contributions, rounds)))
 
 
 def _unit_sql(unit: PrivacyUnit) -> str:
@@ -66,12 +82,13 @@ def top_k(
     and the account are decided as for :func:`~shopveil.dp.run_query` (a registered
     dataset's unit; data with customer ids is never counted per row unless declared).
     """
-    _check(k, epsilon)
+    _check(k, epsilon, delta, unit or PerRow(), bool(candidates))
     data, named = registered_path(data, catalog)
     con, name, columns = open_data(data, table or (named.name if named else None))
     try:
         target = _target(con, columns, name, data, unit, ledger, catalog, named)
         unit = target.unit
+        _check(k, epsilon, delta, unit, bool(candidates))  # the unit decided: checked again
         _need(columns, column, unit)
         sql = (
             f"WITH u AS (SELECT DISTINCT {_q(column)} AS item, {_unit_sql(unit)} AS uid "
@@ -111,9 +128,11 @@ def top_pairs(
     ``candidates`` (public items, e.g. a catalogue) makes every pair of them a candidate
     and spares the δ of choosing candidates from the data.
     """
-    _check(k, epsilon)
     if isinstance(unit, PerRow):
         raise _PAIRS_NEED_CUSTOMERS
+    public = len({str(c) for c in candidates or []}) > 1  # two candidates make a public pair
+    if unit is not None:
+        _check(k, epsilon, delta, unit, public)
     data, named = registered_path(data, catalog)
     con, name, columns = open_data(data, table or (named.name if named else None))
     try:
@@ -121,6 +140,7 @@ def top_pairs(
         unit = target.unit
         if not isinstance(unit, PerCustomer):
             raise _PAIRS_NEED_CUSTOMERS
+        _check(k, epsilon, delta, unit, public)
         _need(columns, item, unit)
         _need(columns, basket, unit)
         uid = _q(unit.id_column)

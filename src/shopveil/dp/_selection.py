@@ -168,7 +168,8 @@ def partition_selection_for(budget: ApproxDP, max_partitions: int) -> Measuremen
         )
     scale = max_partitions / budget.epsilon * (1 + 2**-40)
     q = math.exp(-1 / scale)
-    steps = math.log(budget.delta * (1 + q) / max_partitions) / math.log(q)
+    # log q is -1/scale, even where q underflows to 0 (a large ε): no domain error.
+    steps = -scale * math.log(budget.delta * (1 + q) / max_partitions)
     return make_partition_selection(scale, 1 + max(0, math.ceil(steps + 1e-9)))
 
 

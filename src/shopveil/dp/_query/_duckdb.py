@@ -68,8 +68,12 @@ def open_data(data: Any, table: str | None) -> tuple[duckdb.DuckDBPyConnection, 
                 raise SourceError(f"{path}: no such file")
             name = table or table_name(path)
             lower = path.name.lower()
-            reader = con.read_parquet if lower.endswith((".parquet", ".pq")) else con.read_csv
-            con.register(UNFILTERED, reader(str(path)))
+            if lower.endswith((".parquet", ".pq")):
+                con.register(UNFILTERED, con.read_parquet(str(path)))
+            else:
+                # A line that does not parse is skipped, never an error: whether a query
+                # fails must not depend on one person's row.
+                con.register(UNFILTERED, con.read_csv(str(path), ignore_errors=True))
         else:
             if table is None:
                 raise QueryError("name the table of in-memory data with table=...")
@@ -128,8 +132,8 @@ def check_numeric(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
         if found.id not in _NUMERIC:
             raise QueryError(
                 f"{arg.text!r} is {found}, not a number; aggregate a numeric column, or "
-                f"write CAST({arg.text} AS DOUBLE) if the text holds numbers (a value that "
-                "does not convert then fails the query after it was charged)"
+                f"write CAST({arg.text} AS DOUBLE) if the text holds numbers (rows whose "
+                "value does not convert are then left out)"
             )
 
 

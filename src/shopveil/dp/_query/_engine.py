@@ -8,10 +8,10 @@ when the caller gave a request id (its retries get the stored answer, never fres
 noise) → return the answer.
 
 Charging first costs one ledger transaction per query instead of a check and a charge.
-It also makes failures honest: once data is being read, whether the query fails can
-depend on the data (a value that does not convert, say), so a failure after the charge
-keeps the charge and says so. Errors that do not depend on the data (unknown columns,
-type errors) are found while binding, before anything is charged.
+Errors that do not depend on the data (unknown columns, type errors, parameters no
+mechanism accepts) are found before anything is charged. Reading the data does not fail
+on a value: expressions that could fail run under TRY (see ``_functions``). Should DuckDB
+fail anyway (out of memory, say), the charge stays and the error says so.
 """
 
 from __future__ import annotations
@@ -30,26 +30,32 @@ from shopveil._core.units import PerCustomer
 from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog
 from shopveil.dp._ledger import Charge, Ledger
-from shopveil.dp._measurement import half_width, laplace_for
+from shopveil.dp._measurement import half_width
 from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._duckdb import bind, check_numeric, run, table_name
 from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
 from shopveil.dp._query._parser import parse_query
 from shopveil.dp._query._plan import Plan, QueryOptions, Step, compile_plan
+from shopveil.dp._query._release import (
+    QUANTILE_CANDIDATES,
+    check_release,
+    count_mechanism,
+    quantile_mechanism,
+    release_sums,
+    sum_mechanism,
+)
 from shopveil.dp._query._target import exclude, registered_path, resolve_target
-from shopveil.dp._selection import make_quantile, partition_selection_for
+from shopveil.dp._selection import partition_selection_for
 from shopveil.errors import ParameterError, QueryError
 
 __all__ = ["run_query", "table_name"]
-
-_QUANTILE_CANDIDATES = 1001
 
 
 @dataclass(frozen=True)
 class _Groups:
     keys: list[tuple[Any, ...]]
-    values: np.ndarray  # rows × aggregate outputs (true values, as float)
+    values: np.ndarray  # rows × aggregate outputs (true values; sums as exact ints)
 
 
 def _select_groups(plan: Plan, rows: list[tuple[Any, ...]], bits: RandomBits) -> _Groups:
@@ -61,12 +67,12 @@ def _select_groups(plan: Plan, rows: list[tuple[Any, ...]], bits: RandomBits) ->
         keys = list(itertools.product(*domains))
         zero = (0,) * width
         found = [observed.get(tuple(str(k) for k in key), zero) for key in keys]
-        return _Groups(keys, np.asarray(found, dtype=np.float64).reshape(len(keys), width))
+        return _Groups(keys, np.asarray(found, dtype=object).reshape(len(keys), width))
     units = np.asarray([row[-1] for row in rows], dtype=np.int64)
     budget = ApproxDP(plan.selection_epsilon, plan.options.delta)
     keep = partition_selection_for(budget, plan.contributions)(units, rng=bits)
     kept = [row for row, k in zip(rows, keep, strict=True) if k]
-    values = np.asarray([row[n_keys:] for row in kept], dtype=np.float64)
+    values = np.asarray([row[n_keys:] for row in kept], dtype=object)
     return _Groups([tuple(row[:n_keys]) for row in kept], values.reshape(len(kept), width))
 
 
@@ -85,22 +91,21 @@ def _release_step(
     alpha = plan.options.alpha
     func, eps = step.aggregate.func, step.epsilon
     if func in ("count", "count_distinct", "histogram"):
-        m = laplace_for(PureDP(eps), n)
+        m = count_mechanism(eps, n)
         noisy = np.asarray(m(true[:, 0].astype(np.int64), rng=bits))
         hw = half_width(m, alpha)
         return [Cell(int(v), float(v - hw), float(v + hw)) for v in noisy]
     assert step.bounds is not None
     low, high = step.bounds
-    reach = n * max(abs(low), abs(high))
     if func == "sum":
-        m = laplace_for(PureDP(eps), reach, integer=False, changed_coordinates=n)
-        noisy = np.atleast_1d(m(true[:, 0], rng=bits))
+        m = sum_mechanism(eps, step.bounds, n)
+        sums = release_sums(m, true[:, 0].tolist(), step.bounds, bits)
         hw = half_width(m, alpha)
-        return [Cell(float(v), float(v - hw), float(v + hw)) for v in noisy]
+        return [Cell(v, v - hw, v + hw) for v in sums]
     if func == "avg":
-        ms = laplace_for(PureDP(eps / 2), reach, integer=False, changed_coordinates=n)
-        mc = laplace_for(PureDP(eps / 2), n)
-        sums = np.atleast_1d(ms(true[:, 0], rng=bits))
+        ms = sum_mechanism(eps / 2, step.bounds, n)
+        mc = count_mechanism(eps / 2, n)
+        sums = release_sums(ms, true[:, 0].tolist(), step.bounds, bits)
         counts = np.atleast_1d(mc(true[:, 1].astype(np.int64), rng=bits))
         hs, hc = half_width(ms, alpha / 2), half_width(mc, alpha / 2)
         return [
@@ -108,10 +113,8 @@ def _release_step(
             for s, c in zip(sums, counts, strict=True)
         ]
     assert quantile_values is not None and step.aggregate.quantile is not None
-    scale = 2 * n / eps * (1 + 2**-40)
-    grid = np.linspace(low, high, _QUANTILE_CANDIDATES).tolist()
-    m = make_quantile(step.aggregate.quantile, grid, scale)
-    rank_error = scale * (math.log(_QUANTILE_CANDIDATES) + math.log(1 / alpha))
+    m = quantile_mechanism(eps, step.bounds, step.aggregate.quantile, n)
+    rank_error = m.scale * (math.log(QUANTILE_CANDIDATES) + math.log(1 / alpha))
     return [Cell(float(m(v, rng=bits)), rank_error=round(rank_error, 1)) for v in quantile_values]
 
 
@@ -235,6 +238,7 @@ def run_query(
         bind(con, plan.sql)
         if plan.values_sql:
             bind(con, plan.values_sql)
+        check_release(plan)
         charge = ledger.charge(
             request_id or uuid.uuid4().hex,
             target.dataset,

@@ -15,19 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shopveil.dp._query._functions import TYPES, check_call
 from shopveil.errors import QueryError
 
 __all__ = ["Aggregate", "Expr", "GroupKey", "QuerySpec", "parse_expression", "parse_query"]
 
 AGGREGATES = frozenset({"count", "sum", "avg", "median", "quantile", "histogram"})
-FUNCTIONS = frozenset(
-    {
-        "abs", "round", "floor", "ceil", "lower", "upper", "trim", "substr", "substring",
-        "length", "year", "month", "day", "hour", "dayofweek", "date_trunc", "strftime",
-        "coalesce", "least", "greatest", "concat", "nullif", "ln", "sqrt",
-    }
-)  # fmt: skip
-TYPES = frozenset({"double", "integer", "bigint", "varchar", "date", "timestamp", "decimal"})
 KEYWORDS = frozenset(
     {
         "select", "from", "where", "group", "by", "as", "and", "or", "not", "in", "between",
@@ -51,11 +44,15 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True)
 class Expr:
-    """A checked scalar expression: its DuckDB SQL, the columns it reads, its text."""
+    """A checked scalar expression: its DuckDB SQL, the columns it reads, its text.
+
+    ``plain`` marks a bare column or a literal: evaluating it cannot fail.
+    """
 
     sql: str
     columns: frozenset[str]
     text: str
+    plain: bool = False
 
 
 @dataclass(frozen=True)
@@ -303,27 +300,26 @@ class _Parser:
         if kind == "op" and value == "-":
             self.take()
             inner = self.factor()
-            return Expr(f"(-{inner.sql})", inner.columns, f"-{inner.text}")
+            # A negated literal stays plain; a negated column can overflow (-BIGINT min).
+            literal = inner.plain and not inner.columns
+            return Expr(f"(-{inner.sql})", inner.columns, f"-{inner.text}", literal)
         if kind == "op" and value == "(":
             self.take()
             if self.word() == "select":
                 raise QueryError("subqueries are not supported; query one table")
             inner = self.bool_or()
             self.expect(")", ")")
-            return Expr(f"({inner.sql})", inner.columns, f"({inner.text})")
-        if kind == "number":
+            return Expr(f"({inner.sql})", inner.columns, f"({inner.text})", inner.plain)
+        if kind in ("number", "string"):
             self.take()
-            return Expr(value, frozenset(), value)
-        if kind == "string":
-            self.take()
-            return Expr(value, frozenset(), value)
+            return Expr(value, frozenset(), value, plain=True)
         if kind == "quoted":
             name = self.identifier("a column")
             return _column(name)
         word = value.lower()
         if kind == "word" and word in ("true", "false", "null"):
             self.take()
-            return Expr(word.upper(), frozenset(), word.upper())
+            return Expr(word.upper(), frozenset(), word.upper(), plain=True)
         if kind == "word" and word == "cast":
             return self.cast()
         if kind == "word" and self.peek(1) == ("op", "("):
@@ -340,9 +336,6 @@ class _Parser:
         lower = name.lower()
         if lower in AGGREGATES:
             raise QueryError(f"{name.upper()} cannot be nested inside an expression")
-        if lower not in FUNCTIONS:
-            allowed = ", ".join(sorted(FUNCTIONS))
-            raise QueryError(f"function {name!r} is not allowed; use one of: {allowed}")
         self.expect("(", "(")
         args: list[Expr] = []
         if not self.accept(")"):
@@ -352,6 +345,7 @@ class _Parser:
             self.expect(")", ")")
         if self.word() == "over":
             raise QueryError("window functions are not supported in DP queries")
+        check_call(lower, [(a.sql, a.plain and not a.columns) for a in args])
         sql = f"{lower}({', '.join(a.sql for a in args)})"
         text = f"{lower}({', '.join(a.text for a in args)})"
         return Expr(sql, frozenset().union(*(a.columns for a in args)), text)
@@ -370,7 +364,7 @@ class _Parser:
 
 def _column(name: str) -> Expr:
     quoted = '"' + name.replace('"', '""') + '"'
-    return Expr(quoted, frozenset({name}), name)
+    return Expr(quoted, frozenset({name}), name, plain=True)
 
 
 def _join(left: Expr, op: str, right: Expr) -> Expr:

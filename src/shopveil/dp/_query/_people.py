@@ -33,7 +33,6 @@ __all__ = ["FilePeople", "detect_person_column", "file_people", "read_contents"]
 # Kinds of column that name one person: a table holding one is never released per row
 # unless the steward declared its rows independent.
 PERSON_KINDS = frozenset({Kind.CUSTOMER_ID, Kind.LOYALTY_ID, Kind.EMAIL})
-_SAMPLE_ROWS = 2000
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,11 +75,15 @@ def file_people(
 
 
 def detect_person_column(con: duckdb.DuckDBPyConnection) -> str | None:
-    """A column of the source that names one person (a customer id, an email), if any."""
+    """A column of the source that names one person (a customer id, an email), if any.
+
+    Decided from the schema alone (names and types), never from values: whether a
+    query is refused must not depend on anyone's data.
+    """
     from shopveil.detect import scan_table
 
-    sample = con.sql(f"SELECT * FROM {SOURCE} LIMIT {_SAMPLE_ROWS}").to_arrow_table()
-    report = scan_table(sample, name="data", sample_rows=_SAMPLE_ROWS)
+    schema_only = con.sql(f"SELECT * FROM {SOURCE} LIMIT 0").to_arrow_table()
+    report = scan_table(schema_only, name="data")
     for finding in report.columns:
         if finding.kind in PERSON_KINDS:
             return finding.column

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from shopveil._core.budgets import ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
+from shopveil.dp._query._functions import guarded
 from shopveil.dp._query._parser import Aggregate, QuerySpec
+from shopveil.dp._query._release import fixed_exponent
 from shopveil.errors import ParameterError, QueryError, SchemaError
 
 if TYPE_CHECKING:
@@ -196,6 +198,15 @@ def _clamped(sql: str, bounds: tuple[float, float]) -> str:
     return f"CASE WHEN {sql} > {high} THEN {high} WHEN {sql} < {low} THEN {low} ELSE {sql} END"
 
 
+def _fixed_point(sql: str, bounds: tuple[float, float]) -> str:
+    # Clamped, then rounded to the grid 2^-m as an exact integer that DuckDB sums into a
+    # HUGEINT: the sum's sensitivity then holds exactly (see _release). NaN and ±inf
+    # clamp to a bound, so the cast cannot fail.
+    # The cast rounds to the nearest integer itself (faster than round() first).
+    scale = 2.0 ** fixed_exponent(bounds)
+    return f"CAST({_clamped(sql, bounds)} * {scale!r} AS BIGINT)"
+
+
 def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> Plan:
     """Check ``spec`` against the table's ``columns`` and build the plan."""
     known = set(columns)
@@ -241,23 +252,27 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
         for a, w in zip(spec.aggregates, weights, strict=True)
     )
 
-    where = [f"({spec.where.sql})"] if spec.where else []
-    base = [f"{k.expr.sql} AS k{i}" for i, k in enumerate(spec.keys)]
+    # Every expression that could fail on some value runs under TRY (see _functions):
+    # a row it fails on is excluded or NULL, so no error can depend on the data.
+    # WHERE casts a text condition to BOOLEAN, which can fail: cast inside the TRY.
+    where = [guarded(f"CAST({spec.where.sql} AS BOOLEAN)", False)] if spec.where else []
+    base = [f"{guarded(k.expr.sql, k.expr.plain)} AS k{i}" for i, k in enumerate(spec.keys)]
     if histograms:
         h = histograms[0]
         assert h.arg is not None and h.bins is not None
         low, high, n = h.bins
         width = (high - low) / n
         clamped = _clamped(f"CAST({h.arg.sql} AS DOUBLE)", (low, high))
-        base.append(f"least(CAST(floor(({clamped} - {low!r}) / {width!r}) AS BIGINT), {n - 1})")
-        base[-1] += f" AS k{len(spec.keys)}"
+        binned = f"least(CAST(floor(({clamped} - {low!r}) / {width!r}) AS BIGINT), {n - 1})"
+        base.append(f"{guarded(binned, False)} AS k{len(spec.keys)}")
     n_keys = len(base)
     for j, step in enumerate(steps):
         if step.aggregate.arg is not None:
             arg = step.aggregate.arg.sql
             if step.aggregate.func in ("sum", "avg", "quantile"):
                 arg = f"CAST({arg} AS DOUBLE)"  # clamped once here, as a double
-            base.append(f"{arg} AS a{j}")
+            # A plain column cast to DOUBLE cannot fail: check_numeric refused text.
+            base.append(f"{guarded(arg, step.aggregate.arg.plain)} AS a{j}")
     if isinstance(unit, PerCustomer):
         uid = '"' + unit.id_column.replace('"', '""') + '"'
         base.extend([f"{uid} AS _uid", "random() AS _r"])
@@ -280,7 +295,7 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
             outputs.append(f"count(DISTINCT a{j})")
         elif a.func in ("sum", "avg"):
             assert b is not None
-            outputs.append(f"coalesce(sum({_clamped(f'a{j}', b)}), 0)")
+            outputs.append(f"coalesce(sum({_fixed_point(f'a{j}', b)}), 0)")
             if a.func == "avg":
                 outputs.append(f"count(a{j})")
         else:  # quantile: released from the values query
