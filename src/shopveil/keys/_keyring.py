@@ -27,8 +27,9 @@ from shopveil.keys import _datakeys
 from shopveil.keys._crypto import encode_fields, hkdf, hmac_hex, new_key
 from shopveil.keys._datakeys import KEY_CHECK, DataKeyInfo
 from shopveil.keys._master import MasterKey, replace_key_file, resolve_master_key
+from shopveil.keys._shred import make_durable
 from shopveil.store import Store
-from shopveil.store._schema import meta
+from shopveil.store._schema import data_keys, meta
 
 __all__ = ["ROOT_PURPOSE", "Keyring", "check_name"]
 
@@ -181,6 +182,7 @@ class Keyring:
         """Delete the material of an old version; anything still under it is unreadable."""
         self._refuse_root(purpose)
         _datakeys.retire(self.store, purpose, _check_version(version))
+        make_durable(self.store, "the key retirement", [data_keys])
 
     def data_key_versions(self, purpose: str) -> list[DataKeyInfo]:
         """Every version of ``purpose``, oldest first, without key material."""
@@ -202,6 +204,7 @@ class Keyring:
         if new_master_key is not None:
             new = MasterKey(bytes(new_master_key), "the new master key")
             self._rewrap(new)
+            make_durable(self.store, "the master key rotation", [data_keys])
             return Keyring(self.store, new, self._root)
         path = self.key_file
         if path is None:
@@ -211,6 +214,8 @@ class Keyring:
             )
         new = MasterKey(new_key(), f"the key file {path}", path)
         replace_key_file(path, new.material, lambda: self._rewrap(new))
+        # Only after the new key file is in place: a failed checkpoint must not undo it.
+        make_durable(self.store, "the master key rotation", [data_keys])
         return Keyring(self.store, new, self._root)
 
     def _rewrap(self, new: MasterKey) -> None:
