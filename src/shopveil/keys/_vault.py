@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
+from shopveil._core.reidentify import DEFAULT_REIDENTIFY_PURPOSES
 from shopveil.errors import (
     AccessDenied,
     ParameterError,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["Erasure", "Rotation", "Vault", "VaultConfig"]
 
 T = TypeVar("T")
-_DEFAULT_REIDENTIFY = frozenset({"fulfilment", "support"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class VaultConfig:
         support by default). Every other purpose gets :class:`AccessDenied`.
     """
 
-    reidentify_purposes: frozenset[str] = field(default=_DEFAULT_REIDENTIFY)
+    reidentify_purposes: frozenset[str] = field(default=DEFAULT_REIDENTIFY_PURPOSES)
 
     def __post_init__(self) -> None:
         purposes = self.reidentify_purposes
