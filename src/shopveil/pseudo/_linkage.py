@@ -14,8 +14,6 @@ CLKs are for linkage between trusted partners, not for publication.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil.errors import ParameterError, SchemaError
+from shopveil.pseudo._fold import fold_text
 from shopveil.pseudo._kernel import hmac_sha256_array, hmac_tokens
 
 __all__ = [
@@ -37,14 +36,10 @@ __all__ = [
     "normalize_text",
 ]
 
-_BLANKS = re.compile(r"\s+")
-
 
 def normalize_text(value: str) -> str:
     """Lower case, accents folded, blanks collapsed: ``" José  Lee"`` → ``"jose lee"``."""
-    folded = unicodedata.normalize("NFKD", value)
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return _BLANKS.sub(" ", folded.casefold()).strip()
+    return fold_text(value, accents=False)
 
 
 def _field_text(table: pa.Table, field: str) -> list[str]:
