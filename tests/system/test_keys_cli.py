@@ -144,5 +144,5 @@ def test_erase_help_says_what_erasure_covers() -> None:
     shown = _cli(dict(os.environ), "erase", "--help")
     assert shown.returncode == 0
     text = " ".join(shown.stdout.split())
-    for phrase in ("vault_token", "technique token", "fpe", "-wal", "VACUUM", "rotate-master"):
+    for phrase in ("erasable_token", "technique token", "fpe", "-wal", "VACUUM", "rotate-master"):
         assert phrase in text

@@ -56,13 +56,13 @@ def erase(
     """Crypto-shred a subject: delete their key so their vault values are unrecoverable.
 
     Covers: the subject's vault values (reversible tokens, vt...) and their erasable
-    pseudonyms (technique vault_token): neither can be read or recomputed afterwards.
+    pseudonyms (technique erasable_token): neither can be read or recomputed afterwards.
     Every spelling of the id is one subject (17850, 17850.0 and " 17850").
 
     Does not cover: keyed tokens (technique token) and FPE output (technique fpe),
     which come from purpose keys, not subject keys, so they stay computable from the id
     and FPE output still decrypts; delete those rows from released files, or use
-    vault_token for ids that must be erasable.
+    erasable_token for ids that must be erasable.
 
     Reaches the live store only. On SQLite it returns once no copy of the key is left in
     the database or its -wal file, and fails (exit 1, run it again) while another reader

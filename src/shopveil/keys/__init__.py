@@ -19,6 +19,7 @@ from shopveil.keys._master import (
     key_directory,
     parse_key_text,
 )
+from shopveil.keys._pseudonyms import pseudonym_keys
 from shopveil.keys._tokens import is_token
 from shopveil.keys._vault import Erasure, Rotation, Vault, VaultConfig
 
@@ -37,4 +38,5 @@ __all__ = [
     "is_token",
     "key_directory",
     "parse_key_text",
+    "pseudonym_keys",
 ]

@@ -2,7 +2,7 @@
 
 What this reaches is the live store: the subject's wrapped key is deleted (zeroed on
 SQLite, vacuumed on PostgreSQL), so every vault value and every erasable pseudonym
-(``vault_token``) of theirs can no longer be read or recomputed. Copies made before the
+(``erasable_token``) of theirs can no longer be read or recomputed. Copies made before the
 erasure (backups, WAL archives, replicas) still hold the wrapped key; they become
 unreadable only once the vault key it was wrapped under is retired (``shopveil keys
 rotate``) and the master key that wrapped that vault key is rotated (``shopveil keys

@@ -29,6 +29,7 @@ from shopveil.store import insert_ignore_many
 from shopveil.store._schema import data_keys, vault_subjects
 
 __all__ = [
+    "SUBJECT_REF_COMPONENT",
     "VAULT_PURPOSE",
     "StaleRead",
     "SubjectCipher",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 VAULT_PURPOSE = "shopveil.vault"
+# The system key under which subject ids become subject refs (vault and pseudonyms).
+SUBJECT_REF_COMPONENT = "vault.subject-ref"
 _CHUNK = 500
 
 

@@ -29,6 +29,7 @@ from shopveil.keys._erase import Erasure, erase_refs
 from shopveil.keys._keyring import Keyring, check_name
 from shopveil.keys._shred import make_durable
 from shopveil.keys._subjects import (
+    SUBJECT_REF_COMPONENT,
     VAULT_PURPOSE,
     StaleRead,
     SubjectCipher,
@@ -117,7 +118,7 @@ class Vault:
         self.audit = audit
         self.config = config if config is not None else VaultConfig()
         self._subjects = SubjectKeys(keyring)
-        self._ref_key = keyring.system_key("vault.subject-ref")
+        self._ref_key = keyring.system_key(SUBJECT_REF_COMPONENT)
 
     def __repr__(self) -> str:
         purposes = sorted(self.config.reidentify_purposes)

@@ -1,5 +1,6 @@
 """Pseudonymization: keyed tokens, format-preserving encryption, private record linkage."""
 
+from shopveil.pseudo._erasable import ErasableToken
 from shopveil.pseudo._fpe import FormatPreservingEncrypt, luhn_valid
 from shopveil.pseudo._kernel import hmac_sha256_array, kernel_name
 from shopveil.pseudo._linkage import (
@@ -17,6 +18,7 @@ from shopveil.pseudo._typos import LinkTestSet, add_typos, link_test_set
 
 __all__ = [
     "ClkEncoder",
+    "ErasableToken",
     "FormatPreservingEncrypt",
     "KeyedToken",
     "LinkQuality",
