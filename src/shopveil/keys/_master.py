@@ -100,8 +100,11 @@ def format_key_text(key: bytes) -> str:
     return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
 
 
-def parse_key_text(text: str, *, where: str) -> bytes:
-    """Decode a key written as base64url or hex. Never echoes ``text`` in an error."""
+def parse_key_text(text: str, *, where: str, what: str = "master key") -> bytes:
+    """Decode a 32-byte key written as base64url or hex. Never echoes ``text`` in an error.
+
+    Strict: stray characters, padding in the wrong place or another length are refused.
+    """
     value = text.strip()
     key: bytes | None = None
     if len(value) == 2 * KEY_BYTES:
@@ -116,7 +119,7 @@ def parse_key_text(text: str, *, where: str) -> bytes:
             key = None
     if key is None or len(key) != KEY_BYTES:
         raise KeyringError(
-            f"{where} is not a valid master key; expected {_FORMAT_HELP} "
+            f"{where} is not a valid {what}; expected {_FORMAT_HELP} "
             '(make one with: python -c "import secrets; print(secrets.token_urlsafe(32))")'
         )
     return key
