@@ -21,8 +21,11 @@ BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own SHOPVEIL_HOME and no inherited key or database."""
+    """Every test gets its own SHOPVEIL_HOME, key folder and no inherited key or database."""
     monkeypatch.setenv("SHOPVEIL_HOME", str(tmp_path / "home"))
+    # The default key file lives under XDG_CONFIG_HOME: never the real home directory.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("SHOPVEIL_KEY_FILE", raising=False)
     monkeypatch.delenv("SHOPVEIL_DB_URL", raising=False)
     monkeypatch.delenv("SHOPVEIL_MASTER_KEY", raising=False)
 

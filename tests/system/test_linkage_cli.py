@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -77,16 +78,21 @@ def test_bad_input_fails_cleanly_and_writes_nothing(
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
         assert not out.exists()
-    done = _cli(
-        {**env, "S": "abc"},
-        "link",
-        str(left),
-        str(right),
-        "--on",
-        "name",
-        "--secret-env",
-        "S",
-        "-o",
-        str(out),
-    )
-    assert done.returncode == 2 and "16 bytes" in done.stderr
+    good = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    # Refused like a bad master key: too short, a stray character (base64 decoding
+    # without validation used to skip it and link under a different secret), 16 bytes.
+    for bad in ("abc", good[:20] + "!" + good[20:], secrets.token_hex(16)):
+        done = _cli(
+            {**env, "S": bad},
+            "link",
+            str(left),
+            str(right),
+            "--on",
+            "name",
+            "--secret-env",
+            "S",
+            "-o",
+            str(out),
+        )
+        assert done.returncode == 2 and "32 bytes" in done.stderr, done.stderr
+        assert bad not in done.stderr and not out.exists()

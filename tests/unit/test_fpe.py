@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopveil._core.operators import OperatorContext
-from shopveil.errors import ParameterError, SchemaError
-from shopveil.keys import Keyring
+from shopveil.errors import AccessDenied, ParameterError, SchemaError
+from shopveil.keys import Keyring, VaultConfig
 from shopveil.pseudo import FormatPreservingEncrypt, luhn_valid
 from shopveil.pseudo._ff3 import FF3Key, length_limits
 
@@ -276,3 +276,22 @@ def test_any_unicode_alphabet_round_trips(keyring: Keyring, values: list[str]) -
         for a, b in zip(out.to_pylist(), values, strict=True)
     )
     assert fpe.decrypt(out, ctx(keyring, "code")).to_pylist() == values
+
+
+def test_decrypt_follows_the_vaults_rule_on_who_may_reidentify(keyring: Keyring) -> None:
+    fpe = FormatPreservingEncrypt()
+    cards = pa.array(["4111111111111111"])
+    encrypted = fpe.apply(cards, ctx(keyring, purpose="marketing"))
+    # The attack: a purpose that may not detokenize vault tokens decrypts FPE instead.
+    with pytest.raises(AccessDenied, match="purpose 'marketing' may not re-identify"):
+        fpe.decrypt(encrypted, ctx(keyring, purpose="marketing"))
+    for purpose in VaultConfig().reidentify_purposes:
+        mine = fpe.apply(cards, ctx(keyring, purpose=purpose))
+        assert fpe.decrypt(mine, ctx(keyring, purpose=purpose)).equals(cards)
+    # One configuration of the rule serves both: a custom set is honoured the same way.
+    allowed = VaultConfig(reidentify_purposes=frozenset({"marketing"})).reidentify_purposes
+    assert fpe.decrypt(
+        encrypted, ctx(keyring, purpose="marketing"), reidentify_purposes=allowed
+    ).equals(cards)
+    with pytest.raises(AccessDenied):
+        fpe.decrypt(fpe.apply(cards, ctx(keyring)), ctx(keyring), reidentify_purposes=allowed)

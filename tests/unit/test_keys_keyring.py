@@ -19,7 +19,7 @@ from shopveil.errors import (
     UnknownKeyVersion,
     WrongMasterKey,
 )
-from shopveil.keys import Keyring, format_key_text
+from shopveil.keys import KeyLocationWarning, Keyring, format_key_text
 from shopveil.keys._crypto import hkdf
 from shopveil.store import Store
 
@@ -142,10 +142,80 @@ def test_key_file_is_created_once_with_mode_0600(store: Store, tmp_path: Path) -
     assert sorted(p.name for p in path.parent.iterdir()) == ["master.key"]
 
 
-def test_default_key_file_lives_in_shopveil_home(store: Store) -> None:
-    Keyring.open(store)
-    path = Path(os.environ["SHOPVEIL_HOME"]) / "master.key"
+def test_default_key_file_lives_apart_from_the_store(tmp_path: Path) -> None:
+    home = Path(os.environ["SHOPVEIL_HOME"])
+    store = Store.open()  # the default SQLite file in SHOPVEIL_HOME
+    keyring = Keyring.open(store)
+    store.close()
+    # One backup of SHOPVEIL_HOME must not hold the key that reads it.
+    assert not (home / "master.key").exists()
+    path = keyring.key_file
+    assert path is not None and home not in path.parents
+    assert path.parent == tmp_path / "config" / "shopveil" / "keys"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for folder in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_each_store_has_its_own_default_key_file(tmp_path: Path) -> None:
+    a = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    b = Store.open(f"sqlite:///{tmp_path / 'b.db'}")
+    first = Keyring.open(a)
+    rotated = Keyring.open(b).rotate_master()
+    # Rotating b's master key leaves a's key file, and so store a, untouched.
+    assert first.key_file != rotated.key_file
+    assert Keyring.open(a).derive("p", "c") == first.derive("p", "c")
+    a.close()
+    b.close()
+
+
+def test_shopveil_key_file_chooses_the_key_file(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "vault-keys" / "shop.key"
+    monkeypatch.setenv("SHOPVEIL_KEY_FILE", str(path))
+    assert Keyring.open(store).key_file == path and path.exists()
+
+
+def test_key_beside_the_store_still_works_warns_and_moves_on_rotation(store: Store) -> None:
+    home = Path(os.environ["SHOPVEIL_HOME"])
+    legacy = home / "master.key"
+    master = secrets.token_bytes(32)
+    home.mkdir(mode=0o700)
+    legacy.write_text(format_key_text(master) + "\n")
+    legacy.chmod(0o600)
+    derived = Keyring.open(store, master_key=master).derive("p", "c")
+    with pytest.warns(KeyLocationWarning, match="beside the store.*rotate-master"):
+        keyring = Keyring.open(store)
+    assert keyring.derive("p", "c") == derived and keyring.key_file == legacy
+    rotated = keyring.rotate_master()
+    assert not legacy.exists() and rotated.key_file is not None
+    assert home not in rotated.key_file.parents
+    assert Keyring.open(store).derive("p", "c") == derived  # no warning: it moved
+
+
+def test_key_file_in_a_folder_others_may_write_is_refused(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "shared" / "master.key"
+    Keyring.open(store, key_file=path)
+    path.parent.chmod(0o777)
+    with pytest.raises(KeyringError, match="chmod go-w"):
+        Keyring.open(store, key_file=path)
+
+
+def test_creating_the_key_file_fsyncs_its_folder(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    Keyring.open(store, key_file=tmp_path / "k" / "master.key")
+    # The key's bytes, then the folder that now names it.
+    assert synced[0] is False and True in synced[1:]
 
 
 def test_key_file_readable_by_others_is_refused(store: Store, tmp_path: Path) -> None:
@@ -168,7 +238,7 @@ _RACE = """
 import sys
 from pathlib import Path
 from shopveil.keys._master import resolve_master_key
-print(resolve_master_key(None, Path(sys.argv[1])).material.hex())
+print(resolve_master_key(None, Path(sys.argv[1]), lambda: "unused").material.hex())
 """
 
 
@@ -188,7 +258,7 @@ def test_processes_racing_to_create_the_key_file_end_with_one_key(tmp_path: Path
 def resolve_file(path: Path) -> bytes:
     from shopveil.keys._master import resolve_master_key
 
-    return resolve_master_key(None, path).material
+    return resolve_master_key(None, path, lambda: "unused").material
 
 
 def test_keyring_repr_holds_no_key_material(store: Store) -> None:

@@ -105,3 +105,66 @@ def test_bad_input() -> None:
     table = pa.table({"name": ["x"], "truth": [1]})
     with pytest.raises(ParameterError, match="truth"):
         link_tables(table, table, ClkEncoder(("name", "truth")), KEY, truth="truth")
+
+
+def _is_progression(positions: set[int], bits: int) -> bool:
+    """Whether the positions are {a + i·b mod bits}: what double hashing always yields."""
+    ordered = sorted(positions)
+    if len(ordered) < 3:
+        return True
+    for start in ordered:
+        for step in range(1, bits):
+            if {(start + i * step) % bits for i in range(len(ordered))} == positions:
+                return True
+    return False
+
+
+def test_hardened_clks_show_no_double_hashing_progressions() -> None:
+    # The attack: one q-gram's bits form an arithmetic progression under double hashing,
+    # which lets an attacker tell q-grams apart by the patterns their bits make.
+    one_gram = pa.table({"name": ["a"]})
+    unhardened = ClkEncoder(
+        ("name",),
+        bits=256,
+        q=1,
+        hashing="double",
+        balance=False,
+        xor_fold=False,  # type: ignore[arg-type]
+    )
+    positions = set(np.flatnonzero(unhardened.encode(one_gram, KEY)[0]).tolist())
+    assert len(positions) > 2 and _is_progression(positions, 256)
+    hardened = ClkEncoder(("name",), bits=256, q=1, balance=False, xor_fold=False)
+    positions = set(np.flatnonzero(hardened.encode(one_gram, KEY)[0]).tolist())
+    assert len(positions) > 2 and not _is_progression(positions, 256)
+
+
+def test_balanced_clks_all_weigh_the_same(customers: pa.Table) -> None:
+    # Unbalanced, the number of 1-bits grows with the length of the values: a leak.
+    sample = customers.slice(0, 40)
+    plain = ClkEncoder(FIELDS, balance=False).encode(sample, KEY)
+    assert len(set(plain.sum(axis=1).tolist())) > 1
+    balanced = ClkEncoder(FIELDS).encode(sample, KEY)
+    assert balanced.shape == (40, 1024)  # folded to 512, balanced back to 1024
+    assert set(balanced.sum(axis=1).tolist()) == {512}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"xor_fold": False}, {"hashing": "double", "balance": False, "xor_fold": False}],
+    ids=["hardened", "balanced-only", "unhardened"],
+)
+def test_linkage_quality_holds_with_each_hardening(customers: pa.Table, options: dict) -> None:
+    test_set = link_test_set(customers, FIELDS, typo_rate=0.1, rng=np.random.default_rng(3))
+    encoder = ClkEncoder(FIELDS, **options)
+    result = link_tables(test_set.left, test_set.right, encoder, KEY, truth="truth")
+    assert result.quality is not None
+    assert result.quality.precision >= 0.95 and result.quality.recall >= 0.95
+
+
+def test_hardening_options_are_checked() -> None:
+    with pytest.raises(ParameterError, match="hashing"):
+        ClkEncoder(("name",), hashing="triple")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="multiple of 128"):
+        ClkEncoder(("name",), bits=192, xor_fold=True)
+    with pytest.raises(ParameterError, match="balance"):
+        ClkEncoder(("name",), balance="yes")  # type: ignore[arg-type]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from pathlib import Path
@@ -12,7 +10,7 @@ from typing import Annotated
 import typer
 
 from shopveil._commands._common import console, row_progress, split_names, translate_errors
-from shopveil.errors import ParameterError
+from shopveil.errors import KeyringError, ParameterError
 
 __all__ = ["register"]
 
@@ -24,22 +22,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _secret_from_env(name: str) -> bytes:
+    from shopveil.keys import parse_key_text
+
     text = os.environ.get(name)
     if not text:
         raise ParameterError(f"--secret-env {name}: the variable is not set or empty")
-    text = text.strip()
     try:
-        secret = bytes.fromhex(text)
-    except ValueError:
-        try:
-            secret = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            raise ParameterError(
-                f"--secret-env {name}: the value is neither hex nor base64url"
-            ) from None
-    if len(secret) < 16:
-        raise ParameterError(f"--secret-env {name}: the secret must be at least 16 bytes")
-    return secret
+        # As strict as the master key: a mistyped secret must fail, not link under another.
+        return parse_key_text(text, where=f"--secret-env {name}", what="linkage secret")
+    except KeyringError as exc:
+        raise ParameterError(str(exc)) from None
 
 
 def _keyring_secret(fields: list[str]) -> bytes:
@@ -71,7 +63,10 @@ def link(
     ] = None,
     secret_env: Annotated[
         str | None,
-        typer.Option(help="Env variable holding the secret shared with the partner (hex)."),
+        typer.Option(
+            help="Env variable holding the 32-byte secret shared with the partner "
+            "(64 hex or 43 base64url characters)."
+        ),
     ] = None,
 ) -> None:
     """Match records of two files through keyed Bloom-filter encodings (CLKs).

@@ -130,9 +130,9 @@ def top_pairs(
     """
     if isinstance(unit, PerRow):
         raise _PAIRS_NEED_CUSTOMERS
-    public = len({str(c) for c in candidates or []}) > 1  # two candidates make a public pair
+    public_pairs = len({str(c) for c in candidates or []}) > 1  # two make a public pair
     if unit is not None:
-        _check(k, epsilon, delta, unit, public)
+        _check(k, epsilon, delta, unit, public_pairs)
     data, named = registered_path(data, catalog)
     con, name, columns = open_data(data, table or (named.name if named else None))
     try:
@@ -140,7 +140,7 @@ def top_pairs(
         unit = target.unit
         if not isinstance(unit, PerCustomer):
             raise _PAIRS_NEED_CUSTOMERS
-        _check(k, epsilon, delta, unit, public)
+        _check(k, epsilon, delta, unit, public_pairs)
         _need(columns, item, unit)
         _need(columns, basket, unit)
         uid = _q(unit.id_column)

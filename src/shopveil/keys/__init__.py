@@ -10,14 +10,25 @@
 
 from shopveil.keys._datakeys import DataKeyInfo
 from shopveil.keys._keyring import Keyring
-from shopveil.keys._master import ENV_VAR, default_key_file, format_key_text, parse_key_text
+from shopveil.keys._master import (
+    ENV_VAR,
+    KEY_FILE_VAR,
+    KeyLocationWarning,
+    default_key_file,
+    format_key_text,
+    key_directory,
+    parse_key_text,
+)
+from shopveil.keys._pseudonyms import pseudonym_keys
 from shopveil.keys._tokens import is_token
 from shopveil.keys._vault import Erasure, Rotation, Vault, VaultConfig
 
 __all__ = [
     "ENV_VAR",
+    "KEY_FILE_VAR",
     "DataKeyInfo",
     "Erasure",
+    "KeyLocationWarning",
     "Keyring",
     "Rotation",
     "Vault",
@@ -25,5 +36,7 @@ __all__ = [
     "default_key_file",
     "format_key_text",
     "is_token",
+    "key_directory",
     "parse_key_text",
+    "pseudonym_keys",
 ]

@@ -20,6 +20,7 @@ from shopveil.errors import (
     WrongMasterKey,
 )
 from shopveil.keys._crypto import InvalidTag, encode_fields, new_key, open_sealed, seal
+from shopveil.keys._shred import secure_delete
 from shopveil.store import Store, insert_ignore
 from shopveil.store._schema import data_keys, meta
 
@@ -182,6 +183,7 @@ def retire(
     (the vault checks there that no subject key is still wrapped under ``version``).
     """
     with store.transaction() as conn:
+        secure_delete(conn)
         rows = conn.execute(
             sa.select(data_keys.c.version, data_keys.c.state)
             .where(data_keys.c.purpose == purpose)
@@ -217,6 +219,7 @@ def list_versions(conn: sa.Connection, purpose: str) -> list[DataKeyInfo]:
 
 def rewrap_all(conn: sa.Connection, old_kek: bytes, new_kek: bytes) -> int:
     """Re-wrap every live data key under ``new_kek``; return how many were re-wrapped."""
+    secure_delete(conn)  # the old wrapping must not stay readable in freed space
     rows = conn.execute(
         sa.select(data_keys.c.purpose, data_keys.c.version, data_keys.c.wrapped)
         .where(data_keys.c.wrapped.is_not(None))

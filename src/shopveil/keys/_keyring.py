@@ -2,7 +2,7 @@
 
 Key hierarchy::
 
-    master key (argument, SHOPVEIL_MASTER_KEY or key file; never stored in the database)
+    master key (argument, SHOPVEIL_MASTER_KEY or a key file kept apart from the database)
     ├── key check value  HMAC under HKDF(master, "key-check"): detects a wrong master key
     └── KEK              HKDF(master, "kek"): wraps every data key (AES-GCM)
         ├── root key     random, wrapped; derive() and system_key() come from it
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,13 +27,20 @@ from shopveil.errors import ParameterError, WrongMasterKey
 from shopveil.keys import _datakeys
 from shopveil.keys._crypto import encode_fields, hkdf, hmac_hex, new_key
 from shopveil.keys._datakeys import KEY_CHECK, DataKeyInfo
-from shopveil.keys._master import MasterKey, replace_key_file, resolve_master_key
+from shopveil.keys._master import (
+    MasterKey,
+    default_key_file,
+    replace_key_file,
+    resolve_master_key,
+)
+from shopveil.keys._shred import make_durable
 from shopveil.store import Store
-from shopveil.store._schema import meta
+from shopveil.store._schema import data_keys, meta
 
 __all__ = ["ROOT_PURPOSE", "Keyring", "check_name"]
 
 ROOT_PURPOSE = "shopveil.root"
+STORE_ID = "store_id"
 _MAX_NAME = 100
 # Printable, no control characters: names end up in error messages and audit events.
 _NAME_RE = re.compile(r"[^\x00-\x1f\x7f]+")
@@ -62,6 +70,12 @@ def _kek(master: bytes) -> bytes:
 def _key_check(master: bytes) -> str:
     check_key = hkdf(master, encode_fields("shopveil/key-check", 1))
     return "v1:" + hmac_hex(check_key, b"shopveil key check value")
+
+
+def _store_id(store: Store) -> str:
+    # A random name for the store's default key file: it survives moving the database
+    # or restoring a backup, and says nothing about the data.
+    return store.get_meta(STORE_ID) or store.set_meta_once(STORE_ID, secrets.token_hex(8))
 
 
 def _now() -> str:
@@ -109,7 +123,9 @@ class Keyring:
             The store whose keys these are.
         master_key
             32 raw bytes. If omitted, ``SHOPVEIL_MASTER_KEY`` (base64url or hex), else
-            ``key_file``, else ``SHOPVEIL_HOME/master.key``, created on first use (0600).
+            ``key_file``, else ``SHOPVEIL_KEY_FILE``, else this store's file in
+            ``$XDG_CONFIG_HOME/shopveil/keys/`` (``~/.config/shopveil/keys/``), created on
+            first use (0600), never beside the database.
 
         Raises
         ------
@@ -118,7 +134,7 @@ class Keyring:
         KeyringError
             ``SHOPVEIL_MASTER_KEY`` or the key file is malformed or too widely readable.
         """
-        master = resolve_master_key(master_key, key_file)
+        master = resolve_master_key(master_key, key_file, lambda: _store_id(store))
         check = _key_check(master.material)
         stored = store.set_meta_once(KEY_CHECK, check)
         if not hmac.compare_digest(stored.encode(), check.encode()):
@@ -181,6 +197,7 @@ class Keyring:
         """Delete the material of an old version; anything still under it is unreadable."""
         self._refuse_root(purpose)
         _datakeys.retire(self.store, purpose, _check_version(version))
+        make_durable(self.store, "the key retirement", [data_keys])
 
     def data_key_versions(self, purpose: str) -> list[DataKeyInfo]:
         """Every version of ``purpose``, oldest first, without key material."""
@@ -195,13 +212,22 @@ class Keyring:
     def rotate_master(self, new_master_key: bytes | None = None) -> Keyring:
         """Re-wrap every data key under a new master key; return a keyring that uses it.
 
-        Nothing is re-encrypted and no derived key changes. With no argument a fresh key
-        is made, and the master key must come from a key file, which is replaced safely.
-        Other processes must reopen their keyring (they get :class:`WrongMasterKey`).
+        Nothing is re-encrypted and no derived key changes; the store gets a new key
+        check value. With no argument a fresh key is made, and the master key must come
+        from a key file, which is replaced safely (a key beside the store moves to this
+        store's default key file). Other processes must reopen their keyring (they get
+        :class:`WrongMasterKey`). Copies of the store made before, backups included, stay
+        readable with the old master key only: destroy every copy of it.
         """
         if new_master_key is not None:
             new = MasterKey(bytes(new_master_key), "the new master key")
+            if hmac.compare_digest(new.material, self._master.material):
+                raise ParameterError(
+                    "new_master_key is the current master key; rotation needs a new one "
+                    "(make one with secrets.token_bytes(32))"
+                )
             self._rewrap(new)
+            make_durable(self.store, "the master key rotation", [data_keys])
             return Keyring(self.store, new, self._root)
         path = self.key_file
         if path is None:
@@ -209,8 +235,13 @@ class Keyring:
                 f"the master key comes from {self.source}, not a key file, so there is no "
                 "file to put a new one in; pass new_master_key and store it yourself"
             )
+        old = path
+        if self._master.beside_store:
+            path = default_key_file(_store_id(self.store))
         new = MasterKey(new_key(), f"the key file {path}", path)
-        replace_key_file(path, new.material, lambda: self._rewrap(new))
+        replace_key_file(path, new.material, lambda: self._rewrap(new), old=old)
+        # Only after the new key file is in place: a failed checkpoint must not undo it.
+        make_durable(self.store, "the master key rotation", [data_keys])
         return Keyring(self.store, new, self._root)
 
     def _rewrap(self, new: MasterKey) -> None:

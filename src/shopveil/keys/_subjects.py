@@ -24,10 +24,12 @@ from shopveil.keys._crypto import (
 )
 from shopveil.keys._datakeys import ACTIVE
 from shopveil.keys._keyring import Keyring
+from shopveil.keys._shred import secure_delete
 from shopveil.store import insert_ignore_many
 from shopveil.store._schema import data_keys, vault_subjects
 
 __all__ = [
+    "SUBJECT_REF_COMPONENT",
     "VAULT_PURPOSE",
     "StaleRead",
     "SubjectCipher",
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 VAULT_PURPOSE = "shopveil.vault"
+# The system key under which subject ids become subject refs (vault and pseudonyms).
+SUBJECT_REF_COMPONENT = "vault.subject-ref"
 _CHUNK = 500
 
 
@@ -149,6 +153,7 @@ class SubjectKeys:
 
     def rewrap_batch(self, conn: sa.Connection, target: int, limit: int) -> int:
         """Re-wrap up to ``limit`` subject keys still under an older version; return how many."""
+        secure_delete(conn)  # the wrappings under the old version are overwritten
         self.lock_version(conn, target, newest=False)
         t = vault_subjects
         rows = conn.execute(

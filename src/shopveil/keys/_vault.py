@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
+from shopveil._core.reidentify import DEFAULT_REIDENTIFY_PURPOSES
 from shopveil.errors import (
     AccessDenied,
     IntegrityError,
@@ -25,8 +26,11 @@ from shopveil.errors import (
 )
 from shopveil.keys import _datakeys
 from shopveil.keys._crypto import hmac_hex
+from shopveil.keys._erase import Erasure, erase_refs
 from shopveil.keys._keyring import Keyring, check_name
+from shopveil.keys._shred import make_durable
 from shopveil.keys._subjects import (
+    SUBJECT_REF_COMPONENT,
     VAULT_PURPOSE,
     StaleRead,
     SubjectCipher,
@@ -37,13 +41,13 @@ from shopveil.keys._subjects import (
 from shopveil.keys._tokens import new_token, parse_token
 from shopveil.keys._vault_checks import (
     Refusal,
-    check_subject,
     check_value,
+    legacy_subject_bytes,
     sequence,
     subject_bytes,
 )
-from shopveil.store import Store, insert_ignore, insert_ignore_many
-from shopveil.store._schema import vault_subjects, vault_values
+from shopveil.store import Store, insert_ignore_many
+from shopveil.store._schema import data_keys, vault_subjects, vault_values
 
 if TYPE_CHECKING:
     from shopveil.audit import AuditLog
@@ -51,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["Erasure", "Rotation", "Vault", "VaultConfig"]
 
 T = TypeVar("T")
-_DEFAULT_REIDENTIFY = frozenset({"fulfilment", "support"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class VaultConfig:
         support by default). Every other purpose gets :class:`AccessDenied`.
     """
 
-    reidentify_purposes: frozenset[str] = field(default=_DEFAULT_REIDENTIFY)
+    reidentify_purposes: frozenset[str] = field(default=DEFAULT_REIDENTIFY_PURPOSES)
 
     def __post_init__(self) -> None:
         purposes = self.reidentify_purposes
@@ -75,16 +78,6 @@ class VaultConfig:
             )
         names = frozenset(check_name(p, "reidentify_purposes item") for p in purposes)
         object.__setattr__(self, "reidentify_purposes", names)
-
-
-@dataclass(frozen=True)
-class Erasure:
-    """What :meth:`Vault.erase_subject` did: values made unrecoverable, audit event number."""
-
-    subject_ref: str
-    values: int
-    already_erased: bool
-    audit_seq: int
 
 
 @dataclass(frozen=True)
@@ -127,14 +120,17 @@ class Vault:
         self.audit = audit
         self.config = config if config is not None else VaultConfig()
         self._subjects = SubjectKeys(keyring)
-        self._ref_key = keyring.system_key("vault.subject-ref")
+        self._ref_key = keyring.system_key(SUBJECT_REF_COMPONENT)
 
     def __repr__(self) -> str:
         purposes = sorted(self.config.reidentify_purposes)
         return f"Vault(store={self.store.engine.url!r}, reidentify_purposes={purposes})"
 
     def subject_ref(self, subject_id: str | int) -> str:
-        """The pseudonymous reference under which a subject's keys are stored."""
+        """The pseudonymous reference under which a subject's keys are stored.
+
+        It is a keyed HMAC of the canonical id, so every spelling of one id shares it.
+        """
         return hmac_hex(self._ref_key, subject_bytes(subject_id, "subject_id"))
 
     def tokenize(
@@ -163,7 +159,10 @@ class Vault:
                 f"values and subject_ids must have the same length, got {len(plain)} and "
                 f"{len(ids)}; pass one subject id per value"
             )
-        refs = [self.subject_ref(check_subject(s, f"subject_ids[{i}]")) for i, s in enumerate(ids)]
+        refs = [
+            hmac_hex(self._ref_key, subject_bytes(s, f"subject_ids[{i}]"))
+            for i, s in enumerate(ids)
+        ]
         if not plain:
             return []
         return _retry(lambda: self._tokenize(plain, refs, purpose, actor, self._subjects.current()))
@@ -223,42 +222,22 @@ class Vault:
         return _retry(lambda: self._detokenize(valid, purpose, actor))
 
     def erase_subject(self, subject_id: str | int, actor: str) -> Erasure:
-        """Shred the subject's key: their vault values become unrecoverable. Idempotent."""
-        ref = self.subject_ref(check_subject(subject_id, "subject_id"))
+        """Shred the subject's key: their vault values become unrecoverable. Idempotent.
+
+        The id is canonical (``17850``, ``"17850.0"`` and ``" 17850"`` are one subject).
+        It returns only once no copy of the key is left in the live store's files.
+
+        Raises
+        ------
+        StoreError
+            The key is deleted but SQLite could not empty its write-ahead log (another
+            connection is reading); run the erasure again once that reader is gone.
+        """
+        ref = self.subject_ref(subject_id)
+        legacy = legacy_subject_bytes(subject_id)
+        refs = [ref] if legacy is None else [ref, hmac_hex(self._ref_key, legacy)]
         self.audit.check(actor, "vault.erase")
-        with self.store.transaction() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA secure_delete = ON")
-            insert_ignore(
-                conn,
-                vault_subjects,
-                [{"subject_ref": ref, "key_version": None, "wrapped_key": None, "erased_at": None}],
-            )
-            row = conn.execute(
-                sa.select(vault_subjects.c.erased_at)
-                .where(vault_subjects.c.subject_ref == ref)
-                .with_for_update()
-            ).one()
-            already = row.erased_at is not None
-            at = self.audit.clock.now().isoformat()
-            conn.execute(
-                sa.update(vault_subjects)
-                .where(vault_subjects.c.subject_ref == ref)
-                .values(key_version=None, wrapped_key=None, erased_at=row.erased_at or at)
-            )
-            count = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(vault_values)
-                .where(vault_values.c.subject_ref == ref)
-            ).scalar_one()
-            event = self.audit.append_in(
-                conn,
-                actor,
-                "vault.erase",
-                {"subject_ref": ref, "values": int(count), "already_erased": already},
-            )
-        _forget_freed_pages(self.store)
-        return Erasure(ref, int(count), already, event.seq)
+        return erase_refs(self.store, self.audit, refs, actor)
 
     def rotate(
         self,
@@ -321,6 +300,7 @@ class Vault:
                 "retired": retired,
             },
         )
+        make_durable(self.store, "the vault key rotation", [vault_subjects, data_keys])
         return Rotation(new_version, rewrapped, tuple(retired), event.seq)
 
     def _none_under(self, conn: sa.Connection, *, version: int) -> None:
@@ -453,14 +433,3 @@ def _retry(operation: Callable[[], T]) -> T:
         except StaleRead:
             continue
     raise StoreError("the vault keys kept changing under this call (rotation?); try again")
-
-
-def _forget_freed_pages(store: Store) -> None:
-    # SQLite keeps old page images in the WAL until a checkpoint; fold them back so the
-    # shredded key does not linger there. (secure_delete zeroes the freed cells.)
-    if store.dialect != "sqlite":
-        return
-    with store.engine.connect() as conn:
-        # On the raw connection: a checkpoint cannot run inside SQLAlchemy's transaction.
-        raw: Any = conn.connection.driver_connection
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")

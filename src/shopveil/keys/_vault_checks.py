@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from shopveil._core.subjects import canonical_id
 from shopveil.errors import ParameterError, ShopVeilError
 from shopveil.keys._crypto import encode_fields
 
-__all__ = ["Refusal", "check_subject", "check_value", "sequence", "subject_bytes"]
+__all__ = [
+    "Refusal",
+    "check_subject",
+    "check_value",
+    "legacy_subject_bytes",
+    "sequence",
+    "subject_bytes",
+]
 
 
 class Refusal(Exception):
@@ -54,8 +62,29 @@ def check_subject(subject_id: object, where: str) -> str | int:
     return subject_id
 
 
-def subject_bytes(subject_id: str | int, where: str) -> bytes:
+def subject_bytes(subject_id: object, where: str) -> bytes:
+    """The subject's canonical id, encoded for the reference MAC.
+
+    ``17850``, ``"17850"``, ``" 17850"`` and ``"17850.0"`` are one person, so they get
+    one reference, one key and one erasure (:func:`shopveil._core.subjects.canonical_id`).
+    """
+    check_subject(subject_id, where)
     try:
-        return encode_fields(str(check_subject(subject_id, where)))
-    except UnicodeEncodeError:
+        return encode_fields(canonical_id(subject_id))
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: {exc}") from None
+    except UnicodeError:
         raise ParameterError(f"{where} holds a lone surrogate") from None
+
+
+def legacy_subject_bytes(subject_id: str | int) -> bytes | None:
+    """The encoding older versions used (the exact text), or None if it is the canonical one.
+
+    Stores written before ids were canonical may hold a subject under this reference;
+    erasure shreds it too.
+    """
+    try:
+        exact = encode_fields(str(subject_id))
+        return None if exact == encode_fields(canonical_id(subject_id)) else exact
+    except (ParameterError, UnicodeError):
+        return None

@@ -32,7 +32,7 @@ from shopveil.mask import (
     Shuffle,
     Truncate,
 )
-from shopveil.pseudo import FormatPreservingEncrypt, KeyedToken
+from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken
 
 __all__ = ["DROP", "OPERATORS", "build_operator", "technique_names"]
 
@@ -57,6 +57,7 @@ OPERATORS: Mapping[str, type[Any]] = MappingProxyType(
         Perturb.name: Perturb,
         Shuffle.name: Shuffle,
         FormatPreservingEncrypt.name: FormatPreservingEncrypt,
+        ErasableToken.name: ErasableToken,
     }
 )
 

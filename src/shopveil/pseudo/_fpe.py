@@ -11,6 +11,7 @@ allowed to re-identify.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 from shopveil._core.luhn import luhn_check_digits, luhn_valid
 from shopveil._core.operators import OperatorContext
+from shopveil._core.reidentify import DEFAULT_REIDENTIFY_PURPOSES, require_reidentify
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.pseudo._ff3 import FF3Key, length_limits
 
@@ -83,8 +85,24 @@ class FormatPreservingEncrypt:
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
         return self._transform(values, context, decrypt=False)
 
-    def decrypt(self, values: pa.Array, context: OperatorContext) -> pa.Array:
-        """Recover the values :meth:`apply` encrypted under the same context."""
+    def decrypt(
+        self,
+        values: pa.Array,
+        context: OperatorContext,
+        *,
+        reidentify_purposes: Collection[str] = DEFAULT_REIDENTIFY_PURPOSES,
+    ) -> pa.Array:
+        """Recover the values :meth:`apply` encrypted under the same context.
+
+        Decryption re-identifies, so the context's purpose must be one of
+        ``reidentify_purposes`` (the vault's rule and default: fulfilment, support).
+
+        Raises
+        ------
+        AccessDenied
+            The purpose may not re-identify; nothing is decrypted.
+        """
+        require_reidentify(context.purpose, reidentify_purposes, "format-preserving ciphertext")
         return self._transform(values, context, decrypt=True)
 
     def _key(self, context: OperatorContext) -> FF3Key:

@@ -24,8 +24,11 @@ def token_rotation_map(
     originals: pa.Array, old: KeyedToken, new: KeyedToken, context: OperatorContext
 ) -> pa.Table:
     """A two-column table ``old_token → new_token`` for the distinct non-null originals."""
-    if old.version == new.version:
-        raise SchemaError(f"old and new tokens share version {old.version}; choose a new one")
+    if (old.version, old.normalize) == (new.version, new.normalize):
+        raise SchemaError(
+            f"old and new tokens share version {old.version} and normalization "
+            f"{old.normalize}; choose a new version or normalization"
+        )
     distinct = pc.unique(pc.drop_null(originals))
     return pa.table(
         {

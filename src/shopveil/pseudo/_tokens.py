@@ -1,6 +1,8 @@
 """Irreversible keyed tokens: HMAC-SHA-256 under a key bound to a purpose and a domain.
 
-A token reads ``tk<version>_<22 base64url characters>`` (132 bits of the MAC). The same
+A token reads ``tk<version>_<22 base64url characters>`` (132 bits of the MAC), or
+``tk<version>n2_…`` when it was made with version-2 case folding (see
+:class:`Normalization`). The same
 value gets the same token within one purpose and domain (joins survive across tables and
 runs); the keys of two purposes are independent HKDF outputs, so tokens made for
 ``marketing`` cannot be joined with tokens made for ``fulfilment``. Unlike a plain or
@@ -18,20 +20,31 @@ import pyarrow.compute as pc
 
 from shopveil._core.operators import OperatorContext
 from shopveil.errors import ParameterError, SchemaError
+from shopveil.pseudo._fold import fold_array
 from shopveil.pseudo._kernel import hmac_sha256_batch, hmac_tokens
 
 __all__ = ["KeyedToken", "Normalization", "hmac_sha256_batch", "token_prefix"]
 
 
 class Normalization(StrEnum):
-    """How a value is canonicalized before it is tokenized."""
+    """How a value is canonicalized before it is tokenized.
+
+    ``casefold`` (normalization version 2) folds what people write differently for one
+    value: NFKC, full case folding (``ß`` is ``ss``), blanks collapsed and trimmed; its
+    tokens read ``tk<version>n2_…``. ``casefold_v1`` is the version-1 folding (lower case
+    and trimmed only), kept so that tokens released with it stay reproducible; its
+    tokens, like ``exact`` ones, read ``tk<version>_…``. Re-key v1 tokens to v2 with
+    :func:`~shopveil.pseudo.token_rotation_map`.
+    """
 
     EXACT = "exact"
-    CASEFOLD = "casefold"  # strip surrounding blanks and case: emails, names
+    CASEFOLD = "casefold"
+    CASEFOLD_V1 = "casefold_v1"
 
 
-def token_prefix(version: int) -> str:
-    return f"tk{version}_"
+def token_prefix(version: int, normalize: Normalization = Normalization.EXACT) -> str:
+    """``tk<version>_``, with ``n2`` before the ``_`` for version-2 case folding."""
+    return f"tk{version}n2_" if normalize is Normalization.CASEFOLD else f"tk{version}_"
 
 
 @dataclass(frozen=True)
@@ -68,11 +81,15 @@ class KeyedToken:
         )
         text = _as_text(values)
         if self.normalize is Normalization.CASEFOLD:
-            text = pc.utf8_lower(pc.utf8_trim_whitespace(_utf8(text, context.column)))
-        return hmac_tokens(key, text, token_prefix(self.version))
+            text = fold_array(_utf8(text, context.column, self.normalize))
+        elif self.normalize is Normalization.CASEFOLD_V1:
+            text = pc.utf8_lower(
+                pc.utf8_trim_whitespace(_utf8(text, context.column, self.normalize))
+            )
+        return hmac_tokens(key, text, token_prefix(self.version, self.normalize))
 
 
-def _utf8(values: pa.Array, column: str) -> pa.Array:
+def _utf8(values: pa.Array, column: str, normalize: Normalization) -> pa.Array:
     if not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
         return values
     try:
@@ -80,7 +97,7 @@ def _utf8(values: pa.Array, column: str) -> pa.Array:
     except pa.ArrowInvalid:
         raise SchemaError(
             f"column {column!r} holds bytes that are not UTF-8 text, which normalize="
-            "'casefold' cannot fold; use normalize='exact' to tokenize the raw bytes"
+            f"'{normalize}' cannot fold; use normalize='exact' to tokenize the raw bytes"
         ) from None
 
 
