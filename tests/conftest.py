@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from shopveil._core.budgets import ApproxDP
 from shopveil.dp import Ledger, PeopleKey
 from shopveil.keys import Keyring
 from shopveil.store import Store
+
+# One Hypothesis profile for the whole suite. No deadline: on a loaded machine a
+# property's first example (imports, a store, a JIT) can take seconds, and speed is
+# measured by the benchmarks, not by tests. A test asks for fewer examples only where
+# each example is slow, and says why next to its @settings. "ci" runs more examples.
+settings.register_profile("shopveil", deadline=None, max_examples=50, print_blob=True)
+settings.register_profile("ci", settings.get_profile("shopveil"), max_examples=200)
+settings.load_profile(os.environ.get("SHOPVEIL_HYPOTHESIS_PROFILE", "shopveil"))
 
 PG_URL = os.environ.get("SHOPVEIL_TEST_PG_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]

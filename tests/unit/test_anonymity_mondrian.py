@@ -9,7 +9,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pycanon import anonymity as pycanon
 
@@ -173,7 +173,6 @@ def _tables(draw: st.DrawFn) -> tuple[pa.Table, int, bool]:
     return pa.table({"x": numeric, "c": category}), k, relaxed
 
 
-@settings(max_examples=60, deadline=None)
 @given(_tables())
 def test_every_class_has_at_least_k_rows(case: tuple[pa.Table, int, bool]) -> None:
     table, k, relaxed = case
@@ -184,7 +183,6 @@ def test_every_class_has_at_least_k_rows(case: tuple[pa.Table, int, bool]) -> No
     assert int(out.groupby(["x", "c"]).size().min()) >= k
 
 
-@settings(max_examples=40, deadline=None)
 @given(_tables(), st.floats(0.0, 0.1))
 def test_lattice_classes_have_at_least_k_rows_after_suppression(
     case: tuple[pa.Table, int, bool], limit: float

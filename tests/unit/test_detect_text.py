@@ -205,7 +205,7 @@ def _embedded(data: st.DataObject, value: str) -> tuple[str, int]:
     return f"{prefix}{value} {after}", len(prefix)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), kind=st.sampled_from(["card", "email", "iban"]))
 def test_embedded_values_are_found_with_exact_offsets(data: st.DataObject, kind: str) -> None:
     strategy = {"card": card_numbers(), "email": emails(), "iban": ibans()}[kind]
@@ -215,7 +215,7 @@ def test_embedded_values_are_found_with_exact_offsets(data: st.DataObject, kind:
     assert TextSpan(start, start + len(value), expected) in find_text_pii(text)
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.data(),
     values=st.lists(st.one_of(card_numbers(), emails()), min_size=1, max_size=6),
@@ -244,7 +244,7 @@ _words = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(_words, max_size=12).map(" ".join), max_size=8))
 def test_redact_matches_find_text_pii(texts: list[str]) -> None:
     """The vectorized path replaces exactly the spans the one-string path finds."""

@@ -241,9 +241,8 @@ def test_a_retry_safe_query_replays_its_stored_answer_uncharged(
     assert len(audit.events(action="dp.charge")) == 1
 
 
-@settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+# Fewer examples: each example opens a real store and ledger on every backend.
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(costs=st.lists(st.sampled_from([0.1, 0.25, 0.4]), min_size=1, max_size=8))
 def test_audited_costs_add_up_to_what_was_spent_and_never_exceed_the_budget(
     store_url: str, tmp_path: Path, costs: list[float]

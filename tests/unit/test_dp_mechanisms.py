@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
@@ -29,7 +29,6 @@ epsilons = st.floats(min_value=1e-3, max_value=20, allow_nan=False)
 sensitivities = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False)
 
 
-@settings(max_examples=200, deadline=None)
 @given(eps=epsilons, sens=sensitivities, integer=st.booleans(), k=st.integers(1, 50))
 def test_calibrated_laplace_fits_its_budget(eps: float, sens: float, integer: bool, k: int) -> None:
     m = laplace_for(PureDP(eps), sens, integer=integer, changed_coordinates=k)
@@ -41,7 +40,6 @@ def test_calibrated_laplace_fits_its_budget(eps: float, sens: float, integer: bo
         assert spent.epsilon > eps * (1 - 1e-3) * sens / (sens + k * m.granularity)  # type: ignore[operator]
 
 
-@settings(max_examples=200, deadline=None)
 @given(rho=st.floats(1e-4, 10), sens=sensitivities, integer=st.booleans(), k=st.integers(1, 10_000))
 def test_calibrated_gaussian_fits_its_budget(
     rho: float, sens: float, integer: bool, k: int

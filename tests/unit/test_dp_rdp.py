@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil._core.budgets import ZCDP, ApproxDP
@@ -57,7 +57,6 @@ def test_zcdp_is_linear_in_the_order_and_equals_the_gaussian() -> None:
 
 
 @given(sigma=sigmas, delta=deltas, k=st.integers(1, 50), extra=st.integers(1, 50))
-@settings(max_examples=60, deadline=None)
 def test_more_composition_never_lowers_epsilon(
     sigma: float, delta: float, k: int, extra: int
 ) -> None:
@@ -69,7 +68,6 @@ def test_more_composition_never_lowers_epsilon(
 
 
 @given(rho=st.floats(1e-4, 10.0), delta=deltas)
-@settings(max_examples=60, deadline=None)
 def test_conversion_is_at_least_as_tight_as_the_zcdp_one_and_nonnegative(
     rho: float, delta: float
 ) -> None:
@@ -78,7 +76,6 @@ def test_conversion_is_at_least_as_tight_as_the_zcdp_one_and_nonnegative(
 
 
 @given(target=st.floats(0.1, 20.0), delta=deltas)
-@settings(max_examples=40, deadline=None)
 def test_max_zcdp_within_is_the_largest_rho_that_fits(target: float, delta: float) -> None:
     rho = max_zcdp_within(ApproxDP(target, delta)).rho
     assert rdp_to_approx_dp(rdp_of_zcdp(ZCDP(rho)), delta).epsilon <= target
@@ -90,7 +87,6 @@ def test_max_zcdp_within_is_the_largest_rho_that_fits(target: float, delta: floa
     sigma=sigmas,
     discrete=st.booleans(),
 )
-@settings(max_examples=150, deadline=None)
 def test_data_dependent_bound_never_exceeds_the_data_independent_one(
     counts: list[int], sigma: float, discrete: bool
 ) -> None:

@@ -55,9 +55,7 @@ names = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, ma
 triples = st.tuples(names, names, st.integers(1, 2**31))
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(a=triples, b=triples)
 def test_derived_keys_differ_across_purpose_context_version(
     store: Store, a: tuple[str, str, int], b: tuple[str, str, int]

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 from _people import PEOPLE_KEY
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import sparse
 
@@ -71,7 +71,6 @@ rows_strategy = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None)
 @given(rows_strategy, st.integers(1, 10), st.integers(1, 6), st.floats(0.01, 100.0))
 def test_each_customer_term_is_within_its_sensitivity(
     rows: sparse.csr_matrix, m: int, rank: int, clip: float

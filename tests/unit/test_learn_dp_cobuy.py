@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from _people import PEOPLE_KEY
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import sparse
 
@@ -51,7 +51,6 @@ def _seeded(seed: int = 0) -> np.random.Generator:
         return insecure_seeded_rng(seed)
 
 
-@settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=1, max_size=8))
 def test_one_customer_moves_each_release_by_at_most_its_sensitivity(rows: list[list[bool]]) -> None:
     matrix = sparse.csr_matrix(np.array(rows, dtype=np.float64))

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import sparse
 
@@ -92,7 +92,6 @@ def _cases(draw: st.DrawFn) -> tuple[np.ndarray, sparse.csr_matrix, int]:
     return gen.random((n_users, n_items)), sparse.csr_matrix(relevant.astype(float)), k
 
 
-@settings(max_examples=60, deadline=None)
 @given(_cases())
 def test_metrics_lie_in_unit_interval(case: tuple[np.ndarray, sparse.csr_matrix, int]) -> None:
     scores, relevant, k = case
@@ -101,7 +100,6 @@ def test_metrics_lie_in_unit_interval(case: tuple[np.ndarray, sparse.csr_matrix,
         assert np.all((values >= 0) & (values <= 1 + 1e-12))
 
 
-@settings(max_examples=60, deadline=None)
 @given(_cases())
 def test_perfect_ranking_scores_one(case: tuple[np.ndarray, sparse.csr_matrix, int]) -> None:
     noise, relevant, k = case

@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 import pytest
 import sqlalchemy as sa
 from _people import PEOPLE_KEY
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy import sparse
 
@@ -209,7 +209,6 @@ def test_tiny_epsilon_warns_of_popularity_fallback(
         DPPopularity(PureDP(1e-4)).fit(train, FitContext(ledger=ledger, dataset="t", rng=_rng(9)))
 
 
-@settings(max_examples=40, deadline=None)
 @given(st.integers(1, 6), st.integers(0, 2**32 - 1))
 def test_bounded_counts_keep_at_most_the_limit_per_user(limit: int, seed: int) -> None:
     gen = np.random.Generator(np.random.PCG64(seed))

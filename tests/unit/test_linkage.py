@@ -7,7 +7,7 @@ import secrets
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil.data import RetailOptions, generate_retail
@@ -47,7 +47,6 @@ def test_precision_and_recall_with_ten_percent_typos(customers: pa.Table) -> Non
     assert result.to_dict()["clk"]["recall"] == round(result.quality.recall, 4)  # type: ignore[index]
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     name=st.text("abcdefghijklmnopqrstuvwxyz ", min_size=8, max_size=30), seed=st.integers(0, 999)
 )

@@ -31,7 +31,6 @@ events = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None)
 @given(rows=events)
 def test_date_shift_keeps_each_subjects_intervals(keyring: Keyring, rows: list) -> None:
     subjects = pa.array([s for s, _ in rows])
@@ -108,7 +107,8 @@ def reference_fake(kind: FakeKind, key: bytes, value: str, locale: str = "en_GB"
     }[kind]
 
 
-@settings(max_examples=25, deadline=None)
+# Fewer examples: runs once per fake kind; each example builds vectorized fakes.
+@settings(max_examples=25)
 @given(values=st.lists(st.one_of(st.none(), st.text(max_size=20)), min_size=1, max_size=30))
 @pytest.mark.parametrize("kind", list(FakeKind))
 def test_vectorized_fakes_follow_the_per_value_rule(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil._core import InsecureRandomnessWarning, Kind, insecure_seeded_rng
@@ -50,7 +50,6 @@ def test_short_values_are_masked_whole() -> None:
     assert out.to_pylist() == ["***", "a*cd"]
 
 
-@settings(max_examples=60, deadline=None)
 @given(value=st.text(min_size=1, max_size=30), last=st.integers(0, 6))
 def test_partial_mask_keeps_length_and_hides_the_middle(value: str, last: int) -> None:
     out = PartialMask(keep_last=last).apply(pa.array([value]), ctx()).to_pylist()[0]
@@ -81,7 +80,6 @@ def test_numbers_to_bins() -> None:
         GeneralizeNumber().apply(pa.array(["12", "twelve"]), ctx("age"))
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     values=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=200),
     mode=st.sampled_from(["additive", "multiplicative"]),
@@ -111,7 +109,6 @@ def test_perturbation_defaults_to_a_secure_rng() -> None:
     assert len(out) == 4
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     values=st.lists(st.one_of(st.none(), st.integers(0, 5)), max_size=50), seed=st.integers(0, 99)
 )
@@ -213,7 +210,6 @@ def test_bad_parameters_name_the_parameter(make: object, message: str) -> None:
         make()  # type: ignore[operator]
 
 
-@settings(max_examples=60, deadline=None)
 @given(
     values=st.lists(st.one_of(st.none(), st.text(max_size=25)), min_size=1, max_size=20),
     first=st.integers(0, 3),

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil._core.operators import OperatorContext
@@ -48,7 +48,6 @@ def test_text_that_is_not_a_date_is_an_error_not_a_null() -> None:
         GeneralizeDate().apply(pa.array(["2011-03-04", "soon"]), ctx("InvoiceDate"))
 
 
-@settings(max_examples=60, deadline=None)
 @given(age=st.integers(0, 120), width=st.integers(1, 25))
 def test_age_band_contains_the_age(age: int, width: int) -> None:
     band = AgeBand(width=width, top=90).apply(pa.array([str(age)]), ctx()).to_pylist()[0]
@@ -59,7 +58,6 @@ def test_age_band_contains_the_age(age: int, width: int) -> None:
         assert low <= age <= high and high - low + 1 == width
 
 
-@settings(max_examples=60, deadline=None)
 @given(days_old=st.integers(0, 36_000))
 def test_age_band_from_birth_date_matches_the_calendar_age(days_old: int) -> None:
     born = AS_OF - timedelta(days=days_old)

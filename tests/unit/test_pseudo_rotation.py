@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shopveil._core.operators import OperatorContext
@@ -19,7 +19,6 @@ def context(keyring: Keyring) -> OperatorContext:
     return OperatorContext(purpose="analytics", column="customer_id", keys=keyring)
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     ids=st.lists(st.one_of(st.none(), st.text(min_size=1, max_size=10)), min_size=1, max_size=50)
 )

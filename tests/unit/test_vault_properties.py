@@ -16,9 +16,9 @@ from shopveil.errors import SubjectErased
 from shopveil.keys import Keyring, Vault
 from shopveil.store import Store
 
+# Fewer examples: each example writes and reads a real vault store.
 PROPERTY = settings(
     max_examples=15,
-    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
@@ -61,6 +61,7 @@ def test_round_trip_and_tokens_never_equal_inputs(
         assert (tokens[i] == tokens[j]) == (pairs[i] == pairs[j])
 
 
+# Fewer examples: each example rotates keys in a real vault store.
 @settings(PROPERTY, max_examples=8)
 @given(records=records_st, rotations=st.integers(1, 2))
 def test_rotation_keeps_every_value_readable(
