@@ -28,7 +28,7 @@ from shopveil.dp._ledger import Ledger
 from shopveil.dp._query._duckdb import UNFILTERED
 from shopveil.dp._query._people import FilePeople, detect_person_column, file_people
 from shopveil.dp._query._plan import SOURCE
-from shopveil.errors import QueryError
+from shopveil.errors import QueryError, SourceError
 
 if TYPE_CHECKING:
     import duckdb
@@ -53,7 +53,11 @@ def registered_path(data: Any, catalog: Catalog | None) -> tuple[Any, Dataset | 
     if catalog is None or not isinstance(data, str) or os.path.exists(data):
         return data, None
     entry = catalog.find(data)
-    return (entry.path, entry) if entry is not None else (data, None)
+    if entry is None:
+        raise SourceError(
+            f"{data}: no such file, nor a registered dataset (`shopveil data list` shows them)"
+        )
+    return entry.path, entry
 
 
 def resolve_target(
