@@ -93,7 +93,7 @@ def test_scan_then_anonymize_with_the_draft_policy(tmp_path: Path) -> None:
             2,
             "cannot tell the format",
         ),
-        ("ok", ["anonymize", "c.csv", "-o", "out.csv"], 2, "give either --policy"),
+        ("ok", ["anonymize", "c.csv", "-o", "out.csv"], 2, "give --policy"),
         (
             "ok",
             ["anonymize", "c.csv", "-o", "out.csv", "--policy", "gdpr", "--purpose", "x"],

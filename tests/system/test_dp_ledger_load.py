@@ -31,7 +31,8 @@ from shopveil.store._schema import dp_accounts, dp_charges
 
 ROW = PerRow()
 CUSTOMERS = PerCustomer("customer", 10)
-KEY = secrets.token_bytes(32)  # one people key for every client, as one workspace has
+# One people key for every client, as one workspace has; handed to each process.
+KEY = secrets.token_bytes(32)
 
 CLIENTS = 32
 BUDGET = 1.0
@@ -46,7 +47,7 @@ def _write_orders(path: Path) -> Path:
 
 
 def _ask(
-    store: Store, data: str, request_id: str, audit: AuditLog | None = None
+    store: Store, data: str, request_id: str, audit: AuditLog | None = None, key: bytes = KEY
 ) -> tuple[str, bool] | None:
     try:
         options = QueryOptions(
@@ -56,7 +57,7 @@ def _ask(
             "SELECT country, COUNT(*) FROM orders GROUP BY country",
             data,
             options=options,
-            ledger=Ledger(store, audit=audit, people_key=PeopleKey(KEY)),
+            ledger=Ledger(store, audit=audit, people_key=PeopleKey(key)),
             request_id=request_id,
         )
         return answer.request_id, answer.replayed
@@ -64,13 +65,13 @@ def _ask(
         return None
 
 
-def _process_client(url: str, data: str, client: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _process_client(url: str, data: str, client: int, key: bytes, out: mp.Queue) -> None:  # type: ignore[type-arg]
     store = Store.open(url)
     results = []
     for k in range(1):
         rid = f"p{client}-{k}"
-        results.append(_ask(store, data, rid))
-        results.append(_ask(store, data, rid))  # a retry of the same request
+        results.append(_ask(store, data, rid, key=key))
+        results.append(_ask(store, data, rid, key=key))  # a retry of the same request
     store.close()
     out.put(results)
 
@@ -145,7 +146,7 @@ def test_32_processes_never_overspend(store_url: str, tmp_path: Path) -> None:
     ctx.set_forkserver_preload(["shopveil.dp", "shopveil.store"])
     queue = ctx.Queue()
     procs = [
-        ctx.Process(target=_process_client, args=(store_url, data, c, queue))
+        ctx.Process(target=_process_client, args=(store_url, data, c, KEY, queue))
         for c in range(CLIENTS)
     ]
     for p in procs:

@@ -49,8 +49,10 @@ def test_the_default_store_and_master_key_are_owner_only(tmp_path: Path) -> None
         store.close()
     home = Path(os.environ["SHOPVEIL_HOME"])
     assert _mode(home / "shopveil.db") == 0o600
-    assert _mode(home / "master.key") == 0o600
     assert _mode(home) == 0o700
+    # The master key lives apart from the store, owner-only too.
+    (key,) = (Path(os.environ["XDG_CONFIG_HOME"]) / "shopveil" / "keys").glob("*.key")
+    assert _mode(key) == 0o600 and not (home / "master.key").exists()
 
 
 @pytest.mark.usefixtures("usual_umask")
