@@ -25,6 +25,7 @@ from shopveil._core.budgets import Budget
 from shopveil._core.subjects import IdType
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._ledger import Ledger
+from shopveil.dp._ledger_sql import record_event
 from shopveil.dp._ledger_values import Renewal
 from shopveil.dp._people import People, containment, sketch_of
 from shopveil.errors import ParameterError
@@ -200,13 +201,7 @@ class Catalog:
         return best
 
     def _audit(self, conn: sa.Connection, actor: str, action: str, details: Any) -> None:
-        audit = self.ledger.audit
-        if audit is None:
-            return
-        if audit.store.engine.url == self.store.engine.url:
-            audit.append_in(conn, actor, action, details)
-        else:
-            audit.append(actor, action, details)
+        record_event(self.ledger, conn, actor, action, details)
 
 
 def unit_to_json(unit: PrivacyUnit) -> dict[str, Any]:

@@ -23,8 +23,6 @@ the charge and its event commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,13 +30,15 @@ import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.clock import Clock, SystemClock
-from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
+from shopveil._core.units import PerCustomer, PrivacyUnit
 from shopveil.dp._accounting import convert
 from shopveil.dp._ledger_sql import (
+    charge_history,
     create_default_account,
     lock_account,
     matching_subs,
     previous_charge,
+    record_event,
     store_answer,
     update_sub,
 )
@@ -59,10 +59,11 @@ from shopveil.dp._ledger_values import (
     require_fits,
     select_account,
     state_of,
+    unit_key,
     unknown,
 )
-from shopveil.dp._people import People, PeopleKey
-from shopveil.dp._people_sql import cannot_afford, lock_namespace, spend, spending_summary
+from shopveil.dp._people import People, PeopleKey, PeopleSpending, id_array
+from shopveil.dp._people_sql import charge_people, spending_summary
 from shopveil.dp._query._answer import budget_dict
 from shopveil.errors import ParameterError
 from shopveil.store import Store
@@ -77,44 +78,6 @@ DEFAULT_TOTAL = ApproxDP(1.0, 1e-6)
 """The budget of a dataset nobody set one for: ε = 1, δ = 10⁻⁶, never renewed."""
 
 _NO_ONE = np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class PeopleSpending:
-    """What the people of a namespace have spent now, against a per-person ``total``.
-
-    ``exhausted`` is exact here, for the steward; show it as :meth:`exhausted_range`.
-    """
-
-    namespace: str
-    total: Budget
-    most: Budget
-    exhausted: int
-
-    def exhausted_range(self) -> str:
-        """How many people have no budget left, as a decade range ("<10", "10-99", …)."""
-        if self.exhausted < 10:
-            return "<10"
-        low = 10 ** (len(str(self.exhausted)) - 1)
-        return f"{low}-{low * 10 - 1}"
-
-
-def _id_array(ids: Any) -> Any:
-    import pyarrow as pa
-
-    values = list(ids)
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return pa.array(values, pa.int64())
-    return pa.array([None if v is None else str(v) for v in values], pa.string())
-
-
-def _unit_key(unit: PrivacyUnit) -> str:
-    if not isinstance(unit, PerRow | PerCustomer):
-        raise ParameterError(
-            f"unit must be PerRow() or PerCustomer(...), got {type(unit).__name__}; the "
-            "ledger keeps budgets per typed privacy unit"
-        )
-    return unit.key
 
 
 class Ledger:
@@ -168,7 +131,7 @@ class Ledger:
                 "this ledger has no people key, so it cannot account per person; open it "
                 "with shopveil.open_workspace(), or pass Ledger(..., people_key=...)"
             )
-        values = ids if isinstance(ids, pa.Array | pa.ChunkedArray) else _id_array(ids)
+        values = ids if isinstance(ids, pa.Array | pa.ChunkedArray) else id_array(ids)
         return self.people_key.hash_ids(values, unit)
 
     # --- administration ------------------------------------------------------------------
@@ -188,12 +151,12 @@ class Ledger:
         who made the change in the audit log.
         """
         _check_name("dataset", dataset)
-        unit_key = _unit_key(unit)
+        key = unit_key(unit)
         if not isinstance(total, PureDP | ApproxDP | ZCDP):
             raise ParameterError(f"total must be PureDP, ApproxDP or ZCDP, got {total!r}")
         renewal = Renewal(renewal)
         with self.store.transaction() as conn:
-            row = lock_account(conn, dataset, unit_key)
+            row = lock_account(conn, dataset, key)
             values: dict[str, Any] = {f"total_{k}": v for k, v in _parts(total).items()}
             values |= {"kind": _kind(total), "renewal": renewal.value, "is_default": False}
             values["updated_at"] = self.clock.now().isoformat()
@@ -202,7 +165,7 @@ class Ledger:
                 period = renewal.period(self.clock.now())
                 conn.execute(
                     sa.insert(dp_accounts).values(
-                        dataset=dataset, unit=unit_key, period=period, **values, **spent
+                        dataset=dataset, unit=key, period=period, **values, **spent
                     )
                 )
             else:
@@ -215,7 +178,7 @@ class Ledger:
                         converted = _parts(convert(spent_now, total))
                     except ParameterError:
                         raise ParameterError(
-                            f"{dataset!r} ({unit_key}) has already spent {spent_now}, which a "
+                            f"{dataset!r} ({key}) has already spent {spent_now}, which a "
                             f"{type(total).__name__} total cannot hold; set --delta > 0 (or "
                             "reset the account first)"
                         ) from None
@@ -225,7 +188,7 @@ class Ledger:
                     sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**values)
                 )
             details = {"total": budget_dict(total), "renewal": renewal.value}
-            self._audit(conn, actor, "dp.budget_set", dataset, unit_key, details)
+            self._audit(conn, actor, "dp.budget_set", dataset, key, details)
         return self.show(dataset, unit)
 
     def set_sub_budget(
@@ -242,16 +205,16 @@ class Ledger:
         if scope not in ("analyst", "purpose"):
             raise ParameterError(f"scope must be 'analyst' or 'purpose', got {scope!r}")
         _check_name(scope, name)
-        unit_key = _unit_key(unit)
+        key = unit_key(unit)
         with self.store.transaction() as conn:
-            row = lock_account(conn, dataset, unit_key)
+            row = lock_account(conn, dataset, key)
             if row is None:
-                raise unknown(dataset, unit_key)
+                raise unknown(dataset, key)
             total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
             limit_parts = _parts(convert(limit, total))
-            key = (dp_sub_budgets.c.account_id == row.id) & (dp_sub_budgets.c.scope == scope)
-            key &= dp_sub_budgets.c.name == name
-            conn.execute(sa.delete(dp_sub_budgets).where(key))
+            this = (dp_sub_budgets.c.account_id == row.id) & (dp_sub_budgets.c.scope == scope)
+            this &= dp_sub_budgets.c.name == name
+            conn.execute(sa.delete(dp_sub_budgets).where(this))
             conn.execute(
                 sa.insert(dp_sub_budgets).values(
                     account_id=row.id,
@@ -263,7 +226,7 @@ class Ledger:
                 )
             )
             details = {"scope": scope, "name": name, "limit": budget_dict(limit)}
-            self._audit(conn, actor, "dp.sub_budget_set", dataset, unit_key, details)
+            self._audit(conn, actor, "dp.sub_budget_set", dataset, key, details)
         return self.show(dataset, unit)
 
     def reset(self, dataset: str, unit: PrivacyUnit, *, actor: str = "-") -> AccountState:
@@ -273,51 +236,34 @@ class Ledger:
         guarantee to each person does not.
         """
         zero = {f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")}
-        unit_key = _unit_key(unit)
+        key = unit_key(unit)
         with self.store.transaction() as conn:
-            row = lock_account(conn, dataset, unit_key)
+            row = lock_account(conn, dataset, key)
             if row is None:
-                raise unknown(dataset, unit_key)
+                raise unknown(dataset, key)
             conn.execute(sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**zero))
             conn.execute(
                 sa.update(dp_sub_budgets)
                 .where(dp_sub_budgets.c.account_id == row.id)
                 .values(**zero)
             )
-            self._audit(conn, actor, "dp.budget_reset", dataset, unit_key, {})
+            self._audit(conn, actor, "dp.budget_reset", dataset, key, {})
         return self.show(dataset, unit)
 
     def show(self, dataset: str, unit: PrivacyUnit) -> AccountState:
         """The account's state; an unknown dataset and unit raise :class:`ParameterError`."""
-        unit_key = _unit_key(unit)
+        key = unit_key(unit)
         with self.store.engine.connect() as conn:
-            row = conn.execute(select_account(dataset, unit_key)).first()
+            row = conn.execute(select_account(dataset, key)).first()
             if row is None:
-                raise unknown(dataset, unit_key)
+                raise unknown(dataset, key)
             return state_of(conn, row, self.clock.now())
 
     def history(self, dataset: str, unit: PrivacyUnit | str, limit: int = 50) -> list[ChargeRecord]:
         """The account's most recent charges, newest first."""
-        key = unit if isinstance(unit, str) else _unit_key(unit)
+        key = unit if isinstance(unit, str) else unit_key(unit)
         with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(dp_charges, dp_accounts.c.kind)
-                .join(dp_accounts, dp_accounts.c.id == dp_charges.c.account_id)
-                .where((dp_accounts.c.dataset == dataset) & (dp_accounts.c.unit == key))
-                .order_by(dp_charges.c.id.desc())
-                .limit(limit)
-            ).all()
-        return [
-            ChargeRecord(
-                r.request_id,
-                r.at,
-                _make(r.kind, r.epsilon, r.delta, r.rho),
-                r.analyst,
-                r.purpose,
-                r.what,
-            )
-            for r in rows
-        ]
+            return charge_history(conn, dataset, key, limit)
 
     def spending(self, namespace: str, total: Budget) -> PeopleSpending:
         """What the people of ``namespace`` have spent now against a per-person ``total``."""
@@ -355,7 +301,7 @@ class Ledger:
         Writes nothing. People's own budgets are checked by :meth:`charge`, which
         leaves out whoever cannot afford the release rather than refusing it.
         """
-        key = _unit_key(unit)
+        key = unit_key(unit)
         with self.store.engine.connect() as conn:
             row = conn.execute(select_account(dataset, key)).first()
             state = state_of(conn, row, self.clock.now()) if row is not None else None
@@ -368,7 +314,7 @@ class Ledger:
 
     def find(self, request_id: str, dataset: str, unit: PrivacyUnit) -> Charge | None:
         """The charge already recorded for ``request_id`` on this account, if any."""
-        key = _unit_key(unit)
+        key = unit_key(unit)
         with self.store.engine.connect() as conn:
             found = conn.execute(
                 sa.select(dp_charges, dp_accounts)
@@ -460,7 +406,7 @@ class Ledger:
         answer: str | None,
     ) -> Charge:
         _check_name("dataset", dataset)
-        key = _unit_key(unit)
+        key = unit_key(unit)
         now = self.clock.now()
         with self.store.transaction() as conn:
             row = lock_account(conn, dataset, key)
@@ -490,7 +436,7 @@ class Ledger:
                 update_sub(conn, row.id, sub.scope, sub.name, {"period": period, **new})
             left_out = _NO_ONE
             if people is not None:
-                left_out = self._charge_people(conn, people, total, cost_k, period, now)
+                left_out = charge_people(conn, people, total, cost_k, period, now)
             new_spent = _add(spent, cost_k)
             conn.execute(
                 sa.update(dp_accounts)
@@ -538,23 +484,6 @@ class Ledger:
             left_out,
         )
 
-    def _charge_people(
-        self,
-        conn: sa.Connection,
-        people: People,
-        total: Budget,
-        cost: Budget,
-        period: str,
-        now: datetime,
-    ) -> np.ndarray:
-        """Charge everyone in ``people`` who can afford ``cost``; return who cannot."""
-        lock_namespace(conn, people.namespace, "rho" if isinstance(total, ZCDP) else "eps", now)
-        broke = cannot_afford(conn, people.namespace, now, _parts(cost), _parts(total))
-        left_out = people.pids[np.isin(people.pids, broke, assume_unique=True)]
-        paying = people.pids if not left_out.size else people.without(left_out).pids
-        spend(conn, people.namespace, period, paying, _parts(cost))
-        return left_out
-
     # --- helpers -------------------------------------------------------------------------
 
     def _audit(
@@ -566,12 +495,4 @@ class Ledger:
         unit: str,
         details: Mapping[str, Any],
     ) -> None:
-        if self.audit is None:
-            return
-        event = {"dataset": dataset, "unit": unit, **details}
-        if self.audit.store.engine.url == self.store.engine.url:
-            # One database (even through two Store objects): one transaction.
-            self.audit.append_in(conn, actor, action, event)
-        else:
-            # Another database: append first; an error here rolls the charge back.
-            self.audit.append(actor, action, event)
+        record_event(self, conn, actor, action, {"dataset": dataset, "unit": unit, **details})

@@ -6,21 +6,27 @@ renew, charge, replay) and this module as the rows they touch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from shopveil._core.budgets import Budget
-from shopveil.dp._ledger_values import Renewal, _kind, _parts, select_account
+from shopveil.dp._ledger_values import ChargeRecord, Renewal, _kind, _make, _parts, select_account
 from shopveil.store import insert_ignore
 from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
 
+if TYPE_CHECKING:
+    from shopveil.dp._ledger import Ledger
+
 __all__ = [
+    "charge_history",
     "create_default_account",
     "lock_account",
     "matching_subs",
     "previous_charge",
+    "record_event",
     "store_answer",
     "update_sub",
 ]
@@ -84,3 +90,42 @@ def store_answer(conn: sa.Connection, request_id: str, answer: str) -> bool:
         .values(answer=answer)
     )
     return bool(done.rowcount)
+
+
+def charge_history(conn: sa.Connection, dataset: str, unit: str, limit: int) -> list[ChargeRecord]:
+    """The account's most recent charges, newest first."""
+    rows = conn.execute(
+        sa.select(dp_charges, dp_accounts.c.kind)
+        .join(dp_accounts, dp_accounts.c.id == dp_charges.c.account_id)
+        .where((dp_accounts.c.dataset == dataset) & (dp_accounts.c.unit == unit))
+        .order_by(dp_charges.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        ChargeRecord(
+            r.request_id,
+            r.at,
+            _make(r.kind, r.epsilon, r.delta, r.rho),
+            r.analyst,
+            r.purpose,
+            r.what,
+        )
+        for r in rows
+    ]
+
+
+def record_event(
+    ledger: Ledger, conn: sa.Connection, actor: str, action: str, details: Mapping[str, Any]
+) -> None:
+    """Append an audit event for a change the ledger (or its catalog) makes in ``conn``.
+
+    In the ledger's database (same URL) the event commits in the change's transaction;
+    in another database it is appended first, so a failed audit write rolls it back.
+    """
+    audit = ledger.audit
+    if audit is None:
+        return
+    if audit.store.engine.url == ledger.store.engine.url:
+        audit.append_in(conn, actor, action, details)
+    else:
+        audit.append(actor, action, details)

@@ -16,6 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
+from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._accounting import convert
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.store._schema import dp_accounts, dp_sub_budgets
@@ -250,3 +251,12 @@ def require_fits(
         f"of {total}; this release costs {cost}. Nothing was charged or released: "
         "lower the epsilon, or raise the budget with `shopveil budget set`"
     )
+
+
+def unit_key(unit: PrivacyUnit) -> str:
+    if not isinstance(unit, PerRow | PerCustomer):
+        raise ParameterError(
+            f"unit must be PerRow() or PerCustomer(...), got {type(unit).__name__}; the "
+            "ledger keeps budgets per typed privacy unit"
+        )
+    return unit.key

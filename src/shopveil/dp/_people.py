@@ -15,10 +15,11 @@ The set-based statements for millions of people are in :mod:`shopveil.dp._people
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shopveil._core.budgets import Budget
 from shopveil._core.subjects import canonical_ids
 from shopveil._core.units import PerCustomer
 from shopveil.errors import ParameterError
@@ -26,7 +27,15 @@ from shopveil.errors import ParameterError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["SKETCH_SIZE", "People", "PeopleKey", "containment", "sketch_of"]
+__all__ = [
+    "SKETCH_SIZE",
+    "People",
+    "PeopleKey",
+    "PeopleSpending",
+    "containment",
+    "id_array",
+    "sketch_of",
+]
 
 SKETCH_SIZE = 4096
 """How many of the smallest person hashes a dataset's fingerprint keeps."""
@@ -112,3 +121,32 @@ def containment(people: People, sketch: np.ndarray) -> float:
     if not below.size:
         return 0.0
     return float(np.isin(below, sketch).mean())
+
+
+@dataclass(frozen=True)
+class PeopleSpending:
+    """What the people of a namespace have spent now, against a per-person ``total``.
+
+    ``exhausted`` is exact here, for the steward; show it as :meth:`exhausted_range`.
+    """
+
+    namespace: str
+    total: Budget
+    most: Budget
+    exhausted: int
+
+    def exhausted_range(self) -> str:
+        """How many people have no budget left, as a decade range ("<10", "10-99", …)."""
+        if self.exhausted < 10:
+            return "<10"
+        low = 10 ** (len(str(self.exhausted)) - 1)
+        return f"{low}-{low * 10 - 1}"
+
+
+def id_array(ids: Any) -> Any:
+    import pyarrow as pa
+
+    values = list(ids)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.array(values, pa.int64())
+    return pa.array([None if v is None else str(v) for v in values], pa.string())

@@ -17,13 +17,16 @@ from datetime import datetime
 import numpy as np
 import sqlalchemy as sa
 
-from shopveil.dp._ledger_values import Renewal
+from shopveil._core.budgets import ZCDP, Budget
+from shopveil.dp._ledger_values import Renewal, _parts
+from shopveil.dp._people import People
 from shopveil.errors import ParameterError
 from shopveil.store import insert_ignore
 from shopveil.store._schema import dp_namespaces, dp_people
 
 __all__ = [
     "cannot_afford",
+    "charge_people",
     "current_periods",
     "lock_namespace",
     "spend",
@@ -137,3 +140,19 @@ def _json_array(pids: np.ndarray) -> str:
 
 def _pg_array(pids: np.ndarray) -> str:
     return "{" + ",".join(map(str, pids.tolist())) + "}"
+
+
+def charge_people(
+    conn: sa.Connection, people: People, total: Budget, cost: Budget, period: str, now: datetime
+) -> np.ndarray:
+    """Charge ``cost`` to everyone in ``people`` who can afford it; return who cannot.
+
+    ``total`` is each person's budget; the namespace stays locked until the caller's
+    transaction ends, so two releases never both spend a person's last ε.
+    """
+    lock_namespace(conn, people.namespace, "rho" if isinstance(total, ZCDP) else "eps", now)
+    broke = cannot_afford(conn, people.namespace, now, _parts(cost), _parts(total))
+    left_out = people.pids[np.isin(people.pids, broke, assume_unique=True)]
+    paying = people.pids if not left_out.size else people.without(left_out).pids
+    spend(conn, people.namespace, period, paying, _parts(cost))
+    return left_out
