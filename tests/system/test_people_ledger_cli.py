@@ -155,3 +155,25 @@ def test_bad_input_is_one_line_exit_2_and_charges_nothing(
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert json.loads(_ok(["budget", "show", "--json"])) == []
     assert json.loads(_ok(["data", "list", "--json"])) == []
+
+
+@pytest.mark.parametrize("spelling", ["17850", "17850.0", " 17850"])
+def test_erasure_deletes_the_customers_rows_from_registered_data(
+    tmp_path: Path, spelling: str
+) -> None:
+    orders = tmp_path / "orders.csv"
+    table = bundled_online_retail()
+    pacsv.write_csv(table, orders)
+    before = pacsv.read_csv(orders, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    theirs = sum(1 for v in before.column("CustomerID").to_pylist() if v == 17850.0)
+    assert theirs > 0
+    _ok(["data", "add", "orders", str(orders), "--unit", "CustomerID"])
+    out = _ok(["erase", "--subject", spelling])
+    assert f"orders: {theirs} row(s)" in out
+    after = pacsv.read_csv(orders)
+    assert 17850.0 not in after.column("CustomerID").to_pylist()
+    assert after.num_rows == before.num_rows - theirs
+    shown = json.loads(_ok(["data", "show", "orders", "--json"]))
+    assert shown["rows"] == after.num_rows
+    (event,) = json.loads(_ok(["audit", "show", "--json", "--action", "catalog.erase_rows"]))
+    assert event["details"] == {"name": "orders", "rows_removed": theirs}

@@ -59,6 +59,9 @@ def erase(
     pseudonyms (technique erasable_token): neither can be read or recomputed afterwards.
     Every spelling of the id is one subject (17850, 17850.0 and " 17850").
 
+    Also deletes the subject's rows from every dataset registered per customer (shopveil
+    data add), rewriting each file, and their per-person budget rows.
+
     Does not cover: keyed tokens (technique token) and FPE output (technique fpe),
     which come from purpose keys, not subject keys, so they stay computable from the id
     and FPE output still decrypts; delete those rows from released files, or use
@@ -73,13 +76,24 @@ def erase(
     version) and then the master key (keys rotate-master), and every copy of the old
     master key is destroyed.
     """
-    with _open_vault() as vault:
-        result = vault.erase_subject(subject, actor=actor)
+    from shopveil._workspace import open_workspace
+
+    with open_workspace(actor=actor) as workspace:
+        result = workspace.vault.erase_subject(subject, actor=workspace.actor)
+        rows = workspace.catalog.erase_subject(subject, actor=workspace.actor)
     note = " (already erased)" if result.already_erased else ""
     console.print(
         f"Erased subject ref {result.subject_ref[:16]}…{note}: {result.values} vault "
-        f"value(s) unrecoverable; audit event #{result.audit_seq}."
+        f"value(s) unrecoverable; audit event #{result.audit_seq}.",
+        highlight=False,
+        markup=False,
     )
+    for dataset, count in rows:
+        console.print(
+            f"{dataset}: {count} row(s) of the subject deleted from the registered file",
+            highlight=False,
+            markup=False,
+        )
 
 
 @translate_errors

@@ -28,6 +28,7 @@ from shopveil.dp._ledger import Ledger
 from shopveil.dp._ledger_sql import record_event
 from shopveil.dp._ledger_values import Renewal
 from shopveil.dp._people import People, containment, sketch_of
+from shopveil.dp._people_sql import forget_person
 from shopveil.errors import ParameterError
 from shopveil.store._schema import datasets
 
@@ -170,6 +171,49 @@ class Catalog:
         with self.store.transaction() as conn:
             conn.execute(sa.delete(datasets).where(datasets.c.name == name))
             self._audit(conn, actor, "catalog.remove", {"name": name})
+
+    def erase_subject(self, subject_id: str | int, *, actor: str = "-") -> list[tuple[str, int]]:
+        """Delete every row of one customer from every registered dataset, and their ledger.
+
+        Each registered file per customer is rewritten without the subject's rows (every
+        spelling of the id is one person), atomically, and its fingerprint, row and
+        people counts are updated; the subject's per-person spending rows are deleted.
+        Returns ``(dataset, rows removed)`` per dataset; audited with counts only.
+        """
+        from shopveil.data import read_table, write_table
+
+        removed: list[tuple[str, int]] = []
+        for entry in self.datasets():
+            if not isinstance(entry.unit, PerCustomer):
+                continue
+            target = self.ledger.hash_ids([subject_id], entry.unit)
+            if target[0] < 0:
+                raise ParameterError(
+                    f"the subject id is not an id of {entry.name!r} ({entry.unit.id_type.value})"
+                )
+            table = read_table(entry.path)
+            pids = self.ledger.hash_ids(table.column(entry.unit.id_column), entry.unit)
+            keep = pids != target[0]
+            count = int((~keep).sum())
+            if count:
+                # The steward's own data: written back as it was, formulas not escaped.
+                write_table(table.filter(keep), entry.path, csv_escape=False)
+            left = People(entry.unit.namespace, pids[keep & (pids >= 0)])
+            with self.store.transaction() as conn:
+                conn.execute(
+                    sa.update(datasets)
+                    .where(datasets.c.name == entry.name)
+                    .values(
+                        row_count=int(keep.sum()),
+                        people=len(left),
+                        sketch=sketch_of(left).astype("<i8").tobytes(),
+                    )
+                )
+                forget_person(conn, entry.unit.namespace, int(target[0]))
+                details = {"name": entry.name, "rows_removed": count}
+                self._audit(conn, actor, "catalog.erase_rows", details)
+            removed.append((entry.name, count))
+        return removed
 
     def resolve(
         self, path: str | Path | None, people_of: Callable[[PerCustomer], People | None]

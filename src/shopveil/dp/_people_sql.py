@@ -28,6 +28,7 @@ __all__ = [
     "cannot_afford",
     "charge_people",
     "current_periods",
+    "forget_person",
     "lock_namespace",
     "spend",
     "spending_summary",
@@ -156,3 +157,9 @@ def charge_people(
     paying = people.pids if not left_out.size else people.without(left_out).pids
     spend(conn, people.namespace, period, paying, _parts(cost))
     return left_out
+
+
+def forget_person(conn: sa.Connection, namespace: str, pid: int) -> None:
+    """Delete one erased person's spending rows: nothing keyed by them stays."""
+    people = dp_people.c
+    conn.execute(sa.delete(dp_people).where((people.namespace == namespace) & (people.pid == pid)))
