@@ -16,7 +16,7 @@ import pytest
 from _noise import MIN_DRAWS, assert_noise, assert_scale, discrete_laplace_sd, seeded
 
 from shopveil._core.budgets import ApproxDP, PureDP
-from shopveil._core.units import PerCustomer, PerRow
+from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp import Ledger, make_quantile, run_query, top_k
 from shopveil.dp._query._answer import Answer
 from shopveil.dp._query._plan import QueryOptions
@@ -35,7 +35,7 @@ def _cells(answer: Answer, column: str) -> np.ndarray:
     return np.asarray([row[column].value for row in answer.rows], dtype=np.float64)
 
 
-def _charged(ledger: Ledger, unit: str) -> float:
+def _charged(ledger: Ledger, unit: PrivacyUnit) -> float:
     spent = ledger.show("t", unit).spent
     assert isinstance(spent, PureDP | ApproxDP)
     return spent.epsilon
@@ -45,8 +45,9 @@ def _run(
     ledger: Ledger, sql: str, data: pa.Table, seed: int, **options: object
 ) -> tuple[Answer, float]:
     opts = QueryOptions(**options)  # type: ignore[arg-type]
+    assert opts.unit is not None
     answer = run_query(sql, data, table="t", options=opts, ledger=ledger, rng=seeded(seed))
-    return answer, _charged(ledger, opts.unit.key)
+    return answer, _charged(ledger, opts.unit)
 
 
 def test_count_noise_is_n_over_epsilon(scratch_ledger: Ledger) -> None:
@@ -108,6 +109,7 @@ def test_partition_selection_keeps_groups_as_its_threshold_and_scale_promise(
     scratch_ledger: Ledger,
 ) -> None:
     # COUNT with private keys: ε is split evenly between the count and the selection.
+    # Each customer owns one row here, so the per-row unit is declared over the ids.
     # The map ApproxDP(N/s, N·q^(τ−1)/(1+q)) fixes the scale s = N/ε_sel and the least
     # threshold τ for δ; a group of τ − 1 units is then kept with probability q/(1+q).
     eps, delta, n = 2.0, 1e-8, 1
@@ -117,7 +119,7 @@ def test_partition_selection_keeps_groups_as_its_threshold_and_scale_promise(
     groups = 20_000
     answer, charged = _run(
         scratch_ledger, "SELECT g, COUNT(*) AS n FROM t GROUP BY g", _grouped(groups, tau - 1),
-        25, epsilon=PureDP(eps), delta=delta, unit=PerRow(),
+        25, epsilon=PureDP(eps), delta=delta, unit=PerRow(), unit_declared=True,
     )  # fmt: skip
     assert charged == pytest.approx(eps)
     kept = len(answer.rows) / groups
@@ -171,5 +173,5 @@ def test_top_k_counts_noise_is_n_over_the_count_share(scratch_ledger: Ledger) ->
             rng=rng,
         )  # fmt: skip
         noise.append(_cells(answer, "count") - buyers)
-    eps = _charged(scratch_ledger, unit.key) / calls
+    eps = _charged(scratch_ledger, unit) / calls
     assert_noise(np.concatenate(noise), discrete_laplace_sd(3 / (eps / 2)), "top-k counts")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,18 +23,22 @@ from _noise import (
     measured_sd,
     seeded,
 )
+from _people import PEOPLE_KEY
 
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
+from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.dp._bits import as_bits
 from shopveil.learn._baselines import DPPopularity
+from shopveil.learn._catalogue import Catalogue
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import DPALS, noisy
 from shopveil.learn._dp_cobuy import DPCoPurchase
 from shopveil.learn._features import CustomerFeatures
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._kmeans import DPKMeansConfig, dp_kmeans
 from shopveil.learn._pate_aggregate import GNMaxConfig, aggregate_votes
-from shopveil.learn._recommender import PRIVACY_UNIT, FitContext
+from shopveil.learn._recommender import FitContext
 from shopveil.store import Store
 
 # The tests release noise on purpose; the all-noise warnings are expected.
@@ -41,16 +46,19 @@ pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn._recommender.NoS
 
 
 def _interactions(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> Interactions:
+    """Events on a public catalogue of ``n_items`` items (ids zero-padded: sorted)."""
+    catalogue = Catalogue(np.array([f"i{i:06d}" for i in range(n_items)]))
     return Interactions(
         users.astype(np.int32),
         items.astype(np.int32),
         np.full(len(users), np.datetime64(datetime(2024, 1, 1), "us")),
         np.array([f"u{i}" for i in range(n_users)]),
-        np.array([f"i{i}" for i in range(n_items)]),
+        catalogue.item_ids,
+        catalogue=catalogue,
     )
 
 
-def _spent(ledger: Ledger, dataset: str, unit: str = PRIVACY_UNIT) -> object:
+def _spent(ledger: Ledger, dataset: str, unit: PerCustomer = CUSTOMER) -> object:
     return ledger.show(dataset, unit).spent
 
 
@@ -232,14 +240,15 @@ def test_confident_gnmax_check_and_vote_noise_are_what_the_charge_promises() -> 
 # --- DP k-means ----------------------------------------------------------------------
 
 
-def test_dp_kmeans_count_and_sum_noise_are_what_the_budget_promises(tmp_path: object) -> None:
+def test_dp_kmeans_count_and_sum_noise_are_what_the_budget_promises(tmp_path: Path) -> None:
     # One cluster, identical customers: 30 coordinates sit at the box centre (true sum 0)
     # and 30 at 0.4 from it. The centroid is (S + Z_s) / (N + Z_c): the centre coordinates
     # give Z_s, the others give N + Z_c. Counts (sensitivity 1) get 1% of each round's ρ
-    # so that Z_c stands far above what Z_s adds to its estimate.
-    store = Store.open(f"sqlite:///{tmp_path}/kmeans.db")
-    ledger = Ledger(store)
-    ledger.set_budget("km", "customer:CustomerID", ZCDP(1e6))
+    # so that Z_c stands far above what Z_s adds to its estimate. The 400 runs charge
+    # every customer ρ = 400 in zCDP, which an (ε, δ) account could not hold.
+    store = Store.open(f"sqlite:///{tmp_path / 'kmeans.db'}")
+    ledger = Ledger(store, people_key=PEOPLE_KEY)
+    ledger.set_budget("km", CUSTOMER, ZCDP(1e6))
     n, dims, runs, rho = 2_000, 60, 400, 1.0
     names = tuple(f"f{i}" for i in range(dims))
     caps = dict.fromkeys(names, 3.0)  # log1p(1)/log1p(3) = 1/2: the value 1 is the centre

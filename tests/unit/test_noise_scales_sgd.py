@@ -1,11 +1,12 @@
 """DP-SGD's noise, measured per step in the optimizer: make_private, churn models, DP-MF.
 
 Opacus adds ``N(0, (σ·C)²)`` to the sum of the clipped per-example gradients and divides
-by the expected batch size B. Where every per-example gradient of a parameter is zero
-(a layer whose input is zero, or a loss of zero), the gradient the inner optimizer sees
-is pure noise of standard deviation σ·C/B. A global step pre-hook reads it there, with
-the real training running; the promised σ is what Opacus's accountant needs for the
-ε charged on the ledger (see ``_noise`` for the margins).
+by the batch size B (the declared one under a fixed sample rate). Where every
+per-example gradient of a parameter is zero (a layer whose input is zero, or a loss of
+zero), the gradient the inner optimizer sees is pure noise of standard deviation σ·C/B.
+A global step pre-hook reads it there, with the real training running; the promised σ
+is what Opacus's accountant needs for the ε charged on the ledger, or for the budget of
+a bare ``make_private`` (which charges nothing itself; see ``_noise`` for the margins).
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from shopveil._core.budgets import ApproxDP
 from shopveil.dp import Ledger
+from shopveil.learn._catalogue import Catalogue
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._customers import CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import DPSGDConfig, make_private, quiet_opacus, training_epsilon
 from shopveil.learn._features import FEATURE_CAPS, FEATURE_NAMES, CustomerFeatures
 from shopveil.learn._interactions import Interactions
-from shopveil.learn._recommender import PRIVACY_UNIT, FitContext
+from shopveil.learn._recommender import FitContext
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn._recommender.NoSignalWarning")
@@ -68,8 +71,9 @@ def _promised_sigma(charged: object, rate: float, epochs: int, accountant: str) 
         )  # fmt: skip
 
 
-def test_make_private_adds_sigma_times_clip_over_batch(scratch_ledger: Ledger) -> None:
-    # Zero inputs: every per-example gradient of the bias-free layer is zero.
+def test_make_private_adds_sigma_times_clip_over_batch() -> None:
+    # Zero inputs: every per-example gradient of the bias-free layer is zero. The caller
+    # charges config.budget before make_private, so σ is what that budget needs.
     clip = 2.5
     rows, batch, epochs = 64, 16, 2
     x = torch.zeros(rows, 50)
@@ -79,8 +83,7 @@ def test_make_private_adds_sigma_times_clip_over_batch(scratch_ledger: Ledger) -
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     config = DPSGDConfig(ApproxDP(2.0, 1e-5), epochs, max_grad_norm=clip, accountant="rdp")
     training = make_private(
-        model, optimizer, loader, config=config, ledger=scratch_ledger, dataset="sgd",
-        unit="customer:id", request_id=f"sgd-{clip}", rng=seeded(11),
+        model, optimizer, loader, config=config, charge=None, unit=CUSTOMER, rng=seeded(11),
     )  # fmt: skip
     with gradients_seen(0) as seen, quiet_opacus():
         for _ in range(epochs):
@@ -90,7 +93,7 @@ def test_make_private_adds_sigma_times_clip_over_batch(scratch_ledger: Ledger) -
                 loss.backward()
                 training.optimizer.step()
     rate = 1 / len(loader)
-    sigma = _promised_sigma(scratch_ledger.show("sgd", "customer:id").spent, rate, epochs, "rdp")
+    sigma = _promised_sigma(config.budget, rate, epochs, "rdp")
     assert_noise(np.concatenate([g.ravel() for g in seen]), sigma * clip / (rows * rate), "dp-sgd")
 
 
@@ -105,27 +108,32 @@ def test_churn_model_training_noise_is_what_the_charge_promises(scratch_ledger: 
     )
     labels = np.arange(customers) % 2
     config = CustomerModelConfig("churn", hidden=hidden, epochs=epochs, batch_size=batch)
-    privacy = DPSGDConfig(ApproxDP(3.0, 1e-5), epochs, max_grad_norm=1.5, accountant="rdp")
+    rate = batch / customers  # 1/8: the declared batch is the expected one
+    privacy = DPSGDConfig(
+        ApproxDP(3.0, 1e-5), epochs, max_grad_norm=1.5, accountant="rdp", sample_rate=rate
+    )
     with gradients_seen(0) as seen:
         train_customer_model(
             features, labels, config=config, privacy=privacy, ledger=scratch_ledger,
             dataset="churn", request_id="churn-1", rng=seeded(12),
         )  # fmt: skip
-    rate = 1 / math.ceil(customers / batch)
-    charged = scratch_ledger.show("churn", "customer:CustomerID").spent
+    charged = scratch_ledger.show("churn", CUSTOMER).spent
     sigma = _promised_sigma(charged, rate, epochs, privacy.accountant)
     draws = np.concatenate([g.ravel() for g in seen])
-    assert_noise(draws, sigma * privacy.max_grad_norm / (customers * rate), "churn DP-SGD")
+    assert_noise(draws, sigma * privacy.max_grad_norm / batch, "churn DP-SGD")
 
 
 def _interactions(users: np.ndarray, items: np.ndarray, n_items: int) -> Interactions:
+    """Events on a public catalogue of ``n_items`` items (ids zero-padded: sorted)."""
     n_users = int(users.max()) + 1
+    catalogue = Catalogue(np.array([f"i{i:06d}" for i in range(n_items)]))
     return Interactions(
         users.astype(np.int32),
         items.astype(np.int32),
         np.full(len(users), np.datetime64(datetime(2024, 1, 1), "us")),
         np.array([f"u{i}" for i in range(n_users)]),
-        np.array([f"i{i}" for i in range(n_items)]),
+        catalogue.item_ids,
+        catalogue=catalogue,
     )
 
 
@@ -133,23 +141,25 @@ def test_dp_mf_training_noise_is_what_the_charge_promises(scratch_ledger: Ledger
     # 200 customers each buy one item of 5,000, so the 50 kept items are mostly chosen by
     # the popularity noise and bought by at most a few customers: nearly every customer's
     # loss on them is 0, and the few others (clipped to C each) add well under 1% to the
-    # 6,400 noisy coordinates of the input embedding per step.
-    customers, n_items = 200, 5_000
+    # 6,400 noisy coordinates of the input embedding per step. Sampling 1/4 of them
+    # expects the declared batch of 50.
+    customers, n_items, batch = 200, 5_000, 50
     train = _interactions(np.arange(customers), np.arange(customers) * 25, n_items)
     config = DPMF(
-        ApproxDP(4.0, 1e-6), dim=128, epochs=2, batch_size=64, top_items=50, text_scale=0.0
-    )
+        ApproxDP(4.0, 1e-6), dim=128, epochs=2, batch_size=batch, top_items=50, text_scale=0.0,
+        sample_rate=batch / customers,
+    )  # fmt: skip
     context = FitContext(ledger=scratch_ledger, dataset="mf", request_id="mf-1", rng=seeded(13))
     with gradients_seen(0) as seen:
         fitted = config.fit(train, context)
     assert fitted.kept.size == 50
-    charged = scratch_ledger.show("mf", PRIVACY_UNIT).spent
+    charged = scratch_ledger.show("mf", CUSTOMER).spent
     assert isinstance(charged, ApproxDP)
-    rate, _, steps, _ = config.plan(customers)
+    rate, _, steps, _ = config.plan()
     sgd = config.sgd_config()
     sigma = _composed_sigma(sgd, charged, rate, steps)
     draws = np.concatenate([g.ravel() for g in seen])
-    assert_noise(draws, sigma * config.max_grad_norm / (customers * rate), "dp-mf DP-SGD")
+    assert_noise(draws, sigma * config.max_grad_norm / batch, "dp-mf DP-SGD")
 
 
 def _composed_sigma(sgd: DPSGDConfig, charged: ApproxDP, rate: float, steps: int) -> float:
