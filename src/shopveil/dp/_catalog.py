@@ -209,7 +209,7 @@ class Catalog:
                         sketch=sketch_of(left).astype("<i8").tobytes(),
                     )
                 )
-                forget_person(conn, entry.unit.namespace, int(target[0]))
+                forget_person(conn, int(target[0]))
                 details = {"name": entry.name, "rows_removed": count}
                 self._audit(conn, actor, "catalog.erase_rows", details)
             removed.append((entry.name, count))

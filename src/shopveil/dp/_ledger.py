@@ -436,7 +436,7 @@ class Ledger:
                 update_sub(conn, row.id, sub.scope, sub.name, {"period": period, **new})
             left_out = _NO_ONE
             if people is not None:
-                left_out = charge_people(conn, people, total, cost_k, period, now)
+                left_out = charge_people(conn, people, total, cost_k, Renewal(row.renewal), now)
             new_spent = _add(spent, cost_k)
             conn.execute(
                 sa.update(dp_accounts)

@@ -14,6 +14,7 @@ The set-based statements for millions of people are in :mod:`shopveil.dp._people
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +91,11 @@ class PeopleKey:
         from shopveil.pseudo._kernel import hmac_sha256_array
 
         canonical = canonical_ids(values, unit.id_type)
-        macs = hmac_sha256_array(self.key, canonical)
+        # One key per namespace: the same id in two namespaces is two people.
+        namespace_key = hmac.digest(
+            self.key, b"shopveil/people/" + unit.namespace.encode(), "sha256"
+        )
+        macs = hmac_sha256_array(namespace_key, canonical)
         pids = np.ascontiguousarray(macs[:, :8]).view("<i8").ravel() & _MASK
         valid = np.asarray(pc.is_valid(canonical).to_numpy(zero_copy_only=False), dtype=bool)
         return np.where(valid, pids, np.int64(-1))

@@ -1,9 +1,10 @@
 """Set-based statements for per-person spending: millions of people per charge.
 
-A person's spending is kept per renewal period key: ``"-"`` for budgets that never
-renew, ``"2026-12"`` for monthly ones, ``"2026-12-07"`` for daily ones. What a person
-has spent *now* is the sum over the keys that are current, so releases under different
-renewal rules still add up for the same person and no rule resets another's spending.
+One row per person, keyed by the person hash alone (on SQLite the table's rowid, so an
+upsert touches one B-tree). A row keeps what the person spent under budgets that never
+renew, under monthly budgets this month and under daily budgets today. What a person has
+spent *now* is the sum of the three, so releases under different renewal rules add up
+for the same person and no rule resets another's spending.
 
 Hashes travel to the database as one text parameter per chunk (a JSON array for SQLite's
 ``json_each``, an array literal for PostgreSQL's ``unnest``): one statement per million
@@ -27,7 +28,6 @@ from shopveil.store._schema import dp_namespaces, dp_people
 __all__ = [
     "cannot_afford",
     "charge_people",
-    "current_periods",
     "forget_person",
     "lock_namespace",
     "spend",
@@ -37,11 +37,20 @@ __all__ = [
 _CHUNK = 1_000_000
 _PARTS = ("epsilon", "delta", "rho")
 _TOLERANCE = 1e-9  # the ledger's relative slack for float sums such as 10 × 0.1
+_TABLE = dp_people.name
+_RULE_COLUMN = {Renewal.NEVER: "never", Renewal.MONTHLY: "month", Renewal.DAILY: "day"}
 
 
-def current_periods(now: datetime) -> tuple[str, ...]:
-    """The period keys whose spending counts now: never, this month, today."""
-    return tuple(rule.period(now) for rule in Renewal)
+def _spent_now(part: str) -> str:
+    """SQL for what a person has spent of ``part`` now, over every renewal rule."""
+    return (
+        f"(never_{part} + CASE WHEN month = :month THEN month_{part} ELSE 0 END"
+        f" + CASE WHEN day = :day THEN day_{part} ELSE 0 END)"
+    )
+
+
+def _now(now: datetime) -> dict[str, str]:
+    return {"month": Renewal.MONTHLY.period(now), "day": Renewal.DAILY.period(now)}
 
 
 def lock_namespace(conn: sa.Connection, namespace: str, family: str, now: datetime) -> None:
@@ -75,76 +84,58 @@ def cannot_afford(
     cap: dict[str, float],
 ) -> np.ndarray:
     """Hashes of the people of ``namespace`` for whom ``cost`` would overrun ``cap``."""
-    people = dp_people.c
-    limits = {k: cap[k] * (1 + _TOLERANCE) + 1e-15 - cost[k] for k in _PARTS}
-    spent = {k: sa.func.sum(getattr(people, f"spent_{k}")) for k in _PARTS}
-    query = (
-        sa.select(people.pid)
-        .where((people.namespace == namespace) & people.period.in_(current_periods(now)))
-        .group_by(people.pid)
-        .having(sa.or_(*(spent[k] > limits[k] for k in _PARTS)))
-    )
-    found = conn.execute(query).scalars().all()
-    return np.unique(np.fromiter(found, dtype=np.int64, count=len(found)))
+    over = " OR ".join(f"{_spent_now(k)} > :limit_{k}" for k in _PARTS)
+    limits = {f"limit_{k}": cap[k] * (1 + _TOLERANCE) + 1e-15 - cost[k] for k in _PARTS}
+    found = conn.execute(
+        sa.text(f"SELECT pid FROM {_TABLE} WHERE namespace = :namespace AND ({over})"),
+        {"namespace": namespace, **_now(now), **limits},
+    ).scalars()
+    return np.unique(np.fromiter(found, dtype=np.int64))
 
 
 def spend(
-    conn: sa.Connection, namespace: str, period: str, pids: np.ndarray, cost: dict[str, float]
+    conn: sa.Connection,
+    namespace: str,
+    rule: Renewal,
+    now: datetime,
+    pids: np.ndarray,
+    cost: dict[str, float],
 ) -> None:
-    """Add ``cost`` to each person's spending in ``period``; set-based, chunked."""
+    """Add ``cost`` to each person's spending under ``rule``; set-based, chunked."""
     if conn.dialect.name == "postgresql":
-        source = "unnest(CAST(:pids AS BIGINT[])) AS t(value)"
-        encode = _pg_array
+        source, encode = "unnest(CAST(:pids AS BIGINT[])) AS t(value)", _pg_array
     else:
-        source = "json_each(:pids)"
-        encode = _json_array
-    table = dp_people.name
+        source, encode = "json_each(:pids)", _json_array
+    column = _RULE_COLUMN[rule]
+    spent = [f"{column}_{k}" for k in _PARTS]
+    if rule is Renewal.NEVER:
+        periods, values, renew = [], [], ""
+        added = [f"{c} = {_TABLE}.{c} + excluded.{c}" for c in spent]
+    else:
+        # A row from an older month (day) starts this one from the new cost.
+        same = f"{_TABLE}.{column} = excluded.{column}"
+        periods, values, renew = [column], [":period"], f", {column} = excluded.{column}"
+        added = [
+            f"{c} = CASE WHEN {same} THEN {_TABLE}.{c} + excluded.{c} ELSE excluded.{c} END"
+            for c in spent
+        ]
     statement = sa.text(
-        f"INSERT INTO {table} (namespace, pid, period, spent_epsilon, spent_delta, spent_rho) "
-        f"SELECT :namespace, value, :period, :epsilon, :delta, :rho FROM {source} WHERE true "
-        "ON CONFLICT (namespace, pid, period) DO UPDATE SET "
-        + ", ".join(f"spent_{k} = {table}.spent_{k} + excluded.spent_{k}" for k in _PARTS)
+        f"INSERT INTO {_TABLE} (pid, namespace, {', '.join(spent + periods)}) "
+        f"SELECT value, :namespace, :epsilon, :delta, :rho{''.join(', ' + v for v in values)} "
+        f"FROM {source} WHERE true ON CONFLICT (pid) DO UPDATE SET " + ", ".join(added) + renew
     )
+    params = {"namespace": namespace, "period": rule.period(now), **cost}
     for start in range(0, len(pids), _CHUNK):
-        chunk = pids[start : start + _CHUNK]
-        conn.execute(
-            statement, {"pids": encode(chunk), "namespace": namespace, "period": period, **cost}
-        )
-
-
-def spending_summary(
-    conn: sa.Connection, namespace: str, now: datetime, cap: dict[str, float]
-) -> tuple[dict[str, float], int]:
-    """The most any one person has spent now (per part), and how many are exhausted."""
-    people = dp_people.c
-    per_person = (
-        sa.select(*(sa.func.sum(getattr(people, f"spent_{k}")).label(k) for k in _PARTS))
-        .where((people.namespace == namespace) & people.period.in_(current_periods(now)))
-        .group_by(people.pid)
-        .subquery()
-    )
-    top = conn.execute(
-        sa.select(*(sa.func.coalesce(sa.func.max(per_person.c[k]), 0.0) for k in _PARTS))
-    ).one()
-    floor = {k: cap[k] * (1 - 1e-6) for k in _PARTS}
-    # Exhausted: has spent the whole of some part of the cap that is not zero.
-    full = sa.or_(*(per_person.c[k] >= floor[k] for k in _PARTS if cap[k] > 0))
-    exhausted = conn.execute(
-        sa.select(sa.func.count()).select_from(per_person).where(full)
-    ).scalar_one()
-    return dict(zip(_PARTS, (float(v) for v in top), strict=True)), int(exhausted)
-
-
-def _json_array(pids: np.ndarray) -> str:
-    return "[" + ",".join(map(str, pids.tolist())) + "]"
-
-
-def _pg_array(pids: np.ndarray) -> str:
-    return "{" + ",".join(map(str, pids.tolist())) + "}"
+        conn.execute(statement, {"pids": encode(pids[start : start + _CHUNK]), **params})
 
 
 def charge_people(
-    conn: sa.Connection, people: People, total: Budget, cost: Budget, period: str, now: datetime
+    conn: sa.Connection,
+    people: People,
+    total: Budget,
+    cost: Budget,
+    rule: Renewal,
+    now: datetime,
 ) -> np.ndarray:
     """Charge ``cost`` to everyone in ``people`` who can afford it; return who cannot.
 
@@ -155,11 +146,40 @@ def charge_people(
     broke = cannot_afford(conn, people.namespace, now, _parts(cost), _parts(total))
     left_out = people.pids[np.isin(people.pids, broke, assume_unique=True)]
     paying = people.pids if not left_out.size else people.without(left_out).pids
-    spend(conn, people.namespace, period, paying, _parts(cost))
+    spend(conn, people.namespace, rule, now, paying, _parts(cost))
     return left_out
 
 
-def forget_person(conn: sa.Connection, namespace: str, pid: int) -> None:
-    """Delete one erased person's spending rows: nothing keyed by them stays."""
-    people = dp_people.c
-    conn.execute(sa.delete(dp_people).where((people.namespace == namespace) & (people.pid == pid)))
+def spending_summary(
+    conn: sa.Connection, namespace: str, now: datetime, cap: dict[str, float]
+) -> tuple[dict[str, float], int]:
+    """The most any one person has spent now (per part), and how many are exhausted."""
+    top = conn.execute(
+        sa.text(
+            "SELECT "
+            + ", ".join(f"coalesce(max({_spent_now(k)}), 0)" for k in _PARTS)
+            + f" FROM {_TABLE} WHERE namespace = :namespace"
+        ),
+        {"namespace": namespace, **_now(now)},
+    ).one()
+    # Exhausted: has spent the whole of some part of the cap that is not zero.
+    full = " OR ".join(f"{_spent_now(k)} >= :floor_{k}" for k in _PARTS if cap[k] > 0) or "false"
+    floors = {f"floor_{k}": cap[k] * (1 - 1e-6) for k in _PARTS}
+    exhausted = conn.execute(
+        sa.text(f"SELECT count(*) FROM {_TABLE} WHERE namespace = :namespace AND ({full})"),
+        {"namespace": namespace, **_now(now), **floors},
+    ).scalar_one()
+    return dict(zip(_PARTS, (float(v) for v in top), strict=True)), int(exhausted)
+
+
+def forget_person(conn: sa.Connection, pid: int) -> None:
+    """Delete one erased person's spending row: nothing keyed by them stays."""
+    conn.execute(sa.delete(dp_people).where(dp_people.c.pid == pid))
+
+
+def _json_array(pids: np.ndarray) -> str:
+    return "[" + ",".join(map(str, pids.tolist())) + "]"
+
+
+def _pg_array(pids: np.ndarray) -> str:
+    return "{" + ",".join(map(str, pids.tolist())) + "}"
