@@ -14,6 +14,7 @@ people instead of a million statements.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -53,8 +54,8 @@ def _now(now: datetime) -> dict[str, str]:
     return {"month": Renewal.MONTHLY.period(now), "day": Renewal.DAILY.period(now)}
 
 
-def lock_namespace(conn: sa.Connection, namespace: str, family: str, now: datetime) -> None:
-    """Lock the namespace for this transaction; refuse a budget of another family.
+def lock_namespace(conn: sa.Connection, namespace: str, family: str, now: datetime) -> Any:
+    """Lock the namespace for this transaction and return its row; refuse another family.
 
     ``family`` is ``"eps"`` for PureDP and ApproxDP budgets, ``"rho"`` for zCDP: a
     person's spending is kept in one family, so no two budgets of different families can
@@ -74,6 +75,7 @@ def lock_namespace(conn: sa.Connection, namespace: str, family: str, now: dateti
             f"the people of namespace {namespace!r} are accounted in {wanted} budgets; set "
             f"this dataset's budget as {wanted} (`shopveil budget set ... --epsilon/--rho`)"
         )
+    return row
 
 
 def cannot_afford(
@@ -142,11 +144,22 @@ def charge_people(
     ``total`` is each person's budget; the namespace stays locked until the caller's
     transaction ends, so two releases never both spend a person's last ε.
     """
-    lock_namespace(conn, people.namespace, "rho" if isinstance(total, ZCDP) else "eps", now)
-    broke = cannot_afford(conn, people.namespace, now, _parts(cost), _parts(total))
-    left_out = people.pids[np.isin(people.pids, broke, assume_unique=True)]
+    family = "rho" if isinstance(total, ZCDP) else "eps"
+    namespace = lock_namespace(conn, people.namespace, family, now)
+    cost_parts, cap = _parts(cost), _parts(total)
+    ceiling = {k: getattr(namespace, f"ceiling_{k}") + cost_parts[k] for k in _PARTS}
+    if all(ceiling[k] <= cap[k] * (1 + _TOLERANCE) + 1e-15 for k in _PARTS):
+        left_out = np.zeros(0, dtype=np.int64)  # no one has spent more than the ceiling
+    else:
+        broke = cannot_afford(conn, people.namespace, now, cost_parts, cap)
+        left_out = people.pids[np.isin(people.pids, broke, assume_unique=True)]
     paying = people.pids if not left_out.size else people.without(left_out).pids
-    spend(conn, people.namespace, rule, now, paying, _parts(cost))
+    spend(conn, people.namespace, rule, now, paying, cost_parts)
+    conn.execute(
+        sa.update(dp_namespaces)
+        .where(dp_namespaces.c.namespace == people.namespace)
+        .values(**{f"ceiling_{k}": ceiling[k] for k in _PARTS})
+    )
     return left_out
 
 

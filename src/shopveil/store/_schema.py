@@ -146,6 +146,12 @@ dp_namespaces = sa.Table(
     sa.Column("namespace", sa.String(64), primary_key=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    # Every charge ever made here, added up: no one can have spent more than this, so a
+    # charge that fits under it for everyone needs no look at anyone's row.
+    *(
+        sa.Column(f"ceiling_{part}", sa.Float, nullable=False, server_default="0")
+        for part in ("epsilon", "delta", "rho")
+    ),
 )
 
 dp_people = sa.Table(
