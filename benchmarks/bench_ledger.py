@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from _harness import timed
 from shopveil._core.budgets import PureDP
 from shopveil._core.units import PerCustomer, PerRow
 from shopveil.dp import Ledger, People, PeopleKey, QueryOptions, run_query
@@ -64,15 +65,6 @@ for _ in range(repeat):
     best = min(best, time.perf_counter() - start)
 print(best)
 """
-
-
-def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def bench_charge(url: str, people: int, repeat: int) -> dict[str, float]:
@@ -133,14 +125,12 @@ def bench_query(path: Path, tmp: Path, repeat: int) -> dict[str, float]:
         epsilon=PureDP(1.0), bounds={"total": (0, 100)}, keys={"k": tuple(range(100))},
         unit=PerRow(), unit_declared=True,
     )  # fmt: skip
-    answers: list[object] = []
-    people = best_of(
-        repeat,
-        lambda: answers.append(run_query(SQL, path, table="t", options=per_person, ledger=ledger)),
+    answer, people = timed(
+        lambda: run_query(SQL, path, table="t", options=per_person, ledger=ledger), repeat
     )
-    rows = best_of(repeat, lambda: run_query(SQL, path, table="t", options=per_row, ledger=ledger))
+    _, rows = timed(lambda: run_query(SQL, path, table="t", options=per_row, ledger=ledger), repeat)
     store.close()
-    assert len(answers[-1].rows) == 100  # type: ignore[attr-defined]
+    assert len(answer.rows) == 100
     return {"per_person_s": round(people, 3), "per_row_one_account_s": round(rows, 3)}
 
 
