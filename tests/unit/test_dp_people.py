@@ -147,3 +147,17 @@ def test_integer_ids_refuse_text_and_nothing_is_charged(store: Store) -> None:
     ledger = Ledger(store, people_key=PEOPLE_KEY)
     strict = PerCustomer("CustomerID", id_type=IdType.INTEGER)
     assert len(ledger.people(["17850", "C17850"], strict)) == 1  # text is no one's id
+
+
+def test_rows_whose_id_is_no_ones_are_left_out_of_a_query(store: Store) -> None:
+    from shopveil.dp import QueryOptions, run_query
+
+    ledger = Ledger(store, people_key=PEOPLE_KEY, default_total=PureDP(1e7))
+    # "7.5" is not an integer id: nobody is charged for its rows, so they must not count.
+    data = pa.table({"cid": ["1", "2", "7.5", "7.5", "7.5"], "n": [1, 1, 1, 1, 1]})
+    strict = PerCustomer("cid", 5, IdType.INTEGER)
+    answer = run_query(
+        "SELECT SUM(n) AS total FROM t", data, table="t", ledger=ledger,
+        options=QueryOptions(epsilon=PureDP(1e6), bounds={"total": (0, 1)}, unit=strict),
+    )  # fmt: skip
+    assert round(answer.rows[0]["total"].value) == 2

@@ -47,9 +47,10 @@ class FilePeople:
     raw: pa.Array
     pids: np.ndarray
 
-    def raw_ids_of(self, pids: np.ndarray) -> pa.Array:
-        """The file's id values of the people ``pids`` (to remove their rows)."""
-        return self.raw.filter(np.isin(self.pids, pids))
+    def raw_ids_out(self, left_out: np.ndarray) -> pa.Array:
+        """The id values whose rows must go: the people ``left_out``, and values that are
+        no one's id (nobody was charged for them)."""
+        return self.raw.filter((self.pids < 0) | np.isin(self.pids, left_out))
 
 
 def _quoted(column: str) -> str:

@@ -110,13 +110,15 @@ def resolve_target(
 
 
 def exclude(con: duckdb.DuckDBPyConnection, target: Target, left_out: np.ndarray) -> None:
-    """Remove the rows of the people ``left_out`` from the registered source."""
+    """Remove the rows of the people ``left_out``, and of ids that are no one's."""
     import pyarrow as pa
 
-    if target.people is None or not left_out.size:
+    if target.people is None:
         return
     assert isinstance(target.unit, PerCustomer)
-    raw = target.people.raw_ids_of(left_out)
+    raw = target.people.raw_ids_out(left_out)
+    if not len(raw):
+        return
     con.register(_LEFT_OUT, pa.table({"v": raw}))
     column = '"' + target.unit.id_column.replace('"', '""') + '"'
     kept = con.table(UNFILTERED).filter(
