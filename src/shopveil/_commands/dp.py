@@ -85,20 +85,15 @@ def _account_unit(workspace: Workspace, dataset: str, text: str | None) -> Priva
     from shopveil._core.units import PerCustomer, PerRow
 
     entry = workspace.catalog.find(dataset)
-    if entry is not None:
-        if text is not None and text not in (
-            "row"
-            if isinstance(entry.unit, PerRow)
-            else ("customer", entry.unit.key, getattr(entry.unit, "id_column", ""))
-        ):
-            raise ParameterError(
-                f"{dataset!r} is registered with privacy unit {entry.unit.describe()}; "
-                "leave out --unit"
-            )
-        return entry.unit
-    if text == "row":
-        return PerRow()
-    return PerCustomer(text or "customer")
+    if entry is None:
+        return PerRow() if text == "row" else PerCustomer(text or "customer")
+    unit = entry.unit
+    names = {"row"} if isinstance(unit, PerRow) else {"customer", unit.key, unit.id_column}
+    if text is not None and text not in names:
+        raise ParameterError(
+            f"{dataset!r} is registered with privacy unit {unit.describe()}; leave out --unit"
+        )
+    return unit
 
 
 @translate_errors
