@@ -235,9 +235,10 @@ def run_query(
         else:
             plan = compile_plan(spec, options, columns)
         check_numeric(con, plan)
-        bind(con, plan.sql)
-        if plan.values_sql:
-            bind(con, plan.values_sql)
+        # Bound now (schema only), run after the charge: a relation reads the source by
+        # name when it runs, so rows left out after the charge are left out of it too.
+        relation = bind(con, plan.sql)
+        values_relation = bind(con, plan.values_sql) if plan.values_sql else None
         check_release(plan)
         charge = ledger.charge(
             request_id or uuid.uuid4().hex,
@@ -263,9 +264,11 @@ def run_query(
                 estimate_epsilon=plan.estimate_epsilon,
                 estimated=tuple(estimated.items()),
             )
-        relation = bind(con, plan.sql)
-        values_relation = bind(con, plan.values_sql) if plan.values_sql else None
+            relation = bind(con, plan.sql)
+            values_relation = bind(con, plan.values_sql) if plan.values_sql else None
         rows = run(relation)
+        if plan.wide_sql and any(row[c] is None for row in rows for c in plan.sum_columns):
+            rows = run(bind(con, plan.wide_sql))  # a group too large to sum in doubles
         value_rows = run(values_relation) if values_relation is not None else []
     finally:
         con.close()

@@ -8,6 +8,7 @@ becomes no one.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -75,17 +76,24 @@ def file_people(
     return FilePeople(People(unit.namespace, pids[pids >= 0]), raw, pids)
 
 
-def detect_person_column(con: duckdb.DuckDBPyConnection) -> str | None:
-    """A column of the source that names one person (a customer id, an email), if any.
+def detect_person_column(columns: list[str]) -> str | None:
+    """A column that names one person (a customer id, an email), if any.
 
-    Decided from the schema alone (names and types), never from values: whether a
-    query is refused must not depend on anyone's data.
+    Decided from the column names alone, never from values: whether a query is refused
+    must not depend on anyone's data.
     """
+    return _person_column(tuple(columns))
+
+
+@functools.lru_cache(maxsize=256)
+def _person_column(columns: tuple[str, ...]) -> str | None:
+    # Cached: a table's names classify the same on every query (a pure function).
+    import pyarrow as pa
+
     from shopveil.detect import scan_table
 
-    schema_only = con.sql(f"SELECT * FROM {SOURCE} LIMIT 0").to_arrow_table()
-    report = scan_table(schema_only, name="data")
-    for finding in report.columns:
+    names_only = pa.table({name: pa.array([], pa.string()) for name in columns})
+    for finding in scan_table(names_only, name="data").columns:
         if finding.kind in PERSON_KINDS:
             return finding.column
     return None

@@ -157,6 +157,10 @@ class Plan:
     values_sql: str | None  # raw clamped values for quantiles, per group
     estimate_epsilon: float = 0.0  # spent estimating bounds before this plan was made
     estimated: tuple[tuple[str, tuple[float, float]], ...] = ()
+    # ``sql`` sums in doubles, exact for groups of fewer than 2^32 rows, and leaves a
+    # larger group's sums NULL (at ``sum_columns``); ``wide_sql`` then sums in HUGEINT.
+    wide_sql: str | None = None
+    sum_columns: tuple[int, ...] = ()
 
     @property
     def unit(self) -> PrivacyUnit:
@@ -198,13 +202,21 @@ def _clamped(sql: str, bounds: tuple[float, float]) -> str:
     return f"CASE WHEN {sql} > {high} THEN {high} WHEN {sql} < {low} THEN {low} ELSE {sql} END"
 
 
-def _fixed_point(sql: str, bounds: tuple[float, float]) -> str:
-    # Clamped, then rounded to the grid 2^-m as an exact integer that DuckDB sums into a
-    # HUGEINT: the sum's sensitivity then holds exactly (see _release). NaN and ±inf
-    # clamp to a bound, so the cast cannot fail.
-    # The cast rounds to the nearest integer itself (faster than round() first).
+# Every fixed-point value is below 2^21 steps (see _release), so a double sum of fewer
+# than 2^32 of them never rounds, in any order or partition: such groups are summed in
+# doubles (a cast per row costs more than the whole sum); larger ones in HUGEINT.
+_EXACT_DOUBLE_ROWS = 2**32
+
+
+def _fixed_sum(sql: str, bounds: tuple[float, float], *, wide: bool) -> str:
+    # Clamped, then rounded to the grid 2^-m as an integer: the sum's sensitivity then
+    # holds exactly (see _release). NaN and ±inf clamp to a bound, so nothing can fail.
     scale = 2.0 ** fixed_exponent(bounds)
-    return f"CAST({_clamped(sql, bounds)} * {scale!r} AS BIGINT)"
+    grid = f"round({_clamped(sql, bounds)} * {scale!r})"  # the same integers either way
+    if wide:
+        return f"coalesce(sum(CAST({grid} AS BIGINT)), 0)"
+    exact = f"coalesce(sum({grid}), 0)"
+    return f"CASE WHEN count(*) < {_EXACT_DOUBLE_ROWS} THEN {exact} END"
 
 
 def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> Plan:
@@ -287,19 +299,26 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
             f"<= {unit.max_contributions}"
         )
     outputs = [f"k{i}" for i in range(n_keys)]
+    wide = list(outputs)
+    sum_columns = []
     for j, step in enumerate(steps):
         a, b = step.aggregate, step.bounds
+        if a.func in ("sum", "avg"):
+            assert b is not None
+            sum_columns.append(len(outputs))
+            outputs.append(_fixed_sum(f"a{j}", b, wide=False))
+            wide.append(_fixed_sum(f"a{j}", b, wide=True))
+            if a.func == "avg":
+                outputs.append(f"count(a{j})")
+                wide.append(outputs[-1])
+            continue
         if a.func in ("count", "histogram"):
             outputs.append(f"count({'a' + str(j) if a.arg and a.func == 'count' else '*'})")
         elif a.func == "count_distinct":
             outputs.append(f"count(DISTINCT a{j})")
-        elif a.func in ("sum", "avg"):
-            assert b is not None
-            outputs.append(f"coalesce(sum({_fixed_point(f'a{j}', b)}), 0)")
-            if a.func == "avg":
-                outputs.append(f"count(a{j})")
         else:  # quantile: released from the values query
             outputs.append("0")
+        wide.append(outputs[-1])
     # Units per group matter only to partition selection.
     if not needs_selection:
         outputs.append("0")
@@ -307,8 +326,10 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
         outputs.append("count(DISTINCT _uid)")
     else:
         outputs.append("count(*)")
+    wide.append(outputs[-1])
     group = f" GROUP BY {', '.join(f'k{i}' for i in range(n_keys))}" if n_keys else ""
     sql = f"WITH bounded AS ({source}) SELECT {', '.join(outputs)} FROM bounded{group}"
+    wide_sql = f"WITH bounded AS ({source}) SELECT {', '.join(wide)} FROM bounded{group}"
     values_sql = None
     quantiles = [(j, s) for j, s in enumerate(steps) if s.aggregate.func == "quantile"]
     if quantiles:
@@ -325,4 +346,6 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> 
         tuple(public),
         sql,
         values_sql,
+        wide_sql=wide_sql if sum_columns else None,
+        sum_columns=tuple(sum_columns),
     )

@@ -7,10 +7,12 @@ mechanism accepts is refused then, never after the charge or only for some data.
 Sums are fixed-point (Casacuberta et al., CCS 2022, show that floating-point sums move
 by more than their clamping bound between neighbouring datasets, through rounding that
 depends on the order and size of the other rows). Each clamped value is rounded to the
-grid 2^-m, with m chosen so that a bounded value needs at most 52 bits, and DuckDB
-sums the integers exactly (BIGINT into HUGEINT). One row then moves the exact sum by
-at most ``ceil(max(|low|, |high|) · 2^m)`` steps, whatever the other rows are; the noise
-is calibrated to that, and the sum is rounded once, exactly, to the noise's grid.
+grid 2^-m, with m chosen so that a bounded value needs at most 21 bits, and DuckDB
+sums the integers exactly: in doubles for groups of fewer than 2^32 rows (no partial
+sum reaches 2^53, so no addition rounds, in any order), else as BIGINT into HUGEINT.
+One row then moves the exact sum by at most ``ceil(max(|low|, |high|) · 2^m)`` steps,
+whatever the other rows are; the noise is calibrated to that, and the sum is rounded
+once, exactly, to the noise's grid.
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ __all__ = [
 ]
 
 QUANTILE_CANDIDATES = 1001
-_FIXED_BITS = 52  # a clamped value is at most 2^52 grid steps: exact in a double
+_FIXED_BITS = 21  # a clamped value is below 2^21 grid steps: 2^32 of them sum exactly
 
 
 def fixed_exponent(bounds: tuple[float, float]) -> int:
-    """The m with |x · 2^m| < 2^52 for every x in ``bounds`` (sums use the grid 2^-m)."""
+    """The m with |x · 2^m| < 2^21 for every x in ``bounds`` (sums use the grid 2^-m)."""
     top = max(abs(bounds[0]), abs(bounds[1]))
     return min(_FIXED_BITS - math.frexp(top)[1], 1000)
 

@@ -97,7 +97,7 @@ def resolve_target(
         found = people_of(unit) if isinstance(unit, PerCustomer) else None
         return Target(entry.name, unit, entry, found)
     if given is None or (isinstance(given, PerRow) and not declared):
-        person = detect_person_column(con)
+        person = detect_person_column(columns)
         if person is not None:
             raise QueryError(
                 f"{table}: column {person!r} holds customer ids, so one row is not one "
