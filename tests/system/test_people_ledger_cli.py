@@ -177,3 +177,18 @@ def test_erasure_deletes_the_customers_rows_from_registered_data(
     assert shown["rows"] == after.num_rows
     (event,) = json.loads(_ok(["audit", "show", "--json", "--action", "catalog.erase_rows"]))
     assert event["details"] == {"name": "orders", "rows_removed": theirs}
+
+
+def test_counting_unregistered_data_by_a_column_that_is_not_a_person_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Per invoice, no customer would pay: the same people under another name."""
+    orders = tmp_path / "orders.csv"
+    pacsv.write_csv(bundled_online_retail(), orders)
+    args = ["query", COUNT.format(table="orders"), "--data", str(orders), "--epsilon", "0.6"]
+    _ok([*args, "--privacy-unit", "CustomerID"])
+    for other in ("InvoiceNo", "Country"):
+        refused = runner.invoke(app, [*args, "--privacy-unit", other])
+        assert refused.exit_code == 2 and "holds customer ids" in refused.stderr
+    (charge,) = json.loads(_ok(["audit", "show", "--json", "--action", "dp.charge"]))
+    assert charge["details"]["people_charged"] > 300

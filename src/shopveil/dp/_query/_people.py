@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-__all__ = ["FilePeople", "detect_person_column", "file_people", "read_contents"]
+__all__ = ["FilePeople", "file_people", "person_columns", "read_contents"]
 
 # Kinds of column that name one person: a table holding one is never released per row
 # unless the steward declared its rows independent.
@@ -76,27 +76,25 @@ def file_people(
     return FilePeople(People(unit.namespace, pids[pids >= 0]), raw, pids)
 
 
-def detect_person_column(columns: list[str]) -> str | None:
-    """A column that names one person (a customer id, an email), if any.
+def person_columns(columns: list[str]) -> tuple[str, ...]:
+    """The columns that name one person (a customer id, an email), in table order.
 
     Decided from the column names alone, never from values: whether a query is refused
     must not depend on anyone's data.
     """
-    return _person_column(tuple(columns))
+    return _person_columns(tuple(columns))
 
 
 @functools.lru_cache(maxsize=256)
-def _person_column(columns: tuple[str, ...]) -> str | None:
+def _person_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
     # Cached: a table's names classify the same on every query (a pure function).
     import pyarrow as pa
 
     from shopveil.detect import scan_table
 
     names_only = pa.table({name: pa.array([], pa.string()) for name in columns})
-    for finding in scan_table(names_only, name="data").columns:
-        if finding.kind in PERSON_KINDS:
-            return finding.column
-    return None
+    report = scan_table(names_only, name="data")
+    return tuple(f.column for f in report.columns if f.kind in PERSON_KINDS)
 
 
 def read_contents(path: str | os.PathLike[str], unit: PrivacyUnit, ledger: Ledger) -> Contents:

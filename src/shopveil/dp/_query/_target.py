@@ -26,7 +26,7 @@ from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._catalog import Catalog, Dataset
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._query._duckdb import UNFILTERED
-from shopveil.dp._query._people import FilePeople, detect_person_column, file_people
+from shopveil.dp._query._people import FilePeople, file_people, person_columns
 from shopveil.dp._query._plan import SOURCE
 from shopveil.errors import QueryError, SourceError
 
@@ -77,12 +77,15 @@ def resolve_target(
     ``given`` is the unit the caller asked for (None: the catalog's, or detect);
     ``declared`` says it comes from the steward (a policy), not from the analyst.
     """
-    seen: dict[PerCustomer, FilePeople | None] = {}
+    # Who is in the data depends on the id column, its id type and namespace, not on how
+    # many rows per person a query keeps: read each once.
+    seen: dict[tuple[str, str, str], FilePeople | None] = {}
 
     def people_of(unit: PerCustomer) -> FilePeople | None:
-        if unit not in seen:
-            seen[unit] = file_people(con, columns, unit, ledger)
-        return seen[unit]
+        key = (unit.id_column, unit.id_type.value, unit.namespace)
+        if key not in seen:
+            seen[key] = file_people(con, columns, unit, ledger)
+        return seen[key]
 
     entry = named
     if entry is None and catalog is not None:
@@ -96,13 +99,17 @@ def resolve_target(
             )
         found = people_of(unit) if isinstance(unit, PerCustomer) else None
         return Target(entry.name, unit, entry, found)
-    if given is None or (isinstance(given, PerRow) and not declared):
-        person = detect_person_column(columns)
-        if person is not None:
+    persons = person_columns(columns)
+    if persons and not declared:
+        # Counting by rows, or by a column that is not a person's (an invoice, a country),
+        # would charge no customer in the data: a fresh budget under another name.
+        counted = given.id_column if isinstance(given, PerCustomer) else None
+        if counted not in persons:
             raise QueryError(
-                f"{table}: column {person!r} holds customer ids, so one row is not one "
-                f"person: pass --privacy-unit {person}, or have the data steward register "
-                "the data (`shopveil data add`) or declare its rows independent"
+                f"{table}: column {persons[0]!r} holds customer ids, so "
+                f"{'one row' if counted is None else repr(counted)} is not one person: pass "
+                f"--privacy-unit {persons[0]}, or have the data steward register the data "
+                "(`shopveil data add`) or declare its rows independent"
             )
     unit = given if given is not None else PerRow()
     found = people_of(unit) if isinstance(unit, PerCustomer) else None
