@@ -8,8 +8,9 @@ Recipes live at the top level; the building blocks live in their subpackages
 >>> shopveil.anonymize_file("orders.csv", "out.parquet", policy="gdpr")  # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING, Any
+
 from shopveil._core import ZCDP, ApproxDP, ColumnClass, Kind, PerCustomer, PerRow, PureDP
-from shopveil._workspace import Workspace, open_workspace
 from shopveil.anonymity import anonymize_lattice, anonymize_mondrian, assess
 from shopveil.data import generate_retail, load_online_retail, read_table, write_table
 from shopveil.detect import scan_table
@@ -18,6 +19,19 @@ from shopveil.pipeline import AnonymizeResult, RunSummary, anonymize_file, apply
 from shopveil.policy import Plan, Policy, compile_plan, load_policy
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from shopveil._workspace import Workspace, open_workspace
+
+
+def __getattr__(name: str) -> Any:
+    # The workspace pulls in the keyring, the audit log and the ledger: only on use.
+    if name in ("Workspace", "open_workspace"):
+        from shopveil import _workspace
+
+        return getattr(_workspace, name)
+    raise AttributeError(f"module 'shopveil' has no attribute {name!r}")
+
 
 __all__ = [
     "ZCDP",
