@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,9 @@ from rich.table import Table
 from shopveil._commands._common import console, err_console, translate_errors
 from shopveil._commands.dp import open_default
 from shopveil.errors import ParameterError, SourceError
+
+if TYPE_CHECKING:
+    from shopveil._core.budgets import Budget
 
 __all__ = ["register"]
 
@@ -29,19 +32,20 @@ def register(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")
 
 
-def _budget(text: str | None) -> object:
+def _budget(text: str | None) -> Budget | None:
     from shopveil._core.budgets import ApproxDP, PureDP
 
     if text is None:
         return None
     epsilon, _, delta = text.partition(",")
     try:
-        eps = float(epsilon)
-        return ApproxDP(eps, float(delta)) if delta.strip() else PureDP(eps)
+        eps, dlt = float(epsilon), float(delta) if delta.strip() else None
     except ValueError:
         raise ParameterError(
             f"--budget {text!r}: write EPSILON or EPSILON,DELTA, e.g. --budget 1,1e-6"
         ) from None
+    # Out-of-range values get the budget's own message (which names the fix).
+    return ApproxDP(eps, dlt) if dlt is not None else PureDP(eps)
 
 
 @data_app.command("add")
@@ -103,7 +107,7 @@ def add(
             path,
             privacy_unit,
             contents,
-            budget=total,  # type: ignore[arg-type]
+            budget=total,
             renewal=Renewal(renewal),
             actor=workspace.actor,
         )

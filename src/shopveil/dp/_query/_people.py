@@ -124,6 +124,7 @@ def read_contents(path: str | os.PathLike[str], unit: PrivacyUnit, ledger: Ledge
 
 
 def _check_ids(raw: pa.Array, unit: PerCustomer, path: Any) -> None:
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     canonical = canonical_ids(raw, unit.id_type)
@@ -134,7 +135,9 @@ def _check_ids(raw: pa.Array, unit: PerCustomer, path: Any) -> None:
             f"{unit.id_type.value} ids (fractional numbers, or text where integers are "
             "declared); fix them, or declare --id-type string"
         )
-    if unit.id_type is IdType.AUTO and (raw.type == "string" or str(raw.type) == "large_string"):
+    if unit.id_type is IdType.AUTO and (
+        pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)
+    ):
         whole = pc.match_substring_regex(canonical, r"^-?[0-9]+$")
         n_whole = int(pc.sum(whole).as_py() or 0)
         if 0 < n_whole < len(canonical):
