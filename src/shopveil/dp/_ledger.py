@@ -34,27 +34,25 @@ from shopveil._core.units import PerCustomer, PrivacyUnit
 from shopveil.dp._accounting import convert
 from shopveil.dp._ledger_sql import (
     charge_history,
+    charge_subs,
+    convert_spending,
     create_default_account,
     lock_account,
-    matching_subs,
     previous_charge,
     record_event,
     store_answer,
-    update_sub,
 )
 from shopveil.dp._ledger_values import (
     AccountState,
     Charge,
     ChargeRecord,
     Renewal,
-    SubBudgetState,
     _add,
     _check_name,
     _kind,
     _make,
     _parts,
     _remaining,
-    convert_subs,
     replay,
     require_fits,
     select_account,
@@ -173,17 +171,7 @@ class Ledger:
                     # A new rule starts from the spending so far, not from a fresh period.
                     values["period"] = renewal.period(self.clock.now())
                 if row.kind != _kind(total):
-                    spent_now = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
-                    try:
-                        converted = _parts(convert(spent_now, total))
-                    except ParameterError:
-                        raise ParameterError(
-                            f"{dataset!r} ({key}) has already spent {spent_now}, which a "
-                            f"{type(total).__name__} total cannot hold; set --delta > 0 (or "
-                            "reset the account first)"
-                        ) from None
-                    values |= {f"spent_{k}": v for k, v in converted.items()}
-                    convert_subs(conn, row, total)
+                    values |= convert_spending(conn, row, total, dataset, key)
                 conn.execute(
                     sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**values)
                 )
@@ -425,15 +413,7 @@ class Ledger:
                 spent = _make(row.kind, 0.0, 0.0, 0.0)
             cost_k = convert(cost, total)
             require_fits(dataset, key, total, spent, cost_k)
-            for sub in matching_subs(conn, row.id, analyst, purpose):
-                limit = _make(row.kind, sub.limit_epsilon, sub.limit_delta, sub.limit_rho)
-                sub_spent = _make(row.kind, sub.spent_epsilon, sub.spent_delta, sub.spent_rho)
-                if sub.period != period:
-                    sub_spent = _make(row.kind, 0.0, 0.0, 0.0)
-                state = SubBudgetState(sub.scope, sub.name, limit, sub_spent)
-                require_fits(dataset, key, limit, sub_spent, cost_k, state)
-                new = {f"spent_{k}": v for k, v in _parts(_add(sub_spent, cost_k)).items()}
-                update_sub(conn, row.id, sub.scope, sub.name, {"period": period, **new})
+            charge_subs(conn, row, dataset, key, analyst, purpose, period, cost_k)
             left_out = _NO_ONE
             if people is not None:
                 left_out = charge_people(conn, people, total, cost_k, Renewal(row.renewal), now)

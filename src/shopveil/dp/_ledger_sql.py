@@ -13,7 +13,20 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from shopveil._core.budgets import Budget
-from shopveil.dp._ledger_values import ChargeRecord, Renewal, _kind, _make, _parts, select_account
+from shopveil.dp._accounting import convert
+from shopveil.dp._ledger_values import (
+    ChargeRecord,
+    Renewal,
+    SubBudgetState,
+    _add,
+    _kind,
+    _make,
+    _parts,
+    convert_subs,
+    require_fits,
+    select_account,
+)
+from shopveil.errors import ParameterError
 from shopveil.store import insert_ignore
 from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
 
@@ -22,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "charge_history",
+    "charge_subs",
+    "convert_spending",
     "create_default_account",
     "lock_account",
     "matching_subs",
@@ -129,3 +144,46 @@ def record_event(
         audit.append_in(conn, actor, action, details)
     else:
         audit.append(actor, action, details)
+
+
+def charge_subs(
+    conn: sa.Connection,
+    row: Any,
+    dataset: str,
+    unit: str,
+    analyst: str,
+    purpose: str,
+    period: str,
+    cost: Budget,
+) -> None:
+    """Charge ``cost`` to the analyst's and the purpose's sub-budgets of account ``row``.
+
+    Raises :class:`BudgetExceeded` (before the caller commits) when one cannot afford it.
+    """
+    for sub in matching_subs(conn, row.id, analyst, purpose):
+        limit = _make(row.kind, sub.limit_epsilon, sub.limit_delta, sub.limit_rho)
+        spent = _make(row.kind, sub.spent_epsilon, sub.spent_delta, sub.spent_rho)
+        if sub.period != period:
+            spent = _make(row.kind, 0.0, 0.0, 0.0)
+        require_fits(
+            dataset, unit, limit, spent, cost, SubBudgetState(sub.scope, sub.name, limit, spent)
+        )
+        new = {f"spent_{k}": v for k, v in _parts(_add(spent, cost)).items()}
+        update_sub(conn, row.id, sub.scope, sub.name, {"period": period, **new})
+
+
+def convert_spending(
+    conn: sa.Connection, row: Any, total: Budget, dataset: str, unit: str
+) -> dict[str, float]:
+    """Account ``row``'s spending (and its sub-budgets) in the kind of its new ``total``."""
+    spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
+    try:
+        converted = _parts(convert(spent, total))
+    except ParameterError:
+        raise ParameterError(
+            f"{dataset!r} ({unit}) has already spent {spent}, which a "
+            f"{type(total).__name__} total cannot hold; set --delta > 0 (or reset the "
+            "account first)"
+        ) from None
+    convert_subs(conn, row, total)
+    return {f"spent_{k}": v for k, v in converted.items()}
