@@ -13,11 +13,14 @@ bug, too much a utility bug: both bounds are checked.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import numpy as np
 import pytest
 
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil.learn._catalogue import Catalogue
+from shopveil.learn._interactions import Interactions
 
 REL_TOL = 0.10
 MIN_DRAWS = 10_000
@@ -61,3 +64,16 @@ def assert_scale(measured: float, promised: float, what: str, tol: float = REL_T
 def assert_noise(noise: np.ndarray, promised: float, what: str) -> None:
     """The draws' spread matches ``promised`` within :data:`REL_TOL`."""
     assert_scale(measured_sd(noise), promised, what)
+
+
+def interactions(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> Interactions:
+    """Events on a public catalogue of ``n_items`` items (ids zero-padded: sorted)."""
+    catalogue = Catalogue(np.array([f"i{i:06d}" for i in range(n_items)]))
+    return Interactions(
+        users.astype(np.int32),
+        items.astype(np.int32),
+        np.full(len(users), np.datetime64(datetime(2024, 1, 1), "us")),
+        np.array([f"u{i}" for i in range(n_users)]),
+        catalogue.item_ids,
+        catalogue=catalogue,
+    )

@@ -9,7 +9,6 @@ scale or a sensitivity constant in the source makes each of them fail.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from _noise import (
     assert_scale,
     discrete_gaussian_sd,
     discrete_laplace_sd,
+    interactions,
     measured_sd,
     seeded,
 )
@@ -30,7 +30,6 @@ from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger, max_zcdp_within
 from shopveil.dp._bits import as_bits
 from shopveil.learn._baselines import DPPopularity
-from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import DPALS, noisy
 from shopveil.learn._dp_cobuy import DPCoPurchase
@@ -45,19 +44,6 @@ from shopveil.store import Store
 pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn._recommender.NoSignalWarning")
 
 
-def _interactions(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> Interactions:
-    """Events on a public catalogue of ``n_items`` items (ids zero-padded: sorted)."""
-    catalogue = Catalogue(np.array([f"i{i:06d}" for i in range(n_items)]))
-    return Interactions(
-        users.astype(np.int32),
-        items.astype(np.int32),
-        np.full(len(users), np.datetime64(datetime(2024, 1, 1), "us")),
-        np.array([f"u{i}" for i in range(n_users)]),
-        catalogue.item_ids,
-        catalogue=catalogue,
-    )
-
-
 def _spent(ledger: Ledger, dataset: str, unit: PerCustomer = CUSTOMER) -> object:
     return ledger.show(dataset, unit).spent
 
@@ -68,7 +54,7 @@ def _spent(ledger: Ledger, dataset: str, unit: PerCustomer = CUSTOMER) -> object
 def _one_buyer_per_item(n: int) -> Interactions:
     """``n`` customers, each buying one item of its own: every true count is 1."""
     index = np.arange(n)
-    return _interactions(index, index, n, n)
+    return interactions(index, index, n, n)
 
 
 @pytest.mark.parametrize("m", [4, 8])
@@ -108,7 +94,7 @@ def test_dp_cobuy_both_releases_have_the_promised_noise(scratch_ledger: Ledger) 
     customers, bought, empty = 2_000, 100, MIN_DRAWS
     users = np.repeat(np.arange(customers), bought)
     items = np.tile(np.arange(bought), customers)
-    train = _interactions(users, items, customers, bought + empty)
+    train = interactions(users, items, customers, bought + empty)
     budget = ApproxDP(20.0, 1e-6)
     config = DPCoPurchase(budget, top_items=bought, repeat_weight=0.0)
     context = FitContext(ledger=scratch_ledger, dataset="cobuy", rng=seeded(3))

@@ -14,26 +14,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from _noise import assert_noise, seeded
+from _noise import assert_noise, interactions, seeded
 from opacus.accountants.utils import get_noise_multiplier
 from opacus.optimizers import DPOptimizer
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from shopveil._core.budgets import ApproxDP
 from shopveil.dp import Ledger
-from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._customers import CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import DPSGDConfig, make_private, quiet_opacus, training_epsilon
 from shopveil.learn._features import FEATURE_CAPS, FEATURE_NAMES, CustomerFeatures
-from shopveil.learn._interactions import Interactions
 from shopveil.learn._recommender import FitContext
 
 torch.set_num_threads(1)
@@ -123,20 +120,6 @@ def test_churn_model_training_noise_is_what_the_charge_promises(scratch_ledger: 
     assert_noise(draws, sigma * privacy.max_grad_norm / batch, "churn DP-SGD")
 
 
-def _interactions(users: np.ndarray, items: np.ndarray, n_items: int) -> Interactions:
-    """Events on a public catalogue of ``n_items`` items (ids zero-padded: sorted)."""
-    n_users = int(users.max()) + 1
-    catalogue = Catalogue(np.array([f"i{i:06d}" for i in range(n_items)]))
-    return Interactions(
-        users.astype(np.int32),
-        items.astype(np.int32),
-        np.full(len(users), np.datetime64(datetime(2024, 1, 1), "us")),
-        np.array([f"u{i}" for i in range(n_users)]),
-        catalogue.item_ids,
-        catalogue=catalogue,
-    )
-
-
 def test_dp_mf_training_noise_is_what_the_charge_promises(scratch_ledger: Ledger) -> None:
     # 200 customers each buy one item of 5,000, so the 50 kept items are mostly chosen by
     # the popularity noise and bought by at most a few customers: nearly every customer's
@@ -144,7 +127,7 @@ def test_dp_mf_training_noise_is_what_the_charge_promises(scratch_ledger: Ledger
     # 6,400 noisy coordinates of the input embedding per step. Sampling 1/4 of them
     # expects the declared batch of 50.
     customers, n_items, batch = 200, 5_000, 50
-    train = _interactions(np.arange(customers), np.arange(customers) * 25, n_items)
+    train = interactions(np.arange(customers), np.arange(customers) * 25, customers, n_items)
     config = DPMF(
         ApproxDP(4.0, 1e-6), dim=128, epochs=2, batch_size=batch, top_items=50, text_scale=0.0,
         sample_rate=batch / customers,
