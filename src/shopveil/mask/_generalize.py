@@ -35,6 +35,32 @@ _FORMATS = {
 
 def parse_dates(values: pa.Array, column: str) -> pl.Series:
     """Values as a polars datetime series; text is parsed, and unparsable text is an error."""
+    parsed, rows = _parse_distinct(values, column)
+    return parsed if rows is None else pl.Series(column, pc.take(parsed.to_arrow(), rows))
+
+
+def _parse_distinct(values: pa.Array, column: str) -> tuple[pl.Series, pa.Array | None]:
+    """Text parsed once per distinct value, and each row's index into the result.
+
+    A column of dates repeats most of its values and parsing dominates the cost, so
+    operators work on the distinct values and map their result back with ``take``. The
+    index is ``None`` (the series is per row) for values that are not text.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return _parse_rows(values, column), None
+    encoded = pc.dictionary_encode(values)
+    try:
+        # The dictionary keeps the order of first appearance, so Polars infers the
+        # format from the same first value as it would over the rows.
+        return _parse_rows(encoded.dictionary, column), encoded.indices
+    except SchemaError:
+        _parse_rows(values, column)  # the error counts rows, not distinct values
+        raise
+
+
+def _parse_rows(values: pa.Array, column: str) -> pl.Series:
     series = pl.Series(column, values)
     if series.dtype in (pl.Date, pl.Datetime) or isinstance(series.dtype, pl.Datetime):
         return series.cast(pl.Datetime("us"))
@@ -53,6 +79,11 @@ def parse_dates(values: pa.Array, column: str) -> pl.Series:
     return parsed
 
 
+def _per_row(result: pl.Series, rows: pa.Array | None) -> pa.Array:
+    text = result.to_arrow().cast(pa.string())
+    return text if rows is None else pc.take(text, rows)
+
+
 @dataclass(frozen=True)
 class GeneralizeDate:
     """Coarsen a date or timestamp to a day, ISO week, month, quarter or year (as text)."""
@@ -69,12 +100,12 @@ class GeneralizeDate:
             raise ParameterError(f"to must be one of {choices}, got {self.to!r}") from None
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
-        dates = parse_dates(values, context.column)
+        dates, rows = _parse_distinct(values, context.column)
         if self.to is DateUnit.QUARTER:
             text = dates.dt.year().cast(pl.String) + "-Q" + dates.dt.quarter().cast(pl.String)
         else:
             text = dates.dt.strftime(_FORMATS[self.to])
-        return text.to_arrow().cast(pa.string())
+        return _per_row(text, rows)
 
 
 @dataclass(frozen=True)
