@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.operators import OperatorContext
+from shopveil._core.prf import hmac_sha256_batch, hmac_tokens
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.pseudo._fold import fold_array
-from shopveil.pseudo._kernel import hmac_sha256_batch, hmac_tokens
 
 __all__ = ["KeyedToken", "Normalization", "hmac_sha256_batch", "token_prefix"]
 
