@@ -21,11 +21,13 @@ from shopveil.keys._master import (
 )
 from shopveil.keys._pseudonyms import pseudonym_keys
 from shopveil.keys._tokens import is_token
+from shopveil.keys._trail import AuditTrail
 from shopveil.keys._vault import Erasure, Rotation, Vault, VaultConfig
 
 __all__ = [
     "ENV_VAR",
     "KEY_FILE_VAR",
+    "AuditTrail",
     "DataKeyInfo",
     "Erasure",
     "KeyLocationWarning",
