@@ -18,8 +18,7 @@ import sqlalchemy as sa
 
 from shopveil.keys._shred import make_durable, secure_delete
 from shopveil.keys._trail import AuditTrail
-from shopveil.store import Store, insert_ignore
-from shopveil.store._schema import vault_subjects, vault_values
+from shopveil.store import Store, insert_ignore, vault_subjects, vault_values
 
 __all__ = ["Erasure", "erase_refs"]
 

@@ -47,8 +47,7 @@ from shopveil.keys._vault_checks import (
     sequence,
     subject_bytes,
 )
-from shopveil.store import Store, insert_ignore_many
-from shopveil.store._schema import data_keys, vault_subjects, vault_values
+from shopveil.store import Store, data_keys, insert_ignore_many, vault_subjects, vault_values
 
 __all__ = ["Erasure", "Rotation", "Vault", "VaultConfig"]
 
