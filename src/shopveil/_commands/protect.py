@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shopveil._commands._common import console, row_progress, split_names, translate_errors
-from shopveil.data._io import open_source, write_text
+from shopveil.data import open_source, write_text
 from shopveil.errors import ParameterError
 
 __all__ = ["register"]

@@ -17,8 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from shopveil._workspace import workspace_on
-from shopveil.data import bundled_online_retail, generate_retail
-from shopveil.data._io import write_table, write_text
+from shopveil.data import bundled_online_retail, generate_retail, write_table, write_text
 from shopveil.detect import ScanReport, scan_table
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._demo_html import render_demo_html

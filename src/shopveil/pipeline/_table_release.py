@@ -31,8 +31,7 @@ from shopveil.anonymity import (
     load_hierarchies,
 )
 from shopveil.audit import AuditLog
-from shopveil.data._io import open_source, table_format
-from shopveil.data._sink import writing_batches
+from shopveil.data import open_source, table_format, writing_batches
 from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.keys import Keyring

@@ -18,7 +18,7 @@ import pyarrow as pa
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
-from shopveil.data._formats import check_column_names
+from shopveil.data import check_column_names
 from shopveil.errors import AccessDenied, PolicyError, SchemaError
 from shopveil.mask import FakeSubstitute, Keep, Nullify, Redact, RedactMode
 from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
