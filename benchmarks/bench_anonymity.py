@@ -31,7 +31,7 @@ from shopveil.anonymity import (
     assess,
     load_hierarchies,
 )
-from shopveil.data._io import read_table
+from shopveil.data import read_table
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult-arx"
 SENSITIVE = "salary-class"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shopveil.data._io import open_source, read_table
+from shopveil.data import open_source, read_table
 from shopveil.detect import find_text_pii, redact_text, scan_source, scan_table
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

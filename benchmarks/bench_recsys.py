@@ -46,11 +46,16 @@ from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import product_catalogue
 from shopveil.dp import Ledger
-from shopveil.learn._catalogue import Catalogue
-from shopveil.learn._evaluate import evaluate
-from shopveil.learn._interactions import Interactions, load_interactions, temporal_split
-from shopveil.learn._recommender import FitContext
-from shopveil.learn._registry import MODELS, build_recommender
+from shopveil.learn import (
+    MODELS,
+    Catalogue,
+    FitContext,
+    Interactions,
+    build_recommender,
+    evaluate,
+    load_interactions,
+    temporal_split,
+)
 from shopveil.store import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
