@@ -55,8 +55,8 @@ import numpy as np
 from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil._core.rng import secure_rng
 from shopveil._core.units import PrivacyUnit
-from shopveil.dp._ledger import Charge
-from shopveil.dp._rdp import DEFAULT_ORDERS, rdp_of_zcdp, rdp_to_approx_dp
+from shopveil.dp import Charge
+from shopveil.dp.hazmat import DEFAULT_ORDERS, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError, PrivacyError
 from shopveil.learn._model_file import PrivacyMetadata
 
