@@ -47,6 +47,7 @@ from shopveil.learn._baselines import admit
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import start_factors
 from shopveil.learn._dpsgd import (
+    DPSGDAccountant,
     DPSGDConfig,
     make_private,
     noise_multiplier_for,
@@ -142,7 +143,7 @@ class DPMF:
             self.epsilon,
             self.epochs,
             self.max_grad_norm,
-            accountant="rdp",
+            accountant=DPSGDAccountant.RDP,
             composed_with=ZCDP(rho),
             sample_rate=self.sample_rate,
         )

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shopveil.dp._query._parser import AggregateFunction
 from shopveil.dp._query._plan import SOURCE, Plan
 from shopveil.errors import ParameterError, QueryError, SourceError
 
@@ -123,7 +124,8 @@ def check_numeric(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     args = [
         s.aggregate.arg
         for s in plan.steps
-        if s.aggregate.func in ("sum", "avg", "quantile", "histogram") and s.aggregate.arg
+        if (s.aggregate.func.clamps or s.aggregate.func is AggregateFunction.HISTOGRAM)
+        and s.aggregate.arg
     ]
     if not args:
         return

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shopveil.dp._bits import RandomBits
-from shopveil.dp._query._parser import Aggregate, QuerySpec
+from shopveil.dp._query._parser import Aggregate, AggregateFunction, QuerySpec
 from shopveil.dp._query._plan import QueryOptions, compile_plan
 from shopveil.dp._selection import make_exponential_mechanism
 
@@ -34,7 +34,7 @@ def missing_bounds(spec: QuerySpec, options: QueryOptions) -> list[Aggregate]:
     return [
         a
         for a in spec.aggregates
-        if a.func in ("sum", "avg", "quantile")
+        if a.func.clamps
         and a.arg is not None
         and a.alias not in options.bounds
         and a.arg.text not in options.bounds
@@ -61,7 +61,7 @@ def estimate_bounds(
     for agg in missing:
         probe = QuerySpec(
             spec.table,
-            (Aggregate("quantile", agg.arg, "_probe", 0.5),),
+            (Aggregate(AggregateFunction.QUANTILE, agg.arg, "_probe", 0.5),),
             (),
             spec.where,
             ("_probe",),

@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from shopveil.dp._query._functions import TYPES, check_call
 from shopveil.errors import QueryError
 
-__all__ = ["Aggregate", "Expr", "GroupKey", "QuerySpec", "parse_expression", "parse_query"]
+__all__ = [
+    "Aggregate",
+    "AggregateFunction",
+    "Expr",
+    "GroupKey",
+    "QuerySpec",
+    "parse_expression",
+    "parse_query",
+]
 
-AGGREGATES = frozenset({"count", "sum", "avg", "median", "quantile", "histogram"})
+AGGREGATES = frozenset({"count", "sum", "avg", "median", "quantile", "histogram"})  # SQL names
 KEYWORDS = frozenset(
     {
         "select", "from", "where", "group", "by", "as", "and", "or", "not", "in", "between",
@@ -55,11 +64,38 @@ class Expr:
     plain: bool = False
 
 
+class AggregateFunction(StrEnum):
+    """What an aggregate releases; ``MEDIAN(x)`` is ``QUANTILE(x, 0.5)``."""
+
+    COUNT = "count"
+    COUNT_DISTINCT = "count_distinct"
+    SUM = "sum"
+    AVG = "avg"
+    QUANTILE = "quantile"
+    HISTOGRAM = "histogram"
+
+    @property
+    def is_count(self) -> bool:
+        """Released as noisy counts: a person moves each by at most their rows."""
+        return self in _COUNTS
+
+    @property
+    def clamps(self) -> bool:
+        """Clamps its values to bounds (given, declared by a policy, or estimated)."""
+        return self in _CLAMPED
+
+
+_COUNTS = frozenset(
+    {AggregateFunction.COUNT, AggregateFunction.COUNT_DISTINCT, AggregateFunction.HISTOGRAM}
+)
+_CLAMPED = frozenset({AggregateFunction.SUM, AggregateFunction.AVG, AggregateFunction.QUANTILE})
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """One aggregate of the select list."""
 
-    func: str  # count | count_distinct | sum | avg | quantile | histogram
+    func: AggregateFunction
     arg: Expr | None
     alias: str
     quantile: float | None = None
@@ -191,11 +227,13 @@ class _Parser:
         self.expect("(", "(")
         if name == "count" and self.accept("*"):
             self.expect(")", ")")
-            return Aggregate("count", None, "count")
+            return Aggregate(AggregateFunction.COUNT, None, "count")
         if name == "count" and self.accept("distinct"):
             arg = self.expr()
             self.expect(")", ")")
-            return Aggregate("count_distinct", arg, f"count_distinct_{_slug(arg.text)}")
+            return Aggregate(
+                AggregateFunction.COUNT_DISTINCT, arg, f"count_distinct_{_slug(arg.text)}"
+            )
         arg = self.expr()
         quantile: float | None = None
         bins: tuple[float, float, int] | None = None
@@ -220,7 +258,7 @@ class _Parser:
         default = f"{name}_{_slug(arg.text)}"
         if quantile is not None:
             default = f"q{quantile:g}_{_slug(arg.text)}".replace(".", "")
-        return Aggregate(name, arg, default, quantile, bins)
+        return Aggregate(AggregateFunction(name), arg, default, quantile, bins)
 
     def number(self, what: str) -> float:
         sign = -1.0 if self.accept("-") else 1.0
