@@ -32,11 +32,13 @@ from shopveil.dp._catalog import Catalog
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import half_width
 from shopveil.dp._query._answer import Answer, Cell
+from shopveil.dp._query._bounding import bounding_seed
+from shopveil.dp._query._compile import compile_plan
 from shopveil.dp._query._duckdb import bind, check_numeric, run, table_name
 from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
 from shopveil.dp._query._parser import AggregateFunction, parse_query
-from shopveil.dp._query._plan import Plan, QueryOptions, Step, compile_plan
+from shopveil.dp._query._plan import Plan, QueryOptions, Step
 from shopveil.dp._query._release import (
     QUANTILE_CANDIDATES,
     check_release,
@@ -229,17 +231,21 @@ def run_query(
             named=named,
         )
         options = replace(options, unit=target.unit)
+        bits = as_bits(rng)
+        seed = bounding_seed(bits)
         missing = missing_bounds(spec, options) if options.estimate_bounds else []
         main = options
         if missing:
             eps = options.epsilon.epsilon
             main = replace(options, epsilon=PureDP(eps * (1 - ESTIMATE_SHARE)))
             # Bounds stand in until estimated: the plan's shape and cost do not depend on them.
-            stand_in = {a.alias: (0.0, 1.0) for a in missing}
-            plan = compile_plan(spec, replace(main, bounds={**options.bounds, **stand_in}), columns)
+            stand_in = replace(
+                main, bounds={**options.bounds, **{a.alias: (0.0, 1.0) for a in missing}}
+            )
+            plan = compile_plan(spec, stand_in, columns, seed=seed)
             plan = replace(plan, estimate_epsilon=eps * ESTIMATE_SHARE)
         else:
-            plan = compile_plan(spec, options, columns)
+            plan = compile_plan(spec, options, columns, seed=seed)
         check_numeric(con, plan)
         # Bound now (schema only), run after the charge: a relation reads the source by
         # name when it runs, so rows left out after the charge are left out of it too.
@@ -259,14 +265,14 @@ def run_query(
         if charge.replayed:
             return _replayed(charge)
         exclude(con, target, charge.left_out)
-        bits = as_bits(rng)
         if missing:
             estimated = estimate_bounds(
-                spec, options, columns, lambda q: run(bind(con, q)), plan.estimate_epsilon, bits
-            )
+                spec, options, columns, lambda q: run(bind(con, q)), plan.estimate_epsilon, bits,
+                seed,
+            )  # fmt: skip
             final = replace(main, bounds={**options.bounds, **estimated})
             plan = replace(
-                compile_plan(spec, final, columns),
+                compile_plan(spec, final, columns, seed=seed),
                 estimate_epsilon=plan.estimate_epsilon,
                 estimated=tuple(estimated.items()),
             )
