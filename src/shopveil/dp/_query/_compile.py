@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopveil._core.units import PerCustomer, PrivacyUnit
-from shopveil.dp._query._parser import Aggregate, AggregateFunction, QuerySpec
 from shopveil.dp._query._plan import Plan, QueryOptions, Step
 from shopveil.dp._query._render import render_sql
+from shopveil.dp._query._spec import Aggregate, AggregateFunction, QuerySpec
 from shopveil.errors import ParameterError, QueryError, SchemaError
 
 __all__ = ["compile_plan"]

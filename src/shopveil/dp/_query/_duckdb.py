@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shopveil.dp._query._parser import AggregateFunction
 from shopveil.dp._query._plan import SOURCE, Plan
+from shopveil.dp._query._spec import AggregateFunction
 from shopveil.errors import ParameterError, QueryError, SourceError
 
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ from shopveil.dp._query._compile import compile_plan
 from shopveil.dp._query._duckdb import bind, check_numeric, run, table_name
 from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
-from shopveil.dp._query._parser import AggregateFunction, parse_query
+from shopveil.dp._query._parser import parse_query
 from shopveil.dp._query._plan import Plan, QueryOptions, Step
 from shopveil.dp._query._release import (
     QUANTILE_CANDIDATES,
@@ -47,6 +47,7 @@ from shopveil.dp._query._release import (
     release_sums,
     sum_mechanism,
 )
+from shopveil.dp._query._spec import AggregateFunction
 from shopveil.dp._query._target import exclude, registered_path, resolve_target
 from shopveil.dp._selection import partition_selection_for
 from shopveil.errors import ParameterError, QueryError

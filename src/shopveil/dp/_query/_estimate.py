@@ -18,8 +18,8 @@ import numpy as np
 
 from shopveil.dp._bits import RandomBits
 from shopveil.dp._query._compile import compile_plan
-from shopveil.dp._query._parser import Aggregate, AggregateFunction, QuerySpec
 from shopveil.dp._query._plan import QueryOptions
+from shopveil.dp._query._spec import Aggregate, AggregateFunction, QuerySpec
 from shopveil.dp._selection import make_exponential_mechanism
 
 __all__ = ["ESTIMATE_SHARE", "estimate_bounds", "missing_bounds"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopveil._core.budgets import ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
-from shopveil.dp._query._parser import Aggregate, QuerySpec
+from shopveil.dp._query._spec import Aggregate, QuerySpec
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:

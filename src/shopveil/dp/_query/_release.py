@@ -26,7 +26,7 @@ import numpy as np
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil.dp._bits import RandomBits
 from shopveil.dp._measurement import Measurement, half_width, laplace_for
-from shopveil.dp._query._parser import AggregateFunction
+from shopveil.dp._query._spec import AggregateFunction
 from shopveil.dp._samplers import discrete_laplace
 from shopveil.dp._selection import make_quantile, partition_selection_for
 from shopveil.errors import ParameterError

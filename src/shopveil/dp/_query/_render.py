@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from shopveil._core.units import PerCustomer, PrivacyUnit
 from shopveil.dp._query._bounding import bound_contributions
 from shopveil.dp._query._functions import guarded
-from shopveil.dp._query._parser import Aggregate, AggregateFunction, QuerySpec
 from shopveil.dp._query._plan import SOURCE, Step
 from shopveil.dp._query._release import fixed_exponent
+from shopveil.dp._query._spec import Aggregate, AggregateFunction, QuerySpec
 
 __all__ = ["QuerySql", "render_sql"]
 
