@@ -40,14 +40,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shopveil._core.budgets import ZCDP, PureDP
-from shopveil.dp import (
-    Ledger,
-    QueryOptions,
-    gaussian_for,
-    run_query,
-    sample_discrete_gaussian,
-    sample_discrete_laplace,
-)
+from shopveil.dp import Ledger, QueryOptions, gaussian_for, run_query
+from shopveil.dp.hazmat import sample_discrete_gaussian, sample_discrete_laplace
 from shopveil.store import Store
 
 OPENDP_POLARS = """

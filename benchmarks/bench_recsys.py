@@ -51,6 +51,7 @@ from shopveil.learn import (
     Catalogue,
     FitContext,
     Interactions,
+    ModelPrivacy,
     build_recommender,
     evaluate,
     load_interactions,
@@ -109,9 +110,9 @@ def runs(epsilons: tuple[float, ...]) -> list[tuple[str, float | None]]:
     """(model, ε) pairs from the registry; ε None is the non-private run."""
     out: list[tuple[str, float | None]] = []
     for name, entry in MODELS.items():
-        if entry.privacy in ("public", "either"):
+        if entry.privacy in (ModelPrivacy.PUBLIC, ModelPrivacy.EITHER):
             out.append((name, None))
-        if entry.privacy in ("private", "either"):
+        if entry.privacy in (ModelPrivacy.PRIVATE, ModelPrivacy.EITHER):
             out.extend((name, e) for e in epsilons)
     return out
 

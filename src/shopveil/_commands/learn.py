@@ -153,10 +153,16 @@ def train(
     ] = None,
 ) -> None:
     """Train a recommender on purchases and save it with its privacy metadata."""
-    from shopveil.learn import MODELS, build_recommender, is_private, save_recommender
+    from shopveil.learn import (
+        MODELS,
+        ModelPrivacy,
+        build_recommender,
+        is_private,
+        save_recommender,
+    )
 
     config = build_recommender(model, epsilon, _options(param))
-    if epsilon is not None and MODELS[model].privacy == "public":
+    if epsilon is not None and MODELS[model].privacy is ModelPrivacy.PUBLIC:
         err_console.print(f"note: {model} is not private; --epsilon is ignored", highlight=False)
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")

@@ -29,7 +29,7 @@ from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_
 from shopveil.learn._dp_als import DPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase
 from shopveil.learn._dp_mf import DPMF
-from shopveil.learn._dpsgd import DPSGDConfig, PrivateTraining, make_private
+from shopveil.learn._dpsgd import DPSGDAccountant, DPSGDConfig, PrivateTraining, make_private
 from shopveil.learn._evaluate import Evaluation, align, evaluate
 from shopveil.learn._features import CustomerFeatures, churn_labels, clv_targets, customer_features
 from shopveil.learn._interactions import (
@@ -52,6 +52,7 @@ from shopveil.learn._recommender import (
 )
 from shopveil.learn._registry import (
     MODELS,
+    ModelPrivacy,
     build_recommender,
     is_private,
     load_recommender,
@@ -73,6 +74,7 @@ __all__ = [
     "DPCoPurchase",
     "DPKMeansConfig",
     "DPPopularity",
+    "DPSGDAccountant",
     "DPSGDConfig",
     "Evaluation",
     "FitContext",
@@ -83,6 +85,7 @@ __all__ = [
     "KMeansModel",
     "LabelRelease",
     "ModelFile",
+    "ModelPrivacy",
     "NoSignalWarning",
     "Popularity",
     "PrivacyMetadata",

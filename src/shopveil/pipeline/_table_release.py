@@ -192,7 +192,7 @@ def _leave_quasi_identifiers(
                     f"{plan.role!r} may not see; leave it out of --qi or pass another --role"
                 )
             reason = "quasi-identifier: generalized by k-anonymity"
-            step = dataclasses.replace(step, technique="keep", operator=Keep(), reason=reason)
+            step = dataclasses.replace(step, operator=Keep(), reason=reason)
         elif step.column in sensitive and step.dropped:
             raise SchemaError(
                 f"--sensitive names {step.column!r}, which policy {plan.policy!r} drops for "
