@@ -44,7 +44,7 @@ from shopveil.anonymity import (
     assess,
     load_hierarchies,
 )
-from shopveil.data._io import read_table
+from shopveil.data import read_table
 
 DATA = shared_data() / "adult-arx"
 RETAIL = shared_data() / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"

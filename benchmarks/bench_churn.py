@@ -47,16 +47,18 @@ from shopveil._core.rng import insecure_seeded_rng
 from shopveil._core.units import PerCustomer
 from shopveil.data import load_online_retail
 from shopveil.dp import Ledger, PeopleKey
-from shopveil.learn._customers import CustomerModelConfig, train_customer_model
-from shopveil.learn._dpsgd import DPSGDConfig
-from shopveil.learn._features import (
+from shopveil.learn import (
     CustomerFeatures,
+    CustomerModelConfig,
+    DPKMeansConfig,
+    DPSGDConfig,
     churn_labels,
     clv_targets,
     customer_features,
-    unit_scaled,
+    dp_kmeans,
+    train_customer_model,
 )
-from shopveil.learn._kmeans import DPKMeansConfig, dp_kmeans
+from shopveil.learn._features import unit_scaled
 from shopveil.store import Store
 
 DATA = shared_data()

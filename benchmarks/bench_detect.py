@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from _harness import load_average, machine, shared_data
-from shopveil.data._io import open_source, read_table
+from shopveil.data import open_source, read_table
 from shopveil.detect import find_text_pii, redact_text, scan_source, scan_table
 
 DATA = shared_data()

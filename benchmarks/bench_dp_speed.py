@@ -53,14 +53,8 @@ import pyarrow.parquet as pq
 
 from _harness import load_average, machine
 from shopveil._core.budgets import ZCDP, PureDP
-from shopveil.dp import (
-    Ledger,
-    QueryOptions,
-    gaussian_for,
-    run_query,
-    sample_discrete_gaussian,
-    sample_discrete_laplace,
-)
+from shopveil.dp import Ledger, QueryOptions, gaussian_for, run_query
+from shopveil.dp.hazmat import sample_discrete_gaussian, sample_discrete_laplace
 from shopveil.store import Store
 
 OPENDP_POLARS = """

@@ -46,16 +46,16 @@ from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil._core.units import PerCustomer
 from shopveil.data import load_online_retail
 from shopveil.dp import Ledger, PeopleKey
-from shopveil.learn._features import churn_labels, customer_features, unit_scaled
-from shopveil.learn._pate import (
+from shopveil.learn import (
+    GNMaxConfig,
     Window,
-    assign_shards,
+    churn_labels,
+    customer_features,
     release_labels,
-    teacher_votes,
     train_student,
-    train_teachers,
 )
-from shopveil.learn._pate_aggregate import GNMaxConfig
+from shopveil.learn._features import unit_scaled
+from shopveil.learn._pate import assign_shards, teacher_votes, train_teachers
 from shopveil.store import Store
 
 DATA = shared_data()

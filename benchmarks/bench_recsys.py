@@ -47,11 +47,17 @@ from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import product_catalogue
 from shopveil.dp import Ledger, PeopleKey
-from shopveil.learn._catalogue import Catalogue
-from shopveil.learn._evaluate import evaluate
-from shopveil.learn._interactions import Interactions, load_interactions, temporal_split
-from shopveil.learn._recommender import FitContext
-from shopveil.learn._registry import MODELS, build_recommender
+from shopveil.learn import (
+    MODELS,
+    Catalogue,
+    FitContext,
+    Interactions,
+    ModelPrivacy,
+    build_recommender,
+    evaluate,
+    load_interactions,
+    temporal_split,
+)
 from shopveil.store import Store
 
 DATA = shared_data()
@@ -105,9 +111,9 @@ def runs(epsilons: tuple[float, ...]) -> list[tuple[str, float | None]]:
     """(model, ε) pairs from the registry; ε None is the non-private run."""
     out: list[tuple[str, float | None]] = []
     for name, entry in MODELS.items():
-        if entry.privacy in ("public", "either"):
+        if entry.privacy in (ModelPrivacy.PUBLIC, ModelPrivacy.EITHER):
             out.append((name, None))
-        if entry.privacy in ("private", "either"):
+        if entry.privacy in (ModelPrivacy.PRIVATE, ModelPrivacy.EITHER):
             out.extend((name, e) for e in epsilons)
     return out
 

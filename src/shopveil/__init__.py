@@ -15,7 +15,7 @@ from shopveil.anonymity import anonymize_lattice, anonymize_mondrian, assess
 from shopveil.data import generate_retail, load_online_retail, read_table, write_table
 from shopveil.detect import scan_table
 from shopveil.errors import ShopVeilError
-from shopveil.pipeline import AnonymizeResult, RunSummary, anonymize_file, apply_plan, run_demo
+from shopveil.pipeline import AnonymizeResult, RunSummary, anonymize_file, apply_plan
 from shopveil.policy import Plan, Policy, compile_plan, load_policy
 
 __version__ = "0.1.0"
@@ -59,7 +59,6 @@ __all__ = [
     "load_policy",
     "open_workspace",
     "read_table",
-    "run_demo",
     "scan_table",
     "write_table",
 ]

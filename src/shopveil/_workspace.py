@@ -19,9 +19,7 @@ from types import TracebackType
 from shopveil._core.budgets import Budget
 from shopveil._core.clock import Clock
 from shopveil.audit import AuditLog
-from shopveil.dp._catalog import Catalog
-from shopveil.dp._ledger import DEFAULT_TOTAL, Ledger
-from shopveil.dp._people import PeopleKey
+from shopveil.dp import DEFAULT_TOTAL, Catalog, Ledger, PeopleKey
 from shopveil.keys import Keyring, Vault
 from shopveil.store import Store
 

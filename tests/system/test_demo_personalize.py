@@ -9,9 +9,9 @@ import pytest
 
 from shopveil._workspace import workspace_on
 from shopveil.data import bundled_online_retail
+from shopveil.demo._personalize import DEMO_MODEL_BUDGET, personalize
 from shopveil.dp import Ledger
 from shopveil.learn._charging import CUSTOMER
-from shopveil.pipeline._demo_personalize import DEMO_MODEL_BUDGET, personalize
 from shopveil.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::shopveil.learn.NoSignalWarning")

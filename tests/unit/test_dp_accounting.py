@@ -10,15 +10,8 @@ from hypothesis import strategies as st
 
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
 from shopveil._core.units import PerCustomer, PerRow
-from shopveil.dp import (
-    Accountant,
-    compose,
-    compose_advanced,
-    compose_sequential,
-    compose_zcdp,
-    convert,
-    fits,
-)
+from shopveil.dp import Accountant, compose, fits
+from shopveil.dp.hazmat import compose_advanced, compose_sequential, compose_zcdp, convert
 from shopveil.errors import ParameterError
 
 eps = st.floats(min_value=0.0, max_value=10.0, allow_nan=False)
@@ -94,10 +87,20 @@ def test_budget_scaling_and_units() -> None:
 
 
 def test_compose_converts_zcdp_through_its_rdp_curve_when_that_is_tighter() -> None:
-    from shopveil.dp import DEFAULT_ORDERS, rdp_to_approx_dp
+    from shopveil.dp.hazmat import DEFAULT_ORDERS, rdp_to_approx_dp
 
     total = compose([ZCDP(0.2), PureDP(0.5)], delta=1e-6)
     rho = 0.2 + 0.5**2 / 2
     via_rdp = rdp_to_approx_dp([rho * a for a in DEFAULT_ORDERS], 1e-6)
     assert total == via_rdp
     assert total.epsilon < ZCDP(rho).to_approx_dp(1e-6).epsilon
+
+
+def test_the_recipes_and_the_primitives_are_exported_apart() -> None:
+    import shopveil.dp
+    from shopveil.dp import hazmat
+
+    assert not set(shopveil.dp.__all__) & set(hazmat.__all__)
+    assert not [name for name in hazmat.__all__ if hasattr(shopveil.dp, name)]
+    for module in (shopveil.dp, hazmat):
+        assert all(hasattr(module, name) for name in module.__all__)

@@ -11,7 +11,6 @@ import numpy as np
 
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
 from shopveil.dp import (
-    AesCtrBits,
     laplace_for,
     make_above_threshold,
     make_exponential_mechanism,
@@ -20,6 +19,7 @@ from shopveil.dp import (
     make_top_k,
     partition_selection_for,
 )
+from shopveil.dp.hazmat import AesCtrBits
 
 Z = 4.5  # a 4.5-sigma interval: a false alarm would take ~1 in 300,000 runs
 

@@ -91,9 +91,9 @@ def test_groups_too_large_for_a_double_sum_are_summed_in_hugeint(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both paths sum the same grid integers: a group past the double limit answers alike."""
-    from shopveil.dp._query import _plan
+    from shopveil.dp._query import _render
 
     values = [0.1 * i for i in range(-500, 500)]
     fast = _released_sum(ledger, values, 60.0)
-    monkeypatch.setattr(_plan, "_EXACT_DOUBLE_ROWS", 10)  # every group is "too large"
+    monkeypatch.setattr(_render, "_EXACT_DOUBLE_ROWS", 10)  # every group is "too large"
     assert _released_sum(ledger, values, 60.0) == fast

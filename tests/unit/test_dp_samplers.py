@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
-from shopveil.dp import AesCtrBits, sample_discrete_gaussian, sample_discrete_laplace
-from shopveil.dp._bits import as_bits
 from shopveil.dp._samplers import (
     _exact_exceeds,
     _exact_geometric,
     _exp_bounds,
     bernoulli_exp_neg,
     geometric,
+)
+from shopveil.dp.hazmat import (
+    AesCtrBits,
+    as_bits,
+    sample_discrete_gaussian,
+    sample_discrete_laplace,
 )
 from shopveil.errors import ParameterError
 

@@ -17,7 +17,8 @@ from scipy import sparse
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail, product_catalogue
-from shopveil.dp import Ledger, max_zcdp_within
+from shopveil.dp import Ledger
+from shopveil.dp.hazmat import max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError
 from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER

@@ -15,7 +15,8 @@ from _people import PEOPLE_KEY
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import bundled_online_retail, product_catalogue
-from shopveil.dp import Ledger, max_zcdp_within
+from shopveil.dp import Ledger
+from shopveil.dp.hazmat import max_zcdp_within
 from shopveil.errors import BudgetExceeded, ParameterError
 from shopveil.learn import _dp_mf
 from shopveil.learn._catalogue import Catalogue

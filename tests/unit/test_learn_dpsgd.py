@@ -20,6 +20,7 @@ from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError, SourceError
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
 from shopveil.learn._dpsgd import (
+    DPSGDAccountant,
     DPSGDConfig,
     make_private,
     noise_multiplier_for,
@@ -119,6 +120,15 @@ def test_a_refused_charge_trains_nothing(
         )  # fmt: skip
     assert ledger.show("shop", UNIT).spent == ApproxDP(0.0, 0.0)
     assert ledger.find("too-big", "shop", UNIT) is None
+
+
+def test_the_accountant_is_an_enum_and_its_name_is_still_accepted() -> None:
+    assert DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1).accountant is DPSGDAccountant.PRV
+    by_name = DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, accountant="rdp")
+    assert by_name.accountant is DPSGDAccountant.RDP
+    assert by_name == DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, accountant=DPSGDAccountant.RDP)
+    with pytest.raises(ParameterError, match="accountant must be one of prv, rdp, got 'gdp'"):
+        DPSGDConfig(ApproxDP(1.0, 1e-5), epochs=1, accountant="gdp")
 
 
 def test_a_model_opacus_cannot_handle_is_refused() -> None:

@@ -27,8 +27,8 @@ from _people import PEOPLE_KEY
 
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
 from shopveil._core.units import PerCustomer
-from shopveil.dp import Ledger, max_zcdp_within
-from shopveil.dp._bits import as_bits
+from shopveil.dp import Ledger
+from shopveil.dp.hazmat import as_bits, max_zcdp_within
 from shopveil.learn._baselines import DPPopularity
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import DPALS, noisy

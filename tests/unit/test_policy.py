@@ -10,6 +10,7 @@ import pytest
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil.errors import AccessDenied, PolicyError, SchemaError
 from shopveil.policy import PRESETS, ReleaseMode, compile_plan, load_policy, parse_policy
+from shopveil.pseudo import KeyedToken, Normalization
 
 DIRECT, QUASI, SENSITIVE, OTHER = (
     ColumnClass.DIRECT_IDENTIFIER,
@@ -114,6 +115,41 @@ def test_a_policy_extends_a_preset_and_overrides_a_column(tmp_path: Path) -> Non
     )
     assert support.step("email").technique == "keep"
     assert analytics.step("birth_date").technique == "age_band"  # inherited rule
+
+
+def test_the_plan_runs_the_operators_the_policy_built_once(tmp_path: Path) -> None:
+    path = tmp_path / "retail.yaml"
+    path.write_text(
+        "shopveil_policy: 1\nname: retail\nextends: gdpr\ncolumns:\n"
+        "  email: {class: direct_identifier, kind: email, technique: token,\n"
+        "          params: {normalize: casefold}}\n"
+    )
+    policy = load_policy(path)
+    built = policy.columns["email"].default.operator
+    assert isinstance(built, KeyedToken) and built.normalize is Normalization.CASEFOLD
+    assert built.domain == "email"  # the kind's default, filled when it was built
+    first = compile_plan(policy, CUSTOMERS, purpose="analytics", labels=LABELS)
+    second = compile_plan(policy, CUSTOMERS, purpose="marketing", labels=LABELS)
+    assert first.step("email").operator is built and second.step("email").operator is built
+
+
+def test_a_rule_without_a_kind_takes_each_columns_kind_for_what_it_leaves_open() -> None:
+    policy = parse_policy(
+        "shopveil_policy: 1\nname: ids\nextends: base\nrules:\n"
+        "  - when: {class: direct_identifier}\n    technique: token\n"
+        "  - when: {class: sensitive}\n    technique: token\n    params: {domain: notes}\n"
+    )
+    rule = policy.rules[0].default
+    assert isinstance(rule.operator, KeyedToken) and rule.operator.domain is None
+    plan = compile_plan(policy, CUSTOMERS, purpose="analytics", role="admin", labels=LABELS)
+    domains = {
+        step.column: step.operator.domain
+        for step in plan.steps
+        if isinstance(step.operator, KeyedToken)
+    }
+    # Ids of one kind share tokens across tables; the domain the policy set is kept.
+    assert domains == {"customer_id": "customer_id", "email": "email", "note": "notes"}
+    assert policy.rules[1].default.for_kind(Kind.FREE_TEXT) is policy.rules[1].default.operator
 
 
 def test_a_role_sees_only_the_classes_it_may(tmp_path: Path) -> None:

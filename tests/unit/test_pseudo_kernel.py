@@ -13,11 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shopveil._core import prf as _kernel
 from shopveil._core.operators import OperatorContext
+from shopveil._core.prf import hmac_tokens
 from shopveil.errors import SchemaError
 from shopveil.keys import Keyring
-from shopveil.pseudo import KeyedToken, _kernel, hmac_sha256_array, hmac_sha256_batch, kernel_name
-from shopveil.pseudo._kernel import hmac_tokens
+from shopveil.pseudo import KeyedToken, hmac_sha256_array, hmac_sha256_batch, kernel_name
 
 texts = st.lists(st.one_of(st.none(), st.text(max_size=150)), max_size=60)
 keys = st.binary(min_size=1, max_size=130)

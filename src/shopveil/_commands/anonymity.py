@@ -40,7 +40,7 @@ def assess(
 ) -> None:
     """Print k, l, t and the prosecutor, journalist and marketer re-identification risks."""
     from shopveil.anonymity import assess as assess_table
-    from shopveil.data._io import read_table
+    from shopveil.data import read_table
 
     table = read_table(file)
     report = assess_table(

@@ -49,7 +49,7 @@ def show(
     ] = None,
 ) -> None:
     """Print the audit log's events, oldest first: seq, time, actor, action, details."""
-    from shopveil.audit._event import check_action
+    from shopveil.audit import check_action
 
     # Checked before the store opens: bad input creates no store and no key.
     if limit is not None and limit < 0:

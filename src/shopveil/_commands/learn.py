@@ -19,8 +19,7 @@ from shopveil.errors import ParameterError, SourceError
 
 if TYPE_CHECKING:
     from shopveil._workspace import Workspace
-    from shopveil.learn._interactions import Interactions
-    from shopveil.learn._recommender import FitContext
+    from shopveil.learn import FitContext, Interactions
 
 __all__ = ["register"]
 
@@ -78,8 +77,7 @@ def _dataset_name(path: Path) -> str:
 def _load(
     path: Path, user: str | None, item: str | None, time: str | None, catalogue: Path | None
 ) -> Interactions:
-    from shopveil.learn._catalogue import load_catalogue
-    from shopveil.learn._interactions import load_interactions
+    from shopveil.learn import load_catalogue, load_interactions
 
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder (nor a registered dataset)")
@@ -115,8 +113,7 @@ def _context(
     the file is called; a copy of a registered dataset is charged to its account.
     """
     from shopveil._core.units import PerCustomer
-    from shopveil.learn._charging import CUSTOMER
-    from shopveil.learn._recommender import FitContext
+    from shopveil.learn import CUSTOMER, FitContext
 
     if not private:
         return FitContext(dataset=_dataset_name(path), request_id=request_id)
@@ -156,15 +153,16 @@ def train(
     ] = None,
 ) -> None:
     """Train a recommender on purchases and save it with its privacy metadata."""
-    from shopveil.learn._registry import (
+    from shopveil.learn import (
         MODELS,
+        ModelPrivacy,
         build_recommender,
         is_private,
         save_recommender,
     )
 
     config = build_recommender(model, epsilon, _options(param))
-    if epsilon is not None and MODELS[model].privacy == "public":
+    if epsilon is not None and MODELS[model].privacy is ModelPrivacy.PUBLIC:
         err_console.print(f"note: {model} is not private; --epsilon is ignored", highlight=False)
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
@@ -214,10 +212,8 @@ def evaluate(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit a model on the training window and measure it on the test window."""
-    from shopveil.learn._evaluate import align
-    from shopveil.learn._evaluate import evaluate as run_evaluation
-    from shopveil.learn._interactions import temporal_split
-    from shopveil.learn._registry import build_recommender, is_private
+    from shopveil.learn import align, build_recommender, is_private, temporal_split
+    from shopveil.learn import evaluate as run_evaluation
 
     if k < 1:
         raise ParameterError(f"--k must be >= 1, got {k}")

@@ -74,7 +74,7 @@ def link(
     Both sides are encoded under one secret (the partner's shared secret with
     --secret-env, else a key of this store's keyring); only the encodings are compared.
     """
-    from shopveil.data._io import read_table, write_table
+    from shopveil.data import read_table, write_table
     from shopveil.pseudo import ClkEncoder, link_tables
 
     fields = split_names(on)

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shopveil._commands._common import console, row_progress, split_names, translate_errors
-from shopveil.data._io import open_source, write_text
+from shopveil.data import open_source, write_text
 from shopveil.errors import ParameterError
 
 __all__ = ["register"]
@@ -193,8 +193,6 @@ def demo(
     customers: Annotated[int, typer.Option(help="How many customers to generate.")] = 2_000,
 ) -> None:
     """Scan, protect under GDPR and summarize the bundled retail data, end to end."""
-    from shopveil._commands._demo_view import show_demo
-    from shopveil.pipeline import run_demo
+    from shopveil.demo import run_demo, show_demo
 
-    report = run_demo(output, customers=customers)
-    show_demo(report)
+    show_demo(run_demo(output, customers=customers), console)

@@ -1,4 +1,10 @@
-"""Typed values shared by every technique: budgets, privacy units, randomness, time."""
+"""Typed values shared by every technique: budgets, privacy units, randomness, time.
+
+The primitives several techniques share are imported from their own modules, so that
+importing ``_core`` stays cheap: ``prf`` (the keyed HMAC-SHA-256 kernel, native when
+built), ``hierarchy`` (generalization hierarchies), ``spans`` (text spans), ``luhn``,
+``operators``, ``reidentify`` and ``subjects``.
+"""
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.classes import ColumnClass, Kind

@@ -12,9 +12,10 @@
 Inputs are Arrow tables or polars DataFrames; results come back as the same kind.
 """
 
+from shopveil._core.hierarchy import Hierarchy
 from shopveil.anonymity._assess import Assessment, RiskSummary, assess
 from shopveil.anonymity._gate import FailingClass, GateCheck, GateReport, check_gate, gate
-from shopveil.anonymity._hierarchy import Hierarchy, interval_hierarchy, load_hierarchies
+from shopveil.anonymity._hierarchy import interval_hierarchy, load_hierarchies
 from shopveil.anonymity._lattice import LatticeNode, Loss, anonymize_lattice, evaluate_node
 from shopveil.anonymity._mondrian import MondrianMode, anonymize_mondrian
 from shopveil.anonymity._prepare import AnonymizationResult

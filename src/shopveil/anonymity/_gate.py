@@ -26,7 +26,7 @@ from shopveil.anonymity._requirements import (
     RiskModel,
     TCloseness,
 )
-from shopveil.data._sink import write_text
+from shopveil.data import write_text
 from shopveil.errors import GateFailed, ParameterError, SourceError
 
 __all__ = ["FailingClass", "GateCheck", "GateReport", "check_gate", "gate"]

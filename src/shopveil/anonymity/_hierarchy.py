@@ -1,123 +1,24 @@
-"""Generalization hierarchies in ARX's CSV format, and their encoding as lookup arrays.
-
-A hierarchy file has one row per original value and no header: column 0 holds the value,
-each further column the value one level more general, the last usually ``*``.
+"""Generalization hierarchies encoded as lookup arrays, loaded by column, or made up as
+intervals for a numeric column without one. The :class:`Hierarchy` value itself lives in
+``_core``: masking reads the same files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from shopveil._core.hierarchy import Hierarchy
 from shopveil.anonymity._encode import EncodedColumn, format_number
-from shopveil.errors import ParameterError, SchemaError, SourceError
+from shopveil.errors import SchemaError, SourceError
 
-__all__ = [
-    "Hierarchy",
-    "LevelMaps",
-    "hierarchies_for",
-    "interval_hierarchy",
-    "load_hierarchies",
-]
-
-
-@dataclass(frozen=True)
-class Hierarchy:
-    """A value generalization hierarchy.
-
-    Attributes
-    ----------
-    rows
-        One tuple per original value: the value, then its generalization at each level.
-    name
-        Where it came from (a file name), for messages.
-    """
-
-    rows: tuple[tuple[str, ...], ...]
-    name: str = "hierarchy"
-
-    def __post_init__(self) -> None:
-        rows = tuple(tuple(str(cell) for cell in row) for row in self.rows)
-        object.__setattr__(self, "rows", rows)
-        if not rows:
-            raise ParameterError(f"{self.name}: the hierarchy has no rows; give one per value")
-        width = len(rows[0])
-        for number, row in enumerate(rows, start=1):
-            if len(row) != width:
-                raise ParameterError(
-                    f"{self.name} row {number}: has {len(row)} levels, row 1 has {width}; "
-                    "every row needs the same number of columns"
-                )
-        originals = [row[0] for row in rows]
-        if len(set(originals)) != len(originals):
-            raise ParameterError(f"{self.name}: an original value appears on two rows; keep one")
-        for level in range(1, width - 1):
-            parent: dict[str, str] = {}
-            for number, row in enumerate(rows, start=1):
-                if parent.setdefault(row[level], row[level + 1]) != row[level + 1]:
-                    raise ParameterError(
-                        f"{self.name} row {number}: a level-{level} group generalizes to two "
-                        f"different level-{level + 1} groups; groups must nest"
-                    )
-
-    @property
-    def height(self) -> int:
-        """The number of levels, the original values included."""
-        return len(self.rows[0])
-
-    @classmethod
-    def from_csv(cls, path: str | os.PathLike[str], *, delimiter: str | None = None) -> Hierarchy:
-        """Read an ARX hierarchy CSV (no header; ``;`` or ``,`` separated, detected)."""
-        path = Path(path)
-        if not path.is_file():
-            raise SourceError(f"{path}: no such hierarchy file")
-        text = path.read_text(encoding="utf-8-sig")
-        if delimiter is None:
-            head = text.splitlines()[0] if text else ""
-            delimiter = max((";", ",", "\t", "|"), key=head.count)
-        rows = [tuple(row) for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
-        return cls(tuple(rows), name=path.name)
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[Sequence[str]], *, name: str = "hierarchy") -> Hierarchy:
-        """Build a hierarchy from rows of ``(value, level 1, level 2, ...)``."""
-        return cls(tuple(tuple(row) for row in rows), name=name)
-
-    def encode(self, column: EncodedColumn) -> LevelMaps:
-        """Lookup arrays from the column's codes to group codes at each level."""
-        lookup: dict[object, int] = {}
-        for index, row in enumerate(self.rows):
-            lookup.setdefault(row[0], index)
-            if column.is_numeric:
-                with contextlib.suppress(ValueError):
-                    lookup.setdefault(format_number(float(row[0])), index)
-        positions = np.array([lookup.get(label, -1) for label in column.labels], dtype=np.int64)
-        missing = int(np.count_nonzero(positions < 0))
-        if missing:
-            raise SchemaError(
-                f"{self.name}: the hierarchy for {column.name!r} has no row for {missing} of "
-                f"the column's {column.cardinality} distinct values; add a row for each "
-                "(column 0 holds the original value)"
-            )
-        maps, labels = [], []
-        for level in range(self.height):
-            names = [self.rows[p][level] for p in positions.tolist()]
-            unique = sorted(set(names))
-            group_of = {name: i for i, name in enumerate(unique)}
-            if level == 0:
-                maps.append(np.arange(column.cardinality, dtype=np.int64))
-                labels.append(tuple(column.labels))
-            else:
-                maps.append(np.array([group_of[name] for name in names], dtype=np.int64))
-                labels.append(tuple(unique))
-        return LevelMaps(column, tuple(maps), tuple(labels))
+__all__ = ["LevelMaps", "hierarchies_for", "interval_hierarchy", "load_hierarchies"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +32,36 @@ class LevelMaps:
     column: EncodedColumn
     maps: tuple[np.ndarray, ...]
     labels: tuple[tuple[str | None, ...], ...]
+
+    @classmethod
+    def of(cls, hierarchy: Hierarchy, column: EncodedColumn) -> LevelMaps:
+        """Lookup arrays from the column's codes to ``hierarchy``'s group codes at each level."""
+        lookup: dict[object, int] = {}
+        for index, row in enumerate(hierarchy.rows):
+            lookup.setdefault(row[0], index)
+            if column.is_numeric:
+                with contextlib.suppress(ValueError):
+                    lookup.setdefault(format_number(float(row[0])), index)
+        positions = np.array([lookup.get(label, -1) for label in column.labels], dtype=np.int64)
+        missing = int(np.count_nonzero(positions < 0))
+        if missing:
+            raise SchemaError(
+                f"{hierarchy.name}: the hierarchy for {column.name!r} has no row for {missing} of "
+                f"the column's {column.cardinality} distinct values; add a row for each "
+                "(column 0 holds the original value)"
+            )
+        maps, labels = [], []
+        for level in range(hierarchy.height):
+            names = [hierarchy.rows[p][level] for p in positions.tolist()]
+            unique = sorted(set(names))
+            group_of = {name: i for i, name in enumerate(unique)}
+            if level == 0:
+                maps.append(np.arange(column.cardinality, dtype=np.int64))
+                labels.append(tuple(column.labels))
+            else:
+                maps.append(np.array([group_of[name] for name in names], dtype=np.int64))
+                labels.append(tuple(unique))
+        return cls(column, tuple(maps), tuple(labels))
 
     @property
     def height(self) -> int:
@@ -215,5 +146,5 @@ def hierarchies_for(
     out = []
     for column in columns:
         hierarchy = given.get(column.name) or interval_hierarchy(column)
-        out.append(hierarchy.encode(column))
+        out.append(LevelMaps.of(hierarchy, column))
     return out

@@ -14,10 +14,11 @@ import polars as pl
 import pyarrow as pa
 
 from shopveil._core import secure_rng
+from shopveil._core.hierarchy import Hierarchy
 from shopveil.anonymity._classes import class_failures
 from shopveil.anonymity._classifier import Cover
 from shopveil.anonymity._encode import encode_column, from_arrow, group_ids
-from shopveil.anonymity._hierarchy import Hierarchy, LevelMaps, hierarchies_for
+from shopveil.anonymity._hierarchy import LevelMaps, hierarchies_for
 from shopveil.anonymity._prepare import AnonymizationResult, Prepared, build_output, prepare
 from shopveil.anonymity._requirements import Requirement
 from shopveil.anonymity._search import LatticeNode, Loss, Search, optimum

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from shopveil.errors import IntegrityError, StoreError
-from shopveil.keys._crypto import encode_fields
+from shopveil.keys import encode_fields
 from shopveil.store import default_home
 
 __all__ = ["CHECKPOINTS_ENV", "Checkpoint", "CheckpointFile", "default_checkpoint_dir"]

@@ -89,6 +89,7 @@ def check_actor(actor: object) -> str:
 
 
 def check_action(action: object) -> str:
+    """``action``, or :class:`ParameterError` when the log would refuse it as a name."""
     if not isinstance(action, str) or not _ACTION_RE.fullmatch(action):
         raise ParameterError(
             f"action must be 1-100 characters of letters, digits and . _ : -, "

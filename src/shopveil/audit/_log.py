@@ -34,10 +34,8 @@ from shopveil.audit._event import (
     iso_utc,
 )
 from shopveil.errors import IntegrityError, ParameterError
-from shopveil.keys._crypto import encode_fields, hmac_hex
-from shopveil.keys._keyring import Keyring
-from shopveil.store import Store, after_commit, insert_ignore
-from shopveil.store._schema import audit_events, meta
+from shopveil.keys import Keyring, encode_fields, hmac_hex
+from shopveil.store import Store, after_commit, audit_events, insert_ignore, meta
 
 __all__ = ["AuditLog"]
 

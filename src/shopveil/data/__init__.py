@@ -7,10 +7,12 @@
 - :func:`generate_retail`: a linked synthetic retail dataset with ground truth for every
   column (:class:`ColumnTruth`) and every personal-data span in its text (:class:`SpanTruth`).
 - :func:`open_source`, :func:`read_table`, :func:`write_table`, :func:`writing_batches`:
-  streaming CSV / Parquet I/O with atomic writes.
+  streaming CSV / Parquet I/O with atomic writes; :func:`write_text` writes a report the
+  same way; :func:`check_column_names` refuses blank or repeated column names.
 """
 
 from shopveil.data._bundled import bundled_online_retail, product_catalogue
+from shopveil.data._formats import check_column_names
 from shopveil.data._generator import COLUMN_TRUTH, RetailOptions, generate_retail
 from shopveil.data._io import (
     TableSource,
@@ -19,6 +21,7 @@ from shopveil.data._io import (
     read_table,
     table_format,
     write_table,
+    write_text,
     writing_batches,
 )
 from shopveil.data._movielens import MovieLens, load_movielens
@@ -35,6 +38,7 @@ __all__ = [
     "SpanTruth",
     "TableSource",
     "bundled_online_retail",
+    "check_column_names",
     "escape_formulas",
     "generate_retail",
     "load_movielens",
@@ -44,5 +48,6 @@ __all__ = [
     "read_table",
     "table_format",
     "write_table",
+    "write_text",
     "writing_batches",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from shopveil._core import ColumnClass, Kind
+from shopveil._core.spans import TextSpan, check_span
 from shopveil.errors import ParameterError
 
 __all__ = ["ColumnTruth", "RetailDataset", "SpanTruth"]
@@ -34,10 +35,10 @@ class ColumnTruth:
 
 @dataclass(frozen=True, slots=True)
 class SpanTruth:
-    """One piece of personal data embedded in a free-text cell.
+    """One piece of personal data embedded in a free-text cell: where, and its span.
 
-    ``start`` and ``end`` are Python ``str`` (code point) offsets, ``end`` exclusive, so
-    ``text[start:end]`` is the embedded value.
+    ``start``, ``end`` and ``kind`` are those of :attr:`span`: Python ``str`` (code point)
+    offsets, ``end`` exclusive, so ``text[start:end]`` is the embedded value.
     """
 
     table: str
@@ -48,12 +49,14 @@ class SpanTruth:
     kind: Kind
 
     def __post_init__(self) -> None:
-        if not 0 <= self.start < self.end:
-            raise ParameterError(
-                f"span [{self.start}, {self.end}) is empty or negative; need 0 <= start < end"
-            )
+        check_span(self.start, self.end, "SpanTruth")
         if self.row < 0:
             raise ParameterError(f"row={self.row} is negative; rows count from 0")
+
+    @property
+    def span(self) -> TextSpan:
+        """The span in the cell's text, as :func:`shopveil.detect.find_text_pii` reports one."""
+        return TextSpan(self.start, self.end, self.kind)
 
 
 @dataclass(frozen=True)

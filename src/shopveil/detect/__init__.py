@@ -7,9 +7,10 @@ card numbers, IBANs, IP addresses and person names (:func:`find_text_pii`) and r
 array-wide (:func:`redact_text`). Reports and errors never quote a sampled value.
 """
 
+from shopveil._core.spans import TextSpan
 from shopveil.detect._report import ColumnFinding, ScanReport
 from shopveil.detect._scan import scan_source, scan_table
-from shopveil.detect._text import TEXT_KINDS, TextSpan, find_text_pii, redact_text
+from shopveil.detect._text import TEXT_KINDS, find_text_pii, redact_text
 
 __all__ = [
     "TEXT_KINDS",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from shopveil.data._io import TableSource
+from shopveil.data import TableSource
 from shopveil.detect._columns import classify_column
 from shopveil.detect._report import ScanReport
 from shopveil.errors import ParameterError

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core import Kind
+from shopveil._core.spans import TextSpan
 from shopveil.detect._names import TITLES
 from shopveil.detect._patterns import (
     CARD_CANDIDATE,
@@ -41,22 +41,7 @@ from shopveil.detect._patterns import (
 from shopveil.detect._persons import INTRODUCERS, person_spans
 from shopveil.errors import ParameterError, SchemaError
 
-__all__ = ["TEXT_KINDS", "TextSpan", "find_text_pii", "redact_text"]
-
-
-@dataclass(frozen=True, order=True)
-class TextSpan:
-    """One piece of PII in a string: ``text[start:end]`` (code points, end exclusive)."""
-
-    start: int
-    end: int
-    kind: Kind
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.start < self.end:
-            raise ParameterError(
-                f"TextSpan needs 0 <= start < end, got start={self.start}, end={self.end}"
-            )
+__all__ = ["TEXT_KINDS", "find_text_pii", "redact_text"]
 
 
 # Stage 1: plain patterns, in precedence order.

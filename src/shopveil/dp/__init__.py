@@ -1,17 +1,15 @@
-"""Differential privacy: exact samplers, mechanisms with privacy maps, composition, the
-shared budget ledger, and DP queries (SQL subset on DuckDB, or the :class:`Query` builder).
+"""Differential privacy recipes: the shared budget ledger, the steward's catalog, DP
+queries (SQL subset on DuckDB, or the :class:`Query` builder), retail top-k, and
+mechanisms that carry their privacy maps.
+
+Every release here says what it costs: a query or a top-k is charged to the
+:class:`Ledger` before its answer leaves, and a :class:`Measurement` pairs its noise with
+the map from sensitivity to budget (``laplace_for(PureDP(1), 1)`` is the least noise
+that fits). Raw samplers, composition theorems and Rényi accounting live in
+:mod:`shopveil.dp.hazmat`, for building new mechanisms with a proof.
 """
 
-from shopveil.dp._accounting import (
-    Accountant,
-    compose,
-    compose_advanced,
-    compose_sequential,
-    compose_zcdp,
-    convert,
-    fits,
-)
-from shopveil.dp._bits import AesCtrBits, RandomBits
+from shopveil.dp._accounting import Accountant, compose, fits
 from shopveil.dp._builder import Query
 from shopveil.dp._catalog import Catalog, Dataset
 from shopveil.dp._ledger import (
@@ -34,21 +32,10 @@ from shopveil.dp._measurement import (
 from shopveil.dp._people import People, PeopleKey
 from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._engine import run_query, table_name
-from shopveil.dp._query._parser import QuerySpec, parse_query
+from shopveil.dp._query._parser import parse_query
 from shopveil.dp._query._plan import QueryOptions
-from shopveil.dp._rdp import (
-    DEFAULT_ORDERS,
-    RdpAccountant,
-    gaussian_rdp,
-    gnmax_data_dependent_rdp,
-    gnmax_log_q,
-    max_zcdp_within,
-    rdp_of_zcdp,
-    rdp_to_approx_dp,
-    threshold_rdp,
-)
+from shopveil.dp._query._spec import QuerySpec
 from shopveil.dp._recipes import top_k, top_pairs
-from shopveil.dp._samplers import sample_discrete_gaussian, sample_discrete_laplace
 from shopveil.dp._selection import (
     make_above_threshold,
     make_exponential_mechanism,
@@ -59,11 +46,9 @@ from shopveil.dp._selection import (
 )
 
 __all__ = [
-    "DEFAULT_ORDERS",
     "DEFAULT_TOTAL",
     "AccountState",
     "Accountant",
-    "AesCtrBits",
     "Answer",
     "Catalog",
     "Cell",
@@ -77,20 +62,11 @@ __all__ = [
     "Query",
     "QueryOptions",
     "QuerySpec",
-    "RandomBits",
-    "RdpAccountant",
     "Renewal",
     "auto_granularity",
     "compose",
-    "compose_advanced",
-    "compose_sequential",
-    "compose_zcdp",
-    "convert",
     "fits",
     "gaussian_for",
-    "gaussian_rdp",
-    "gnmax_data_dependent_rdp",
-    "gnmax_log_q",
     "half_width",
     "laplace_for",
     "make_above_threshold",
@@ -100,16 +76,10 @@ __all__ = [
     "make_partition_selection",
     "make_quantile",
     "make_top_k",
-    "max_zcdp_within",
     "parse_query",
     "partition_selection_for",
-    "rdp_of_zcdp",
-    "rdp_to_approx_dp",
     "run_query",
-    "sample_discrete_gaussian",
-    "sample_discrete_laplace",
     "table_name",
-    "threshold_rdp",
     "top_k",
     "top_pairs",
 ]

@@ -112,7 +112,7 @@ def compose(budgets: Sequence[Budget], *, delta: float) -> ApproxDP:
 
     zCDP releases (and pure ones, as ε²/2-zCDP) convert to (ε, δ) twice: by Bun &
     Steinke's formula and through their RDP curve ``ρα`` with the tighter conversion of
-    :func:`~shopveil.dp.rdp_to_approx_dp`; the smaller ε is kept.
+    :func:`~shopveil.dp.hazmat.rdp_to_approx_dp`; the smaller ε is kept.
 
     ``delta`` is the total δ allowed; approximate releases use their own δ's from it.
     """

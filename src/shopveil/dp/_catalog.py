@@ -30,7 +30,7 @@ from shopveil.dp._ledger_values import Renewal
 from shopveil.dp._people import People, containment, sketch_of
 from shopveil.dp._people_sql import forget_person
 from shopveil.errors import ParameterError
-from shopveil.store._schema import datasets
+from shopveil.store import datasets
 
 __all__ = ["RESOLVE_SHARE", "Catalog", "Dataset", "unit_from_json", "unit_to_json"]
 

@@ -64,8 +64,7 @@ from shopveil.dp._people import People, PeopleKey, PeopleSpending, id_array
 from shopveil.dp._people_sql import charge_people, spending_summary
 from shopveil.dp._query._answer import budget_dict
 from shopveil.errors import ParameterError
-from shopveil.store import Store
-from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
+from shopveil.store import Store, dp_accounts, dp_charges, dp_sub_budgets
 
 if TYPE_CHECKING:
     from shopveil.audit import AuditLog

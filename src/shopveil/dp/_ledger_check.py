@@ -27,8 +27,7 @@ from shopveil.dp._accounting import convert
 from shopveil.dp._ledger_values import Renewal, _add, _kind, _make, _parts
 from shopveil.dp._query._answer import budget_from_dict
 from shopveil.errors import ParameterError
-from shopveil.store import Store
-from shopveil.store._schema import dp_accounts, dp_sub_budgets
+from shopveil.store import Store, dp_accounts, dp_sub_budgets
 
 __all__ = ["LEDGER_ACTIONS", "check_ledger", "count_accounts"]
 

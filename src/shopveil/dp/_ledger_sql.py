@@ -27,8 +27,7 @@ from shopveil.dp._ledger_values import (
     select_account,
 )
 from shopveil.errors import ParameterError
-from shopveil.store import insert_ignore
-from shopveil.store._schema import dp_accounts, dp_charges, dp_sub_budgets
+from shopveil.store import dp_accounts, dp_charges, dp_sub_budgets, insert_ignore
 
 if TYPE_CHECKING:
     from shopveil.dp._ledger import Ledger

@@ -19,7 +19,7 @@ from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._accounting import convert
 from shopveil.errors import BudgetExceeded, ParameterError
-from shopveil.store._schema import dp_accounts, dp_sub_budgets
+from shopveil.store import dp_accounts, dp_sub_budgets
 
 __all__ = ["AccountState", "Charge", "ChargeRecord", "Renewal", "SubBudgetState"]
 

@@ -88,7 +88,7 @@ class PeopleKey:
         """Per value, its person hash; -1 where the value is not an id of ``unit``."""
         import pyarrow.compute as pc
 
-        from shopveil.pseudo._kernel import hmac_sha256_array
+        from shopveil._core.prf import hmac_sha256_array
 
         canonical = canonical_ids(values, unit.id_type)
         # One key per namespace: the same id in two namespaces is two people.

@@ -23,8 +23,7 @@ from shopveil._core.budgets import ZCDP, Budget
 from shopveil.dp._ledger_values import Renewal, _parts
 from shopveil.dp._people import People
 from shopveil.errors import ParameterError
-from shopveil.store import insert_ignore
-from shopveil.store._schema import dp_namespaces, dp_people
+from shopveil.store import dp_namespaces, dp_people, insert_ignore
 
 __all__ = [
     "cannot_afford",

@@ -16,11 +16,12 @@ import numpy as np
 
 from shopveil._core.budgets import ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
-from shopveil.dp._bits import Rng, as_bits
+from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog, Dataset
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._measurement import half_width, laplace_for
 from shopveil.dp._query._answer import Answer, Cell
+from shopveil.dp._query._bounding import bound_contributions, bounding_seed
 from shopveil.dp._query._duckdb import fetch, open_data
 from shopveil.dp._query._plan import SOURCE
 from shopveil.dp._query._target import Target, exclude, registered_path, resolve_target
@@ -90,17 +91,18 @@ def top_k(
         unit = target.unit
         _check(k, epsilon, delta, unit, bool(candidates))  # the unit decided: checked again
         _need(columns, column, unit)
-        sql = (
-            f"WITH u AS (SELECT DISTINCT {_q(column)} AS item, {_unit_sql(unit)} AS uid "
-            f"FROM {SOURCE} WHERE {_q(column)} IS NOT NULL), "
-            f"r AS (SELECT *, random() AS _r FROM u), "
-            f"b AS (SELECT * FROM r QUALIFY row_number() OVER (PARTITION BY uid ORDER BY _r) "
-            f"<= {unit.max_contributions}) "
-            "SELECT item, count(*) FROM b GROUP BY item"
+        bits = as_bits(rng)
+        items = (
+            f"SELECT DISTINCT {_q(column)} AS item, {_unit_sql(unit)} AS uid "
+            f"FROM {SOURCE} WHERE {_q(column)} IS NOT NULL"
         )
+        bounded = bound_contributions(
+            items, "uid", ["item"], unit.max_contributions, bounding_seed(bits)
+        )
+        sql = f"SELECT item, count(*) FROM ({bounded}) GROUP BY item"
         return _release(
             target, [(str(i),) for i in candidates] if candidates else None,
-            (column,), con, sql, k, epsilon, delta, ledger, request_id, rng,
+            (column,), con, sql, k, epsilon, delta, ledger, request_id, bits,
         )  # fmt: skip
     finally:
         con.close()
@@ -144,23 +146,24 @@ def top_pairs(
         _need(columns, item, unit)
         _need(columns, basket, unit)
         uid = _q(unit.id_column)
-        sql = (
+        bits = as_bits(rng)
+        pairs = (
             f"WITH u AS (SELECT DISTINCT {_q(basket)} AS basket, {_q(item)} AS item, "
-            f"{uid} AS uid FROM {SOURCE} WHERE {_q(item)} IS NOT NULL AND {uid} IS NOT NULL), "
-            "p AS (SELECT DISTINCT x.uid, x.item AS a, y.item AS b FROM u x JOIN u y "
-            "ON x.basket = y.basket AND x.uid = y.uid AND x.item < y.item), "
-            "r AS (SELECT *, random() AS _r FROM p), "
-            "b AS (SELECT * FROM r QUALIFY row_number() OVER (PARTITION BY uid ORDER BY _r) "
-            f"<= {unit.max_contributions}) "
-            "SELECT a, b, count(*) FROM b GROUP BY a, b"
+            f"{uid} AS uid FROM {SOURCE} WHERE {_q(item)} IS NOT NULL AND {uid} IS NOT NULL) "
+            "SELECT DISTINCT x.uid, x.item AS a, y.item AS b FROM u x JOIN u y "
+            "ON x.basket = y.basket AND x.uid = y.uid AND x.item < y.item"
         )
+        bounded = bound_contributions(
+            pairs, "uid", ["a", "b"], unit.max_contributions, bounding_seed(bits)
+        )
+        sql = f"SELECT a, b, count(*) FROM ({bounded}) GROUP BY a, b"
         public: list[tuple[str, ...]] | None = None
         if candidates:
             items = sorted({str(c) for c in candidates})
             public = [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
         return _release(
             target, public, ("item_a", "item_b"), con, sql, k, epsilon, delta, ledger,
-            request_id, rng,
+            request_id, bits,
         )  # fmt: skip
     finally:
         con.close()
@@ -212,7 +215,7 @@ def _release(
     delta: float,
     ledger: Ledger,
     request_id: str | None,
-    rng: Rng,
+    bits: RandomBits,
 ) -> Answer:
     unit, name = target.unit, target.dataset
     n = unit.max_contributions
@@ -238,7 +241,6 @@ def _release(
         )
     exclude(con, target, charge.left_out)
     rows = fetch(con, sql)
-    bits = as_bits(rng)
     counts = {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in rows}
     if public:
         keys = public

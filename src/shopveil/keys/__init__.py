@@ -1,5 +1,9 @@
 """Keys: the keyring, wrapped and versioned data keys, and the reversible vault.
 
+:func:`encode_fields` is how every MAC under a key from this keyring encodes its fields
+(length-prefixed, so two tuples never encode alike): the audit chain and its checkpoints,
+vault look-ups, erasable pseudonyms. :func:`hmac_hex` is HMAC-SHA-256 as hex text.
+
 >>> from shopveil.keys import Keyring, Vault
 >>> keyring = Keyring.open(store)                                     # doctest: +SKIP
 >>> key = keyring.derive(purpose="marketing", context="customer_id")  # doctest: +SKIP
@@ -8,6 +12,7 @@
 ['vt1_...']
 """
 
+from shopveil.keys._crypto import encode_fields, hmac_hex
 from shopveil.keys._datakeys import DataKeyInfo
 from shopveil.keys._keyring import Keyring
 from shopveil.keys._master import (
@@ -21,11 +26,13 @@ from shopveil.keys._master import (
 )
 from shopveil.keys._pseudonyms import pseudonym_keys
 from shopveil.keys._tokens import is_token
+from shopveil.keys._trail import AuditTrail
 from shopveil.keys._vault import Erasure, Rotation, Vault, VaultConfig
 
 __all__ = [
     "ENV_VAR",
     "KEY_FILE_VAR",
+    "AuditTrail",
     "DataKeyInfo",
     "Erasure",
     "KeyLocationWarning",
@@ -34,7 +41,9 @@ __all__ = [
     "Vault",
     "VaultConfig",
     "default_key_file",
+    "encode_fields",
     "format_key_text",
+    "hmac_hex",
     "is_token",
     "key_directory",
     "parse_key_text",

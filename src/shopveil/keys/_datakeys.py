@@ -21,8 +21,7 @@ from shopveil.errors import (
 )
 from shopveil.keys._crypto import InvalidTag, encode_fields, new_key, open_sealed, seal
 from shopveil.keys._shred import secure_delete
-from shopveil.store import Store, insert_ignore
-from shopveil.store._schema import data_keys, meta
+from shopveil.store import Store, data_keys, insert_ignore, meta
 
 __all__ = [
     "ACTIVE",

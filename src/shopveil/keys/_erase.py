@@ -13,16 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from shopveil.keys._shred import make_durable, secure_delete
-from shopveil.store import Store, insert_ignore
-from shopveil.store._schema import vault_subjects, vault_values
-
-if TYPE_CHECKING:
-    from shopveil.audit import AuditLog
+from shopveil.keys._trail import AuditTrail
+from shopveil.store import Store, insert_ignore, vault_subjects, vault_values
 
 __all__ = ["Erasure", "erase_refs"]
 
@@ -37,7 +33,7 @@ class Erasure:
     audit_seq: int
 
 
-def erase_refs(store: Store, audit: AuditLog, refs: Sequence[str], actor: str) -> Erasure:
+def erase_refs(store: Store, audit: AuditTrail, refs: Sequence[str], actor: str) -> Erasure:
     """Shred the keys under ``refs`` (the canonical reference first, then legacy ones)."""
     ref, legacy = refs[0], list(refs[1:])
     t = vault_subjects

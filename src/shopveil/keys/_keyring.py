@@ -34,8 +34,7 @@ from shopveil.keys._master import (
     resolve_master_key,
 )
 from shopveil.keys._shred import make_durable
-from shopveil.store import Store
-from shopveil.store._schema import data_keys, meta
+from shopveil.store import Store, data_keys, meta
 
 __all__ = ["ROOT_PURPOSE", "Keyring", "check_name"]
 

@@ -25,8 +25,7 @@ from shopveil.keys._crypto import (
 from shopveil.keys._datakeys import ACTIVE
 from shopveil.keys._keyring import Keyring
 from shopveil.keys._shred import secure_delete
-from shopveil.store import insert_ignore_many
-from shopveil.store._schema import data_keys, vault_subjects
+from shopveil.store import data_keys, insert_ignore_many, vault_subjects
 
 __all__ = [
     "SUBJECT_REF_COMPONENT",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -39,6 +39,7 @@ from shopveil.keys._subjects import (
     chunks,
 )
 from shopveil.keys._tokens import new_token, parse_token
+from shopveil.keys._trail import AuditTrail
 from shopveil.keys._vault_checks import (
     Refusal,
     check_value,
@@ -46,11 +47,7 @@ from shopveil.keys._vault_checks import (
     sequence,
     subject_bytes,
 )
-from shopveil.store import Store, insert_ignore_many
-from shopveil.store._schema import data_keys, vault_subjects, vault_values
-
-if TYPE_CHECKING:
-    from shopveil.audit import AuditLog
+from shopveil.store import Store, data_keys, insert_ignore_many, vault_subjects, vault_values
 
 __all__ = ["Erasure", "Rotation", "Vault", "VaultConfig"]
 
@@ -96,8 +93,9 @@ class Vault:
     Parameters
     ----------
     store, keyring, audit
-        The store holding the vault tables, its keyring, and the audit log that records
-        every tokenization batch, detokenization, denial, erasure and rotation.
+        The store holding the vault tables, its keyring, and the audit log
+        (:class:`shopveil.audit.AuditLog`, an :class:`AuditTrail`) that records every
+        tokenization batch, detokenization, denial, erasure and rotation.
     config
         Which purposes may re-identify.
     """
@@ -106,7 +104,7 @@ class Vault:
         self,
         store: Store,
         keyring: Keyring,
-        audit: AuditLog,
+        audit: AuditTrail,
         config: VaultConfig | None = None,
     ) -> None:
         urls = {str(part.engine.url) for part in (store, keyring.store, audit.store)}

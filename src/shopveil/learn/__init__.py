@@ -6,8 +6,10 @@ DP-SGD, imported by the models that train with them).
 - Recommenders: a frozen config (``Popularity()``, ``DPCoPurchase(ApproxDP(1, 1e-6))``, …)
   whose ``fit(train, FitContext(ledger=...))`` charges the shared ledger first and returns
   a model that scores each customer from their **own** history (user-side mode). Build
-  them by name with :func:`build_recommender`; measure them with :func:`evaluate`. A
-  private recommender fits only on purchases loaded with the public :class:`Catalogue`
+  them by name with :func:`build_recommender` (``MODELS`` lists them; :func:`is_private`
+  says whether a name at an ε trains with DP); measure them with :func:`evaluate`, on two
+  separately loaded files re-indexed together by :func:`align`. A private recommender
+  fits only on purchases loaded with the public :class:`Catalogue`
   (``load_interactions(path, catalogue=load_catalogue(FILE))``): its item vocabulary
   and texts.
 - Customer models: :func:`customer_features` (RFM), churn and CLV with
@@ -16,17 +18,19 @@ DP-SGD, imported by the models that train with them).
 - PATE: :func:`release_labels` (teachers on disjoint customer shards, noisy votes) and
   :func:`train_student`.
 - Every saved model carries :class:`PrivacyMetadata`: (ε, δ), privacy unit, data window.
+  The unit defaults to :data:`CUSTOMER`: one customer with all their purchases.
 """
 
 from shopveil.learn._als import ALS
 from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity
 from shopveil.learn._catalogue import Catalogue, load_catalogue
+from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_als import DPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase
 from shopveil.learn._dp_mf import DPMF
-from shopveil.learn._dpsgd import DPSGDConfig, PrivateTraining, make_private
-from shopveil.learn._evaluate import Evaluation, evaluate
+from shopveil.learn._dpsgd import DPSGDAccountant, DPSGDConfig, PrivateTraining, make_private
+from shopveil.learn._evaluate import Evaluation, align, evaluate
 from shopveil.learn._features import CustomerFeatures, churn_labels, clv_targets, customer_features
 from shopveil.learn._interactions import (
     Interactions,
@@ -47,7 +51,10 @@ from shopveil.learn._recommender import (
     Recommender,
 )
 from shopveil.learn._registry import (
+    MODELS,
+    ModelPrivacy,
     build_recommender,
+    is_private,
     load_recommender,
     model_names,
     save_recommender,
@@ -55,8 +62,10 @@ from shopveil.learn._registry import (
 
 __all__ = [
     "ALS",
+    "CUSTOMER",
     "DPALS",
     "DPMF",
+    "MODELS",
     "BuyAgain",
     "Catalogue",
     "CustomerFeatures",
@@ -65,6 +74,7 @@ __all__ = [
     "DPCoPurchase",
     "DPKMeansConfig",
     "DPPopularity",
+    "DPSGDAccountant",
     "DPSGDConfig",
     "Evaluation",
     "FitContext",
@@ -75,6 +85,7 @@ __all__ = [
     "KMeansModel",
     "LabelRelease",
     "ModelFile",
+    "ModelPrivacy",
     "NoSignalWarning",
     "Popularity",
     "PrivacyMetadata",
@@ -82,6 +93,7 @@ __all__ = [
     "Recommender",
     "Student",
     "Window",
+    "align",
     "build_recommender",
     "churn_labels",
     "clv_targets",
@@ -89,6 +101,7 @@ __all__ = [
     "dp_kmeans",
     "evaluate",
     "from_table",
+    "is_private",
     "load_catalogue",
     "load_interactions",
     "load_model",

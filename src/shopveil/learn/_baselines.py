@@ -31,9 +31,8 @@ from scipy import sparse
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.rng import secure_rng
-from shopveil.dp._bits import Rng
-from shopveil.dp._ledger import Charge, Ledger
-from shopveil.dp._measurement import gaussian_for, laplace_for
+from shopveil.dp import Charge, Ledger, gaussian_for, laplace_for
+from shopveil.dp.hazmat import Rng
 from shopveil.errors import ParameterError, PrivacyError
 from shopveil.learn._charging import charge_customers
 from shopveil.learn._interactions import Interactions, require_catalogue

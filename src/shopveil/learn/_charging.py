@@ -15,8 +15,7 @@ import numpy as np
 
 from shopveil._core.budgets import Budget
 from shopveil._core.units import PerCustomer
-from shopveil.dp._ledger import Charge, Ledger
-from shopveil.dp._people import People
+from shopveil.dp import Charge, Ledger, People
 from shopveil.errors import PrivacyError
 
 __all__ = ["CUSTOMER", "charge_customers"]

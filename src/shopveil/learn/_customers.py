@@ -26,7 +26,7 @@ import numpy as np
 
 from shopveil._core.rng import secure_rng
 from shopveil._core.units import PerCustomer
-from shopveil.dp._ledger import Ledger
+from shopveil.dp import Ledger
 from shopveil.errors import ParameterError
 from shopveil.learn._charging import CUSTOMER, charge_customers
 from shopveil.learn._dpsgd import DPSGDConfig, make_private, quiet_opacus

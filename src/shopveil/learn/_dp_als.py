@@ -1,7 +1,7 @@
 """Private alternating least squares (after Chien et al. 2021), user-side.
 
 Only item-side state is central. A fit releases, all with Gaussian noise from the exact
-discrete sampler (:func:`~shopveil.dp._measurement.gaussian_for`, on a fine power-of-two
+discrete sampler (:func:`~shopveil.dp.gaussian_for`, on a fine power-of-two
 grid) and composed in zCDP:
 
 1. **DP item counts** ``c_i`` (how many customers bought item i). They rank the items: the
@@ -40,7 +40,7 @@ The 1/√k_u weighting is what makes the item statistics usable on a small retai
 m-item bound without it costs a factor √m in noise. Gaussian noise σ on a release of L2
 sensitivity Δ is ``Δ²/(2σ²)``-zCDP; the counts and T iterations compose to ``ρ =
 ρ_counts + T(ρ_B + ρ_G)`` (Bun & Steinke 2016); an (ε, δ) target gets the largest ρ whose
-RDP curve ρα converts to within it (:func:`~shopveil.dp.max_zcdp_within`; about 40% more
+RDP curve ρα converts to within it (:func:`~shopveil.dp.hazmat.max_zcdp_within`; about 40% more
 ρ at ε = 1 than ρ + 2√(ρ ln 1/δ) allows), and the fit states that conversion of ρ.
 ``count_share`` of ρ goes to the counts, the rest evenly to the iterations, 1/10 of each
 iteration's share to G (it sums over all customers, so little noise suffices). Rounding
@@ -69,9 +69,8 @@ import numpy as np
 from scipy import sparse, stats
 
 from shopveil._core.budgets import ZCDP, ApproxDP
-from shopveil.dp._bits import RandomBits, as_bits
-from shopveil.dp._measurement import gaussian_for
-from shopveil.dp._rdp import max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
+from shopveil.dp import gaussian_for
+from shopveil.dp.hazmat import RandomBits, as_bits, max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import admit
 from shopveil.learn._interactions import Interactions, require_catalogue

@@ -16,7 +16,7 @@ Two Gaussian releases, composed in zCDP, are all that leaves the customers' data
 
 Both are released on a fine grid with exact discrete Gaussian noise
 (:func:`~shopveil.dp.gaussian_for`). The two ρ add up to the largest ρ whose RDP curve
-``ρα`` converts to the requested (ε, δ) (:func:`~shopveil.dp.max_zcdp_within`). The
+``ρα`` converts to the requested (ε, δ) (:func:`~shopveil.dp.hazmat.max_zcdp_within`). The
 ledger is charged before anything is computed.
 
 What is not central
@@ -50,9 +50,8 @@ import numpy as np
 from scipy import sparse
 
 from shopveil._core.budgets import ZCDP, ApproxDP
-from shopveil.dp._bits import Rng
-from shopveil.dp._measurement import gaussian_for
-from shopveil.dp._rdp import max_zcdp_within
+from shopveil.dp import gaussian_for
+from shopveil.dp.hazmat import Rng, max_zcdp_within
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import admit
 from shopveil.learn._interactions import Interactions, require_catalogue

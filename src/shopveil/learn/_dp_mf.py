@@ -41,13 +41,13 @@ import numpy as np
 from scipy import sparse
 
 from shopveil._core.budgets import ZCDP, ApproxDP
-from shopveil.dp._bits import RandomBits, as_bits
-from shopveil.dp._rdp import max_zcdp_within
+from shopveil.dp.hazmat import RandomBits, as_bits, max_zcdp_within
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import admit
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import start_factors
 from shopveil.learn._dpsgd import (
+    DPSGDAccountant,
     DPSGDConfig,
     make_private,
     noise_multiplier_for,
@@ -83,7 +83,7 @@ class DPMF:
     dropout
         Fraction of a customer's input items dropped per step (denoising).
     popularity_share
-        Fraction of the budget's ρ (:func:`~shopveil.dp.max_zcdp_within`) spent on DP
+        Fraction of the budget's ρ (:func:`~shopveil.dp.hazmat.max_zcdp_within`) spent on DP
         popularity; DP-SGD gets what is left.
     top_items
         How many of the most popular items (by DP popularity) the network scores.
@@ -143,7 +143,7 @@ class DPMF:
             self.epsilon,
             self.epochs,
             self.max_grad_norm,
-            accountant="rdp",
+            accountant=DPSGDAccountant.RDP,
             composed_with=ZCDP(rho),
             sample_rate=self.sample_rate,
         )

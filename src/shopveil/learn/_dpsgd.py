@@ -48,6 +48,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,8 +56,8 @@ import numpy as np
 from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil._core.rng import secure_rng
 from shopveil._core.units import PrivacyUnit
-from shopveil.dp._ledger import Charge
-from shopveil.dp._rdp import DEFAULT_ORDERS, rdp_of_zcdp, rdp_to_approx_dp
+from shopveil.dp import Charge
+from shopveil.dp.hazmat import DEFAULT_ORDERS, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError, PrivacyError
 from shopveil.learn._model_file import PrivacyMetadata
 
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from torch.utils.data import DataLoader
 
 __all__ = [
-    "ACCOUNTANTS",
+    "DPSGDAccountant",
     "DPSGDConfig",
     "PrivateTraining",
     "make_private",
@@ -75,7 +76,12 @@ __all__ = [
     "training_epsilon",
 ]
 
-ACCOUNTANTS = ("prv", "rdp")
+
+class DPSGDAccountant(StrEnum):
+    """Opacus's accountant that sizes DP-SGD's noise."""
+
+    PRV = "prv"  # tighter
+    RDP = "rdp"  # composes with other releases (``DPSGDConfig.composed_with``)
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,11 @@ class DPSGDConfig:
     max_grad_norm
         Per-example gradient clipping norm C.
     accountant
-        ``"prv"`` (tighter) or ``"rdp"``.
+        ``DPSGDAccountant.PRV`` (tighter) or ``RDP``; their names ``"prv"`` and
+        ``"rdp"`` are accepted too.
     composed_with
         ρ-zCDP already spent by other releases of the same fit, which ``budget`` also
-        covers (composed in RDP; needs ``accountant="rdp"``). None: DP-SGD alone.
+        covers (composed in RDP; needs the RDP accountant). None: DP-SGD alone.
     sample_rate
         Poisson sampling rate, ``1 / k`` for an integer k (k steps an epoch), fixed in
         advance so that nothing stored depends on the number of examples. None: ``1 /
@@ -104,7 +111,7 @@ class DPSGDConfig:
     budget: ApproxDP
     epochs: int
     max_grad_norm: float = 1.0
-    accountant: str = "prv"
+    accountant: DPSGDAccountant = DPSGDAccountant.PRV
     composed_with: ZCDP | None = None
     sample_rate: float | None = None
 
@@ -123,10 +130,12 @@ class DPSGDConfig:
         norm = self.max_grad_norm
         if isinstance(norm, bool) or not isinstance(norm, int | float) or not 0 < norm < math.inf:
             raise ParameterError(f"max_grad_norm must be finite and > 0, got {norm!r}")
-        if self.accountant not in ACCOUNTANTS:
+        try:
+            object.__setattr__(self, "accountant", DPSGDAccountant(self.accountant))
+        except ValueError:
             raise ParameterError(
-                f"accountant must be one of {ACCOUNTANTS}, got {self.accountant!r}"
-            )
+                f"accountant must be one of {', '.join(DPSGDAccountant)}, got {self.accountant!r}"
+            ) from None
         rate = self.sample_rate
         if rate is not None and not (
             not isinstance(rate, bool)
@@ -142,9 +151,9 @@ class DPSGDConfig:
         if other is not None:
             if not isinstance(other, ZCDP) or not other.rho > 0:
                 raise ParameterError(f"composed_with must be ZCDP(rho > 0), got {other!r}")
-            if self.accountant != "rdp":
+            if self.accountant is not DPSGDAccountant.RDP:
                 raise ParameterError(
-                    f"composed_with needs accountant='rdp', got {self.accountant!r}"
+                    f"composed_with needs accountant='rdp', got {self.accountant.value!r}"
                 )
             alone = rdp_to_approx_dp(rdp_of_zcdp(other), self.budget.delta)
             if alone.epsilon >= self.budget.epsilon:
@@ -169,7 +178,7 @@ def noise_multiplier_for(config: DPSGDConfig, sample_rate: float) -> float:
                 target_delta=config.budget.delta,
                 sample_rate=sample_rate,
                 epochs=config.epochs,
-                accountant=config.accountant,
+                accountant=config.accountant.value,
                 epsilon_tolerance=0.005,
             )
     except ValueError as exc:
@@ -268,7 +277,7 @@ class PrivateTraining:
                 "max_grad_norm": float(self.config.max_grad_norm),
                 "epochs": self.config.epochs,
                 "sample_rate": self.sample_rate,
-                "accountant": self.config.accountant,
+                "accountant": self.config.accountant.value,
                 "epsilon_spent": spent,
                 "request_id": None if self.charge is None else self.charge.request_id,
             },
@@ -357,7 +366,7 @@ def make_private(
     else:
         poisson = DPDataLoader.from_data_loader(data_loader, generator=sampling)
     with quiet_opacus():
-        engine = PrivacyEngine(accountant=config.accountant)
+        engine = PrivacyEngine(accountant=config.accountant.value)
     wrapped = engine.make_private(
         module=model,
         optimizer=optimizer,

@@ -5,7 +5,7 @@ Features are mapped into the unit box with the declared caps
 ``z`` in ``[-1/2, 1/2]^d`` with ``‖z‖₂ ≤ √d / 2``. Each iteration assigns customers to
 the nearest centroid and releases, per cluster, a noisy count (L2 sensitivity 1: one
 customer moves one count) and a noisy coordinate sum (L2 sensitivity ``√d / 2``) with
-shopveil's exact discrete Gaussian (:func:`~shopveil.dp._measurement.gaussian_for`).
+shopveil's exact discrete Gaussian (:func:`~shopveil.dp.gaussian_for`).
 The new centroid is the noisy sum over the noisy count, clamped into the box; a cluster
 whose noisy count is below one keeps its centroid. The first centroids are drawn
 uniformly within ``spread`` of the noisy mean of all customers (one more noisy count and
@@ -28,10 +28,8 @@ import numpy as np
 from shopveil._core.budgets import ZCDP
 from shopveil._core.rng import secure_rng
 from shopveil._core.units import PerCustomer
-from shopveil.dp._accounting import compose_zcdp
-from shopveil.dp._bits import RandomBits, as_bits
-from shopveil.dp._ledger import Ledger
-from shopveil.dp._measurement import Measurement, gaussian_for
+from shopveil.dp import Ledger, Measurement, gaussian_for
+from shopveil.dp.hazmat import RandomBits, as_bits, compose_zcdp
 from shopveil.errors import ParameterError
 from shopveil.learn._charging import CUSTOMER, charge_customers
 from shopveil.learn._features import FEATURE_CAPS, CustomerFeatures, unit_scaled

@@ -44,8 +44,8 @@ import numpy as np
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.units import PerCustomer
-from shopveil.dp._bits import Rng
-from shopveil.dp._ledger import Ledger
+from shopveil.dp import Ledger
+from shopveil.dp.hazmat import Rng
 from shopveil.errors import ParameterError
 from shopveil.learn._charging import charge_customers
 from shopveil.learn._model_file import PrivacyMetadata, save_model

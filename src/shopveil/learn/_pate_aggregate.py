@@ -3,7 +3,7 @@
 Each query's teacher votes are integer counts, and one customer sits in one teacher's
 shard, so one customer moves at most one vote: the count vector changes by at most √2 in
 L2 norm and its maximum by at most 1. Noise is the *discrete* Gaussian from
-:func:`~shopveil.dp.sample_discrete_gaussian`, exact on integers; its RDP is at most the
+:func:`~shopveil.dp.hazmat.sample_discrete_gaussian`, exact on integers; its RDP is at most the
 continuous Gaussian's (Canonne, Kamath & Steinke 2020, Thm 4, coordinate by coordinate).
 
 Confident-GNMax (Papernot et al. 2018, Alg. 1) answers a query only when
@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shopveil._core.budgets import ApproxDP
-from shopveil.dp._bits import Rng
-from shopveil.dp._rdp import (
+from shopveil.dp.hazmat import (
     DEFAULT_ORDERS,
     RdpAccountant,
+    Rng,
     gnmax_data_dependent_rdp,
     gnmax_log_q,
     max_zcdp_within,
+    sample_discrete_gaussian,
     threshold_rdp,
 )
-from shopveil.dp._samplers import sample_discrete_gaussian
 from shopveil.errors import ParameterError
 
 __all__ = ["Aggregate", "GNMaxConfig", "aggregate_votes"]

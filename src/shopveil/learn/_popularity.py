@@ -13,8 +13,8 @@ import numpy as np
 from scipy import sparse
 
 from shopveil._core.budgets import ZCDP
-from shopveil.dp._bits import Rng, as_bits
-from shopveil.dp._measurement import gaussian_for
+from shopveil.dp import gaussian_for
+from shopveil.dp.hazmat import Rng, as_bits
 
 __all__ = ["bound_contributions", "release_popularity", "unit_rows"]
 

@@ -17,8 +17,8 @@ from scipy import sparse
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.units import PerCustomer
-from shopveil.dp._bits import Rng
-from shopveil.dp._ledger import Ledger
+from shopveil.dp import Ledger
+from shopveil.dp.hazmat import Rng
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._interactions import Interactions
 

@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "LOADERS",
     "MODELS",
     "ModelEntry",
+    "ModelPrivacy",
     "build_recommender",
     "is_private",
     "load_recommender",
@@ -54,16 +56,20 @@ DELTA = 1e-6
 """δ of every (ε, δ) model built by name: below 1 / (number of customers) of a large shop."""
 
 
+class ModelPrivacy(StrEnum):
+    """Whether a named model trains with DP."""
+
+    PRIVATE = "private"  # needs ε
+    PUBLIC = "public"  # ignores ε
+    EITHER = "either"  # private when given ε (buy-again on DP or exact popularity)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
-    """How to build one named model.
-
-    ``privacy`` is ``"private"`` (needs ε), ``"public"`` (ignores ε) or ``"either"``
-    (private when given ε, e.g. buy-again on DP or exact popularity).
-    """
+    """How to build one named model."""
 
     factory: Callable[[float | None, Options], Recommender]
-    privacy: str
+    privacy: ModelPrivacy
     summary: str
 
 
@@ -94,16 +100,18 @@ def _dp_mf(epsilon: float, options: Options) -> DPMF:
     return DPMF(ApproxDP(epsilon, DELTA), **options)
 
 
+PRIVATE, PUBLIC, EITHER = ModelPrivacy.PRIVATE, ModelPrivacy.PUBLIC, ModelPrivacy.EITHER
+
 # One line per model.
 MODELS: dict[str, ModelEntry] = {
-    "popularity": ModelEntry(lambda e, o: Popularity(**o), "public", "distinct buyers per item"),
-    "dp-popularity": ModelEntry(_dp_popularity, "private", "DP buyer counts (Laplace)"),
-    "buy-again": ModelEntry(_buy_again, "either", "own past items, then (DP) popularity"),
-    "itemknn": ModelEntry(lambda e, o: ItemKNN(**o), "public", "cosine item-kNN"),
-    "als": ModelEntry(lambda e, o: ALS(**o), "public", "implicit ALS (Hu et al. 2008)"),
-    "dp-als": ModelEntry(_dp_als, "private", "private ALS, user-side (after Chien et al. 2021)"),  # type: ignore[arg-type]
-    "dp-mf": ModelEntry(_dp_mf, "private", "DP-SGD factorization (Opacus) + DP popularity"),  # type: ignore[arg-type]
-    "dp-cobuy": ModelEntry(_dp_cobuy, "either", "DP co-purchase + public catalogue text"),
+    "popularity": ModelEntry(lambda e, o: Popularity(**o), PUBLIC, "distinct buyers per item"),
+    "dp-popularity": ModelEntry(_dp_popularity, PRIVATE, "DP buyer counts (Laplace)"),
+    "buy-again": ModelEntry(_buy_again, EITHER, "own past items, then (DP) popularity"),
+    "itemknn": ModelEntry(lambda e, o: ItemKNN(**o), PUBLIC, "cosine item-kNN"),
+    "als": ModelEntry(lambda e, o: ALS(**o), PUBLIC, "implicit ALS (Hu et al. 2008)"),
+    "dp-als": ModelEntry(_dp_als, PRIVATE, "private ALS, user-side (after Chien et al. 2021)"),  # type: ignore[arg-type]
+    "dp-mf": ModelEntry(_dp_mf, PRIVATE, "DP-SGD factorization (Opacus) + DP popularity"),  # type: ignore[arg-type]
+    "dp-cobuy": ModelEntry(_dp_cobuy, EITHER, "DP co-purchase + public catalogue text"),
 }
 
 
@@ -115,9 +123,9 @@ def model_names() -> list[str]:
 def is_private(name: str, epsilon: float | None) -> bool:
     """True when model ``name`` at ``epsilon`` trains with DP (and charges the ledger)."""
     entry = MODELS.get(name)
-    if entry is None or entry.privacy == "public":
+    if entry is None or entry.privacy is PUBLIC:
         return False
-    return entry.privacy == "private" or (epsilon is not None and math.isfinite(epsilon))
+    return entry.privacy is PRIVATE or (epsilon is not None and math.isfinite(epsilon))
 
 
 def build_recommender(
@@ -134,12 +142,12 @@ def build_recommender(
             raise ParameterError(f"epsilon must be > 0 (per customer), got {epsilon}; e.g. 1")
         if math.isinf(epsilon):
             epsilon = None
-    if entry.privacy == "private" and epsilon is None:
+    if entry.privacy is PRIVATE and epsilon is None:
         raise ParameterError(
             f"{name} is private: give a finite --epsilon (per customer), e.g. --epsilon 1"
         )
     try:
-        return entry.factory(None if entry.privacy == "public" else epsilon, dict(options or {}))
+        return entry.factory(None if entry.privacy is PUBLIC else epsilon, dict(options or {}))
     except TypeError as exc:
         raise ParameterError(f"bad option for {name}: {exc}") from None
 

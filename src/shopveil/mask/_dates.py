@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.operators import OperatorContext
+from shopveil._core.prf import hmac_sha256_array
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.mask._generalize import parse_dates
 from shopveil.mask._text import as_text
-from shopveil.pseudo._kernel import hmac_sha256_array
 
 __all__ = ["DateShift"]
 

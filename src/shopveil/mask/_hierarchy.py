@@ -12,8 +12,8 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopveil._core.hierarchy import Hierarchy
 from shopveil._core.operators import OperatorContext
-from shopveil.anonymity import Hierarchy
 from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.mask._text import as_text
 

@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 from faker import Faker
 
 from shopveil._core.operators import OperatorContext
+from shopveil._core.prf import hmac_sha256_array
 from shopveil.errors import ParameterError
 from shopveil.mask._text import as_text
-from shopveil.pseudo._kernel import hmac_sha256_array
 
 __all__ = ["FakeKind", "FakeSubstitute"]
 

@@ -1,23 +1,21 @@
 """Runs a compiled plan over sources into sinks, and the one-call release recipes."""
 
 from shopveil.pipeline._anonymize import AnonymizeResult, anonymize_file
-from shopveil.pipeline._demo import DemoReport, DemoTable, run_demo
+from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for_role
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
 from shopveil.pipeline._table_release import KAnonymizeResult, k_anonymize_file
 
 __all__ = [
     "AnonymizeResult",
-    "DemoReport",
-    "DemoTable",
     "KAnonymizeResult",
     "RunSummary",
     "anonymize_file",
     "apply_plan",
+    "audit_release",
     "create_masked_view",
     "k_anonymize_file",
     "masked_view",
     "plan_for_role",
-    "run_demo",
     "run_plan",
 ]

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from shopveil.audit import AuditLog
-from shopveil.data._io import open_source, table_format
+from shopveil.data import open_source, table_format
 from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError
 from shopveil.keys import Keyring

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from shopveil._core.operators import KeySource, OperatorContext
 from shopveil.anonymity import gate
-from shopveil.data._io import TableSource, writing_batches
+from shopveil.data import TableSource, writing_batches
 from shopveil.errors import SchemaError
 from shopveil.policy import Plan, PlanGate
 

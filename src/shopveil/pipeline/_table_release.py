@@ -33,8 +33,7 @@ from shopveil.anonymity import (
     load_hierarchies,
 )
 from shopveil.audit import AuditLog
-from shopveil.data._io import TableSource, open_source, table_format
-from shopveil.data._sink import writing_batches
+from shopveil.data import TableSource, open_source, table_format, writing_batches
 from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.keys import Keyring
@@ -215,7 +214,7 @@ def _leave_quasi_identifiers(
                     f"{plan.role!r} may not see; leave it out of --qi or pass another --role"
                 )
             reason = "quasi-identifier: generalized by k-anonymity"
-            step = dataclasses.replace(step, technique="keep", operator=Keep(), reason=reason)
+            step = dataclasses.replace(step, operator=Keep(), reason=reason)
         elif step.column in sensitive and step.dropped:
             raise SchemaError(
                 f"--sensitive names {step.column!r}, which policy {plan.policy!r} drops for "

@@ -18,16 +18,18 @@ import pyarrow as pa
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
-from shopveil.data._formats import check_column_names
+from shopveil.data import check_column_names
 from shopveil.errors import AccessDenied, PolicyError, SchemaError
 from shopveil.mask import FakeSubstitute, Keep, Nullify, Redact, RedactMode
 from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
-from shopveil.policy._registry import DROP, build_operator
+from shopveil.policy._registry import DROP
 from shopveil.pseudo import FormatPreservingEncrypt, KeyedToken
 
 __all__ = ["ColumnLabel", "ColumnStep", "Plan", "PlanGate", "compile_plan"]
 
 ColumnLabel = tuple[ColumnClass, Kind]
+
+_KEEP = TechniqueSpec(Keep())
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,13 @@ class ColumnStep:
     column: str
     column_class: ColumnClass
     kind: Kind
-    technique: str
     operator: RecordOperator | None  # None when the column is dropped
     reason: str
+
+    @property
+    def technique(self) -> str:
+        """The technique's registry name (``drop`` for a dropped column)."""
+        return DROP if self.operator is None else self.operator.name
 
     @property
     def dropped(self) -> bool:
@@ -114,25 +120,19 @@ def compile_plan(
     steps = []
     for column in schema.names:
         column_class, kind, spec, reason = _choose(policy, column, purpose, labels)
-        operator = (
-            None if spec.technique == DROP else build_operator(spec.technique, spec.params, kind)
-        )
+        operator = spec.for_kind(kind)
         nested = pa.types.is_nested(schema.field(column).type)
         if sees is not None and column_class not in sees and not _hides_value(operator):
-            operator, spec = (
-                (Nullify(), TechniqueSpec("null"))
-                if nested
-                else (Redact(), TechniqueSpec("redact"))
-            )
+            operator = Nullify() if nested else Redact()
             reason += f"; role {role!r} may not see {column_class.value} columns, so hidden"
         if nested and not isinstance(operator, Keep | Nullify | None):
             raise SchemaError(
                 f"column {column!r} holds nested values ({schema.field(column).type}); "
-                f"technique {spec.technique!r} works on single values: give it technique "
+                f"technique {operator.name!r} works on single values: give it technique "
                 "drop, keep or \"null\" (quoted) under 'columns' in the policy, or flatten "
                 "it into one column per field"
             )
-        steps.append(ColumnStep(column, column_class, kind, spec.technique, operator, reason))
+        steps.append(ColumnStep(column, column_class, kind, operator, reason))
     return Plan(
         policy=policy.name,
         purpose=purpose,
@@ -216,7 +216,7 @@ def _choose(
             f"{policy.name!r} with a technique (drop, redact, token) or 'technique: keep' "
             "to release it as is"
         )
-    return column_class, kind, TechniqueSpec("keep"), "no rule matches; kept"
+    return column_class, kind, _KEEP, "no rule matches; kept"
 
 
 def _gate(policy: Policy, steps: list[ColumnStep]) -> PlanGate | None:

@@ -367,12 +367,12 @@ def _technique(
     if technique == DROP:
         if params:
             raise PolicyError(f"{source}:{line}: 'drop' takes no params; remove them")
-    else:
-        try:
-            build_operator(technique, params, kind)  # validate now, before any row moves
-        except ParameterError as exc:
-            raise PolicyError(f"{source}:{line}: {exc}") from None
-    return TechniqueSpec(technique, params)
+        return TechniqueSpec(None)
+    try:
+        # Built once, here: every parameter is checked before any row moves.
+        return TechniqueSpec(build_operator(technique, params, kind), params)
+    except ParameterError as exc:
+        raise PolicyError(f"{source}:{line}: {exc}") from None
 
 
 def _per_purpose(

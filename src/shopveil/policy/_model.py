@@ -10,9 +10,11 @@ from typing import Any
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
+from shopveil._core.operators import RecordOperator
 from shopveil._core.units import PrivacyUnit
 from shopveil.anonymity import Requirement
 from shopveil.errors import AccessDenied, PolicyError
+from shopveil.policy._registry import DROP, with_kind_defaults
 
 __all__ = [
     "ClassRule",
@@ -51,13 +53,35 @@ def _frozen(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class TechniqueSpec:
-    """A technique by its registry name, with its parameters, and where it was declared."""
+    """A technique the policy names, compiled once into its operator.
 
-    technique: str
+    Attributes
+    ----------
+    operator
+        The operator, built and checked when the policy was loaded; None drops the
+        column.
+    params
+        The parameters the policy set, as written. Those it left open follow the kind
+        of the column (:meth:`for_kind`).
+    """
+
+    operator: RecordOperator | None
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
+
+    @property
+    def technique(self) -> str:
+        """The technique's registry name (``drop`` for a dropped column)."""
+        return DROP if self.operator is None else self.operator.name
+
+    def for_kind(self, kind: Kind) -> RecordOperator | None:
+        """The operator for a column of ``kind``: the one built, unless the kind fills a
+        parameter the policy left open (a rule that names no kind)."""
+        if self.operator is None:
+            return None
+        return with_kind_defaults(self.operator, self.params, kind)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from shopveil.mask import (
 )
 from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken
 
-__all__ = ["DROP", "OPERATORS", "build_operator", "technique_names"]
+__all__ = ["DROP", "OPERATORS", "build_operator", "technique_names", "with_kind_defaults"]
 
 DROP = "drop"
 
@@ -90,6 +90,30 @@ def build_operator(technique: str, params: Mapping[str, Any], kind: Kind) -> Rec
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"technique {technique!r}: {exc}") from None
     return operator
+
+
+def with_kind_defaults(
+    operator: RecordOperator, params: Mapping[str, Any], kind: Kind
+) -> RecordOperator:
+    """``operator`` with the defaults of ``kind`` for the parameters ``params`` left open.
+
+    A rule without a kind is built once, for no kind; a column it lands on may fill
+    what the policy left open (tokens of customer ids share the ``customer_id``
+    domain). Returns ``operator`` itself when the kind changes nothing.
+    """
+    allowed = [f.name for f in dataclasses.fields(operator)]  # type: ignore[arg-type]
+    defaults = _defaults_for_kind(type(operator), kind, allowed)
+    changed = {
+        name: value
+        for name, value in defaults.items()
+        if name not in params and getattr(operator, name) != value
+    }
+    if not changed:
+        return operator
+    try:
+        return dataclasses.replace(operator, **changed)  # type: ignore[type-var]
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"technique {operator.name!r}: {exc}") from None
 
 
 def _defaults_for_kind(operator_class: type[Any], kind: Kind, allowed: list[str]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Pseudonymization: keyed tokens, format-preserving encryption, private record linkage."""
 
+from shopveil._core.prf import hmac_sha256_array, kernel_name
 from shopveil.pseudo._erasable import ErasableToken
 from shopveil.pseudo._fpe import FormatPreservingEncrypt, luhn_valid
-from shopveil.pseudo._kernel import hmac_sha256_array, kernel_name
 from shopveil.pseudo._linkage import (
     ClkEncoder,
     ClkHashing,

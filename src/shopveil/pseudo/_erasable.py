@@ -23,11 +23,10 @@ from typing import ClassVar
 import pyarrow as pa
 
 from shopveil._core.operators import OperatorContext
+from shopveil._core.prf import TOKEN_CHARS
 from shopveil._core.subjects import canonical_id
 from shopveil.errors import KeyringError, ParameterError, SchemaError
-from shopveil.keys import Keyring, pseudonym_keys
-from shopveil.keys._crypto import encode_fields
-from shopveil.pseudo._kernel import TOKEN_CHARS
+from shopveil.keys import Keyring, encode_fields, pseudonym_keys
 
 __all__ = ["ErasableToken"]
 

@@ -47,9 +47,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopveil._core.prf import hmac_sha256_array, hmac_tokens
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.pseudo._fold import fold_text
-from shopveil.pseudo._kernel import hmac_sha256_array, hmac_tokens
 
 __all__ = [
     "ClkEncoder",

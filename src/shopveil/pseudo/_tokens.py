@@ -20,14 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.operators import OperatorContext
+from shopveil._core.prf import TOKEN_CHARS, hmac_sha256_batch, hmac_tokens
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.pseudo._fold import fold_array
-from shopveil.pseudo._kernel import (
-    _MAX_STRING_BYTES,
-    TOKEN_CHARS,
-    hmac_sha256_batch,
-    hmac_tokens,
-)
 
 __all__ = ["KeyedToken", "Normalization", "hmac_sha256_batch", "token_prefix"]
 
@@ -100,6 +95,7 @@ class KeyedToken:
 
 
 _SAMPLE_ROWS = 4096
+_MAX_STRING_BYTES = 2**31 - 1  # a string array's int32 offsets
 
 
 def _per_distinct(values: pa.Array, tokens: Callable[[pa.Array], pa.Array], width: int) -> pa.Array:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shopveil.dp._query._plan import SOURCE, Plan
+from shopveil.dp._query._spec import AggregateFunction
 from shopveil.errors import ParameterError, QueryError, SourceError
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ def check_numeric(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     args = [
         s.aggregate.arg
         for s in plan.steps
-        if s.aggregate.func in ("sum", "avg", "quantile", "histogram") and s.aggregate.arg
+        if (s.aggregate.func.clamps or s.aggregate.func is AggregateFunction.HISTOGRAM)
+        and s.aggregate.arg
     ]
     if not args:
         return

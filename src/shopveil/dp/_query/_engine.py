@@ -32,11 +32,13 @@ from shopveil.dp._catalog import Catalog
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import half_width
 from shopveil.dp._query._answer import Answer, Cell
+from shopveil.dp._query._bounding import bounding_seed
+from shopveil.dp._query._compile import compile_plan
 from shopveil.dp._query._duckdb import bind, check_numeric, run, table_name
 from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
 from shopveil.dp._query._parser import parse_query
-from shopveil.dp._query._plan import Plan, QueryOptions, Step, compile_plan
+from shopveil.dp._query._plan import Plan, QueryOptions, Step
 from shopveil.dp._query._release import (
     QUANTILE_CANDIDATES,
     check_release,
@@ -45,11 +47,18 @@ from shopveil.dp._query._release import (
     release_sums,
     sum_mechanism,
 )
+from shopveil.dp._query._spec import AggregateFunction
 from shopveil.dp._query._target import exclude, registered_path, resolve_target
 from shopveil.dp._selection import partition_selection_for
 from shopveil.errors import ParameterError, QueryError
 
 __all__ = ["run_query", "table_name"]
+
+AVG, QUANTILE, HISTOGRAM = (
+    AggregateFunction.AVG,
+    AggregateFunction.QUANTILE,
+    AggregateFunction.HISTOGRAM,
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ def _select_groups(plan: Plan, rows: list[tuple[Any, ...]], bits: RandomBits) ->
 
 
 def _width(plan: Plan) -> int:
-    return sum(2 if s.aggregate.func == "avg" else 1 for s in plan.steps) + 1
+    return sum(2 if s.aggregate.func is AVG else 1 for s in plan.steps) + 1
 
 
 def _release_step(
@@ -90,19 +99,19 @@ def _release_step(
     n = plan.contributions
     alpha = plan.options.alpha
     func, eps = step.aggregate.func, step.epsilon
-    if func in ("count", "count_distinct", "histogram"):
+    if func.is_count:
         m = count_mechanism(eps, n)
         noisy = np.asarray(m(true[:, 0].astype(np.int64), rng=bits))
         hw = half_width(m, alpha)
         return [Cell(int(v), float(v - hw), float(v + hw)) for v in noisy]
     assert step.bounds is not None
     low, high = step.bounds
-    if func == "sum":
+    if func is AggregateFunction.SUM:
         m = sum_mechanism(eps, step.bounds, n)
         sums = release_sums(m, true[:, 0].tolist(), step.bounds, bits)
         hw = half_width(m, alpha)
         return [Cell(v, v - hw, v + hw) for v in sums]
-    if func == "avg":
+    if func is AVG:
         ms = sum_mechanism(eps / 2, step.bounds, n)
         mc = count_mechanism(eps / 2, n)
         sums = release_sums(ms, true[:, 0].tolist(), step.bounds, bits)
@@ -140,7 +149,7 @@ def _notes(plan: Plan) -> list[str]:
         )
     estimated = dict(plan.estimated)
     for s in plan.steps:
-        if s.bounds is not None and s.aggregate.func != "histogram":
+        if s.bounds is not None and s.aggregate.func is not HISTOGRAM:
             origin = f"from {s.bounds_from}" if s.bounds_from else "given with the query"
             if s.aggregate.alias in estimated:
                 origin = "estimated privately"
@@ -148,7 +157,7 @@ def _notes(plan: Plan) -> list[str]:
                 f"{s.aggregate.alias}: values clamped to [{s.bounds[0]:g}, {s.bounds[1]:g}] "
                 f"(bounds {origin})"
             )
-        if s.aggregate.func == "histogram":
+        if s.aggregate.func is HISTOGRAM:
             notes.append(f"{s.aggregate.alias}: values outside the bins count in the edge bins")
     for alias, (low, high) in plan.estimated:
         notes.append(
@@ -223,17 +232,21 @@ def run_query(
             named=named,
         )
         options = replace(options, unit=target.unit)
+        bits = as_bits(rng)
+        seed = bounding_seed(bits)
         missing = missing_bounds(spec, options) if options.estimate_bounds else []
         main = options
         if missing:
             eps = options.epsilon.epsilon
             main = replace(options, epsilon=PureDP(eps * (1 - ESTIMATE_SHARE)))
             # Bounds stand in until estimated: the plan's shape and cost do not depend on them.
-            stand_in = {a.alias: (0.0, 1.0) for a in missing}
-            plan = compile_plan(spec, replace(main, bounds={**options.bounds, **stand_in}), columns)
+            stand_in = replace(
+                main, bounds={**options.bounds, **{a.alias: (0.0, 1.0) for a in missing}}
+            )
+            plan = compile_plan(spec, stand_in, columns, seed=seed)
             plan = replace(plan, estimate_epsilon=eps * ESTIMATE_SHARE)
         else:
-            plan = compile_plan(spec, options, columns)
+            plan = compile_plan(spec, options, columns, seed=seed)
         check_numeric(con, plan)
         # Bound now (schema only), run after the charge: a relation reads the source by
         # name when it runs, so rows left out after the charge are left out of it too.
@@ -253,14 +266,14 @@ def run_query(
         if charge.replayed:
             return _replayed(charge)
         exclude(con, target, charge.left_out)
-        bits = as_bits(rng)
         if missing:
             estimated = estimate_bounds(
-                spec, options, columns, lambda q: run(bind(con, q)), plan.estimate_epsilon, bits
-            )
+                spec, options, columns, lambda q: run(bind(con, q)), plan.estimate_epsilon, bits,
+                seed,
+            )  # fmt: skip
             final = replace(main, bounds={**options.bounds, **estimated})
             plan = replace(
-                compile_plan(spec, final, columns),
+                compile_plan(spec, final, columns, seed=seed),
                 estimate_epsilon=plan.estimate_epsilon,
                 estimated=tuple(estimated.items()),
             )
@@ -306,14 +319,14 @@ def _build(
     cells: dict[str, list[Cell]] = {}
     column = 0
     for j, step in enumerate(plan.steps):
-        width = 2 if step.aggregate.func == "avg" else 1
+        width = 2 if step.aggregate.func is AVG else 1
         true = (
             groups.values[:, column : column + width] if len(groups.keys) else np.zeros((0, width))
         )
         column += width
         quantile_values = None
-        if step.aggregate.func == "quantile":
-            position = n_keys + sum(1 for s in plan.steps[:j] if s.aggregate.func == "quantile")
+        if step.aggregate.func is QUANTILE:
+            position = n_keys + sum(1 for s in plan.steps[:j] if s.aggregate.func is QUANTILE)
             by_group: dict[tuple[Any, ...], list[float]] = {}
             for values in value_rows:
                 if values[position] is not None:
@@ -325,7 +338,7 @@ def _build(
             ]
         cells[step.aggregate.alias] = _release_step(step, true, plan, bits, quantile_values)
     columns = list(spec.columns)
-    histogram = next((s.aggregate for s in plan.steps if s.aggregate.func == "histogram"), None)
+    histogram = next((s.aggregate for s in plan.steps if s.aggregate.func is HISTOGRAM), None)
     rows = []
     for g, key in enumerate(groups.keys):
         row: dict[str, Any] = {k.alias: _plain(v) for k, v in zip(spec.keys, key, strict=False)}

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from shopveil.dp._bits import RandomBits
-from shopveil.dp._query._parser import Aggregate, QuerySpec
-from shopveil.dp._query._plan import QueryOptions, compile_plan
+from shopveil.dp._query._compile import compile_plan
+from shopveil.dp._query._plan import QueryOptions
+from shopveil.dp._query._spec import Aggregate, AggregateFunction, QuerySpec
 from shopveil.dp._selection import make_exponential_mechanism
 
 __all__ = ["ESTIMATE_SHARE", "estimate_bounds", "missing_bounds"]
@@ -34,7 +35,7 @@ def missing_bounds(spec: QuerySpec, options: QueryOptions) -> list[Aggregate]:
     return [
         a
         for a in spec.aggregates
-        if a.func in ("sum", "avg", "quantile")
+        if a.func.clamps
         and a.arg is not None
         and a.alias not in options.bounds
         and a.arg.text not in options.bounds
@@ -48,8 +49,12 @@ def estimate_bounds(
     fetch: Any,
     epsilon: float,
     bits: RandomBits,
+    seed: int,
 ) -> dict[str, tuple[float, float]]:
-    """Private (low, high) bounds for each aggregate of :func:`missing_bounds`."""
+    """Private (low, high) bounds for each aggregate of :func:`missing_bounds`.
+
+    ``seed`` keys contribution bounding, as in the query whose bounds these are.
+    """
     missing = missing_bounds(spec, options)
     if not missing:
         return {}
@@ -61,13 +66,13 @@ def estimate_bounds(
     for agg in missing:
         probe = QuerySpec(
             spec.table,
-            (Aggregate("quantile", agg.arg, "_probe", 0.5),),
+            (Aggregate(AggregateFunction.QUANTILE, agg.arg, "_probe", 0.5),),
             (),
             spec.where,
             ("_probe",),
         )
         probe_options = replace(options, bounds={"_probe": (-_WIDE, _WIDE)}, keys={})
-        plan = compile_plan(probe, probe_options, columns)
+        plan = compile_plan(probe, probe_options, columns, seed=seed)
         assert plan.values_sql is not None
         values = np.asarray(
             [row[-1] for row in fetch(plan.values_sql) if row[-1] is not None], dtype=np.float64

@@ -13,14 +13,14 @@ subqueries, ORDER BY, LIMIT, HAVING, window functions) is refused with a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from shopveil.dp._query._functions import TYPES, check_call
+from shopveil.dp._query._spec import Aggregate, AggregateFunction, Expr, GroupKey, QuerySpec
 from shopveil.errors import QueryError
 
-__all__ = ["Aggregate", "Expr", "GroupKey", "QuerySpec", "parse_expression", "parse_query"]
+__all__ = ["parse_expression", "parse_query"]
 
-AGGREGATES = frozenset({"count", "sum", "avg", "median", "quantile", "histogram"})
+AGGREGATES = frozenset({"count", "sum", "avg", "median", "quantile", "histogram"})  # SQL names
 KEYWORDS = frozenset(
     {
         "select", "from", "where", "group", "by", "as", "and", "or", "not", "in", "between",
@@ -40,47 +40,6 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-
-
-@dataclass(frozen=True)
-class Expr:
-    """A checked scalar expression: its DuckDB SQL, the columns it reads, its text.
-
-    ``plain`` marks a bare column or a literal: evaluating it cannot fail.
-    """
-
-    sql: str
-    columns: frozenset[str]
-    text: str
-    plain: bool = False
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """One aggregate of the select list."""
-
-    func: str  # count | count_distinct | sum | avg | quantile | histogram
-    arg: Expr | None
-    alias: str
-    quantile: float | None = None
-    bins: tuple[float, float, int] | None = None
-
-
-@dataclass(frozen=True)
-class GroupKey:
-    expr: Expr
-    alias: str
-
-
-@dataclass(frozen=True)
-class QuerySpec:
-    """A parsed query: nothing in it has touched data yet."""
-
-    table: str
-    aggregates: tuple[Aggregate, ...]
-    keys: tuple[GroupKey, ...]
-    where: Expr | None
-    columns: tuple[str, ...]  # output columns, in select order
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -191,11 +150,13 @@ class _Parser:
         self.expect("(", "(")
         if name == "count" and self.accept("*"):
             self.expect(")", ")")
-            return Aggregate("count", None, "count")
+            return Aggregate(AggregateFunction.COUNT, None, "count")
         if name == "count" and self.accept("distinct"):
             arg = self.expr()
             self.expect(")", ")")
-            return Aggregate("count_distinct", arg, f"count_distinct_{_slug(arg.text)}")
+            return Aggregate(
+                AggregateFunction.COUNT_DISTINCT, arg, f"count_distinct_{_slug(arg.text)}"
+            )
         arg = self.expr()
         quantile: float | None = None
         bins: tuple[float, float, int] | None = None
@@ -220,7 +181,7 @@ class _Parser:
         default = f"{name}_{_slug(arg.text)}"
         if quantile is not None:
             default = f"q{quantile:g}_{_slug(arg.text)}".replace(".", "")
-        return Aggregate(name, arg, default, quantile, bins)
+        return Aggregate(AggregateFunction(name), arg, default, quantile, bins)
 
     def number(self, what: str) -> float:
         sign = -1.0 if self.accept("-") else 1.0

@@ -26,6 +26,7 @@ import numpy as np
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil.dp._bits import RandomBits
 from shopveil.dp._measurement import Measurement, half_width, laplace_for
+from shopveil.dp._query._spec import AggregateFunction
 from shopveil.dp._samplers import discrete_laplace
 from shopveil.dp._selection import make_quantile, partition_selection_for
 from shopveil.errors import ParameterError
@@ -144,12 +145,12 @@ def check_release(plan: Plan) -> None:
 
 def _build_step(step: Step, n: int, alpha: float) -> None:
     func, eps, bounds = step.aggregate.func, step.epsilon, step.bounds
-    if func in ("count", "count_distinct", "histogram"):
+    if func.is_count:
         half_width(count_mechanism(eps, n), alpha)
-    elif func == "sum":
+    elif func is AggregateFunction.SUM:
         assert bounds is not None
         half_width(sum_mechanism(eps, bounds, n), alpha)
-    elif func == "avg":
+    elif func is AggregateFunction.AVG:
         assert bounds is not None
         half_width(sum_mechanism(eps / 2, bounds, n), alpha / 2)
         half_width(count_mechanism(eps / 2, n), alpha / 2)

@@ -3,62 +3,35 @@
 It scans each table, compiles the GDPR preset for the ``analytics`` purpose, protects the
 rows, writes the protected tables and an HTML summary, and audits every release. Then it
 personalizes: a DP recommender trained on the bundled purchases, charged to the ledger
-(:mod:`shopveil.pipeline._demo_personalize`).
+(:mod:`shopveil.demo._personalize`).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
 from shopveil._workspace import workspace_on
-from shopveil.data import bundled_online_retail, generate_retail
-from shopveil.data._io import write_table, write_text
-from shopveil.detect import ScanReport, scan_table
-from shopveil.pipeline._audit import audit_release
-from shopveil.pipeline._demo_html import render_demo_html
-from shopveil.pipeline._demo_personalize import DemoPersonalization, personalize
-from shopveil.pipeline._run import apply_plan
-from shopveil.policy import Plan, compile_plan, load_policy
+from shopveil.data import bundled_online_retail, generate_retail, write_table, write_text
+from shopveil.demo._html import render_demo_html
+from shopveil.demo._personalize import personalize
+from shopveil.demo._report import DemoReport, DemoTable
+from shopveil.detect import scan_table
+from shopveil.pipeline import apply_plan, audit_release
+from shopveil.policy import compile_plan, load_policy
 from shopveil.store import Store
 
-__all__ = ["DemoReport", "DemoTable", "run_demo"]
+__all__ = ["run_demo"]
 
 DEMO_POLICY = "gdpr"
 DEMO_PURPOSE = "analytics"
 _SAMPLE_ROWS = 3
 # Synthetic customers are fabricated, so a fixed seed is right: the demo is reproducible.
 _DEMO_SEED = 20101201
-
-
-@dataclass(frozen=True)
-class DemoTable:
-    """One protected table: its scan, its plan, a before/after sample and where it went."""
-
-    name: str
-    scan: ScanReport
-    plan: Plan
-    rows_in: int
-    rows_out: int
-    before: pa.Table
-    after: pa.Table
-    output: Path
-    show_before: bool  # only synthetic rows are shown in clear
-
-
-@dataclass(frozen=True)
-class DemoReport:
-    tables: tuple[DemoTable, ...]
-    output_dir: Path
-    html: Path
-    audit_events: int
-    seconds: float
-    personalization: DemoPersonalization
 
 
 def run_demo(

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-if TYPE_CHECKING:
-    from shopveil.pipeline._demo import DemoReport, DemoTable
-    from shopveil.pipeline._demo_personalize import DemoPersonalization
+from shopveil.demo._report import DemoPersonalization, DemoReport, DemoTable
 
 __all__ = ["render_demo_html"]
 

@@ -1,9 +1,10 @@
 """Batch HMAC-SHA-256 over Arrow arrays: the native kernel when built, pure Python otherwise.
 
-Both paths give byte-identical results (tests compare them with :func:`hmac.digest`).
-The native kernel (``_native/hmac_sha256.c``) walks an Arrow array's offsets and data
-buffers without making a Python object per value, and uses the CPU's SHA extensions
-where present.
+The keyed PRF that keyed tokens (``pseudo``), consistent fakes and date shifts (``mask``)
+and the ledger's person hashes (``dp``) share. Both paths give byte-identical results
+(tests compare them with :func:`hmac.digest`). The native kernel
+(``_native/hmac_sha256.c``) walks an Arrow array's offsets and data buffers without
+making a Python object per value, and uses the CPU's SHA extensions where present.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _MAX_STRING_BYTES = 2**31 - 1  # an Arrow string array's int32 offsets
 
 def _load_native() -> ModuleType | None:
     try:
-        return importlib.import_module("shopveil.pseudo._hmac_native")
+        return importlib.import_module("shopveil._core._hmac_native")
     except ImportError:
         return None
 

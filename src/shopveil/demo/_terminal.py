@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from shopveil._commands._common import console
-from shopveil.pipeline import DemoReport, DemoTable
-from shopveil.pipeline._demo_personalize import DemoPersonalization
+from shopveil.demo._report import DemoPersonalization, DemoReport, DemoTable
 
 __all__ = ["show_demo"]
 
@@ -16,7 +15,7 @@ _SHORT = {"direct_identifier": "direct", "quasi_identifier": "quasi"}
 _WIDTH = 120  # characters of a value shown at most
 
 
-def show_demo(report: DemoReport) -> None:
+def show_demo(report: DemoReport, console: Console) -> None:
     console.rule("[bold]ShopVeil demo: GDPR preset, purpose analytics")
     for table in report.tables:
         console.print(_record_card(table))

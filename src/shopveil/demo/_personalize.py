@@ -13,7 +13,6 @@ points to the full-file figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,37 +21,17 @@ import pyarrow as pa
 
 from shopveil._core.budgets import ApproxDP
 from shopveil.data import product_catalogue
+from shopveil.demo._report import CustomerPicks, DemoPersonalization
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ShopVeilError
 
-__all__ = ["DEMO_MODEL_BUDGET", "CustomerPicks", "DemoPersonalization", "personalize"]
+__all__ = ["DEMO_MODEL_BUDGET", "personalize"]
 
 DEMO_MODEL_BUDGET = ApproxDP(1.0, 1e-6)
 _SPLIT = datetime(2010, 12, 9)
 _DATASET = "online_retail"
 _SHOWN = 3  # customers shown
 _ITEMS = 5  # items per list
-
-
-@dataclass(frozen=True)
-class CustomerPicks:
-    """One customer, unnamed: what they bought last, and what the model recommends."""
-
-    bought: tuple[str, ...]
-    recommended: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DemoPersonalization:
-    """What the personalization step did, or why it was skipped (``note``)."""
-
-    note: str
-    model_file: Path | None = None
-    privacy: ApproxDP | None = None
-    charged_now: bool = False
-    recall_new: float | None = None
-    popularity_recall_new: float | None = None
-    customers: tuple[CustomerPicks, ...] = ()
 
 
 def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPersonalization:

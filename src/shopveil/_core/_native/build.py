@@ -1,6 +1,6 @@
-"""Compile the batch HMAC kernel in place: ``python src/shopveil/pseudo/_native/build.py``.
+"""Compile the batch HMAC kernel in place: ``python src/shopveil/_core/_native/build.py``.
 
-The kernel is optional: without it :mod:`shopveil.pseudo` falls back to pure Python (the
+The kernel is optional: without it :mod:`shopveil._core.prf` falls back to pure Python (the
 same tokens, about ten times slower). This script is what a build hook runs at install
 time; it needs a C compiler and the Python headers, nothing else.
 """

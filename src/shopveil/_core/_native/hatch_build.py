@@ -3,7 +3,7 @@
 Enabled from ``pyproject.toml``::
 
     [tool.hatch.build.targets.wheel.hooks.custom]
-    path = "src/shopveil/pseudo/_native/hatch_build.py"
+    path = "src/shopveil/_core/_native/hatch_build.py"
 
 Without a C compiler the build still succeeds and the package uses its pure-Python
 kernel (same tokens, slower). Used at build time only; nothing imports it at run time.
@@ -42,4 +42,4 @@ class NativeKernelHook(BuildHookInterface):
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         if version != "editable":  # an editable install imports it from src/ directly
-            build_data["force_include"][str(built)] = f"shopveil/pseudo/{built.name}"
+            build_data["force_include"][str(built)] = f"shopveil/_core/{built.name}"

@@ -1,0 +1,52 @@
+"""Contribution bounding: at most N rows of each person, a uniform sample keyed by the rng.
+
+Bounding is part of every per-person sensitivity: a person moves a count by at most N
+because at most N of their rows are read. Which N rows may depend on that person's rows
+and on randomness only, never on other people's rows; and a run with a seeded rng must
+repeat. DuckDB's ``random()`` fails the second (it cannot be seeded per query, and its
+threads draw in no fixed order), so the sample is drawn this way instead:
+
+1. each person's rows are ranked 1, 2, … in the order of the values the release reads
+   (rows equal in all of them are interchangeable: which of them gets which rank
+   changes nothing);
+2. each rank gets the key ``md5(seed : person : rank)``, and the N ranks with the
+   smallest keys are kept.
+
+The 64-bit ``seed`` is drawn from the release's ``rng`` (a CSPRNG by default) and never
+leaves the process. Modelling MD5 as a random function, the kept ranks are a uniformly
+random N-subset of each person's ranks, independent across people: a person with rows
+(a, a, b) keeps an ``a`` two times in three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shopveil.dp._bits import RandomBits
+
+__all__ = ["bound_contributions", "bounding_seed"]
+
+
+def bounding_seed(bits: RandomBits) -> int:
+    """The seed of one release's bounding: 64 bits of its random source."""
+    return int(bits.words(1)[0])
+
+
+def bound_contributions(
+    rows: str, person: str, values: Sequence[str], limit: int, seed: int
+) -> str:
+    """SQL for at most ``limit`` rows of each ``person`` among the rows of query ``rows``.
+
+    ``values`` are the other columns the release reads: they rank a person's rows. No
+    values means a person's rows are all alike, and any ``limit`` of them will do.
+    """
+    order = ", ".join(values) or person
+    ranked = (
+        f"SELECT *, row_number() OVER (PARTITION BY {person} ORDER BY {order}) AS _rank "
+        f"FROM ({rows})"
+    )
+    key = f"md5_number(concat_ws(':', '{seed:d}', CAST({person} AS VARCHAR), _rank))"
+    return (
+        f"SELECT * EXCLUDE (_rank) FROM ({ranked}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {person} ORDER BY {key}, _rank) <= {limit}"
+    )
