@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -207,7 +208,11 @@ def query(
     left = f"budget left for {answer.dataset} ({answer.unit}): {answer.budget_left}"
     left += f" of {answer.budget_total}"
     if answer.default_budget:
-        left += " [default budget: none was set; set one with `shopveil budget set`]"
+        unit = " --unit row" if answer.unit == "row" else ""
+        left += (
+            " [default budget: none was set; set one with "
+            f"`shopveil budget set {shlex.quote(answer.dataset)} --epsilon 1{unit}`]"
+        )
     if answer.replayed:
         left += " (a retry: the stored answer, not charged again)"
     console.print(left, highlight=False, markup=False, soft_wrap=True)

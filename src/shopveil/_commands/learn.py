@@ -72,7 +72,10 @@ def _options(values: list[str] | None) -> dict[str, Any]:
 
 
 def _dataset_name(path: Path) -> str:
-    return path.name.split(".")[0] or "interactions"
+    """The account of unregistered data: the table name a query on the file uses."""
+    from shopveil.dp import table_name
+
+    return table_name(path)
 
 
 def _load(

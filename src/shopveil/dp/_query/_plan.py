@@ -9,6 +9,7 @@ Nothing here reads data.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -192,7 +193,8 @@ def _step(agg: Aggregate, epsilon: float, options: QueryOptions) -> Step:
             return Step(agg, epsilon, (float(low), float(high)), options.bounds_where.get(name, ""))
     raise ParameterError(
         f"missing bounds for {agg.alias!r}: {agg.func.upper()} needs clamping bounds; pass "
-        f"--bounds {agg.alias}=LOW:HIGH, or --estimate-bounds to spend part of ε on them"
+        f"--bounds {shlex.quote(agg.alias + '=LOW:HIGH')}, or --estimate-bounds to spend "
+        "part of ε on them"
     )
 
 
