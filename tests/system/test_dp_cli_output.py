@@ -90,4 +90,4 @@ def test_a_large_epsilon_answers_and_charges_what_it_says(orders: Path) -> None:
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert _spent("orders") == {"epsilon": 900.0}
+    assert _spent("orders") == {"epsilon": 900.0, "delta": 0.0}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 _ACTOR = typer.Option(
-    "--actor", help="Who is acting, recorded in the audit log [default: your user name]."
+    "--actor", help="Who is acting, recorded in the audit log \\[default: your user name]."
 )
 
 budget_app = typer.Typer(help="Show, set or reset privacy budgets.", no_args_is_help=True)
@@ -105,13 +105,13 @@ def query(
     ],
     epsilon: Annotated[float, typer.Option("--epsilon", help="The query's total ε.")],
     table: Annotated[
-        str | None, typer.Option("--table", help="Table name [default: the file's stem].")
+        str | None, typer.Option("--table", help="Table name \\[default: the file's stem].")
     ] = None,
     privacy_unit: Annotated[
         str | None,
         typer.Option(
             "--privacy-unit",
-            help="Customer id column [default: the registered dataset's; data holding "
+            help="Customer id column \\[default: the registered dataset's; data holding "
             "customer ids needs one].",
         ),
     ] = None,
@@ -309,15 +309,24 @@ def _budget_text(parts: dict[str, Any]) -> str:
 @translate_errors
 def budget_set(
     dataset: Annotated[str, typer.Argument(help="Dataset (registered name or table name).")],
-    epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total ε.")] = None,
-    delta: Annotated[float, typer.Option("--delta", help="Total δ (0: pure ε-DP).")] = 0.0,
+    epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total ε per person.")] = None,
+    delta: Annotated[
+        float | None,
+        typer.Option(
+            "--delta",
+            help="Total δ per person \\[default: 1e-6, below 1/n for fewer than a million "
+            "people; for a sub-budget, the account's δ]. 0 is pure ε-DP, which refuses "
+            "releases that need δ: GROUP BY keys chosen privately, the dp-cobuy, dp-als "
+            "and dp-mf models.",
+        ),
+    ] = None,
     rho: Annotated[float | None, typer.Option("--rho", help="Total ρ (zCDP) instead of ε.")] = None,
     unit: Annotated[
         str | None,
         typer.Option(
             "--unit",
             help="For unregistered data: 'row', or 'customer' (any customer id column) "
-            "[default: the registered unit, else customer].",
+            "\\[default: the registered unit, else customer].",
         ),
     ] = None,
     renewal: Annotated[str, typer.Option(help="never, daily or monthly.")] = "never",
@@ -326,21 +335,29 @@ def budget_set(
     actor: Annotated[str | None, _ACTOR] = None,
 ) -> None:
     """Set a dataset's budget per person, or an analyst's or purpose's sub-budget in it."""
-    from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
+    from shopveil._core.budgets import DEFAULT_DELTA, ZCDP, ApproxDP, Budget, PureDP
     from shopveil.dp import Renewal
 
     if (epsilon is None) == (rho is None):
         raise ParameterError("give exactly one of --epsilon or --rho")
-    total: Budget = (
-        ZCDP(rho) if rho is not None else ApproxDP(epsilon, delta) if delta else PureDP(epsilon)  # type: ignore[arg-type]
-    )
+    if rho is not None and delta is not None:
+        raise ParameterError("--delta goes with --epsilon; a --rho (zCDP) budget has no δ")
     if renewal not in {r.value for r in Renewal}:
         raise ParameterError(f"--renewal must be never, daily or monthly, got {renewal!r}")
     if analyst and purpose:
         raise ParameterError("set one sub-budget at a time: --analyst or --purpose")
+    defaulted = epsilon is not None and delta is None
     with open_default(actor) as workspace:
         key = _account_unit(workspace, dataset, unit)
         ledger = workspace.ledger
+        total: Budget
+        if epsilon is None:
+            total = ZCDP(rho)  # type: ignore[arg-type]
+        else:
+            if delta is None:
+                account = ledger.show(dataset, key).total if analyst or purpose else None
+                delta = DEFAULT_DELTA if account is None else getattr(account, "delta", 0.0)
+            total = ApproxDP(epsilon, delta) if delta else PureDP(epsilon)
         if analyst or purpose:
             scope, name = ("analyst", analyst) if analyst else ("purpose", purpose)
             state = ledger.set_sub_budget(
@@ -355,6 +372,15 @@ def budget_set(
         highlight=False,
         markup=False,
     )
+    if defaulted:
+        whose = "the account's δ" if analyst or purpose else f"the default δ={DEFAULT_DELTA:g}"
+        console.print(
+            f"note: no --delta given: {whose} (--delta 0 for pure ε-DP, which refuses "
+            "releases that need δ)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @budget_app.command("reset")

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 Column = Annotated[str | None, typer.Option(help="Column name, if not detected.")]
 Db = Annotated[
-    str | None, typer.Option("--db", help="Store URL for the budget ledger [default: local].")
+    str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
 ]
 CatalogueFile = Annotated[
     Path | None,

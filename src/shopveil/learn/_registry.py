@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.budgets import DEFAULT_DELTA, ApproxDP, PureDP
 from shopveil.errors import ParameterError
 from shopveil.learn._als import ALS, ALSModel
 from shopveil.learn._baselines import (
@@ -50,7 +50,7 @@ __all__ = [
 
 Options = Mapping[str, Any]
 
-DELTA = 1e-6
+DELTA = DEFAULT_DELTA
 """δ of every (ε, δ) model built by name: below 1 / (number of customers) of a large shop."""
 
 
