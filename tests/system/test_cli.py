@@ -165,3 +165,25 @@ def test_demo_writes_its_outputs(tmp_path: Path) -> None:
     assert "<h2>customers</h2>" in html and "<h2>Personalization</h2>" in html
     customers = read_table(out / "customers.parquet")
     assert "email" not in customers.column_names
+
+
+def test_budget_show_fits_80_columns_and_wraps_long_names_whole(tmp_path: Path) -> None:
+    name = "online_retail_2010-12-01_2010-12-12_as_exported_by_the_data_steward_for_the_analysts"
+    path = tmp_path / "orders.csv"
+    path.write_text("CustomerID,Country\n" + "".join(f"{1000 + i},France\n" for i in range(40)))
+    assert run("data", "add", name, str(path), "--unit", "CustomerID", cwd=tmp_path).returncode == 0
+    query = run(
+        "query", "SELECT COUNT(*) FROM t", "--data", name, "--table", "t", "--epsilon", "0.1",
+        "--analyst", "an analyst with a long name", cwd=tmp_path,
+    )  # fmt: skip
+    assert query.returncode == 0, query.stderr
+    shown = run("budget", "show", cwd=tmp_path, env={"COLUMNS": "80"})
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in shown.stdout
+    joined = "".join(line.strip() for line in lines)
+    (account,) = json.loads(run("budget", "show", "--json", cwd=tmp_path).stdout)
+    (charge,) = account["charges"]
+    assert name in joined and charge["request_id"] in joined
+    assert "spent ε=0.1, δ=0" in shown.stdout

@@ -87,10 +87,13 @@ def test_budget_set_show_reset(orders: Path) -> None:
     assert refused.exit_code == 1
     assert "analyst budget of 'ann'" in refused.stderr
     shown = _json(["budget", "show", "orders", "--json"])
-    assert shown[0]["spent"] == {"epsilon": 0.2, "delta": 0.0}
+    assert shown[0]["spent"] == {"epsilon": "0.2", "delta": "0"}
     assert shown[0]["renewal"] == "monthly"
     assert runner.invoke(app, ["budget", "reset", "orders"]).exit_code == 0
-    assert _json(["budget", "show", "orders", "--json"])[0]["spent"] == {"epsilon": 0, "delta": 0}
+    assert _json(["budget", "show", "orders", "--json"])[0]["spent"] == {
+        "epsilon": "0",
+        "delta": "0",
+    }
 
 
 @pytest.mark.parametrize(
@@ -123,7 +126,7 @@ def test_exhausted_budget_is_refused_before_running(orders: Path) -> None:
     refused = runner.invoke(app, [*base, "--epsilon", "0.2"])
     assert refused.exit_code == 1 and "Nothing was charged" in refused.stderr
     left = _json(["budget", "show", "orders", "--json"])[0]["left"]["epsilon"]
-    assert left == pytest.approx(0.1)
+    assert left == "0.1"  # 1 - 0.9 is 0.09999999999999998 in floats
 
 
 def test_query_takes_bounds_unit_and_default_budget_from_a_policy_and_audits(
@@ -251,3 +254,25 @@ def test_data_add_notes_a_delta_that_is_not_below_one_over_n(orders: Path) -> No
     assert added.exit_code == 0, added.output
     assert "δ=0.01 is not below 1/n for these 300 people" in " ".join(added.stderr.split())
     assert "--delta 0.0001`" in added.stderr
+
+
+def test_budget_show_json_gives_exact_decimal_strings(orders: Path) -> None:
+    query = ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders),
+             "--privacy-unit", "CustomerID", "--epsilon", "0.1"]  # fmt: skip
+    for _ in range(3):  # the ledger's float sum is 0.30000000000000004
+        assert runner.invoke(app, query).exit_code == 0
+    (shown,) = _json(["budget", "show", "orders", "--json"])
+    assert shown["spent"] == {"epsilon": "0.3", "delta": "0"}
+    assert shown["left"] == {"epsilon": "0.7", "delta": "0.000001"}
+    assert shown["total"] == shown["people"]["budget_per_person"]
+    assert shown["people"]["most_spent_by_one_person"] == {"epsilon": "0.3", "delta": "0"}
+    assert [c["cost"] for c in shown["charges"]] == [{"epsilon": "0.1", "delta": "0"}] * 3
+    text = runner.invoke(app, ["budget", "show", "orders"]).stdout
+    assert "spent ε=0.3, δ=0, left ε=0.7, δ=1e-06" in text
+
+
+def test_budget_show_json_keeps_a_tiny_delta(orders: Path) -> None:
+    set_ = ["budget", "set", "orders", "--epsilon", "1", "--delta", "1.5e-13"]
+    assert runner.invoke(app, set_).exit_code == 0
+    (shown,) = _json(["budget", "show", "orders", "--json"])
+    assert shown["total"] == {"epsilon": "1", "delta": "0.00000000000015"}

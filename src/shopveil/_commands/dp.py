@@ -6,16 +6,19 @@ import json
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from shopveil._commands._common import console, err_console, split_names, translate_errors
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
+    from shopveil._core.budgets import Budget
     from shopveil._core.units import PrivacyUnit
     from shopveil._workspace import Workspace
 
@@ -149,7 +152,7 @@ def query(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Answer an aggregate SQL query with differential privacy, charged to the ledger."""
-    from shopveil._core.budgets import Budget, PureDP
+    from shopveil._core.budgets import PureDP
     from shopveil.dp import DEFAULT_TOTAL, QueryOptions, run_query
 
     chosen: dict[str, Any] = {
@@ -228,12 +231,17 @@ def budget_show(
     dataset: Annotated[
         str | None, typer.Argument(help="Dataset (table name); all if omitted.")
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON; budgets are decimal strings, each ledger value rounded to 12 "
+            "significant digits (0.2, never 0.19999999999999996).",
+        ),
+    ] = False,
     history: Annotated[int, typer.Option("--history", help="Charges listed per dataset.")] = 10,
 ) -> None:
     """Show budgets: per-person total, what people spent, the account and its charges."""
-    from shopveil.dp._query._answer import budget_dict
-
     with open_default() as workspace:
         states = workspace.ledger.accounts(dataset)
         rows: list[dict[str, Any]] = []
@@ -245,8 +253,8 @@ def budget_show(
                 spending = workspace.ledger.spending(s.unit, s.total)
                 people = {
                     "namespace": spending.namespace,
-                    "budget_per_person": budget_dict(s.total),
-                    "most_spent_by_one_person": budget_dict(spending.most),
+                    "budget_per_person": _decimals(s.total),
+                    "most_spent_by_one_person": _decimals(spending.most),
                     "people_exhausted": spending.exhausted_range(),
                 }
             charges = workspace.ledger.history(s.dataset, s.unit, limit=history)
@@ -255,9 +263,9 @@ def budget_show(
                     "dataset": s.dataset,
                     "registered": entry is not None,
                     "unit": s.unit if unit is None else unit.describe(),
-                    "total": budget_dict(s.total),
-                    "spent": budget_dict(s.spent),
-                    "left": budget_dict(s.remaining),
+                    "total": _decimals(s.total),
+                    "spent": _decimals(s.spent),
+                    "left": _decimals(s.remaining),
                     "renewal": s.renewal.value,
                     "period": s.period,
                     "default": s.is_default,
@@ -266,43 +274,75 @@ def budget_show(
                         {
                             "scope": b.scope,
                             "name": b.name,
-                            "limit": budget_dict(b.limit),
-                            "spent": budget_dict(b.spent),
+                            "limit": _decimals(b.limit),
+                            "spent": _decimals(b.spent),
                         }
                         for b in s.sub_budgets
                     ],
-                    "charges": [c.to_dict() for c in charges],
+                    "charges": [{**c.to_dict(), "cost": _decimals(c.cost)} for c in charges],
                 }
             )
     if json_output:
         print(json.dumps(rows))
         return
-    out = Table(title="privacy budgets")
-    for header in ("dataset", "unit", "per person", "most spent", "exhausted", "account spent"):
-        out.add_column(header)
-    for row in rows:
-        people = row["people"] or {}
-        out.add_row(
-            escape(row["dataset"]) + ("" if row["registered"] else " (unregistered)"),
-            escape(row["unit"]),
-            _budget_text(row["total"]) + (" (default)" if row["default"] else ""),
-            _budget_text(people["most_spent_by_one_person"]) if people else "–",
-            str(people.get("people_exhausted", "–")),
-            _budget_text(row["spent"]),
-        )
-    console.print(out)
-    for row in rows:
-        for charge in row["charges"]:
-            console.print(
-                f"{row['dataset']}: {charge['at']} {_budget_text(charge['cost'])} "
-                f"by {charge['analyst']} ({charge['what']})",
-                highlight=False,
-                markup=False,
-            )
+    _print_budgets(rows)
 
 
-def _budget_text(parts: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in parts.items() if k != "kind")
+def _print_budgets(rows: list[dict[str, Any]]) -> None:
+    """One block per account, label and value, wrapped (never cut) at any width."""
+    for row in rows:
+        name = row["dataset"] + ("" if row["registered"] else " (unregistered)")
+        console.print(Text(name, style="bold", overflow="fold"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        people = row["people"]
+        default = " (the default: none was set)" if row["default"] else ""
+        renewal = "" if row["renewal"] == "never" else f", renewed {row['renewal']}"
+        lines = [
+            ("unit", row["unit"]),
+            ("budget", f"{_budget_text(row['total'])} per person{default}{renewal}"),
+        ]
+        if people:
+            lines.append(("most spent", f"{_budget_text(people['most_spent_by_one_person'])} "
+                          "by one person"))  # fmt: skip
+            lines.append(("out of budget", f"{people['people_exhausted']} people"))
+        lines.append(("account", f"spent {_budget_text(row['spent'])}, "
+                      f"left {_budget_text(row['left'])}"))  # fmt: skip
+        for sub in row["sub_budgets"]:
+            lines.append((f"{sub['scope']} {sub['name']}", f"spent {_budget_text(sub['spent'])} "
+                          f"of {_budget_text(sub['limit'])}"))  # fmt: skip
+        for i, charge in enumerate(row["charges"]):
+            lines.append((
+                "charges" if i == 0 else "",
+                f"{charge['at']} {_budget_text(charge['cost'])} by {charge['analyst']} "
+                f"({charge['what']}), request {charge['request_id']}",
+            ))  # fmt: skip
+        for label, value in lines:
+            grid.add_row(Text(f"  {label}"), Text(value))
+        console.print(grid)
+
+
+def _decimals(budget: Budget) -> dict[str, str]:
+    """A budget's values as exact decimal strings, for JSON.
+
+    The ledger adds floats, so two charges of ε = 0.1 are stored as
+    0.19999999999999996. Each value is rounded to 12 significant digits (well below the
+    ledger's own tolerance, 1e-9 relative, so the rounding never changes a decision) and
+    written as the exact decimal of that rounding: ``"0.2"``, ``"0.000001"``. Significant
+    digits, not decimal places: a δ of 1e-13 must not print as 0.
+    """
+    from shopveil.dp._query._answer import budget_dict
+
+    return {k: format(Decimal(format(v, ".12g")), "f") for k, v in budget_dict(budget).items()}
+
+
+_SYMBOLS = {"epsilon": "ε", "delta": "δ", "rho": "ρ"}
+
+
+def _budget_text(parts: dict[str, str]) -> str:
+    """A budget rounded for people: ``ε=0.2, δ=1e-06``."""
+    return ", ".join(f"{_SYMBOLS[k]}={float(v):.4g}" for k, v in parts.items())
 
 
 @budget_app.command("set")
@@ -335,7 +375,7 @@ def budget_set(
     actor: Annotated[str | None, _ACTOR] = None,
 ) -> None:
     """Set a dataset's budget per person, or an analyst's or purpose's sub-budget in it."""
-    from shopveil._core.budgets import DEFAULT_DELTA, ZCDP, ApproxDP, Budget, PureDP
+    from shopveil._core.budgets import DEFAULT_DELTA, ZCDP, ApproxDP, PureDP
     from shopveil.dp import Renewal
 
     if (epsilon is None) == (rho is None):
