@@ -7,7 +7,8 @@
 - :func:`generate_retail`: a linked synthetic retail dataset with ground truth for every
   column (:class:`ColumnTruth`) and every personal-data span in its text (:class:`SpanTruth`).
 - :func:`open_source`, :func:`read_table`, :func:`write_table`, :func:`writing_batches`:
-  streaming CSV / Parquet I/O with atomic writes.
+  streaming CSV / Parquet I/O with atomic writes; :class:`TextTypes` finds the numbers,
+  dates and booleans a CSV's text columns hold, so outputs keep them.
 """
 
 from shopveil.data._bundled import bundled_online_retail, product_catalogue
@@ -24,6 +25,7 @@ from shopveil.data._io import (
 from shopveil.data._movielens import MovieLens, load_movielens
 from shopveil.data._retail import ONLINE_RETAIL_SCHEMA, load_online_retail
 from shopveil.data._truth import ColumnTruth, RetailDataset, SpanTruth
+from shopveil.data._types import TextTypes, apply_types
 
 __all__ = [
     "COLUMN_TRUTH",
@@ -34,6 +36,8 @@ __all__ = [
     "RetailOptions",
     "SpanTruth",
     "TableSource",
+    "TextTypes",
+    "apply_types",
     "bundled_online_retail",
     "escape_formulas",
     "generate_retail",
