@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -165,6 +166,31 @@ def test_demo_writes_its_outputs(tmp_path: Path) -> None:
     assert "<h2>customers</h2>" in html and "<h2>Personalization</h2>" in html
     customers = read_table(out / "customers.parquet")
     assert "email" not in customers.column_names
+    _assert_no_python_warning(result)
+
+
+def _assert_no_python_warning(result: subprocess.CompletedProcess[str]) -> None:
+    """Library warnings reach the user as notes, never as a warning with a source path."""
+    for text in (result.stdout, result.stderr):
+        assert not re.search(r"Warning\b", text), text
+        assert not re.search(r"\.py:\d+", text), text
+
+
+@pytest.mark.slow
+def test_the_demo_says_how_to_go_on_when_its_model_is_gone(tmp_path: Path) -> None:
+    first = run("demo", "--customers", "300", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    _assert_no_python_warning(first)
+    assert "co-purchase release is all noise" in " ".join(first.stdout.split())
+    (tmp_path / "demo-output" / "recommender.npz").unlink()
+    again = run("demo", "--customers", "300", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    found = re.search(r"`(SHOPVEIL_HOME=\S+) shopveil (demo)`", " ".join(again.stdout.split()))
+    assert found is not None, again.stdout
+    variable, value = found.group(1).split("=")
+    suggested = run(found.group(2), "--customers", "300", cwd=tmp_path, env={variable: value})
+    assert suggested.returncode == 0, suggested.stderr
+    assert "fitted and charged now" in " ".join(suggested.stdout.split())
 
 
 def test_budget_show_fits_80_columns_and_wraps_long_names_whole(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -130,16 +129,6 @@ def _context(
     return FitContext(ledger=ledger, dataset=dataset, request_id=request_id, unit=unit)
 
 
-@contextmanager
-def _notes() -> Iterator[None]:
-    """Print the library's warnings (e.g. a popularity fallback) as notes on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        err_console.print(f"note: {warning.message}", highlight=False, markup=False, soft_wrap=True)
-
-
 @translate_errors
 def train(
     data: Annotated[Path, typer.Option("--data", help="Purchases file or MovieLens folder.")],
@@ -175,8 +164,7 @@ def train(
         source = _source(workspace, data)
         interactions = _load(source, user, item, time, catalogue)
         context = _context(workspace, is_private(model, epsilon), source, interactions, request_id)
-        with _notes():
-            fitted = config.fit(interactions, context)
+        fitted = config.fit(interactions, context)
     path = save_recommender(
         fitted, output, train=interactions, config=config, dataset=context.dataset
     )
@@ -248,9 +236,8 @@ def evaluate(
                 _load(_source(workspace, test_file), user, item, time, catalogue),
             )
         context = _context(workspace, is_private(model, epsilon), source, train_data, None)
-        with _notes():
-            fitted = config.fit(train_data, context)
-            result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
+        fitted = config.fit(train_data, context)
+        result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
     if result["cold_users"]:
         err_console.print(
             f"note: {result['cold_users']} of {result['users']} customers have no training "
