@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "shopveil._commands.keys",
     "shopveil._commands.link",
     "shopveil._commands.learn",
+    "shopveil._commands.recommend",
     "shopveil._commands.audit",
 )
 

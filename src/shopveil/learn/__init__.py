@@ -6,7 +6,8 @@ DP-SGD, imported by the models that train with them).
 - Recommenders: a frozen config (``Popularity()``, ``DPCoPurchase(ApproxDP(1, 1e-6))``, …)
   whose ``fit(train, FitContext(ledger=...))`` charges the shared ledger first and returns
   a model that scores each customer from their **own** history (user-side mode). Build
-  them by name with :func:`build_recommender`; measure them with :func:`evaluate`. A
+  them by name with :func:`build_recommender`; measure them with :func:`evaluate`; list a
+  customer's top-k from a saved model and their own purchases with :func:`recommend`. A
   private recommender fits only on purchases loaded with the public :class:`Catalogue`
   (``load_interactions(path, catalogue=load_catalogue(FILE))``): its item vocabulary
   and texts.
@@ -40,6 +41,7 @@ from shopveil.learn._kmeans import DPKMeansConfig, KMeansModel, dp_kmeans
 from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, save_model
 from shopveil.learn._pate import LabelRelease, Student, Window, release_labels, train_student
 from shopveil.learn._pate_aggregate import GNMaxConfig
+from shopveil.learn._recommend import CustomerList, load_history, model_catalogue, recommend
 from shopveil.learn._recommender import (
     FitContext,
     FittedRecommender,
@@ -60,6 +62,7 @@ __all__ = [
     "BuyAgain",
     "Catalogue",
     "CustomerFeatures",
+    "CustomerList",
     "CustomerModel",
     "CustomerModelConfig",
     "DPCoPurchase",
@@ -90,12 +93,15 @@ __all__ = [
     "evaluate",
     "from_table",
     "load_catalogue",
+    "load_history",
     "load_interactions",
     "load_model",
     "load_recommender",
     "make_private",
+    "model_catalogue",
     "model_names",
     "purchases_only",
+    "recommend",
     "release_labels",
     "save_model",
     "save_recommender",
