@@ -6,7 +6,6 @@ import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -183,8 +182,25 @@ def train(
 
 @translate_errors
 def evaluate(
-    model: Annotated[str, typer.Option("--model", help=_MODEL_HELP)],
-    train_file: Annotated[Path | None, typer.Option("--train", help="Training purchases.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help=f"Fit this model now: {_MODEL_HELP}")
+    ] = None,
+    model_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-file",
+            help="Measure a model written by `shopveil train`, never retrained. The metrics "
+            "are computed on the test customers' purchases, so they are released with DP "
+            "noise (Laplace on per-customer Recall, NDCG and MAP sums and counts) and "
+            "--epsilon is charged to every test customer, on the same ledger.",
+        ),
+    ] = None,
+    train_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--train", help="Training purchases (with --model-file: the customers' history)."
+        ),
+    ] = None,
     test_file: Annotated[Path | None, typer.Option("--test", help="Test purchases.")] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="One purchases file, cut with --split-at.")
@@ -193,7 +209,12 @@ def evaluate(
         str | None, typer.Option("--split-at", help="Train before this date, test from it.")
     ] = None,
     epsilon: Annotated[
-        float | None, typer.Option("--epsilon", help="ε per customer (private models).")
+        float | None,
+        typer.Option(
+            "--epsilon",
+            help="ε per customer: of the model fitted with --model (private models), or of "
+            "the metrics released with --model-file \\[default there: 0.5].",
+        ),
     ] = None,
     k: Annotated[int, typer.Option("--k", help="List length.")] = 20,
     user: Column = None,
@@ -204,7 +225,7 @@ def evaluate(
     db: Db = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Fit a model on the training window and measure it on the test window."""
+    """Measure a recommender: fit --model on the training window, or load --model-file."""
     from shopveil.learn._evaluate import align
     from shopveil.learn._evaluate import evaluate as run_evaluation
     from shopveil.learn._interactions import temporal_split
@@ -212,6 +233,24 @@ def evaluate(
 
     if k < 1:
         raise ParameterError(f"--k must be >= 1, got {k}")
+    if (model is None) == (model_file is None):
+        raise ParameterError("give --model NAME (fitted now) or --model-file FILE (trained)")
+    if model_file is not None:
+        from shopveil._commands._evaluate_file import evaluate_model_file
+
+        if param or catalogue is not None:
+            raise ParameterError(
+                "--param and --catalogue go with --model NAME; a model file brings its own "
+                "configuration and items"
+            )
+        with _workspace(db) as workspace:
+            evaluate_model_file(
+                workspace, model_file, history_file=train_file, test_file=test_file, data=data,
+                split_at=split_at, epsilon=epsilon, k=k,
+                columns={"user": user, "item": item, "time": time}, json_output=json_output,
+            )  # fmt: skip
+        return
+    assert model is not None
     config = build_recommender(model, epsilon, _options(param))
     one_file = data is not None and split_at is not None
     if not one_file and (train_file is None or test_file is None):
@@ -220,14 +259,12 @@ def evaluate(
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
     with _workspace(db) as workspace:
         if data is not None and split_at is not None:
-            try:
-                at = datetime.fromisoformat(split_at)
-            except ValueError:
-                raise ParameterError(
-                    f"--split-at {split_at!r}: write a date, e.g. 2011-07-01"
-                ) from None
+            from shopveil._commands._evaluate_file import split_date
+
             source = _source(workspace, data)
-            train_data, test_data = temporal_split(_load(source, user, item, time, catalogue), at)
+            train_data, test_data = temporal_split(
+                _load(source, user, item, time, catalogue), split_date(split_at)
+            )
         else:
             assert train_file is not None and test_file is not None
             source = _source(workspace, train_file)

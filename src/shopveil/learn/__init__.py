@@ -7,7 +7,9 @@ DP-SGD, imported by the models that train with them).
   whose ``fit(train, FitContext(ledger=...))`` charges the shared ledger first and returns
   a model that scores each customer from their **own** history (user-side mode). Build
   them by name with :func:`build_recommender`; measure them with :func:`evaluate`; list a
-  customer's top-k from a saved model and their own purchases with :func:`recommend`. A
+  customer's top-k from a saved model and their own purchases with :func:`recommend`;
+  measure a saved model on private test data with :func:`evaluate_private` (DP metrics,
+  charged to the test customers). A
   private recommender fits only on purchases loaded with the public :class:`Catalogue`
   (``load_interactions(path, catalogue=load_catalogue(FILE))``): its item vocabulary
   and texts.
@@ -41,6 +43,7 @@ from shopveil.learn._kmeans import DPKMeansConfig, KMeansModel, dp_kmeans
 from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, save_model
 from shopveil.learn._pate import LabelRelease, Student, Window, release_labels, train_student
 from shopveil.learn._pate_aggregate import GNMaxConfig
+from shopveil.learn._private_eval import EVALUATION_EPSILON, PrivateEvaluation, evaluate_private
 from shopveil.learn._recommend import CustomerList, load_history, model_catalogue, recommend
 from shopveil.learn._recommender import (
     FitContext,
@@ -59,6 +62,7 @@ __all__ = [
     "ALS",
     "DPALS",
     "DPMF",
+    "EVALUATION_EPSILON",
     "BuyAgain",
     "Catalogue",
     "CustomerFeatures",
@@ -81,6 +85,7 @@ __all__ = [
     "NoSignalWarning",
     "Popularity",
     "PrivacyMetadata",
+    "PrivateEvaluation",
     "PrivateTraining",
     "Recommender",
     "Student",
@@ -91,6 +96,7 @@ __all__ = [
     "customer_features",
     "dp_kmeans",
     "evaluate",
+    "evaluate_private",
     "from_table",
     "load_catalogue",
     "load_history",
