@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "shopveil._commands.protect",
     "shopveil._commands.data",
     "shopveil._commands.dp",
+    "shopveil._commands.budget",
     "shopveil._commands.anonymity",
     "shopveil._commands.keys",
     "shopveil._commands.link",
