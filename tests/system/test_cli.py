@@ -42,8 +42,16 @@ def write_customers(path: Path) -> None:
 def test_help_lists_every_command_with_one_line(tmp_path: Path) -> None:
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("scan", "anonymize", "demo"):
+    for command in ("scan", "anonymize", "demo", "recommend", "evaluate", "budget"):
         assert command in result.stdout
+
+
+def test_python_dash_m_shopveil_is_the_command_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shopveil", "--version"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith("shopveil "), result.stderr
 
 
 def test_scan_then_anonymize_with_the_draft_policy(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import warnings
 from pathlib import Path
 
@@ -252,8 +254,13 @@ def test_data_add_notes_a_delta_that_is_not_below_one_over_n(orders: Path) -> No
         app, ["data", "add", "shop", str(orders), "--unit", "CustomerID", "--budget", "1,0.01"]
     )
     assert added.exit_code == 0, added.output
-    assert "δ=0.01 is not below 1/n for these 300 people" in " ".join(added.stderr.split())
-    assert "--delta 0.0001`" in added.stderr
+    note = " ".join(added.stderr.split())
+    assert "δ=0.01 is not below 1/n for these 300 people" in note
+    suggested = re.search(r"`shopveil ([^`]+)`", note)
+    assert suggested is not None and suggested.group(1).endswith("--delta 0.0001")
+    assert runner.invoke(app, shlex.split(suggested.group(1))).exit_code == 0
+    (shown,) = _json(["budget", "show", "shop", "--json"])
+    assert shown["total"] == {"epsilon": "1", "delta": "0.0001"}
 
 
 def test_budget_show_json_gives_exact_decimal_strings(orders: Path) -> None:
