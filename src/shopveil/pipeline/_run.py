@@ -19,11 +19,11 @@ import pyarrow.compute as pc
 
 from shopveil._core.operators import KeySource, OperatorContext
 from shopveil.anonymity import gate
-from shopveil.data import TableSource, writing_batches
+from shopveil.data import TableSource, TextTypes, apply_types, table_format, writing_batches
 from shopveil.errors import SchemaError
 from shopveil.policy import Plan, PlanGate
 
-__all__ = ["RunSummary", "apply_plan", "run_plan"]
+__all__ = ["RunSummary", "apply_plan", "kept_columns", "kept_types", "run_plan"]
 
 _OPTED_OUT = ("true", "t", "yes", "y", "1", "opted out", "opted_out", "opted-out")
 _NOT_OPTED_OUT = ("false", "f", "no", "n", "0", "")
@@ -92,13 +92,15 @@ def run_plan(
     ``'``; see :func:`shopveil.data.escape_formulas`.
     """
     started = time.perf_counter()
+    types = kept_types(plan, source)
     batches = source.batches()
     first = next(batches, None) or _empty(source.schema)
     first_protected = apply_plan(plan, first, keys=keys, as_of=as_of)
     schema = first_protected.schema
     rows_in = rows_out = 0
     gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
-    with writing_batches(output, schema, csv_escape=csv_escape) as write:
+    written = apply_types(first_protected, types).schema
+    with writing_batches(output, written, csv_escape=csv_escape) as write:
         for batch in itertools.chain([first], batches):
             if batch is first:
                 protected = first_protected
@@ -107,7 +109,7 @@ def run_plan(
                 # A column that came out all-null may be typed null; fit the file's schema.
                 if protected.schema != schema:
                     protected = protected.cast(schema)
-            write(protected)
+            write(apply_types(protected, types))
             if plan.gate is not None:
                 gated.append(protected.select(plan.gate.columns))
             rows_in += batch.num_rows
@@ -129,6 +131,26 @@ def run_plan(
         if before_publish is not None:
             before_publish(summary)
     return summary
+
+
+def kept_types(plan: Plan, source: TableSource) -> dict[str, pa.DataType]:
+    """The numbers, dates and booleans in the CSV text columns ``plan`` keeps as they are.
+
+    A CSV is read as text; this reads it once more, opted-out rows left out, so that a
+    kept column of numbers comes out as numbers (see :class:`shopveil.data.TextTypes`).
+    A Parquet source keeps its own types and is not read again.
+    """
+    if table_format(source.path) != "csv" or not kept_columns(plan):
+        return {}
+    found = TextTypes(kept_columns(plan))
+    for batch in source.batches():
+        found.update(_drop_opted_out(batch, plan.opt_out_column))
+    return found.types()
+
+
+def kept_columns(plan: Plan) -> list[str]:
+    """The columns ``plan`` passes through unchanged."""
+    return [step.column for step in plan.steps if step.technique == "keep" and step.operator]
 
 
 def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path) -> None:

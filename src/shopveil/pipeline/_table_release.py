@@ -31,13 +31,13 @@ from shopveil.anonymity import (
     load_hierarchies,
 )
 from shopveil.audit import AuditLog
-from shopveil.data import open_source, table_format, writing_batches
+from shopveil.data import TextTypes, apply_types, open_source, table_format, writing_batches
 from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
-from shopveil.pipeline._run import _check_gate, apply_plan
+from shopveil.pipeline._run import _check_gate, apply_plan, kept_columns
 from shopveil.policy import Plan, Policy, ReleaseMode, compile_plan, load_policy
 from shopveil.store import Store
 
@@ -141,6 +141,11 @@ def k_anonymize_file(
         released = anonymized.table
         if plan.gate is not None:
             _check_gate(plan.gate, released.to_batches(), output_path)
+        if table_format(input_path) == "csv":
+            # Kept columns, and quasi-identifiers left as they were, hold their numbers.
+            found = TextTypes(kept_columns(plan))
+            found.update(released)
+            released = apply_types(released, found.types())
         with writing_batches(output_path, released.schema, csv_escape=csv_escape) as write:
             for batch in released.to_batches():
                 write(batch)
