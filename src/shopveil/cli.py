@@ -26,10 +26,12 @@ _COMMAND_MODULES = (
     "shopveil._commands.protect",
     "shopveil._commands.data",
     "shopveil._commands.dp",
+    "shopveil._commands.budget",
     "shopveil._commands.anonymity",
     "shopveil._commands.keys",
     "shopveil._commands.link",
     "shopveil._commands.learn",
+    "shopveil._commands.recommend",
     "shopveil._commands.audit",
 )
 

@@ -64,7 +64,7 @@ def test_show_json_has_seq_at_actor_action_details(orders: Path) -> None:
     events = json.loads(_ok(["audit", "show", "--json", "--limit", "2"]))
     assert [e["seq"] for e in events] == [2, 3]
     assert all(sorted(e) == ["action", "actor", "at", "details", "seq"] for e in events)
-    assert events[1]["details"]["cost"] == {"epsilon": 0.25}
+    assert events[1]["details"]["cost"] == {"epsilon": 0.25, "delta": 0.0}
     assert events[1]["details"]["unit"] == "customer"
     assert json.loads(_ok(["audit", "show", "--json", "--action", "vault.erase"])) == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -41,8 +42,16 @@ def write_customers(path: Path) -> None:
 def test_help_lists_every_command_with_one_line(tmp_path: Path) -> None:
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("scan", "anonymize", "demo"):
+    for command in ("scan", "anonymize", "demo", "recommend", "evaluate", "budget"):
         assert command in result.stdout
+
+
+def test_python_dash_m_shopveil_is_the_command_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shopveil", "--version"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith("shopveil "), result.stderr
 
 
 def test_scan_then_anonymize_with_the_draft_policy(tmp_path: Path) -> None:
@@ -165,3 +174,50 @@ def test_demo_writes_its_outputs(tmp_path: Path) -> None:
     assert "<h2>customers</h2>" in html and "<h2>Personalization</h2>" in html
     customers = read_table(out / "customers.parquet")
     assert "email" not in customers.column_names
+    _assert_no_python_warning(result)
+
+
+def _assert_no_python_warning(result: subprocess.CompletedProcess[str]) -> None:
+    """Library warnings reach the user as notes, never as a warning with a source path."""
+    for text in (result.stdout, result.stderr):
+        assert not re.search(r"Warning\b", text), text
+        assert not re.search(r"\.py:\d+", text), text
+
+
+@pytest.mark.slow
+def test_the_demo_says_how_to_go_on_when_its_model_is_gone(tmp_path: Path) -> None:
+    first = run("demo", "--customers", "300", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    _assert_no_python_warning(first)
+    assert "co-purchase release is all noise" in " ".join(first.stdout.split())
+    (tmp_path / "demo-output" / "recommender.npz").unlink()
+    again = run("demo", "--customers", "300", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    found = re.search(r"`(SHOPVEIL_HOME=\S+) shopveil (demo)`", " ".join(again.stdout.split()))
+    assert found is not None, again.stdout
+    variable, value = found.group(1).split("=")
+    suggested = run(found.group(2), "--customers", "300", cwd=tmp_path, env={variable: value})
+    assert suggested.returncode == 0, suggested.stderr
+    assert "fitted and charged now" in " ".join(suggested.stdout.split())
+
+
+def test_budget_show_fits_80_columns_and_wraps_long_names_whole(tmp_path: Path) -> None:
+    name = "online_retail_2010-12-01_2010-12-12_as_exported_by_the_data_steward_for_the_analysts"
+    path = tmp_path / "orders.csv"
+    path.write_text("CustomerID,Country\n" + "".join(f"{1000 + i},France\n" for i in range(40)))
+    assert run("data", "add", name, str(path), "--unit", "CustomerID", cwd=tmp_path).returncode == 0
+    query = run(
+        "query", "SELECT COUNT(*) FROM t", "--data", name, "--table", "t", "--epsilon", "0.1",
+        "--analyst", "an analyst with a long name", cwd=tmp_path,
+    )  # fmt: skip
+    assert query.returncode == 0, query.stderr
+    shown = run("budget", "show", cwd=tmp_path, env={"COLUMNS": "80"})
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in shown.stdout
+    joined = "".join(line.strip() for line in lines)
+    (account,) = json.loads(run("budget", "show", "--json", cwd=tmp_path).stdout)
+    (charge,) = account["charges"]
+    assert name in joined and charge["request_id"] in joined
+    assert "spent ε=0.1, δ=0" in shown.stdout

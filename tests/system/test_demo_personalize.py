@@ -39,6 +39,8 @@ def test_the_demo_recommender_is_charged_once_and_refused_when_its_model_is_gone
     assert first.model_file is not None
     first.model_file.unlink()
     refused = personalize(retail, tmp_path, ledger)
-    assert refused.recall_new is None and "budget reset online_retail" in refused.note
+    assert (
+        refused.recall_new is None and "SHOPVEIL_HOME=.shopveil-demo shopveil demo" in refused.note
+    )
     assert Ledger(store).show("online_retail", CUSTOMER).spent == spent
     assert [e.action for e in audit.events()].count("dp.charge") == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import warnings
 from pathlib import Path
 
@@ -87,9 +89,13 @@ def test_budget_set_show_reset(orders: Path) -> None:
     assert refused.exit_code == 1
     assert "analyst budget of 'ann'" in refused.stderr
     shown = _json(["budget", "show", "orders", "--json"])
-    assert shown[0]["spent"] == {"epsilon": 0.2} and shown[0]["renewal"] == "monthly"
+    assert shown[0]["spent"] == {"epsilon": "0.2", "delta": "0"}
+    assert shown[0]["renewal"] == "monthly"
     assert runner.invoke(app, ["budget", "reset", "orders"]).exit_code == 0
-    assert _json(["budget", "show", "orders", "--json"])[0]["spent"] == {"epsilon": 0.0}
+    assert _json(["budget", "show", "orders", "--json"])[0]["spent"] == {
+        "epsilon": "0",
+        "delta": "0",
+    }
 
 
 @pytest.mark.parametrize(
@@ -122,7 +128,7 @@ def test_exhausted_budget_is_refused_before_running(orders: Path) -> None:
     refused = runner.invoke(app, [*base, "--epsilon", "0.2"])
     assert refused.exit_code == 1 and "Nothing was charged" in refused.stderr
     left = _json(["budget", "show", "orders", "--json"])[0]["left"]["epsilon"]
-    assert left == pytest.approx(0.1)
+    assert left == "0.1"  # 1 - 0.9 is 0.09999999999999998 in floats
 
 
 def test_query_takes_bounds_unit_and_default_budget_from_a_policy_and_audits(
@@ -143,7 +149,9 @@ def test_query_takes_bounds_unit_and_default_budget_from_a_policy_and_audits(
         ]
     )  # fmt: skip
     assert out["unit"] == "customer"
-    assert out["budget_total"] == {"epsilon": 4.0} and out["budget_left"] == {"epsilon": 3.5}
+    # The policy gave ε alone: δ is the default, so releases that need δ can run.
+    assert out["budget_total"] == {"epsilon": 4.0, "delta": 1e-6}
+    assert out["budget_left"] == {"epsilon": 3.5, "delta": 1e-6}
     notes = " | ".join(out["notes"])
     assert f"units: values clamped to [0, 5] (bounds from policy 'retail' ({policy}:6))" in notes
     assert "price: values clamped to [0, 2] (bounds given with the query)" in notes
@@ -179,3 +187,99 @@ def test_a_bad_bound_in_the_policy_names_file_and_line(orders: Path, tmp_path: P
     )  # fmt: skip
     assert result.exit_code != 0
     assert f"{policy}:5: dp.bounds.Quantity is [5, 0]" in " ".join(result.output.split())
+
+
+_GROUPED = ["query", "SELECT Country, COUNT(*) AS n FROM orders GROUP BY Country",
+            "--privacy-unit", "CustomerID", "--epsilon", "0.3"]  # fmt: skip
+
+
+def test_a_budget_set_with_epsilon_alone_admits_privately_chosen_keys(orders: Path) -> None:
+    """δ defaults to 1e-6, so the docs' GROUP BY queries (keys chosen privately) run."""
+    result = runner.invoke(app, ["budget", "set", "orders", "--epsilon", "1"])
+    assert result.exit_code == 0, result.output
+    assert "total ε=1, δ=1e-06" in result.stdout
+    assert "default δ=1e-06" in result.stdout and "--delta 0 for pure ε-DP" in result.stdout
+    out = _json([*_GROUPED, "--data", str(orders), "--json"])
+    assert out["budget_left"] == {"epsilon": pytest.approx(0.7), "delta": pytest.approx(0.99e-6)}
+    # The docs' per-customer example, with its own δ.
+    out = _json(
+        ["query", "SELECT Country, SUM(Quantity * UnitPrice) AS revenue FROM orders "
+         "GROUP BY Country", "--data", str(orders), "--epsilon", "0.5", "--bounds",
+         "revenue=0:100", "--privacy-unit", "CustomerID", "--max-contributions", "20",
+         "--delta", "1e-7", "--json"]
+    )  # fmt: skip
+    assert "partition_selection" in dict(out["budget_split"])
+
+
+def test_a_pure_budget_is_asked_for_with_delta_zero_and_refuses_what_needs_delta(
+    orders: Path,
+) -> None:
+    result = runner.invoke(app, ["budget", "set", "orders", "--epsilon", "1", "--delta", "0"])
+    assert result.exit_code == 0 and "total ε=1," in result.stdout and "δ" not in result.stdout
+    refused = runner.invoke(app, [*_GROUPED, "--data", str(orders)])
+    assert refused.exit_code == 2 and "needs δ > 0" in refused.stderr
+
+
+def test_a_sub_budget_with_epsilon_alone_keeps_the_accounts_delta(orders: Path) -> None:
+    assert runner.invoke(app, ["budget", "set", "orders", "--epsilon", "2"]).exit_code == 0
+    result = runner.invoke(app, ["budget", "set", "orders", "--epsilon", "0.5", "--analyst", "ann"])
+    assert result.exit_code == 0 and "the account's δ" in result.stdout
+    out = _json([*_GROUPED, "--data", str(orders), "--analyst", "ann", "--json"])
+    assert "partition_selection" in dict(out["budget_split"])
+
+
+def test_budget_set_help_names_the_defaults() -> None:
+    result = runner.invoke(app, ["budget", "set", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "[default: 1e-6, below 1/n for fewer than a million people" in text
+    assert "0 is pure ε-DP" in text
+
+
+def test_data_add_with_epsilon_alone_admits_privately_chosen_keys(orders: Path) -> None:
+    added = runner.invoke(
+        app, ["data", "add", "shop", str(orders), "--unit", "CustomerID", "--budget", "1"]
+    )
+    assert added.exit_code == 0, added.output
+    assert "budget per person ε=1, δ=1e-06" in " ".join(added.stdout.split())
+    out = _json(
+        ["query", "SELECT Country, COUNT(*) AS n FROM shop GROUP BY Country", "--data", "shop",
+         "--epsilon", "0.3", "--json"]
+    )  # fmt: skip
+    assert "partition_selection" in dict(out["budget_split"])
+
+
+def test_data_add_notes_a_delta_that_is_not_below_one_over_n(orders: Path) -> None:
+    added = runner.invoke(
+        app, ["data", "add", "shop", str(orders), "--unit", "CustomerID", "--budget", "1,0.01"]
+    )
+    assert added.exit_code == 0, added.output
+    note = " ".join(added.stderr.split())
+    assert "δ=0.01 is not below 1/n for these 300 people" in note
+    suggested = re.search(r"`shopveil ([^`]+)`", note)
+    assert suggested is not None and suggested.group(1).endswith("--delta 0.0001")
+    assert runner.invoke(app, shlex.split(suggested.group(1))).exit_code == 0
+    (shown,) = _json(["budget", "show", "shop", "--json"])
+    assert shown["total"] == {"epsilon": "1", "delta": "0.0001"}
+
+
+def test_budget_show_json_gives_exact_decimal_strings(orders: Path) -> None:
+    query = ["query", "SELECT COUNT(*) FROM orders", "--data", str(orders),
+             "--privacy-unit", "CustomerID", "--epsilon", "0.1"]  # fmt: skip
+    for _ in range(3):  # the ledger's float sum is 0.30000000000000004
+        assert runner.invoke(app, query).exit_code == 0
+    (shown,) = _json(["budget", "show", "orders", "--json"])
+    assert shown["spent"] == {"epsilon": "0.3", "delta": "0"}
+    assert shown["left"] == {"epsilon": "0.7", "delta": "0.000001"}
+    assert shown["total"] == shown["people"]["budget_per_person"]
+    assert shown["people"]["most_spent_by_one_person"] == {"epsilon": "0.3", "delta": "0"}
+    assert [c["cost"] for c in shown["charges"]] == [{"epsilon": "0.1", "delta": "0"}] * 3
+    text = runner.invoke(app, ["budget", "show", "orders"]).stdout
+    assert "spent ε=0.3, δ=0, left ε=0.7, δ=1e-06" in text
+
+
+def test_budget_show_json_keeps_a_tiny_delta(orders: Path) -> None:
+    set_ = ["budget", "set", "orders", "--epsilon", "1", "--delta", "1.5e-13"]
+    assert runner.invoke(app, set_).exit_code == 0
+    (shown,) = _json(["budget", "show", "orders", "--json"])
+    assert shown["total"] == {"epsilon": "1", "delta": "0.00000000000015"}

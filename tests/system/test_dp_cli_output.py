@@ -33,7 +33,7 @@ def orders(tmp_path: Path) -> Path:
     return path
 
 
-def _spent(dataset: str) -> dict[str, float] | None:
+def _spent(dataset: str) -> dict[str, str] | None:
     shown = runner.invoke(app, ["budget", "show", dataset, "--json"])
     if shown.exit_code != 0:
         assert "unknown dataset" in shown.stderr
@@ -90,4 +90,4 @@ def test_a_large_epsilon_answers_and_charges_what_it_says(orders: Path) -> None:
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert _spent("orders") == {"epsilon": 900.0}
+    assert _spent("orders") == {"epsilon": "900", "delta": "0"}

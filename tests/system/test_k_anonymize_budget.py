@@ -99,3 +99,18 @@ def test_over_the_budget_the_file_is_the_one_pass_file(
 def test_a_negative_budget_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="memory_budget"):
         k_anonymize_file(_orders(tmp_path), tmp_path / "o.csv", k=2, qi=["age"], memory_budget=-1)
+
+
+def test_a_csv_read_twice_keeps_the_types_a_single_pass_finds(tmp_path: Path) -> None:
+    source = tmp_path / "orders.csv"
+    pq.read_table(_orders(tmp_path)).slice(0, 5_000).to_pandas().to_csv(source, index=False)
+    for name, budget in [("held", 1 << 30), ("streamed", 0)]:
+        k_anonymize_file(
+            source, tmp_path / f"{name}.parquet", k=5, qi=["age", "country"], memory_budget=budget
+        )
+    held, streamed = (
+        read_table(tmp_path / "held.parquet"),
+        read_table(tmp_path / "streamed.parquet"),
+    )
+    assert streamed.equals(held)
+    assert streamed.schema.field("quantity").type == pa.int64()  # kept, and typed from text

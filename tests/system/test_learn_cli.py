@@ -186,3 +186,58 @@ def test_tiny_epsilon_falls_back_with_a_note(files: dict[str, Path], tmp_path: P
     assert result.exit_code == 0, result.output
     assert "note:" in result.stderr and "no detectable signal" in result.stderr
     assert json.loads(result.stdout)["epsilon"] == 0.001
+
+
+def test_evaluate_model_file_measures_the_trained_model_with_dp_and_charges_its_test_customers(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    model = tmp_path / "model.npz"
+    trained = runner.invoke(
+        app, ["train", "--data", str(files["train"]), "--model", "dp-popularity",
+              "--epsilon", "0.5", "-o", str(model), "--db", db,
+              "--catalogue", str(files["catalogue"])],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    saved = model.read_bytes()
+    base = ["evaluate", "--model-file", str(model), "--test", str(files["test"]),
+            "--train", str(files["train"]), "--db", db, "--json"]  # fmt: skip
+    result = runner.invoke(app, [*base, "--epsilon", "0.25"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out) >= CONTRACT - {"coverage"} | CONTRACT_NEW
+    assert out["private"] and out["model"] == "dp-popularity" and out["epsilon"] == 0.5
+    assert out["evaluation_cost"] == {"epsilon": 0.25, "dataset": "retail_test"}
+    assert out["noise_scale"] == pytest.approx(8 / 0.25)
+    assert model.read_bytes() == saved  # measured as it is, never retrained
+    store = Store.open(db)
+    try:
+        ledger = Ledger(store)
+        whats = [c.what for a in ledger.accounts() for c in ledger.history(a.dataset, a.unit)]
+    finally:
+        store.close()
+    assert sorted(w.split(" ")[0] for w in whats) == ["dp-popularity", "evaluate"]
+    again = runner.invoke(app, base)  # the default cost, 0.5, charged again: no replay
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["evaluation_cost"]["epsilon"] == 0.5
+    table = runner.invoke(app, [*base[:-1], "--epsilon", "0.1"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "metrics with DP noise" in " ".join(table.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "popularity"], "give --model NAME (fitted now) or --model-file FILE"),
+        (["--param", "k=1"], "--param and --catalogue go with --model NAME"),
+        ([], "no such model file"),
+    ],
+)
+def test_evaluate_model_file_bad_input_is_one_line_exit_2(
+    files: dict[str, Path], tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(
+        app, ["evaluate", "--model-file", str(tmp_path / "none.npz"), "--test",
+              str(files["test"]), "--db", f"sqlite:///{tmp_path / 'l.db'}", *args],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stderr.count("\n") == 1

@@ -127,7 +127,7 @@ def test_every_charge_is_one_audit_event_and_the_budget_shows_people(
     assert _ok(["audit", "verify"]).startswith("verified")
     (shown,) = json.loads(_ok(["budget", "show", "orders", "--json"]))
     most = shown["people"]["most_spent_by_one_person"]["epsilon"]
-    assert shown["registered"] and most == pytest.approx(0.8)
+    assert shown["registered"] and most == "0.8"
     # dp-cobuy spent every customer's whole δ = 1e-6: all ~500 are exhausted for δ > 0.
     assert shown["people"]["people_exhausted"] == "100-999"
     assert len(shown["charges"]) == 3

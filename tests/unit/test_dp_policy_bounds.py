@@ -12,7 +12,7 @@ from _people import PEOPLE_KEY
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.budgets import DEFAULT_DELTA, ApproxDP, PureDP
 from shopveil._core.units import PerCustomer, PerRow
 from shopveil.dp import Ledger, QueryOptions, run_query
 from shopveil.errors import AccessDenied, PolicyError
@@ -71,8 +71,14 @@ def test_a_policy_without_a_dp_section_declares_nothing() -> None:
 
 
 def test_a_pure_default_budget_when_delta_is_zero() -> None:
-    text = "shopveil_policy: 1\nname: x\ndp:\n  default_budget: {epsilon: 3}\n"
+    text = "shopveil_policy: 1\nname: x\ndp:\n  default_budget: {epsilon: 3, delta: 0}\n"
     assert parse_policy(text).dp.default_budget == PureDP(3.0)
+
+
+def test_a_default_budget_without_delta_gets_the_default_delta() -> None:
+    # A pure budget would refuse the releases that need δ (private GROUP BY keys, models).
+    text = "shopveil_policy: 1\nname: x\ndp:\n  default_budget: {epsilon: 3}\n"
+    assert parse_policy(text).dp.default_budget == ApproxDP(3.0, DEFAULT_DELTA) == ApproxDP(3, 1e-6)
 
 
 @pytest.mark.parametrize(

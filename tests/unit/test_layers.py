@@ -70,6 +70,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (ROOT,),
     ("_commands",),
     ("cli",),
+    ("__main__",),
     ("service",),
 )
 FLOOR = {package: floor for floor, packages in enumerate(LAYERS) for package in packages}

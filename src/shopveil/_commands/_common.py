@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,20 +38,48 @@ R = TypeVar("R")
 
 
 def translate_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn ShopVeil errors into one line on stderr: exit 2 for bad input, 1 otherwise."""
+    """Turn ShopVeil errors into one line on stderr: exit 2 for bad input, 1 otherwise.
+
+    Warnings raised while the command runs (a model that fell back to popularity, a key
+    file in the wrong place) are printed as ``note:`` lines on stderr once it succeeds,
+    never as Python warnings with a source path; a failed command prints its error alone.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = command(*args, **kwargs)
         except InputError as exc:
             _fail(exc, EXIT_BAD_INPUT)
         except ShopVeilError as exc:
             _fail(exc, EXIT_FAILURE)
         except KeyboardInterrupt:
             _fail(KeyboardInterrupt("interrupted; nothing was written"), EXIT_FAILURE)
+        _print_notes(caught)
+        return result
 
     return wrapper
+
+
+# Warnings meant for the developers of a library, not for whoever runs a command.
+_DEVELOPER_WARNINGS = (
+    DeprecationWarning,
+    PendingDeprecationWarning,
+    ImportWarning,
+    ResourceWarning,
+)
+
+
+def _print_notes(caught: list[warnings.WarningMessage]) -> None:
+    shown: set[str] = set()
+    for warning in caught:
+        text = str(warning.message)
+        if issubclass(warning.category, _DEVELOPER_WARNINGS) or text in shown:
+            continue
+        shown.add(text)
+        err_console.print(f"note: {text}", highlight=False, markup=False, soft_wrap=True)
 
 
 def split_names(value: str | None) -> list[str]:

@@ -32,7 +32,7 @@ def assess(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     population: Annotated[
         int | None,
-        typer.Option(help="Size of the population the file samples [default: the file]."),
+        typer.Option(help="Size of the population the file samples \\[default: the file]."),
     ] = None,
     risk_threshold: Annotated[
         float, typer.Option(help="A record is at risk above this risk.")

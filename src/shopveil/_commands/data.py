@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +25,7 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 _ACTOR = typer.Option(
-    "--actor", help="Who is acting, recorded in the audit log [default: your user name]."
+    "--actor", help="Who is acting, recorded in the audit log \\[default: your user name]."
 )
 
 
@@ -33,19 +34,20 @@ def register(app: typer.Typer) -> None:
 
 
 def _budget(text: str | None) -> Budget | None:
-    from shopveil._core.budgets import ApproxDP, PureDP
+    """``EPSILON[,DELTA]``: δ defaults to ``DEFAULT_DELTA``; ``,0`` is pure ε-DP."""
+    from shopveil._core.budgets import DEFAULT_DELTA, ApproxDP, PureDP
 
     if text is None:
         return None
     epsilon, _, delta = text.partition(",")
     try:
-        eps, dlt = float(epsilon), float(delta) if delta.strip() else None
+        eps, dlt = float(epsilon), float(delta) if delta.strip() else DEFAULT_DELTA
     except ValueError:
         raise ParameterError(
             f"--budget {text!r}: write EPSILON or EPSILON,DELTA, e.g. --budget 1,1e-6"
         ) from None
     # Out-of-range values get the budget's own message (which names the fix).
-    return ApproxDP(eps, dlt) if dlt is not None else PureDP(eps)
+    return ApproxDP(eps, dlt) if dlt != 0 else PureDP(eps)
 
 
 @data_app.command("add")
@@ -65,7 +67,12 @@ def add(
     ] = 1,
     budget: Annotated[
         str | None,
-        typer.Option("--budget", help="Budget per person, EPSILON[,DELTA] [default: 1,1e-6]."),
+        typer.Option(
+            "--budget",
+            help="Budget per person, EPSILON\\[,DELTA] \\[default: 1,1e-6; DELTA defaults to "
+            "1e-6, below 1/n for fewer than a million people; DELTA 0 is pure ε-DP, which "
+            "refuses releases that need δ].",
+        ),
     ] = None,
     renewal: Annotated[str, typer.Option(help="never, daily or monthly.")] = "never",
     id_type: Annotated[
@@ -111,12 +118,29 @@ def add(
             renewal=Renewal(renewal),
             actor=workspace.actor,
         )
+        per_person = workspace.ledger.show(entry.name, entry.unit).total
     console.print(
         f"registered {entry.name}: {entry.rows:,} rows, {entry.people:,} "
         f"{'people' if isinstance(entry.unit, PerCustomer) else 'rows as people'}, "
-        f"privacy unit {entry.unit.describe()}",
+        f"privacy unit {entry.unit.describe()}, budget per person {per_person}",
         highlight=False,
         markup=False,
+    )
+    _check_delta(entry.name, per_person, entry.people)
+
+
+def _check_delta(name: str, budget: Budget, people: int) -> None:
+    """A note when δ is not below 1/n: then δ no longer bounds a rare failure for everyone."""
+    delta = getattr(budget, "delta", 0.0)
+    if not people or delta < 1 / people:
+        return
+    smaller = 10.0 ** math.floor(math.log10(1 / (10 * people)))
+    err_console.print(
+        f"note: δ={delta:g} is not below 1/n for these {people:,} people; set a smaller "
+        f"one with `shopveil budget set {name} --epsilon {budget.epsilon:g} --delta {smaller:g}`",  # type: ignore[union-attr]
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
 
 

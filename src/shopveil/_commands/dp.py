@@ -1,8 +1,8 @@
-"""``shopveil query`` and ``shopveil budget show|set|reset``: thin adapters over ``shopveil.dp``."""
+"""``shopveil query``: a thin adapter over ``shopveil.dp``."""
 
 from __future__ import annotations
 
-import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,21 +15,15 @@ from shopveil._commands._common import console, err_console, split_names, transl
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
+    from shopveil._core.budgets import Budget
     from shopveil._core.units import PrivacyUnit
     from shopveil._workspace import Workspace
 
 __all__ = ["register"]
 
-_ACTOR = typer.Option(
-    "--actor", help="Who is acting, recorded in the audit log [default: your user name]."
-)
-
-budget_app = typer.Typer(help="Show, set or reset privacy budgets.", no_args_is_help=True)
-
 
 def register(app: typer.Typer) -> None:
     app.command("query")(query)
-    app.add_typer(budget_app, name="budget")
 
 
 def _pairs(values: list[str] | None, option: str, sep: str) -> dict[str, str]:
@@ -80,22 +74,6 @@ def open_default(actor: str | None = None, **options: Any) -> Iterator[Workspace
         workspace.close()
 
 
-def _account_unit(workspace: Workspace, dataset: str, text: str | None) -> PrivacyUnit:
-    """The unit of a budget account: the registered dataset's, else ``row`` or customers."""
-    from shopveil._core.units import PerCustomer, PerRow
-
-    entry = workspace.catalog.find(dataset)
-    if entry is None:
-        return PerRow() if text == "row" else PerCustomer(text or "customer")
-    unit = entry.unit
-    names = {"row"} if isinstance(unit, PerRow) else {"customer", unit.key, unit.id_column}
-    if text is not None and text not in names:
-        raise ParameterError(
-            f"{dataset!r} is registered with privacy unit {unit.describe()}; leave out --unit"
-        )
-    return unit
-
-
 @translate_errors
 def query(
     sql: Annotated[str, typer.Argument(help='The query, e.g. "SELECT COUNT(*) FROM orders".')],
@@ -104,13 +82,13 @@ def query(
     ],
     epsilon: Annotated[float, typer.Option("--epsilon", help="The query's total ε.")],
     table: Annotated[
-        str | None, typer.Option("--table", help="Table name [default: the file's stem].")
+        str | None, typer.Option("--table", help="Table name \\[default: the file's stem].")
     ] = None,
     privacy_unit: Annotated[
         str | None,
         typer.Option(
             "--privacy-unit",
-            help="Customer id column [default: the registered dataset's; data holding "
+            help="Customer id column \\[default: the registered dataset's; data holding "
             "customer ids needs one].",
         ),
     ] = None,
@@ -148,7 +126,7 @@ def query(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Answer an aggregate SQL query with differential privacy, charged to the ledger."""
-    from shopveil._core.budgets import Budget, PureDP
+    from shopveil._core.budgets import PureDP
     from shopveil.dp import DEFAULT_TOTAL, QueryOptions, run_query
 
     chosen: dict[str, Any] = {
@@ -207,7 +185,11 @@ def query(
     left = f"budget left for {answer.dataset} ({answer.unit}): {answer.budget_left}"
     left += f" of {answer.budget_total}"
     if answer.default_budget:
-        left += " [default budget: none was set; set one with `shopveil budget set`]"
+        unit = " --unit row" if answer.unit == "row" else ""
+        left += (
+            " [default budget: none was set; set one with "
+            f"`shopveil budget set {shlex.quote(answer.dataset)} --epsilon 1{unit}`]"
+        )
     if answer.replayed:
         left += " (a retry: the stored answer, not charged again)"
     console.print(left, highlight=False, markup=False, soft_wrap=True)
@@ -215,158 +197,3 @@ def query(
     console.print(f"budget split: {split}", highlight=False, markup=False, soft_wrap=True)
     for note in answer.notes:
         console.print(f"  note: {note}", highlight=False, markup=False, soft_wrap=True)
-
-
-@budget_app.command("show")
-@translate_errors
-def budget_show(
-    dataset: Annotated[
-        str | None, typer.Argument(help="Dataset (table name); all if omitted.")
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    history: Annotated[int, typer.Option("--history", help="Charges listed per dataset.")] = 10,
-) -> None:
-    """Show budgets: per-person total, what people spent, the account and its charges."""
-    from shopveil.dp._query._answer import budget_dict
-
-    with open_default() as workspace:
-        states = workspace.ledger.accounts(dataset)
-        rows: list[dict[str, Any]] = []
-        for s in states:
-            entry = workspace.catalog.find(s.dataset)
-            unit = entry.unit if entry is not None else None
-            people: dict[str, Any] | None = None
-            if s.unit != "row":
-                spending = workspace.ledger.spending(s.unit, s.total)
-                people = {
-                    "namespace": spending.namespace,
-                    "budget_per_person": budget_dict(s.total),
-                    "most_spent_by_one_person": budget_dict(spending.most),
-                    "people_exhausted": spending.exhausted_range(),
-                }
-            charges = workspace.ledger.history(s.dataset, s.unit, limit=history)
-            rows.append(
-                {
-                    "dataset": s.dataset,
-                    "registered": entry is not None,
-                    "unit": s.unit if unit is None else unit.describe(),
-                    "total": budget_dict(s.total),
-                    "spent": budget_dict(s.spent),
-                    "left": budget_dict(s.remaining),
-                    "renewal": s.renewal.value,
-                    "period": s.period,
-                    "default": s.is_default,
-                    "people": people,
-                    "sub_budgets": [
-                        {
-                            "scope": b.scope,
-                            "name": b.name,
-                            "limit": budget_dict(b.limit),
-                            "spent": budget_dict(b.spent),
-                        }
-                        for b in s.sub_budgets
-                    ],
-                    "charges": [c.to_dict() for c in charges],
-                }
-            )
-    if json_output:
-        print(json.dumps(rows))
-        return
-    out = Table(title="privacy budgets")
-    for header in ("dataset", "unit", "per person", "most spent", "exhausted", "account spent"):
-        out.add_column(header)
-    for row in rows:
-        people = row["people"] or {}
-        out.add_row(
-            escape(row["dataset"]) + ("" if row["registered"] else " (unregistered)"),
-            escape(row["unit"]),
-            _budget_text(row["total"]) + (" (default)" if row["default"] else ""),
-            _budget_text(people["most_spent_by_one_person"]) if people else "–",
-            str(people.get("people_exhausted", "–")),
-            _budget_text(row["spent"]),
-        )
-    console.print(out)
-    for row in rows:
-        for charge in row["charges"]:
-            console.print(
-                f"{row['dataset']}: {charge['at']} {_budget_text(charge['cost'])} "
-                f"by {charge['analyst']} ({charge['what']})",
-                highlight=False,
-                markup=False,
-            )
-
-
-def _budget_text(parts: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in parts.items() if k != "kind")
-
-
-@budget_app.command("set")
-@translate_errors
-def budget_set(
-    dataset: Annotated[str, typer.Argument(help="Dataset (registered name or table name).")],
-    epsilon: Annotated[float | None, typer.Option("--epsilon", help="Total ε.")] = None,
-    delta: Annotated[float, typer.Option("--delta", help="Total δ (0: pure ε-DP).")] = 0.0,
-    rho: Annotated[float | None, typer.Option("--rho", help="Total ρ (zCDP) instead of ε.")] = None,
-    unit: Annotated[
-        str | None,
-        typer.Option(
-            "--unit",
-            help="For unregistered data: 'row', or 'customer' (any customer id column) "
-            "[default: the registered unit, else customer].",
-        ),
-    ] = None,
-    renewal: Annotated[str, typer.Option(help="never, daily or monthly.")] = "never",
-    analyst: Annotated[str | None, typer.Option(help="Set this analyst's sub-budget.")] = None,
-    purpose: Annotated[str | None, typer.Option(help="Set this purpose's sub-budget.")] = None,
-    actor: Annotated[str | None, _ACTOR] = None,
-) -> None:
-    """Set a dataset's budget per person, or an analyst's or purpose's sub-budget in it."""
-    from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
-    from shopveil.dp import Renewal
-
-    if (epsilon is None) == (rho is None):
-        raise ParameterError("give exactly one of --epsilon or --rho")
-    total: Budget = (
-        ZCDP(rho) if rho is not None else ApproxDP(epsilon, delta) if delta else PureDP(epsilon)  # type: ignore[arg-type]
-    )
-    if renewal not in {r.value for r in Renewal}:
-        raise ParameterError(f"--renewal must be never, daily or monthly, got {renewal!r}")
-    if analyst and purpose:
-        raise ParameterError("set one sub-budget at a time: --analyst or --purpose")
-    with open_default(actor) as workspace:
-        key = _account_unit(workspace, dataset, unit)
-        ledger = workspace.ledger
-        if analyst or purpose:
-            scope, name = ("analyst", analyst) if analyst else ("purpose", purpose)
-            state = ledger.set_sub_budget(
-                dataset, key, scope=scope, name=name or "", limit=total, actor=workspace.actor
-            )
-        else:
-            state = ledger.set_budget(
-                dataset, key, total, renewal=Renewal(renewal), actor=workspace.actor
-            )
-    console.print(
-        f"{state.dataset} ({state.unit}): total {state.total}, left {state.remaining}",
-        highlight=False,
-        markup=False,
-    )
-
-
-@budget_app.command("reset")
-@translate_errors
-def budget_reset(
-    dataset: Annotated[str, typer.Argument(help="Dataset (registered name or table name).")],
-    unit: Annotated[
-        str | None, typer.Option("--unit", help="For unregistered data: 'row' or 'customer'.")
-    ] = None,
-    actor: Annotated[str | None, _ACTOR] = None,
-) -> None:
-    """Start a dataset account's spending again from zero (people's own spending stays)."""
-    with open_default(actor) as workspace:
-        key = _account_unit(workspace, dataset, unit)
-        state = workspace.ledger.reset(dataset, key, actor=workspace.actor)
-    console.print(
-        f"{state.dataset} ({state.unit}): spending reset, {state.remaining} left",
-        highlight=False,
-        markup=False,
-    )

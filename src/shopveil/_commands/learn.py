@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,11 +13,12 @@ import typer
 from rich.table import Table
 
 from shopveil._commands._common import console, err_console, translate_errors
+from shopveil._commands._fit import fit_context, source_file
 from shopveil.errors import ParameterError, SourceError
 
 if TYPE_CHECKING:
     from shopveil._workspace import Workspace
-    from shopveil.learn import FitContext, Interactions
+    from shopveil.learn import Interactions
 
 __all__ = ["register"]
 
@@ -33,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
 Column = Annotated[str | None, typer.Option(help="Column name, if not detected.")]
 Db = Annotated[
-    str | None, typer.Option("--db", help="Store URL for the budget ledger [default: local].")
+    str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
 ]
 CatalogueFile = Annotated[
     Path | None,
@@ -70,10 +69,6 @@ def _options(values: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _dataset_name(path: Path) -> str:
-    return path.name.split(".")[0] or "interactions"
-
-
 def _load(
     path: Path, user: str | None, item: str | None, time: str | None, catalogue: Path | None
 ) -> Interactions:
@@ -94,44 +89,6 @@ def _workspace(db: str | None) -> Iterator[Workspace]:
         yield workspace
     finally:
         workspace.close()
-
-
-def _source(workspace: Workspace, data: Path) -> Path:
-    """``data``, or the file of the registered dataset it names."""
-    if data.exists():
-        return data
-    entry = workspace.catalog.find(str(data))
-    return Path(entry.path) if entry is not None else data
-
-
-def _context(
-    workspace: Workspace, private: bool, path: Path, data: Interactions, request_id: str | None
-) -> FitContext:
-    """The fit context: the registered dataset the data is (else the file's name).
-
-    A private fit charges every customer in ``data`` on the workspace's ledger, whatever
-    the file is called; a copy of a registered dataset is charged to its account.
-    """
-    from shopveil._core.units import PerCustomer
-    from shopveil.learn import CUSTOMER, FitContext
-
-    if not private:
-        return FitContext(dataset=_dataset_name(path), request_id=request_id)
-    ledger = workspace.ledger
-    entry = workspace.catalog.resolve(path, lambda unit: ledger.people(data.user_ids, unit))
-    unit = entry.unit if entry is not None and isinstance(entry.unit, PerCustomer) else CUSTOMER
-    dataset = entry.name if entry is not None else _dataset_name(path)
-    return FitContext(ledger=ledger, dataset=dataset, request_id=request_id, unit=unit)
-
-
-@contextmanager
-def _notes() -> Iterator[None]:
-    """Print the library's warnings (e.g. a popularity fallback) as notes on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        err_console.print(f"note: {warning.message}", highlight=False, markup=False, soft_wrap=True)
 
 
 @translate_errors
@@ -167,11 +124,12 @@ def train(
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
     with _workspace(db) as workspace:
-        source = _source(workspace, data)
+        source = source_file(workspace, data)
         interactions = _load(source, user, item, time, catalogue)
-        context = _context(workspace, is_private(model, epsilon), source, interactions, request_id)
-        with _notes():
-            fitted = config.fit(interactions, context)
+        context = fit_context(
+            workspace, is_private(model, epsilon), source, interactions, request_id
+        )
+        fitted = config.fit(interactions, context)
     path = save_recommender(
         fitted, output, train=interactions, config=config, dataset=context.dataset
     )
@@ -190,8 +148,25 @@ def train(
 
 @translate_errors
 def evaluate(
-    model: Annotated[str, typer.Option("--model", help=_MODEL_HELP)],
-    train_file: Annotated[Path | None, typer.Option("--train", help="Training purchases.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help=f"Fit this model now: {_MODEL_HELP}")
+    ] = None,
+    model_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-file",
+            help="Measure a model written by `shopveil train`, never retrained. The metrics "
+            "are computed on the test customers' purchases, so they are released with DP "
+            "noise (Laplace on per-customer Recall, NDCG and MAP sums and counts) and "
+            "--epsilon is charged to every test customer, on the same ledger.",
+        ),
+    ] = None,
+    train_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--train", help="Training purchases (with --model-file: the customers' history)."
+        ),
+    ] = None,
     test_file: Annotated[Path | None, typer.Option("--test", help="Test purchases.")] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="One purchases file, cut with --split-at.")
@@ -200,7 +175,12 @@ def evaluate(
         str | None, typer.Option("--split-at", help="Train before this date, test from it.")
     ] = None,
     epsilon: Annotated[
-        float | None, typer.Option("--epsilon", help="ε per customer (private models).")
+        float | None,
+        typer.Option(
+            "--epsilon",
+            help="ε per customer: of the model fitted with --model (private models), or of "
+            "the metrics released with --model-file \\[default there: 0.5].",
+        ),
     ] = None,
     k: Annotated[int, typer.Option("--k", help="List length.")] = 20,
     user: Column = None,
@@ -211,12 +191,30 @@ def evaluate(
     db: Db = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Fit a model on the training window and measure it on the test window."""
+    """Measure a recommender: fit --model on the training window, or load --model-file."""
     from shopveil.learn import align, build_recommender, is_private, temporal_split
     from shopveil.learn import evaluate as run_evaluation
 
     if k < 1:
         raise ParameterError(f"--k must be >= 1, got {k}")
+    if (model is None) == (model_file is None):
+        raise ParameterError("give --model NAME (fitted now) or --model-file FILE (trained)")
+    if model_file is not None:
+        from shopveil._commands._evaluate_file import evaluate_model_file
+
+        if param or catalogue is not None:
+            raise ParameterError(
+                "--param and --catalogue go with --model NAME; a model file brings its own "
+                "configuration and items"
+            )
+        with _workspace(db) as workspace:
+            evaluate_model_file(
+                workspace, model_file, history_file=train_file, test_file=test_file, data=data,
+                split_at=split_at, epsilon=epsilon, k=k,
+                columns={"user": user, "item": item, "time": time}, json_output=json_output,
+            )  # fmt: skip
+        return
+    assert model is not None
     config = build_recommender(model, epsilon, _options(param))
     one_file = data is not None and split_at is not None
     if not one_file and (train_file is None or test_file is None):
@@ -225,25 +223,22 @@ def evaluate(
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
     with _workspace(db) as workspace:
         if data is not None and split_at is not None:
-            try:
-                at = datetime.fromisoformat(split_at)
-            except ValueError:
-                raise ParameterError(
-                    f"--split-at {split_at!r}: write a date, e.g. 2011-07-01"
-                ) from None
-            source = _source(workspace, data)
-            train_data, test_data = temporal_split(_load(source, user, item, time, catalogue), at)
+            from shopveil._commands._evaluate_file import split_date
+
+            source = source_file(workspace, data)
+            train_data, test_data = temporal_split(
+                _load(source, user, item, time, catalogue), split_date(split_at)
+            )
         else:
             assert train_file is not None and test_file is not None
-            source = _source(workspace, train_file)
+            source = source_file(workspace, train_file)
             train_data, test_data = align(
                 _load(source, user, item, time, catalogue),
-                _load(_source(workspace, test_file), user, item, time, catalogue),
+                _load(source_file(workspace, test_file), user, item, time, catalogue),
             )
-        context = _context(workspace, is_private(model, epsilon), source, train_data, None)
-        with _notes():
-            fitted = config.fit(train_data, context)
-            result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
+        context = fit_context(workspace, is_private(model, epsilon), source, train_data, None)
+        fitted = config.fit(train_data, context)
+        result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
     if result["cold_users"]:
         err_console.print(
             f"note: {result['cold_users']} of {result['users']} customers have no training "

@@ -33,7 +33,7 @@ def scan(
     policy_out: Annotated[
         Path | None,
         typer.Option(
-            "--policy-out", help="Where to write the draft policy [default: FILE.policy.yaml]."
+            "--policy-out", help="Where to write the draft policy \\[default: FILE.policy.yaml]."
         ),
     ] = None,
     extends: Annotated[str, typer.Option(help="Preset the draft policy extends.")] = "gdpr",
@@ -77,7 +77,7 @@ def anonymize(
     policy: Annotated[
         str | None,
         typer.Option(
-            help="Preset (gdpr, ccpa, lgpd, pipl) or a policy YAML file [default with --k: gdpr]."
+            help="Preset (gdpr, ccpa, lgpd, pipl) or a policy YAML file \\[default with --k: gdpr]."
         ),
     ] = None,
     purpose: Annotated[
@@ -86,7 +86,7 @@ def anonymize(
     role: Annotated[
         str | None,
         typer.Option(
-            help="The role that receives the output [default: the least privileged role the "
+            help="The role that receives the output \\[default: the least privileged role the "
             "policy allows the purpose; support and fulfilment need one]."
         ),
     ] = None,

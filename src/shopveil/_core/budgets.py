@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 from shopveil.errors import ParameterError
 
-__all__ = ["ZCDP", "ApproxDP", "Budget", "PureDP"]
+__all__ = ["DEFAULT_DELTA", "ZCDP", "ApproxDP", "Budget", "PureDP"]
+
+DEFAULT_DELTA = 1e-6
+"""δ of a budget given only its ε: below 1/n for any population of fewer than a million
+people (Online Retail has about 4,400 customers), and the δ the models built by name
+spend. A budget with δ = 0 (pure ε-DP) refuses every release that needs δ > 0."""
 
 
 def _check_nonnegative(name: str, value: float, *, positive: bool = False) -> float:

@@ -8,7 +8,9 @@
   column (:class:`ColumnTruth`) and every personal-data span in its text (:class:`SpanTruth`).
 - :func:`open_source`, :func:`read_table`, :func:`write_table`, :func:`writing_batches`:
   streaming CSV / Parquet I/O with atomic writes; :func:`write_text` writes a report the
-  same way; :func:`check_column_names` refuses blank or repeated column names.
+  same way; :func:`check_column_names` refuses blank or repeated column names;
+  :class:`TextTypes` finds the numbers, dates and booleans a CSV's text columns hold, so
+  outputs keep them.
 """
 
 from shopveil.data._bundled import bundled_online_retail, product_catalogue
@@ -27,6 +29,7 @@ from shopveil.data._io import (
 from shopveil.data._movielens import MovieLens, load_movielens
 from shopveil.data._retail import ONLINE_RETAIL_SCHEMA, load_online_retail
 from shopveil.data._truth import ColumnTruth, RetailDataset, SpanTruth
+from shopveil.data._types import TextTypes, apply_types
 
 __all__ = [
     "COLUMN_TRUTH",
@@ -37,6 +40,8 @@ __all__ = [
     "RetailOptions",
     "SpanTruth",
     "TableSource",
+    "TextTypes",
+    "apply_types",
     "bundled_online_retail",
     "check_column_names",
     "escape_formulas",

@@ -13,6 +13,7 @@ points to the full-file figures.
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPerso
             Catalogue,
             DPCoPurchase,
             FitContext,
+            NoSignalWarning,
             Popularity,
             evaluate,
             load_recommender,
@@ -73,11 +75,16 @@ def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPerso
             fitted = None  # an unreadable or foreign file is replaced, and paid for anew
     if fitted is None:
         try:
-            fitted = config.fit(train, FitContext(ledger=ledger, dataset=_DATASET))
+            with warnings.catch_warnings():
+                # Expected on 500 customers; the note below says so in words.
+                warnings.simplefilter("ignore", NoSignalWarning)
+                fitted = config.fit(train, FitContext(ledger=ledger, dataset=_DATASET))
         except BudgetExceeded as exc:
+            # Resetting the account would not help: each customer's own budget is spent.
             return DemoPersonalization(
-                f"skipped: {exc}. The model of an earlier run is gone; reset the demo's "
-                f"account with `shopveil budget reset {_DATASET} customer`"
+                f"skipped: {exc}. The model of an earlier run is gone, and this store's "
+                "customers have spent their budget on it; run the demo on a new store, "
+                "e.g. `SHOPVEIL_HOME=.shopveil-demo shopveil demo`"
             )
         save_recommender(fitted, path, train=train, config=config, dataset=_DATASET)
         charged_now = True
@@ -98,10 +105,17 @@ def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPerso
         picks.append(CustomerPicks(tuple(texts[i] for i in recent), tuple(texts[i] for i in top)))
     how = "fitted and charged now" if charged_now else "loaded: paid for by an earlier run"
     customers = len(train.active_users())
+    copurchase = getattr(fitted, "copurchase", None)  # zeroed when it was all noise
+    noise = ""
+    if copurchase is not None and not np.any(copurchase):
+        noise = (
+            "; at this ε the co-purchase release is all noise, so it recommends from "
+            "catalogue text and popularity"
+        )
     return DemoPersonalization(
         note=f"DP co-purchase recommender at {DEMO_MODEL_BUDGET} per customer ({how}), "
         f"trained on {customers:,} customers; DP noise weighs more on so few (on the full "
-        "file's 3,600 customers the same ε keeps 94% of non-private ALS's recall)",
+        f"file's 3,600 customers the same ε keeps 94% of non-private ALS's recall){noise}",
         model_file=path,
         privacy=fitted.privacy,
         charged_now=charged_now,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
-from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
+from shopveil._core.budgets import DEFAULT_DELTA, ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.clock import Clock, SystemClock
 from shopveil._core.units import PerCustomer, PrivacyUnit
 from shopveil.dp._accounting import convert
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TOTAL", "AccountState", "Charge", "Ledger", "PeopleSpending", "Renewal"]
 
-DEFAULT_TOTAL = ApproxDP(1.0, 1e-6)
+DEFAULT_TOTAL = ApproxDP(1.0, DEFAULT_DELTA)
 """The budget of a dataset nobody set one for: ε = 1, δ = 10⁻⁶, never renewed."""
 
 _NO_ONE = np.zeros(0, dtype=np.int64)

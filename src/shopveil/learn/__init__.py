@@ -8,8 +8,11 @@ DP-SGD, imported by the models that train with them).
   a model that scores each customer from their **own** history (user-side mode). Build
   them by name with :func:`build_recommender` (``MODELS`` lists them; :func:`is_private`
   says whether a name at an ε trains with DP); measure them with :func:`evaluate`, on two
-  separately loaded files re-indexed together by :func:`align`. A private recommender
-  fits only on purchases loaded with the public :class:`Catalogue`
+  separately loaded files re-indexed together by :func:`align`; list a customer's top-k
+  from a saved model and their own purchases with :func:`recommend`; measure a saved
+  model on private test data with :func:`evaluate_private` (DP metrics, charged to the
+  test customers). A private recommender fits only on purchases loaded with the public
+  :class:`Catalogue`
   (``load_interactions(path, catalogue=load_catalogue(FILE))``): its item vocabulary
   and texts.
 - Customer models: :func:`customer_features` (RFM), churn and CLV with
@@ -44,6 +47,8 @@ from shopveil.learn._kmeans import DPKMeansConfig, KMeansModel, dp_kmeans
 from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, save_model
 from shopveil.learn._pate import LabelRelease, Student, Window, release_labels, train_student
 from shopveil.learn._pate_aggregate import GNMaxConfig
+from shopveil.learn._private_eval import EVALUATION_EPSILON, PrivateEvaluation, evaluate_private
+from shopveil.learn._recommend import CustomerList, load_history, model_catalogue, recommend
 from shopveil.learn._recommender import (
     FitContext,
     FittedRecommender,
@@ -65,10 +70,12 @@ __all__ = [
     "CUSTOMER",
     "DPALS",
     "DPMF",
+    "EVALUATION_EPSILON",
     "MODELS",
     "BuyAgain",
     "Catalogue",
     "CustomerFeatures",
+    "CustomerList",
     "CustomerModel",
     "CustomerModelConfig",
     "DPCoPurchase",
@@ -89,6 +96,7 @@ __all__ = [
     "NoSignalWarning",
     "Popularity",
     "PrivacyMetadata",
+    "PrivateEvaluation",
     "PrivateTraining",
     "Recommender",
     "Student",
@@ -100,15 +108,19 @@ __all__ = [
     "customer_features",
     "dp_kmeans",
     "evaluate",
+    "evaluate_private",
     "from_table",
     "is_private",
     "load_catalogue",
+    "load_history",
     "load_interactions",
     "load_model",
     "load_recommender",
     "make_private",
+    "model_catalogue",
     "model_names",
     "purchases_only",
+    "recommend",
     "release_labels",
     "save_model",
     "save_recommender",

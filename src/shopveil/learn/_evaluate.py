@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -91,16 +92,20 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def history_matrix(train: Interactions, half_life_days: float | None = None) -> sparse.csr_matrix:
+def history_matrix(
+    train: Interactions, half_life_days: float | None = None, *, end: datetime | None = None
+) -> sparse.csr_matrix:
     """Each user's own training items: purchase counts, or recency-weighted counts.
 
     With ``half_life_days``, a purchase made ``a`` days before the end of training
     weighs ``0.5^(a / half_life_days)`` and an item's value is the sum over its purchases.
+    The end is ``end`` when given (a public date), else the last purchase in ``train``.
     """
     if half_life_days is None or not len(train):
         return train.counts()
-    end = train.times.max()
-    age_days = (end - train.times).astype("timedelta64[s]").astype(np.float64) / 86400.0
+    last = np.datetime64(end, "us") if end is not None else train.times.max()
+    age_days = (last - train.times).astype("timedelta64[s]").astype(np.float64) / 86400.0
+    age_days = np.maximum(age_days, 0.0)  # a purchase after ``end`` weighs as one at it
     weights = np.power(0.5, age_days / half_life_days)
     m = sparse.csr_matrix(
         (weights, (train.users, train.items)), shape=(train.n_users, train.n_items)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.budgets import DEFAULT_DELTA, ApproxDP, PureDP
 from shopveil.errors import ParameterError
 from shopveil.learn._als import ALS, ALSModel
 from shopveil.learn._baselines import (
@@ -52,7 +52,7 @@ __all__ = [
 
 Options = Mapping[str, Any]
 
-DELTA = 1e-6
+DELTA = DEFAULT_DELTA
 """δ of every (ε, δ) model built by name: below 1 / (number of customers) of a large shop."""
 
 
@@ -244,8 +244,8 @@ def save_recommender(
 ) -> Path:
     """Save ``fitted`` with its item vocabulary, its configuration and privacy metadata.
 
-    The file holds only central state (counts, similarities, item factors): no
-    customer's history or factors.
+    The file holds only central state (counts, similarities, item factors) and the
+    public catalogue's item ids and descriptions: no customer's history or factors.
     """
     arrays_of = getattr(fitted, "arrays", None)
     if fitted.name not in LOADERS or arrays_of is None:
@@ -269,6 +269,9 @@ def save_recommender(
         settings["fallback"] = inner.name
     arrays = dict(arrays_of())
     arrays["item_ids"] = np.asarray(train.item_ids, dtype=str)
+    if train.item_text is not None:
+        # The public catalogue's descriptions, so a list of recommendations can name items.
+        arrays["item_texts"] = np.asarray(train.item_text, dtype=str)
     return save_model(path, kind=fitted.name, arrays=arrays, privacy=privacy, config=settings)
 
 

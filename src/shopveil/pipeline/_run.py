@@ -20,11 +20,11 @@ import pyarrow.compute as pc
 
 from shopveil._core.operators import KeySource, OperatorContext
 from shopveil.anonymity import gate
-from shopveil.data import TableSource, writing_batches
+from shopveil.data import TableSource, TextTypes, apply_types, table_format, writing_batches
 from shopveil.errors import SchemaError
 from shopveil.policy import Plan, PlanGate
 
-__all__ = ["RunSummary", "apply_plan", "run_plan"]
+__all__ = ["RunSummary", "apply_plan", "kept_columns", "kept_types", "run_plan"]
 
 _OPTED_OUT = ("true", "t", "yes", "y", "1", "opted out", "opted_out", "opted-out")
 _NOT_OPTED_OUT = ("false", "f", "no", "n", "0", "")
@@ -93,6 +93,7 @@ def run_plan(
     ``'``; see :func:`shopveil.data.escape_formulas`.
     """
     started = time.perf_counter()
+    types = kept_types(plan, source)
     # Reading the next batch and writing the last one run beside the protection of this
     # one: Arrow's readers, writers and kernels release the GIL, so the three overlap.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shopveil-io") as pool:
@@ -102,7 +103,8 @@ def run_plan(
         schema = first_protected.schema
         rows_in = rows_out = 0
         gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
-        with writing_batches(output, schema, csv_escape=csv_escape) as write:
+        written = apply_types(first_protected, types).schema
+        with writing_batches(output, written, csv_escape=csv_escape) as write:
             writing: list[Future[None]] = []  # at most one write in flight
             try:
                 for batch in itertools.chain([first], batches):
@@ -115,7 +117,7 @@ def run_plan(
                             protected = protected.cast(schema)
                     if writing:
                         writing.pop().result()
-                    writing.append(pool.submit(write, protected))
+                    writing.append(pool.submit(write, apply_types(protected, types)))
                     if plan.gate is not None:
                         gated.append(protected.select(plan.gate.columns))
                     rows_in += batch.num_rows
@@ -152,6 +154,26 @@ def _read_ahead(
     while (batch := ahead.result()) is not None:
         ahead = pool.submit(next, batches, None)
         yield batch
+
+
+def kept_types(plan: Plan, source: TableSource) -> dict[str, pa.DataType]:
+    """The numbers, dates and booleans in the CSV text columns ``plan`` keeps as they are.
+
+    A CSV is read as text; this reads it once more, opted-out rows left out, so that a
+    kept column of numbers comes out as numbers (see :class:`shopveil.data.TextTypes`).
+    A Parquet source keeps its own types and is not read again.
+    """
+    if table_format(source.path) != "csv" or not kept_columns(plan):
+        return {}
+    found = TextTypes(kept_columns(plan))
+    for batch in source.batches():
+        found.update(_drop_opted_out(batch, plan.opt_out_column))
+    return found.types()
+
+
+def kept_columns(plan: Plan) -> list[str]:
+    """The columns ``plan`` passes through unchanged."""
+    return [step.column for step in plan.steps if step.technique == "keep" and step.operator]
 
 
 def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path) -> None:

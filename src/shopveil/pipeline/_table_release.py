@@ -33,13 +33,20 @@ from shopveil.anonymity import (
     load_hierarchies,
 )
 from shopveil.audit import AuditLog
-from shopveil.data import TableSource, open_source, table_format, writing_batches
+from shopveil.data import (
+    TableSource,
+    TextTypes,
+    apply_types,
+    open_source,
+    table_format,
+    writing_batches,
+)
 from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
-from shopveil.pipeline._run import _check_gate, apply_plan
+from shopveil.pipeline._run import _check_gate, apply_plan, kept_columns
 from shopveil.policy import Plan, Policy, ReleaseMode, compile_plan, load_policy
 from shopveil.store import Store
 
@@ -158,8 +165,24 @@ def k_anonymize_file(
         released = anonymized.table
         if plan.gate is not None:
             _check_gate(plan.gate, released.to_batches(), output_path)
-        protected = first.kept if first.kept is not None else _protect(source, plan, keyring, as_of)
-        parts = _released_rows(protected, released, row, qi, needed.num_rows)
+
+        def protected() -> Iterable[pa.RecordBatch]:
+            if first.kept is not None:
+                return first.kept
+            return _protect(source, plan, keyring, as_of)
+
+        types: dict[str, pa.DataType] = {}
+        if table_format(input_path) == "csv":
+            # Kept columns, and quasi-identifiers left as they were, hold their numbers:
+            # read off the released rows (from the input once more past the budget).
+            found = TextTypes(kept_columns(plan))
+            for part in _released_rows(protected(), released, row, qi, needed.num_rows):
+                found.update(part)
+            types = found.types()
+        parts = (
+            apply_types(part, types)
+            for part in _released_rows(protected(), released, row, qi, needed.num_rows)
+        )
         head = next(parts)
         with writing_batches(output_path, head.schema, csv_escape=csv_escape) as write:
             for part in itertools.chain([head], parts):

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.budgets import DEFAULT_DELTA, ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.anonymity import KAnonymity, LDiversity, MaxRisk, Requirement, TCloseness
@@ -323,7 +323,7 @@ def _dp_defaults(spec: Mapping[str, Any]) -> DPDefaults:
     budget = spec.get("default_budget")
     default_budget: PureDP | ApproxDP | None = None
     if budget is not None:
-        delta = budget.get("delta", 0.0)
+        delta = budget.get("delta", DEFAULT_DELTA)
         default_budget = ApproxDP(budget["epsilon"], delta) if delta else PureDP(budget["epsilon"])
     return DPDefaults(
         bounds={c: (float(low), float(high)) for c, (low, high) in spec.get("bounds", {}).items()},

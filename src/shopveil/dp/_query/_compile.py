@@ -12,6 +12,7 @@ Nothing here reads data: a query that fails to compile charges nothing.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,5 +112,6 @@ def _step(agg: Aggregate, epsilon: float, options: QueryOptions) -> Step:
             return Step(agg, epsilon, (float(low), float(high)), options.bounds_where.get(name, ""))
     raise ParameterError(
         f"missing bounds for {agg.alias!r}: {agg.func.upper()} needs clamping bounds; pass "
-        f"--bounds {agg.alias}=LOW:HIGH, or --estimate-bounds to spend part of ε on them"
+        f"--bounds {shlex.quote(agg.alias + '=LOW:HIGH')}, or --estimate-bounds to spend "
+        "part of ε on them"
     )

@@ -7,6 +7,7 @@ comes before the ledger is charged; fetching reads the data, after the charge.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,9 +25,16 @@ UNFILTERED = "_shopveil_unfiltered"  # the data as read; SOURCE is it, less left
 
 
 def table_name(path: str | os.PathLike[str]) -> str:
-    """The default table name of a file: its name without any suffix."""
-    name = Path(path).name
-    return name.split(".", 1)[0] if not name.startswith(".") else name
+    """The default table name of a file: a name a query can write after ``FROM``.
+
+    The file name without all its suffixes, each character other than an ASCII letter,
+    a digit or ``_`` replaced by ``_``, and ``_`` put before a leading digit:
+    ``orders.csv.gz`` is ``orders``, ``online_retail_2010-12_2011-09.csv.gz`` is
+    ``online_retail_2010_12_2011_09`` and ``2011 sales.csv`` is ``_2011_sales``.
+    """
+    stem = Path(path).name.lstrip(".").split(".", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem) or "_"
+    return f"_{name}" if name[0].isdigit() else name
 
 
 _DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, database)

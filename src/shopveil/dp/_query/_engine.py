@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import shlex
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,7 +38,7 @@ from shopveil.dp._query._compile import compile_plan
 from shopveil.dp._query._duckdb import bind, check_numeric, run, table_name
 from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
-from shopveil.dp._query._parser import parse_query
+from shopveil.dp._query._parser import parse_query, quote_identifier
 from shopveil.dp._query._plan import Plan, QueryOptions, Step
 from shopveil.dp._query._release import (
     QUANTILE_CANDIDATES,
@@ -218,7 +219,7 @@ def run_query(
         if spec.table != name:
             raise QueryError(
                 f"unknown table {spec.table!r}: this data is the table {name!r}; "
-                f"write FROM {name} or pass --table {spec.table}"
+                f"write FROM {quote_identifier(name)} or pass --table {shlex.quote(spec.table)}"
             )
         target = resolve_target(
             con,

@@ -18,7 +18,7 @@ from shopveil.dp._query._functions import TYPES, check_call
 from shopveil.dp._query._spec import Aggregate, AggregateFunction, Expr, GroupKey, QuerySpec
 from shopveil.errors import QueryError
 
-__all__ = ["parse_expression", "parse_query"]
+__all__ = ["parse_expression", "parse_query", "quote_identifier"]
 
 AGGREGATES = frozenset({"count", "sum", "avg", "median", "quantile", "histogram"})  # SQL names
 KEYWORDS = frozenset(
@@ -368,6 +368,17 @@ def _assemble(
     if len(set(columns)) != len(columns):
         raise QueryError("two output columns have the same name; give them distinct AS aliases")
     return QuerySpec(table, aggregates, tuple(group_keys), where, columns)
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a query must write it: bare when it is a plain word, else in double quotes.
+
+    A name such as ``orders-2011`` or the keyword ``order`` is written ``"orders-2011"``
+    and ``"order"``.
+    """
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and name.lower() not in KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def parse_query(text: str) -> QuerySpec:

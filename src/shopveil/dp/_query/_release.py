@@ -18,6 +18,7 @@ once, exactly, to the noise's grid.
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -129,8 +130,8 @@ def check_release(plan: Plan) -> None:
             alias = step.aggregate.alias
             raise ParameterError(
                 f"{alias!r} cannot be released with ε={step.epsilon:.4g} and bounds "
-                f"{step.bounds} ({exc}); give narrower bounds with --bounds {alias}=LOW:HIGH "
-                "or another --epsilon"
+                f"{step.bounds} ({exc}); give narrower bounds with "
+                f"--bounds {shlex.quote(alias + '=LOW:HIGH')} or another --epsilon"
             ) from None
     if plan.selection_epsilon > 0:
         if not 0 < plan.options.delta < 1:

@@ -17,6 +17,7 @@ Decided before anything is charged, from the catalog and the data's ids alone:
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -108,8 +109,8 @@ def resolve_target(
             raise QueryError(
                 f"{table}: column {persons[0]!r} holds customer ids, so "
                 f"{'one row' if counted is None else repr(counted)} is not one person: pass "
-                f"--privacy-unit {persons[0]}, or have the data steward register the data "
-                "(`shopveil data add`) or declare its rows independent"
+                f"--privacy-unit {shlex.quote(persons[0])}, or have the data steward register "
+                "the data (`shopveil data add`) or declare its rows independent"
             )
     unit = given if given is not None else PerRow()
     found = people_of(unit) if isinstance(unit, PerCustomer) else None
@@ -152,6 +153,6 @@ def _registered_unit(entry: Dataset, given: PrivacyUnit | None) -> PrivacyUnit:
         raise QueryError(
             f"this data is the registered dataset {entry.name!r}, whose privacy unit is "
             f"{unit.id_column!r}; a query may not count it by {asked!r}. Leave out "
-            f"--privacy-unit, or pass --privacy-unit {unit.id_column}"
+            f"--privacy-unit, or pass --privacy-unit {shlex.quote(unit.id_column)}"
         )
     return replace(unit, max_contributions=given.max_contributions)
