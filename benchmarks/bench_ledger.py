@@ -99,7 +99,12 @@ def bench_charge(url: str, people: int, repeat: int) -> dict[str, float]:
 
 def _drop_people(store: Store) -> None:
     with store.transaction() as conn:
-        for table in ("shopveil_dp_people", "shopveil_dp_charges", "shopveil_dp_accounts"):
+        for table in (
+            "shopveil_dp_people_buckets",
+            "shopveil_dp_spending_classes",
+            "shopveil_dp_charges",
+            "shopveil_dp_accounts",
+        ):
             conn.exec_driver_sql(f"DELETE FROM {table}")
 
 
