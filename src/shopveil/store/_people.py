@@ -7,8 +7,8 @@ in bucket order, the buckets give every person of the namespace sorted by hash, 
 release's sorted people are merged with them in one vectorized pass, and a charge writes
 a few thousand rows however many people it charges.
 
-On PostgreSQL the rows are fetched in the binary protocol: bytea in text form (hex) is
-decoded five to ten times slower than the rest of a charge.
+On PostgreSQL the rows are fetched in the binary protocol: bytea in text form (hex)
+decodes several times slower.
 
 A spending class is one row of ``shopveil_dp_spending_classes``: a state (the
 :data:`SPENT` parts and the periods ``month`` and ``day``) and how many ``people`` are in
