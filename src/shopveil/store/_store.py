@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shopveil.errors import StoreError
+from shopveil.store._migrations import migrate
 from shopveil.store._schema import SCHEMA_VERSION, meta, metadata
 from shopveil.store._sql import insert_ignore
 
@@ -29,6 +30,7 @@ _AFTER_COMMIT = "shopveil_after_commit"
 # master key file. SQLite gives its -wal and -shm files the database file's mode.
 _FILE_MODE = 0o600
 _SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+_MIGRATION_LOCK = 0x73686F7076656C  # a PostgreSQL advisory lock key of ShopVeil's own
 
 
 def after_commit(conn: sa.Connection, hook: Callable[[], None]) -> None:
@@ -125,10 +127,12 @@ class Store:
 
     def _migrate(self) -> None:
         with self.transaction() as conn:
+            if self.dialect == "postgresql":
+                # One opener at a time creates or migrates the tables (SQLite: BEGIN IMMEDIATE).
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             metadata.create_all(conn, checkfirst=True)
-            found = conn.execute(
-                sa.select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar()
+            version = meta.c.key == "schema_version"
+            found = conn.execute(sa.select(meta.c.value).where(version)).scalar()
             if found is None:
                 conn.execute(
                     sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION))
@@ -138,6 +142,9 @@ class Store:
                     f"the store has schema version {found}, newer than this ShopVeil "
                     f"({SCHEMA_VERSION}); upgrade shopveil"
                 )
+            elif int(found) < SCHEMA_VERSION:
+                migrate(conn, int(found))
+                conn.execute(sa.update(meta).where(version).values(value=str(SCHEMA_VERSION)))
 
 
 def _create_engine(url: str) -> sa.Engine:
