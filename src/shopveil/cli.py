@@ -58,6 +58,7 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
+    """Run the command line (the ``shopveil`` script)."""
     app()
 
 

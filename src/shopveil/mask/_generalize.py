@@ -18,6 +18,8 @@ __all__ = ["AgeBand", "DateUnit", "GeneralizeDate", "Truncate", "parse_dates"]
 
 
 class DateUnit(StrEnum):
+    """The unit a date is generalized to."""
+
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
@@ -100,6 +102,7 @@ class GeneralizeDate:
             raise ParameterError(f"to must be one of {choices}, got {self.to!r}") from None
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         dates, rows = _parse_distinct(values, context.column)
         if self.to is DateUnit.QUARTER:
             text = dates.dt.year().cast(pl.String) + "-Q" + dates.dt.quarter().cast(pl.String)
@@ -128,6 +131,7 @@ class AgeBand:
                 raise ParameterError(f"{field_name} must be a positive integer, got {value!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         if self.from_birth_date:
             born = parse_dates(values, context.column)
             as_of = context.as_of
@@ -168,5 +172,6 @@ class Truncate:
             raise ParameterError(f"keep must be an integer >= 0, got {self.keep!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         text = pc.utf8_trim_whitespace(as_text(values, context.column))
         return pc.utf8_slice_codeunits(text, 0, self.keep)

@@ -44,6 +44,7 @@ class RunSummary:
 
     @property
     def rows_per_second(self) -> float:
+        """Rows protected per second of wall time."""
         return self.rows_in / self.seconds if self.seconds > 0 else float("inf")
 
 

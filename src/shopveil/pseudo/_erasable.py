@@ -58,6 +58,7 @@ class ErasableToken:
             raise ParameterError(f"version must be an integer >= 1, got {self.version!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         keyring = context.require_keys()
         if not isinstance(keyring, Keyring):
             raise KeyringError(

@@ -77,6 +77,7 @@ class KeyedToken:
         object.__setattr__(self, "normalize", Normalization(self.normalize))
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         key = context.require_keys().derive(
             context.purpose, f"token:{self.domain or context.column}", version=self.version
         )

@@ -70,6 +70,7 @@ class Store:
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
+        """Open (and create or migrate) the store at ``url``."""
         url = url or default_url()
         try:
             engine = _create_engine(url)
@@ -89,6 +90,7 @@ class Store:
 
     @property
     def dialect(self) -> str:
+        """The database's dialect name: ``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
     @contextmanager
@@ -110,6 +112,7 @@ class Store:
                 hook()
 
     def get_meta(self, key: str) -> str | None:
+        """The value stored under ``key``, or None."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
 
@@ -123,6 +126,7 @@ class Store:
             return str(conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one())
 
     def close(self) -> None:
+        """Close the store's connections."""
         self.engine.dispose()
 
     def _migrate(self) -> None:
