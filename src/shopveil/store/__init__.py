@@ -8,6 +8,7 @@ their state in the store (keys and the vault, the audit log, the DP ledger and c
 from shopveil.store._schema import (
     SCHEMA_VERSION,
     audit_events,
+    consent_records,
     data_keys,
     datasets,
     dp_accounts,
@@ -28,6 +29,7 @@ __all__ = [
     "Store",
     "after_commit",
     "audit_events",
+    "consent_records",
     "data_keys",
     "datasets",
     "default_home",
