@@ -2,9 +2,10 @@
 
 A k-anonymous table still names people if its direct identifiers stay in clear, so
 k-anonymity never runs alone: the policy is compiled for the purpose and role as for a
-record-level release (identifiers removed or tokenized, opted-out rows filtered, text
-redacted), the quasi-identifiers are left to the k-anonymity step to generalize, and the
-output appears only after its audit event is written.
+record-level release (identifiers removed or tokenized, rows of customers without a
+lawful basis and opted-out rows filtered, text redacted), the quasi-identifiers are left
+to the k-anonymity step to generalize, and the output appears only after its audit event
+is written.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from shopveil.errors import ParameterError, SchemaError
 from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
+from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._run import _check_gate, apply_plan, kept_columns
 from shopveil.policy import Plan, Policy, ReleaseMode, compile_plan, load_policy
 from shopveil.store import Store
@@ -117,13 +119,16 @@ def k_anonymize_file(
     store = store or Store.open()
     try:
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
+        audit = AuditLog(store, keyring)
+        subjects = release_subjects(plan, loaded, store, keyring, audit)
+        plan = with_consent_note(plan, subjects)
         if on_start is not None:
             on_start(source.estimate_rows())
         rows_in = 0
         batches = []
         for batch in source.batches():
             rows_in += batch.num_rows
-            batches.append(apply_plan(plan, batch, keys=keyring, as_of=as_of))
+            batches.append(apply_plan(plan, batch, keys=keyring, as_of=as_of, subjects=subjects))
         protected = _combine(batches, plan, source.schema, keyring, as_of)
         # An Arrow table in gives an Arrow table out.
         if method == "lattice":
@@ -151,12 +156,13 @@ def k_anonymize_file(
                 write(batch)
             # Written before the output appears: no release without its audit event.
             seq = audit_release(
-                AuditLog(store, keyring),
+                audit,
                 actor=actor,
                 plan=plan,
                 rows_in=rows_in,
                 rows_out=released.num_rows,
                 table_release=_describe(anonymized, qi, sensitive),
+                consent=consent_details(subjects),
                 input=input_path.name,
                 output=output_path.name,
             )
