@@ -1,8 +1,9 @@
 """The composition root: one call opens the store and wires every shared service once.
 
 The command line, the demo and library users all go through :func:`open_workspace`, so
-every ledger charges with the audit log and the workspace's people key, and every
-catalog change is audited with its actor.
+every ledger charges with the audit log and the workspace's people key, every catalog
+change is audited with its actor, and every query and fit can ask the one consent
+register whose data its purpose may use (:meth:`Workspace.subjects`).
 
 >>> with open_workspace() as ws:                                      # doctest: +SKIP
 ...     ws.catalog.datasets()
@@ -20,7 +21,9 @@ from shopveil._core.budgets import Budget
 from shopveil._core.clock import Clock
 from shopveil.audit import AuditLog
 from shopveil.dp import DEFAULT_TOTAL, Catalog, Ledger, PeopleKey
+from shopveil.governance import ConsentFilter, ConsentRegister
 from shopveil.keys import Keyring, Vault
+from shopveil.policy import Jurisdiction
 from shopveil.store import Store
 
 __all__ = ["Workspace", "open_workspace", "workspace_on"]
@@ -28,7 +31,8 @@ __all__ = ["Workspace", "open_workspace", "workspace_on"]
 
 @dataclass(frozen=True)
 class Workspace:
-    """The store and the services on it: keyring, audit log, ledger, catalog, vault.
+    """The store and the services on it: keyring, audit log, ledger, catalog, vault and
+    consent register.
 
     ``actor`` is who acts through this workspace, recorded with every audited change.
     Close it (or use it as a context manager) to release the database connections.
@@ -40,7 +44,14 @@ class Workspace:
     ledger: Ledger
     catalog: Catalog
     vault: Vault
+    consent: ConsentRegister
     actor: str
+
+    def subjects(self, purpose: str, jurisdiction: Jurisdiction | str | None) -> ConsentFilter:
+        """Whose data ``purpose`` may use under ``jurisdiction``, from the consent register:
+        pass it to a DP query (``run_query(subjects=...)``) or a fit
+        (``FitContext(subjects=...)``)."""
+        return self.consent.filter(purpose, jurisdiction)
 
     def close(self) -> None:
         """Close the workspace's store connections."""
@@ -114,8 +125,9 @@ def workspace_on(
         people_key=PeopleKey(keyring.system_key("ledger.people")),
     )
     vault = Vault(store, keyring, audit)
+    consent = ConsentRegister(store, keyring, audit)
     return Workspace(
-        store, keyring, audit, ledger, Catalog(ledger), vault, actor or _default_actor()
+        store, keyring, audit, ledger, Catalog(ledger), vault, consent, actor or _default_actor()
     )
 
 

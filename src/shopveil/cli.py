@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "shopveil._commands.learn",
     "shopveil._commands.recommend",
     "shopveil._commands.audit",
+    "shopveil._commands.consent",
 )
 
 

@@ -139,4 +139,23 @@ def test_recommending_spends_no_budget(shop: dict[str, Path], tmp_path: Path) ->
               str(shop["orders"])], env={"SHOPVEIL_HOME": str(home)},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert not home.exists()  # no store opened, so no ledger touched
+    # The store is opened for the consent register only: the ledger holds no charge.
+    store = Store.open(f"sqlite:///{home / 'shopveil.db'}")
+    try:
+        assert Ledger(store).accounts() == []
+    finally:
+        store.close()
+
+
+def test_a_customer_who_objects_gets_the_list_for_a_new_customer(
+    shop: dict[str, Path], tmp_path: Path
+) -> None:
+    consent = tmp_path / "consent.csv"
+    consent.write_text(f"customer,purpose,status\n{CUSTOMER}.0,personalization,refused\n")
+    imported = runner.invoke(app, ["consent", "import", str(consent), "--allow-unknown"])
+    assert imported.exit_code == 0, imported.output
+    args = ["--model", str(shop["model"]), "--k", "7"]
+    objecting = _json(*args, "--history", str(shop["orders"]), "--customer", CUSTOMER)
+    new = _json(*args, "--customer", CUSTOMER)
+    entry = objecting["customers"][0]
+    assert not entry["known"] and _items(entry) == _items(new["customers"][0])

@@ -15,6 +15,7 @@ from shopveil._commands._fit import fit_context, source_file
 from shopveil.errors import ParameterError, SourceError
 
 if TYPE_CHECKING:
+    from shopveil._core.subjects import SubjectFilter
     from shopveil._workspace import Workspace
     from shopveil.learn import Catalogue, Interactions
 
@@ -40,8 +41,12 @@ def evaluate_model_file(
     k: int,
     columns: dict[str, str | None],
     json_output: bool,
+    subjects: SubjectFilter | None = None,
 ) -> None:
-    """Load the model, charge the test customers, release and print DP metrics."""
+    """Load the model, charge the test customers, release and print DP metrics.
+
+    ``subjects`` keeps out the customers who object to the purpose (not charged, not
+    measured)."""
     from shopveil._core.budgets import PureDP
     from shopveil.learn import (
         EVALUATION_EPSILON,
@@ -74,7 +79,7 @@ def evaluate_model_file(
         source = source_file(workspace, data)
         history, test = temporal_split(_read(source, items, columns), split_date(split_at))
     budget = PureDP(epsilon if epsilon is not None else EVALUATION_EPSILON)
-    context = fit_context(workspace, True, source, test, None)
+    context = fit_context(workspace, True, source, test, None, subjects)
     result = evaluate_private(
         fitted, history, test, budget=budget, context=context, k=k,
         history_end=file.privacy.window_end,

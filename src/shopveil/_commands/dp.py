@@ -107,7 +107,13 @@ def query(
         typer.Option("--keys", help="Public GROUP BY values NAME=v1,v2,... (no selection)."),
     ] = None,
     analyst: Annotated[str, typer.Option(help="Who asks; charged to their sub-budget.")] = "-",
-    purpose: Annotated[str, typer.Option(help="Why; charged to its sub-budget.")] = "-",
+    purpose: Annotated[
+        str,
+        typer.Option(
+            help="Why: charged to its sub-budget, and customers without a lawful basis for it "
+            r"(the consent register, under --policy's law) are left out \[default: analytics]."
+        ),
+    ] = "-",
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Retry-safe id: charged once.")
     ] = None,
@@ -144,6 +150,7 @@ def query(
     elif max_contributions != 1:
         raise ParameterError("--max-contributions needs --privacy-unit COLUMN")
     default_total: Budget = DEFAULT_TOTAL
+    jurisdiction = None
     if policy is None:
         options = QueryOptions(epsilon=PureDP(epsilon), **chosen)
     else:
@@ -152,6 +159,7 @@ def query(
         loaded = load_policy(policy)
         options = QueryOptions.from_policy(loaded, epsilon=PureDP(epsilon), **chosen)
         default_total = loaded.dp.default_budget or DEFAULT_TOTAL
+        jurisdiction = loaded.jurisdiction
     with (
         open_default(actor=analyst, default_total=default_total) as workspace,
         err_console.status("running the DP query", spinner="dots"),
@@ -164,6 +172,7 @@ def query(
             catalog=workspace.catalog,
             table=table,
             request_id=request_id,
+            subjects=workspace.subjects(purpose, jurisdiction),
         )
     if json_output:
         print(answer.to_json())

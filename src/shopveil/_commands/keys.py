@@ -60,7 +60,9 @@ def erase(
     Every spelling of the id is one subject (17850, 17850.0 and " 17850").
 
     Also deletes the subject's rows from every dataset registered per customer (shopveil
-    data add), rewriting each file, and their per-person budget rows.
+    data add), rewriting each file, and their per-person budget rows, and their consent
+    records except the refusals and withdrawals in force, kept (by a keyed hash, never
+    the id) so that their objection still holds if their data comes back.
 
     Does not cover: keyed tokens (technique token) and FPE output (technique fpe),
     which come from purpose keys, not subject keys, so they stay computable from the id
@@ -80,6 +82,7 @@ def erase(
 
     with open_workspace(actor=actor) as workspace:
         result = workspace.vault.erase_subject(subject, actor=workspace.actor)
+        consent = workspace.consent.erase_subject(subject, actor=workspace.actor)
         rows = workspace.catalog.erase_subject(subject, actor=workspace.actor)
     note = " (already erased)" if result.already_erased else ""
     console.print(
@@ -94,6 +97,12 @@ def erase(
             highlight=False,
             markup=False,
         )
+    console.print(
+        f"consent register: {consent.deleted} record(s) deleted, {consent.kept} objection(s) "
+        "in force kept so they stay honoured",
+        highlight=False,
+        markup=False,
+    )
 
 
 @translate_errors

@@ -41,6 +41,22 @@ CatalogueFile = Annotated[
         help="Public product list (CSV/Parquet: item id, description); private models need it.",
     ),
 ]
+Purpose = Annotated[
+    str,
+    typer.Option(
+        "--purpose",
+        help="Why: customers without a lawful basis for it in the consent register (under "
+        "--jurisdiction's law) are left out before anything is computed.",
+    ),
+]
+Law = Annotated[
+    str | None,
+    typer.Option(
+        "--jurisdiction",
+        help="gdpr, ccpa, lgpd or pipl: the law whose table decides whether the purpose "
+        r"needs consent \[default: none named; see docs/consent.md].",
+    ),
+]
 Params = Annotated[
     list[str] | None,
     typer.Option(
@@ -108,8 +124,14 @@ def train(
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Retry-safe id: charged once.")
     ] = None,
+    purpose: Purpose = "personalization",
+    jurisdiction: Law = None,
 ) -> None:
-    """Train a recommender on purchases and save it with its privacy metadata."""
+    """Train a recommender on purchases and save it with its privacy metadata.
+
+    Customers who objected to the purpose (or, where the law asks consent, did not grant
+    it) are left out of the training data: `shopveil consent import` records them.
+    """
     from shopveil.learn import (
         MODELS,
         ModelPrivacy,
@@ -124,11 +146,13 @@ def train(
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
     with _workspace(db) as workspace:
+        subjects = workspace.subjects(purpose, jurisdiction)
         source = source_file(workspace, data)
         interactions = _load(source, user, item, time, catalogue)
         context = fit_context(
-            workspace, is_private(model, epsilon), source, interactions, request_id
+            workspace, is_private(model, epsilon), source, interactions, request_id, subjects
         )
+        interactions = context.consented(interactions)
         fitted = config.fit(interactions, context)
     path = save_recommender(
         fitted, output, train=interactions, config=config, dataset=context.dataset
@@ -190,6 +214,8 @@ def evaluate(
     catalogue: CatalogueFile = None,
     db: Db = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    purpose: Purpose = "personalization",
+    jurisdiction: Law = None,
 ) -> None:
     """Measure a recommender: fit --model on the training window, or load --model-file."""
     from shopveil.learn import align, build_recommender, is_private, temporal_split
@@ -212,6 +238,7 @@ def evaluate(
                 workspace, model_file, history_file=train_file, test_file=test_file, data=data,
                 split_at=split_at, epsilon=epsilon, k=k,
                 columns={"user": user, "item": item, "time": time}, json_output=json_output,
+                subjects=workspace.subjects(purpose, jurisdiction),
             )  # fmt: skip
         return
     assert model is not None
@@ -222,6 +249,7 @@ def evaluate(
     if one_file and (train_file is not None or test_file is not None):
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
     with _workspace(db) as workspace:
+        subjects = workspace.subjects(purpose, jurisdiction)
         if data is not None and split_at is not None:
             from shopveil._commands._evaluate_file import split_date
 
@@ -236,7 +264,10 @@ def evaluate(
                 _load(source, user, item, time, catalogue),
                 _load(source_file(workspace, test_file), user, item, time, catalogue),
             )
-        context = fit_context(workspace, is_private(model, epsilon), source, train_data, None)
+        context = fit_context(
+            workspace, is_private(model, epsilon), source, train_data, None, subjects
+        )
+        train_data, test_data = context.consented(train_data), context.consented(test_data)
         fitted = config.fit(train_data, context)
         result = run_evaluation(fitted, train_data, test_data, k=k).as_dict()
     if result["cold_users"]:

@@ -178,7 +178,8 @@ def anonymize(
     console.print(table)
     console.print(
         f"{summary.rows_in:,} rows in, {summary.rows_out:,} rows out "
-        f"({summary.rows_opted_out:,} opted out), {summary.rows_per_second:,.0f} rows/s; "
+        f"({summary.rows_opted_out:,} left out: opted out, or no lawful basis for the "
+        f"purpose), {summary.rows_per_second:,.0f} rows/s; "
         f"audit event #{result.audit_seq}."
     )
     for note in result.plan.notes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from rich.text import Text
 
 from shopveil._commands._common import console, err_console, translate_errors
 from shopveil.errors import SourceError
+
+if TYPE_CHECKING:
+    from shopveil._core.subjects import SubjectFilter
 
 __all__ = ["register"]
 
@@ -59,15 +62,39 @@ def recommend(
     item: Column = None,
     time: Column = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    purpose: Annotated[
+        str,
+        typer.Option(
+            "--purpose",
+            help="Why: a customer without a lawful basis for it in the consent register gets "
+            "the list for a new customer, not one built from their purchases.",
+        ),
+    ] = "personalization",
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option(
+            "--jurisdiction",
+            help="gdpr, ccpa, lgpd or pipl: the law whose table decides whether the purpose "
+            "needs consent \\[default: none named].",
+        ),
+    ] = None,
 ) -> None:
     """A customer's top-k items from a trained model and their own purchases; no budget spent.
 
     The model holds only what training released; each customer's list is computed from
     it and from that customer's purchases in --history, so nothing about anyone else is
     read and nothing is charged. A customer the history does not hold gets the model's
-    ranking for a new customer (popular items), with a note.
+    ranking for a new customer (popular items), with a note; so does a customer who
+    objected to personalization (or, where the law asks consent, did not grant it).
     """
-    from shopveil.learn import load_catalogue, load_history, load_recommender, model_catalogue
+    from shopveil._workspace import open_workspace
+    from shopveil.learn import (
+        FitContext,
+        load_catalogue,
+        load_history,
+        load_recommender,
+        model_catalogue,
+    )
     from shopveil.learn import recommend as score
 
     if not model.is_file():
@@ -81,8 +108,22 @@ def recommend(
         if history is not None
         else None
     )
+    with open_workspace() as workspace:
+        subjects = workspace.subjects(purpose, jurisdiction)
+    objecting = _objecting(subjects, customer)
+    if purchases is not None:
+        purchases = FitContext(subjects=subjects).consented(purchases)
     lists = score(fitted, named, customer, history=purchases, k=k, new_only=new_only)
-    new = sum(not one.known for one in lists)
+    if objecting:
+        err_console.print(
+            f"note: {objecting} of {len(lists)} customers have no lawful basis for "
+            f"{purpose} in the consent register: their purchases were not read, and they "
+            "get the list for a new customer",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    new = sum(not one.known for one in lists) - objecting
     if new:
         where = "the history" if history is not None else "no --history given"
         err_console.print(
@@ -123,3 +164,9 @@ def recommend(
         for pick in one.items:
             table.add_row(str(pick.rank), Text(pick.item), Text(pick.description or "–"))
         console.print(table)
+
+
+def _objecting(subjects: SubjectFilter, customers: list[str]) -> int:
+    import pyarrow as pa
+
+    return int((~subjects.allowed(pa.array(customers, pa.string()))).sum())

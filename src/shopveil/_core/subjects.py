@@ -18,14 +18,15 @@ import math
 import re
 import unicodedata
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
-__all__ = ["IdType", "canonical_id", "canonical_ids"]
+__all__ = ["IdType", "SubjectFilter", "canonical_id", "canonical_ids"]
 
 # White space as str.isspace() knows it, written out so Python's re and Arrow's RE2 agree.
 _SPACES = "[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
@@ -39,6 +40,28 @@ class IdType(StrEnum):
     AUTO = "auto"
     INTEGER = "integer"
     STRING = "string"
+
+
+class SubjectFilter(Protocol):
+    """Whose rows one use of the data may read: the consent register's answer for a purpose.
+
+    Techniques below the governance layer (DP queries, training) take one and drop the
+    rows of the subjects it does not allow before anything is computed.
+    """
+
+    @property
+    def requires_grant(self) -> bool:
+        """True when only a recorded grant allows a subject (the law asks for consent):
+        rows without a subject id, and ids with no record, are then left out."""
+        ...
+
+    def allowed(self, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """One bool per id (nulls included): True where that subject's rows may be used."""
+        ...
+
+    def describe(self) -> str:
+        """One line for an answer's notes: the purpose, the law and what it asks."""
+        ...
 
 
 def canonical_id(value: object, id_type: IdType = IdType.AUTO) -> str:

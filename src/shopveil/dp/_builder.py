@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shopveil._core.budgets import PureDP
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PrivacyUnit
 from shopveil.dp._bits import Rng
 from shopveil.dp._ledger import Ledger
@@ -163,11 +164,13 @@ class Query:
         request_id: str | None = None,
         estimate_bounds: bool = False,
         rng: Rng = None,
+        subjects: SubjectFilter | None = None,
     ) -> Answer:
         """Run on ``data`` (a path, or an in-memory table registered as ``self.table``).
 
         ``unit`` None takes a registered dataset's unit, and refuses data that holds
-        customer ids (see :func:`~shopveil.dp.run_query`).
+        customer ids; ``subjects`` withholds the customers the consent register does not
+        allow (see :func:`~shopveil.dp.run_query`).
         """
         options = QueryOptions(
             epsilon=epsilon,
@@ -189,4 +192,5 @@ class Query:
             table=self.table,
             request_id=request_id,
             rng=rng,
+            subjects=subjects,
         )

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from shopveil._core.budgets import ApproxDP, Budget, PureDP
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog, Dataset
@@ -76,18 +77,20 @@ def top_k(
     request_id: str | None = None,
     rng: Rng = None,
     catalog: Catalog | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> Answer:
     """The k values of ``column`` that the most units have, with noisy counts.
 
     Each unit counts once per value, in at most ``max_contributions`` values. The unit
     and the account are decided as for :func:`~shopveil.dp.run_query` (a registered
-    dataset's unit; data with customer ids is never counted per row unless declared).
+    dataset's unit; data with customer ids is never counted per row unless declared),
+    and so are the customers ``subjects`` withholds.
     """
     _check(k, epsilon, delta, unit or PerRow(), bool(candidates))
     data, named = registered_path(data, catalog)
     con, name, columns = open_data(data, table or (named.name if named else None))
     try:
-        target = _target(con, columns, name, data, unit, ledger, catalog, named)
+        target = _target(con, columns, name, data, unit, ledger, catalog, named, subjects)
         unit = target.unit
         _check(k, epsilon, delta, unit, bool(candidates))  # the unit decided: checked again
         _need(columns, column, unit)
@@ -123,6 +126,7 @@ def top_pairs(
     request_id: str | None = None,
     rng: Rng = None,
     catalog: Catalog | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> Answer:
     """The k pairs of items most often bought together (same ``basket``), market-basket style.
 
@@ -138,7 +142,7 @@ def top_pairs(
     data, named = registered_path(data, catalog)
     con, name, columns = open_data(data, table or (named.name if named else None))
     try:
-        target = _target(con, columns, name, data, unit, ledger, catalog, named)
+        target = _target(con, columns, name, data, unit, ledger, catalog, named, subjects)
         unit = target.unit
         if not isinstance(unit, PerCustomer):
             raise _PAIRS_NEED_CUSTOMERS
@@ -184,6 +188,7 @@ def _target(
     ledger: Ledger,
     catalog: Catalog | None,
     named: Dataset | None,
+    subjects: SubjectFilter | None,
 ) -> Target:
     return resolve_target(
         con,
@@ -195,6 +200,7 @@ def _target(
         ledger=ledger,
         catalog=catalog,
         named=named,
+        subjects=subjects,
     )
 
 
@@ -272,6 +278,8 @@ def _release(
     ]
     if not public:
         notes.append(f"candidates chosen by DP partition selection (δ={delta:g})")
+    if target.withheld is not None:
+        notes.append(target.withheld.note)
     answer = Answer(
         columns=("rank", *key_names, "count"),
         rows=tuple(answer_rows),

@@ -137,6 +137,7 @@ class ALS:
 
     def fit(self, train: Interactions, context: FitContext) -> ALSModel:
         """Fit the model on ``train`` (not private: charges nothing)."""
+        train = context.consented(train)
         x = train.matrix().astype(np.float64)
         conf = x * self.alpha
         conf_t = sparse.csr_matrix(conf.T)

@@ -127,6 +127,7 @@ class Popularity:
 
     def fit(self, train: Interactions, context: FitContext) -> PopularityModel:
         """Fit the model on ``train`` (not private: charges nothing)."""
+        train = context.consented(train)
         counts = np.asarray(train.matrix().sum(axis=0)).ravel()
         return PopularityModel(counts.astype(np.float64))
 
@@ -178,6 +179,7 @@ class DPPopularity:
 
     def fit(self, train: Interactions, context: FitContext) -> PopularityModel:
         """Charge the customers in ``train`` on the context's ledger, then fit with DP."""
+        train = context.consented(train)
         require_catalogue(train, "dp-popularity")
         m = self.max_items_per_user
         if isinstance(self.epsilon, PureDP):
@@ -272,5 +274,6 @@ class BuyAgain:
 
     def fit(self, train: Interactions, context: FitContext) -> BuyAgainModel:
         """Fit the model on ``train``: each customer's own history, nothing shared."""
+        train = context.consented(train)
         fallback = self.fallback.fit(train, context)
         return BuyAgainModel(fallback, self.history_half_life_days)

@@ -1,6 +1,7 @@
 """How every private model pays: each customer in its input, before anything is computed.
 
-A private fit names the customers it reads. The ledger charges each of them against
+A fit first drops the customers the consent register does not allow (:func:`consenting`).
+A private fit then names the customers it reads. The ledger charges each of them against
 their own budget and returns those who cannot afford the fit; they are removed from the
 input before the first statistic is computed, so whether a customer is in a model
 depends only on their own history (see :mod:`shopveil.dp._people`).
@@ -14,14 +15,25 @@ from typing import Any
 import numpy as np
 
 from shopveil._core.budgets import Budget
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Charge, Ledger, People
 from shopveil.errors import PrivacyError
 
-__all__ = ["CUSTOMER", "charge_customers"]
+__all__ = ["CUSTOMER", "charge_customers", "consenting"]
 
 CUSTOMER = PerCustomer("customer")
 """The unit of every model: one customer with all their purchases."""
+
+
+def consenting(subjects: SubjectFilter | None, customers: Sequence[str]) -> np.ndarray:
+    """One bool per customer: True where the consent filter lets a fit use their rows
+    (every customer without a filter)."""
+    if subjects is None:
+        return np.ones(len(customers), dtype=bool)
+    import pyarrow as pa
+
+    return subjects.allowed(pa.array([str(c) for c in customers], pa.string()))
 
 
 def charge_customers(

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from shopveil._core.rng import secure_rng
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.errors import ParameterError
-from shopveil.learn._charging import CUSTOMER, charge_customers
+from shopveil.learn._charging import CUSTOMER, charge_customers, consenting
 from shopveil.learn._dpsgd import DPSGDConfig, make_private, quiet_opacus
 from shopveil.learn._features import FEATURE_CAPS, CustomerFeatures
 from shopveil.learn._model_file import PrivacyMetadata, load_model, save_model
@@ -146,6 +147,7 @@ def train_customer_model(
     request_id: str = "",
     unit: PerCustomer = CUSTOMER,
     rng: np.random.Generator | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> CustomerModel:
     """Train a churn or CLV model, privately when ``privacy`` is given.
 
@@ -162,6 +164,9 @@ def train_customer_model(
         training, and those who cannot afford it are left out of the training data.
     rng
         Initial weights, batches and DP noise; the default is a CSPRNG.
+    subjects
+        The consent register's answer for personalization: the customers it does not
+        allow are removed first (never charged, never trained on).
 
     Raises
     ------
@@ -171,6 +176,8 @@ def train_customer_model(
     import torch
 
     y = _targets(config.task, targets, len(features))
+    allowed = consenting(subjects, features.customers)
+    features, y = features.of_customers(allowed), y[allowed]
     rng = rng if rng is not None else secure_rng()
     names = tuple(features.names)
     if privacy is None:

@@ -167,6 +167,7 @@ class DPALS:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedDPALS:
         """Charge the ledger, then release DP counts and noisy item factors."""
+        train = context.consented(train)
         require_catalogue(train, "dp-als")
         train, _ = admit(train, context, self.cost, "dp-als fit")
         bits = as_bits(context.rng)

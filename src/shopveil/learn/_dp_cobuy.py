@@ -114,6 +114,7 @@ class DPCoPurchase:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedCoPurchase:
         """Charge the ledger, then release popularity and co-purchase with noise."""
+        train = context.consented(train)
         if self.budget is not None:
             require_catalogue(train, "dp-cobuy")
             train, _ = admit(train, context, self.budget, "dp-cobuy fit")

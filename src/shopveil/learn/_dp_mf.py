@@ -160,6 +160,7 @@ class DPMF:
 
     def fit(self, train: Interactions, context: FitContext) -> FittedDPMF:
         """Charge the ledger with the planned (ε, δ), release popularity, train."""
+        train = context.consented(train)
         require_catalogue(train, "dp-mf")
         customers = len(train.active_users())
         if customers < 2:

@@ -73,6 +73,7 @@ class ItemKNN:
 
     def fit(self, train: Interactions, context: FitContext) -> ItemKNNModel:
         """Fit the model on ``train`` (not private: charges nothing)."""
+        train = context.consented(train)
         x = sparse.csc_matrix(train.matrix(), dtype=np.float64)
         counts = np.asarray(x.sum(axis=0)).ravel()  # binary: squared norms = buyers
         norms = np.sqrt(counts)

@@ -27,11 +27,12 @@ import numpy as np
 
 from shopveil._core.budgets import ZCDP
 from shopveil._core.rng import secure_rng
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger, Measurement, gaussian_for
 from shopveil.dp.hazmat import RandomBits, as_bits, compose_zcdp
 from shopveil.errors import ParameterError
-from shopveil.learn._charging import CUSTOMER, charge_customers
+from shopveil.learn._charging import CUSTOMER, charge_customers, consenting
 from shopveil.learn._features import FEATURE_CAPS, CustomerFeatures, unit_scaled
 from shopveil.learn._model_file import PrivacyMetadata, load_model, save_model
 
@@ -144,6 +145,7 @@ def dp_kmeans(
     unit: PerCustomer = CUSTOMER,
     caps: dict[str, float] | None = None,
     rng: np.random.Generator | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> KMeansModel:
     """Cluster customers with DP k-means, charging ``config.budget`` first.
 
@@ -157,6 +159,9 @@ def dp_kmeans(
         Declared upper bounds per feature; :data:`FEATURE_CAPS` by default.
     rng
         Initial centroids and noise; the default is a CSPRNG.
+    subjects
+        The consent register's answer for personalization (segmentation is profiling):
+        the customers it does not allow are removed first, never charged.
 
     Raises
     ------
@@ -175,6 +180,7 @@ def dp_kmeans(
     )
     if spent.rho > config.budget.rho * (1 + 1e-9):
         raise AssertionError(f"k-means would spend {spent}, more than {config.budget}")
+    features = features.of_customers(consenting(subjects, features.customers))
     charge, keep = charge_customers(
         ledger, request_id, dataset, unit, config.budget, features.customers,
         what=f"dp k-means: k={config.clusters}, {config.iterations} iterations",

@@ -43,11 +43,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from shopveil._core.budgets import ApproxDP
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.dp.hazmat import Rng
 from shopveil.errors import ParameterError
-from shopveil.learn._charging import charge_customers
+from shopveil.learn._charging import charge_customers, consenting
 from shopveil.learn._model_file import PrivacyMetadata, save_model
 from shopveil.learn._pate_aggregate import Aggregate, GNMaxConfig, aggregate_votes
 
@@ -219,6 +220,7 @@ def release_labels(
     n_teachers: int,
     factory: ClassifierFactory = logistic_regression,
     rng: Rng = None,
+    subjects: SubjectFilter | None = None,
 ) -> LabelRelease:
     """Noisy teacher labels for ``queries``, charged to the ledger before they are returned.
 
@@ -240,6 +242,9 @@ def release_labels(
         the teachers' model.
     rng
         Randomness for shard keys and noise; a CSPRNG by default.
+    subjects
+        The consent register's answer for personalization: rows of the customers it
+        does not allow teach nothing and are never charged.
 
     Raises
     ------
@@ -253,6 +258,10 @@ def release_labels(
     if found is not None:
         return _replay(found.answer, found.cost, request_id, window, digest)
     y = np.asarray(labels)
+    allowed = consenting(subjects, customers)
+    if not allowed.all():
+        features = np.asarray(features)[allowed]
+        y, customers = y[allowed], [c for c, ok in zip(customers, allowed, strict=True) if ok]
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_labels):
         raise ParameterError(f"labels must be integers in 0..{n_labels - 1}")
     # The whole budget is charged up front: what the labels spend is not known before

@@ -142,6 +142,7 @@ def evaluate_private(
     if history.n_items != test.n_items or history.n_users != test.n_users:
         raise ParameterError("history and test use different vocabularies; align them first")
     what = f"evaluate {fitted.name}@{k}: DP recall, ndcg, map"
+    test = context.consented(test)  # customers who object are neither charged nor measured
     test, _ = admit(test, context, budget, what)  # before anything is computed
     history = history.of_users(np.isin(np.arange(test.n_users), test.active_users()))
     sums, counts = _grid_sums(fitted, history, test, k, history_end)

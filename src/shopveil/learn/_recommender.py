@@ -16,6 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from shopveil._core.budgets import ApproxDP
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.dp.hazmat import Rng
@@ -48,6 +49,11 @@ class FitContext:
     unit
         Whose budget a fit spends: every customer in the training data pays the fit
         from their own budget, and those who cannot afford it are left out of it.
+    subjects
+        Whose data the fit may use: the consent register's answer for personalization
+        (:meth:`shopveil.Workspace.subjects`). Every fit starts by removing the events
+        of the customers it does not allow (:meth:`consented`), before anything is
+        charged or computed.
     """
 
     ledger: Ledger | None = None
@@ -55,6 +61,16 @@ class FitContext:
     request_id: str | None = None
     rng: Rng = None
     unit: PerCustomer = CUSTOMER
+    subjects: SubjectFilter | None = None
+
+    def consented(self, data: Interactions) -> Interactions:
+        """``data`` less the events of the customers ``subjects`` does not allow."""
+        if self.subjects is None:
+            return data
+        import pyarrow as pa
+
+        keep = self.subjects.allowed(pa.array(np.asarray(data.user_ids, dtype=str), pa.string()))
+        return data if keep.all() else data.of_users(keep)
 
 
 class FittedRecommender(Protocol):

@@ -14,6 +14,7 @@ from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError
 from shopveil.keys import Keyring
 from shopveil.pipeline._audit import audit_release
+from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._run import RunSummary, run_plan
 from shopveil.policy import Plan, Policy, compile_plan, load_policy
 from shopveil.store import Store
@@ -50,7 +51,9 @@ def anonymize_file(
     The table is scanned to classify columns the policy does not name, the policy is
     compiled into a plan (any problem is raised before a row moves), rows stream through
     the plan into ``output`` atomically, and one audit event records the run before the
-    output appears.
+    output appears. Rows of customers without a lawful basis for ``purpose`` under the
+    policy's law (the store's consent register, :mod:`shopveil.governance`) are left
+    out, by every customer id column of the table.
     ``on_start`` receives an estimate of the row count (for progress bars).
     ``csv_escape=False`` writes CSV cells that start with ``=``, ``+``, ``-``, ``@``, tab
     or CR as they are, instead of prefixing them with ``'`` (numbers are never changed).
@@ -68,9 +71,11 @@ def anonymize_file(
     store = store or Store.open()
     try:
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
+        audit = AuditLog(store, keyring)
+        subjects = release_subjects(plan, loaded, store, keyring, audit)
+        plan = with_consent_note(plan, subjects)
         if on_start is not None:
             on_start(source.estimate_rows())
-        audit = AuditLog(store, keyring)
         events: list[int] = []
 
         def record_release(summary: RunSummary) -> None:
@@ -82,6 +87,7 @@ def anonymize_file(
                     plan=plan,
                     rows_in=summary.rows_in,
                     rows_out=summary.rows_out,
+                    consent=consent_details(subjects),
                     input=summary.input,
                     output=summary.output,
                 )
@@ -96,6 +102,7 @@ def anonymize_file(
             on_rows=on_rows,
             before_publish=record_release,
             csv_escape=csv_escape,
+            subjects=subjects,
         )
     finally:
         if owns_store:

@@ -19,6 +19,7 @@ def audit_release(
     rows_in: int,
     rows_out: int,
     table_release: Mapping[str, Any] | None = None,
+    consent: Mapping[str, Any] | None = None,
     **where: str,
 ) -> int:
     """Append the ``anonymize.run`` event for one release; return its sequence number.
@@ -26,6 +27,7 @@ def audit_release(
     ``where`` names what was released (file names or a table name), never the data.
     ``table_release`` describes a k-anonymous release made on top of the plan (method,
     requirements, quasi-identifiers, rows suppressed): counts and names only.
+    ``consent`` says which consent purpose, law and basis decided whose rows went out.
     """
     event = audit.append(
         actor=actor,
@@ -39,6 +41,7 @@ def audit_release(
             "rows_out": rows_out,
             "techniques": {step.column: step.technique for step in plan.steps},
             **({"table_release": dict(table_release)} if table_release else {}),
+            **({"consent": dict(consent)} if consent else {}),
         },
     )
     return event.seq

@@ -2,7 +2,9 @@
 
 Rows stream from the source in Arrow record batches through the plan's operators into an
 atomic writer: the output appears only when every batch was written, so a failure (a
-malformed row halfway through, a missing key) leaves no partial file behind.
+malformed row halfway through, a missing key) leaves no partial file behind. Rows of
+customers the consent register does not allow for the plan's purpose, and rows flagged
+in the policy's opt-out column, are removed before any column is protected.
 """
 
 from __future__ import annotations
@@ -15,16 +17,26 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopveil._core.classes import Kind
 from shopveil._core.operators import KeySource, OperatorContext
+from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import gate
 from shopveil.data import TableSource, TextTypes, apply_types, table_format, writing_batches
 from shopveil.errors import SchemaError
 from shopveil.policy import Plan, PlanGate
 
-__all__ = ["RunSummary", "apply_plan", "kept_columns", "kept_types", "run_plan"]
+__all__ = [
+    "RunSummary",
+    "apply_plan",
+    "customer_columns",
+    "kept_columns",
+    "kept_types",
+    "run_plan",
+]
 
 _OPTED_OUT = ("true", "t", "yes", "y", "1", "opted out", "opted_out", "opted-out")
 _NOT_OPTED_OUT = ("false", "f", "no", "n", "0", "")
@@ -38,7 +50,7 @@ class RunSummary:
     output: str
     rows_in: int
     rows_out: int
-    rows_opted_out: int
+    rows_opted_out: int  # left out: opted out, or no lawful basis for the purpose
     techniques: dict[str, str] = field(default_factory=dict)  # column → technique
     seconds: float = 0.0
 
@@ -54,14 +66,21 @@ def apply_plan(
     *,
     keys: KeySource | None = None,
     as_of: date | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> pa.RecordBatch:
-    """Apply ``plan`` to one batch (or a small table): opt-out rows removed, columns protected."""
+    """Apply ``plan`` to one batch (or a small table): rows left out, columns protected.
+
+    ``subjects`` (the consent register's answer for the plan's purpose) removes the rows
+    of customers it does not allow, by every customer id column; the policy's opt-out
+    column removes flagged rows, and where the purpose needs consent an empty flag does
+    not count as allowed.
+    """
     if isinstance(batch, pa.Table):
         batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else _empty(batch.schema)
     missing = [step.column for step in plan.steps if step.column not in batch.schema.names]
     if missing:
         raise SchemaError(f"the data has no column {missing[0]!r}, which the plan expects")
-    batch = _drop_opted_out(batch, plan.opt_out_column)
+    batch = _left_out(plan, batch, subjects)
     columns, names = [], []
     for step in plan.steps:
         if step.operator is None:
@@ -84,6 +103,7 @@ def run_plan(
     on_rows: Callable[[int], None] | None = None,
     before_publish: Callable[[RunSummary], None] | None = None,
     csv_escape: bool = True,
+    subjects: SubjectFilter | None = None,
 ) -> RunSummary:
     """Stream ``source`` through ``plan`` into ``output`` (CSV or Parquet by its extension).
 
@@ -91,16 +111,16 @@ def run_plan(
     ``before_publish`` runs once every row is written and the gates passed, before the
     output is renamed into place: if it raises (say, the audit log cannot be written),
     nothing is released. ``csv_escape`` (CSV outputs) prefixes formula-like cells with
-    ``'``; see :func:`shopveil.data.escape_formulas`.
+    ``'``; see :func:`shopveil.data.escape_formulas`. ``subjects``: see :func:`apply_plan`.
     """
     started = time.perf_counter()
-    types = kept_types(plan, source)
+    types = kept_types(plan, source, subjects)
     # Reading the next batch and writing the last one run beside the protection of this
     # one: Arrow's readers, writers and kernels release the GIL, so the three overlap.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shopveil-io") as pool:
         batches = _read_ahead(source.batches(), pool)
         first = next(batches, None) or _empty(source.schema)
-        first_protected = apply_plan(plan, first, keys=keys, as_of=as_of)
+        first_protected = apply_plan(plan, first, keys=keys, as_of=as_of, subjects=subjects)
         schema = first_protected.schema
         rows_in = rows_out = 0
         gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
@@ -112,7 +132,9 @@ def run_plan(
                     if batch is first:
                         protected = first_protected
                     else:
-                        protected = apply_plan(plan, batch, keys=keys, as_of=as_of)
+                        protected = apply_plan(
+                            plan, batch, keys=keys, as_of=as_of, subjects=subjects
+                        )
                         # A column that came out all-null may be typed null; fit the file.
                         if protected.schema != schema:
                             protected = protected.cast(schema)
@@ -157,19 +179,27 @@ def _read_ahead(
         yield batch
 
 
-def kept_types(plan: Plan, source: TableSource) -> dict[str, pa.DataType]:
+def kept_types(
+    plan: Plan, source: TableSource, subjects: SubjectFilter | None = None
+) -> dict[str, pa.DataType]:
     """The numbers, dates and booleans in the CSV text columns ``plan`` keeps as they are.
 
-    A CSV is read as text; this reads it once more, opted-out rows left out, so that a
-    kept column of numbers comes out as numbers (see :class:`shopveil.data.TextTypes`).
-    A Parquet source keeps its own types and is not read again.
+    A CSV is read as text; this reads it once more, the rows left out by
+    :func:`apply_plan` left out, so that a kept column of numbers comes out as numbers
+    (see :class:`shopveil.data.TextTypes`). A Parquet source keeps its own types and is
+    not read again.
     """
     if table_format(source.path) != "csv" or not kept_columns(plan):
         return {}
     found = TextTypes(kept_columns(plan))
     for batch in source.batches():
-        found.update(_drop_opted_out(batch, plan.opt_out_column))
+        found.update(_left_out(plan, batch, subjects))
     return found.types()
+
+
+def customer_columns(plan: Plan) -> list[str]:
+    """The columns of ``plan``'s table that hold customer ids: consent is checked on each."""
+    return [step.column for step in plan.steps if step.kind is Kind.CUSTOMER_ID]
 
 
 def kept_columns(plan: Plan) -> list[str]:
@@ -189,18 +219,35 @@ def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path
     )
 
 
-def _drop_opted_out(batch: pa.RecordBatch, column: str | None) -> pa.RecordBatch:
+def _left_out(plan: Plan, batch: pa.RecordBatch, subjects: SubjectFilter | None) -> pa.RecordBatch:
+    """``batch`` less the rows the opt-out column or the consent register leaves out."""
+    batch = _drop_opted_out(
+        batch, plan.opt_out_column, empty_allows=subjects is None or not subjects.requires_grant
+    )
+    if subjects is None or not batch.num_rows:
+        return batch
+    keep = np.ones(batch.num_rows, dtype=bool)
+    for column in customer_columns(plan):
+        keep &= subjects.allowed(batch.column(column))
+    return batch if keep.all() else batch.filter(pa.array(keep))
+
+
+def _drop_opted_out(
+    batch: pa.RecordBatch, column: str | None, *, empty_allows: bool = True
+) -> pa.RecordBatch:
     """Remove opted-out rows; a flag that is neither yes nor no stops the run.
 
-    An empty or null flag means no opt-out was recorded. Any other value we do not
-    understand is refused rather than guessed: reading it as "not opted out" would
-    release the person, reading it as "opted out" would hide a broken export.
+    An empty or null flag means no opt-out was recorded: the row stays where the purpose
+    lets customers object (``empty_allows``), and goes where it needs their consent, which
+    an absent flag does not give. Any other value we do not understand is refused rather
+    than guessed: reading it as "not opted out" would release the person, reading it as
+    "opted out" would hide a broken export.
     """
     if column is None:
         return batch
     flags = batch.column(column)
     if pa.types.is_boolean(flags.type):
-        opted_out = pc.fill_null(flags, False)
+        opted_out = pc.fill_null(flags, not empty_allows)
     else:
         try:
             text = pc.utf8_lower(pc.utf8_trim_whitespace(flags.cast(pa.string())))
@@ -208,8 +255,8 @@ def _drop_opted_out(batch: pa.RecordBatch, column: str | None) -> pa.RecordBatch
             raise SchemaError(
                 f"opt-out column {column!r} has type {flags.type}; store it as true/false"
             ) from None
-        opted_out = pc.fill_null(pc.is_in(text, value_set=pa.array(_OPTED_OUT)), False)
-        understood = pc.or_(opted_out, pc.is_in(text, value_set=pa.array(_NOT_OPTED_OUT)))
+        flagged = pc.fill_null(pc.is_in(text, value_set=pa.array(_OPTED_OUT)), False)
+        understood = pc.or_(flagged, pc.is_in(text, value_set=pa.array(_NOT_OPTED_OUT)))
         unclear = pc.sum(pc.invert(pc.or_(understood, pc.is_null(text)))).as_py() or 0
         if unclear:
             raise SchemaError(
@@ -217,6 +264,10 @@ def _drop_opted_out(batch: pa.RecordBatch, column: str | None) -> pa.RecordBatch
                 "(true, yes, y, 1, opted out) nor no (false, no, n, 0, empty); fix them "
                 "there before releasing, nothing was written"
             )
+        opted_out = flagged
+        if not empty_allows:
+            empty = pc.or_(pc.is_null(text), pc.equal(text, ""))
+            opted_out = pc.or_(flagged, pc.fill_null(empty, True))
     return batch.filter(pc.invert(opted_out))
 
 

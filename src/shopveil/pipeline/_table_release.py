@@ -2,9 +2,10 @@
 
 A k-anonymous table still names people if its direct identifiers stay in clear, so
 k-anonymity never runs alone: the policy is compiled for the purpose and role as for a
-record-level release (identifiers removed or tokenized, opted-out rows filtered, text
-redacted), the quasi-identifiers are left to the k-anonymity step to generalize, and the
-output appears only after its audit event is written.
+record-level release (identifiers removed or tokenized, rows of customers without a
+lawful basis and opted-out rows filtered, text redacted), the quasi-identifiers are left
+to the k-anonymity step to generalize, and the output appears only after its audit event
+is written.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from shopveil._core.classes import ColumnClass
+from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import (
     AnonymizationResult,
     KAnonymity,
@@ -46,7 +48,8 @@ from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
-from shopveil.pipeline._run import _check_gate, apply_plan, kept_columns
+from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
+from shopveil.pipeline._run import _check_gate, _left_out, apply_plan, kept_columns
 from shopveil.policy import Plan, Policy, ReleaseMode, compile_plan, load_policy
 from shopveil.store import Store
 
@@ -143,10 +146,13 @@ def k_anonymize_file(
     store = store or Store.open()
     try:
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
+        audit = AuditLog(store, keyring)
+        subjects = release_subjects(plan, loaded, store, keyring, audit)
+        plan = with_consent_note(plan, subjects)
         if on_start is not None:
             on_start(source.estimate_rows())
         seen = {*qi, *sensitive, *(plan.gate.columns if plan.gate is not None else ())}
-        first = _first_pass(source, plan, seen, keyring, as_of, memory_budget)
+        first = _first_pass(source, plan, seen, keyring, as_of, memory_budget, subjects)
         row = _unused_name(first.needed.column_names)
         needed = first.needed.append_column(
             row, pa.array(np.arange(first.needed.num_rows, dtype=np.int64))
@@ -169,7 +175,7 @@ def k_anonymize_file(
         def protected() -> Iterable[pa.RecordBatch]:
             if first.kept is not None:
                 return first.kept
-            return _protect(source, plan, keyring, as_of)
+            return _protect(source, plan, keyring, as_of, subjects)
 
         types: dict[str, pa.DataType] = {}
         if table_format(input_path) == "csv":
@@ -190,12 +196,13 @@ def k_anonymize_file(
                 write(part if part.schema == head.schema else part.cast(head.schema))
             # Written before the output appears: no release without its audit event.
             seq = audit_release(
-                AuditLog(store, keyring),
+                audit,
                 actor=actor,
                 plan=plan,
                 rows_in=first.rows_in,
                 rows_out=released.num_rows,
                 table_release=_describe(anonymized, qi, sensitive),
+                consent=consent_details(subjects),
                 input=input_path.name,
                 output=output_path.name,
             )
@@ -263,11 +270,14 @@ def _first_pass(
     keyring: Keyring,
     as_of: date | None,
     memory_budget: int,
+    subjects: SubjectFilter | None,
 ) -> _FirstPass:
     """Protect the source once, keeping the columns k-anonymity needs for every row.
 
     The whole protected table is kept too while it fits ``memory_budget``; past it, only
     the needed columns are protected and kept, and the rest is read again at write time.
+    Rows are left out (opt-out, consent) by the whole plan, before it is narrowed: the
+    narrow plan may not hold the customer id columns consent is checked on.
     """
     narrow = dataclasses.replace(plan, steps=tuple(s for s in plan.steps if s.column in seen))
     rows_in = held = 0
@@ -275,6 +285,7 @@ def _first_pass(
     parts: list[pa.RecordBatch] = []
     for batch in source.batches():
         rows_in += batch.num_rows
+        batch = _left_out(plan, batch, subjects)
         if kept is not None:
             protected = apply_plan(plan, batch, keys=keyring, as_of=as_of)
             held += protected.nbytes
@@ -295,10 +306,14 @@ def _first_pass(
 
 
 def _protect(
-    source: TableSource, plan: Plan, keyring: Keyring, as_of: date | None
+    source: TableSource,
+    plan: Plan,
+    keyring: Keyring,
+    as_of: date | None,
+    subjects: SubjectFilter | None,
 ) -> Iterator[pa.RecordBatch]:
     for batch in source.batches():
-        yield apply_plan(plan, batch, keys=keyring, as_of=as_of)
+        yield apply_plan(plan, batch, keys=keyring, as_of=as_of, subjects=subjects)
 
 
 def _released_rows(

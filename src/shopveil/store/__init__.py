@@ -19,6 +19,7 @@ from shopveil.store._people import (
 from shopveil.store._schema import (
     SCHEMA_VERSION,
     audit_events,
+    consent_records,
     data_keys,
     datasets,
     dp_accounts,
@@ -43,6 +44,7 @@ __all__ = [
     "after_commit",
     "audit_events",
     "bucket_of",
+    "consent_records",
     "data_keys",
     "datasets",
     "default_home",

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 __all__ = [
     "SCHEMA_VERSION",
     "audit_events",
+    "consent_records",
     "data_keys",
     "datasets",
     "dp_accounts",
@@ -201,4 +202,21 @@ datasets = sa.Table(
     sa.Column("sketch", sa.LargeBinary, nullable=False),
     sa.Column("registered_at", sa.String(40), nullable=False),
     sa.Column("registered_by", sa.String(200), nullable=False),
+)
+
+# Consent register: every decision a customer made about a purpose, by a keyed HMAC of
+# their canonical id (never the id). The latest record per (subject, purpose) decides.
+consent_records = sa.Table(
+    "shopveil_consent_records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject_ref", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),  # when the customer decided, UTC ISO 8601
+    sa.Column("jurisdiction", sa.String(8), nullable=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.UniqueConstraint("subject_ref", "purpose", "at", "status", name="uq_consent_records"),
+    sa.Index("ix_consent_records_purpose", "purpose", "subject_ref"),
 )

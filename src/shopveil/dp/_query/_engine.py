@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from shopveil._core.budgets import ApproxDP, PureDP
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog
@@ -189,6 +190,7 @@ def run_query(
     request_id: str | None = None,
     rng: Rng = None,
     catalog: Catalog | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> Answer:
     """Answer ``sql`` over ``data`` (a file path or an Arrow/pandas/polars table) privately.
 
@@ -202,6 +204,11 @@ def run_query(
     make it retry-safe: the answer is stored with the charge and a retry with the same
     id gets it back, uncharged. Without one, the answer carries a fresh id that names
     its charge in the ledger and the audit log but cannot be replayed.
+
+    ``subjects`` is the consent register's answer for the query's purpose
+    (:meth:`shopveil.Workspace.subjects`): the customers it does not allow are not
+    charged and their rows are removed before anything is computed, as are the rows of
+    those who cannot afford the query.
 
     Raises
     ------
@@ -231,6 +238,7 @@ def run_query(
             ledger=ledger,
             catalog=catalog,
             named=named,
+            subjects=subjects,
         )
         options = replace(options, unit=target.unit)
         bits = as_bits(rng)
@@ -288,6 +296,8 @@ def run_query(
         con.close()
     groups = _select_groups(plan, rows, bits)
     answer = _build(plan, target.dataset, groups, value_rows, bits, charge.request_id)
+    if target.withheld is not None:
+        answer = replace(answer, notes=(*answer.notes, target.withheld.note))
     if request_id is not None:
         ledger.record_answer(request_id, answer.to_json())
     return answer.with_budget(

@@ -29,7 +29,14 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-__all__ = ["FilePeople", "file_people", "person_columns", "read_contents"]
+__all__ = [
+    "FilePeople",
+    "customer_columns",
+    "distinct_ids",
+    "file_people",
+    "person_columns",
+    "read_contents",
+]
 
 # Kinds of column that name one person: a table holding one is never released per row
 # unless the steward declared its rows independent.
@@ -82,11 +89,16 @@ def person_columns(columns: list[str]) -> tuple[str, ...]:
     Decided from the column names alone, never from values: whether a query is refused
     must not depend on anyone's data.
     """
-    return _person_columns(tuple(columns))
+    return tuple(c for c, kind in _kinds(tuple(columns)) if kind in PERSON_KINDS)
+
+
+def customer_columns(columns: list[str]) -> tuple[str, ...]:
+    """The columns that hold customer ids, in table order, from the names alone."""
+    return tuple(c for c, kind in _kinds(tuple(columns)) if kind is Kind.CUSTOMER_ID)
 
 
 @functools.lru_cache(maxsize=256)
-def _person_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+def _kinds(columns: tuple[str, ...]) -> tuple[tuple[str, Kind], ...]:
     # Cached: a table's names classify the same on every query (a pure function).
     import pyarrow as pa
 
@@ -94,7 +106,7 @@ def _person_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
 
     names_only = pa.table({name: pa.array([], pa.string()) for name in columns})
     report = scan_table(names_only, name="data")
-    return tuple(f.column for f in report.columns if f.kind in PERSON_KINDS)
+    return tuple((f.column, f.kind) for f in report.columns)
 
 
 def read_contents(path: str | os.PathLike[str], unit: PrivacyUnit, ledger: Ledger) -> Contents:

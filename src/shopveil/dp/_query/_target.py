@@ -12,6 +12,10 @@ Decided before anything is charged, from the catalog and the data's ids alone:
 3. with a unit per customer, the people are read (their distinct ids, hashed); every one
    of them is charged, and the rows of those who cannot afford the release are removed
    before it is computed (:func:`exclude`).
+4. with a consent filter (:class:`~shopveil._core.subjects.SubjectFilter`, the consent
+   register's answer for the query's purpose), the customers it does not allow are
+   withheld: not charged, and their rows removed with the others'. Whether a customer is
+   withheld depends on their own record alone, so the release stays DP for everyone.
 """
 
 from __future__ import annotations
@@ -23,30 +27,56 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._catalog import Catalog, Dataset
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._query._duckdb import UNFILTERED
-from shopveil.dp._query._people import FilePeople, file_people, person_columns
+from shopveil.dp._query._people import (
+    FilePeople,
+    customer_columns,
+    distinct_ids,
+    file_people,
+    person_columns,
+)
 from shopveil.dp._query._plan import SOURCE
 from shopveil.errors import QueryError, SourceError
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
-__all__ = ["Target", "exclude", "registered_path", "resolve_target"]
+__all__ = ["Target", "Withheld", "exclude", "registered_path", "resolve_target"]
 
 _LEFT_OUT = "_shopveil_left_out"
+_WITHHELD = "_shopveil_withheld"
+
+
+@dataclass(frozen=True, eq=False)
+class Withheld:
+    """Rows the consent register keeps out of a release, by one customer id column.
+
+    ``values`` are the column's distinct values whose customers it does not allow;
+    ``nulls`` says rows without an id go too (the purpose needs a grant). ``note``
+    says which law and basis decided, for the answer.
+    """
+
+    column: str | None
+    values: pa.Array | None
+    nulls: bool
+    note: str
 
 
 @dataclass(frozen=True, eq=False)
 class Target:
-    """The account a release is charged to, its unit, and (per customer) its people."""
+    """The account a release is charged to, its unit, (per customer) its people, and the
+    rows the consent register withholds."""
 
     dataset: str
     unit: PrivacyUnit
     registered: Dataset | None
     people: FilePeople | None
+    withheld: Withheld | None = None
 
 
 def registered_path(data: Any, catalog: Catalog | None) -> tuple[Any, Dataset | None]:
@@ -72,12 +102,29 @@ def resolve_target(
     ledger: Ledger,
     catalog: Catalog | None,
     named: Dataset | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> Target:
     """Decide the account, unit and people of a release over the registered source.
 
     ``given`` is the unit the caller asked for (None: the catalog's, or detect);
     ``declared`` says it comes from the steward (a policy), not from the analyst.
+    ``subjects`` withholds the customers it does not allow (see :func:`withhold`).
     """
+    target = _resolve(con, columns, table, path, given, declared, ledger, catalog, named)
+    return target if subjects is None else withhold(con, columns, target, subjects)
+
+
+def _resolve(
+    con: duckdb.DuckDBPyConnection,
+    columns: list[str],
+    table: str,
+    path: str | None,
+    given: PrivacyUnit | None,
+    declared: bool,
+    ledger: Ledger,
+    catalog: Catalog | None,
+    named: Dataset | None,
+) -> Target:
     # Who is in the data depends on the id column, its id type and namespace, not on how
     # many rows per person a query keeps: read each once.
     seen: dict[tuple[str, str, str], FilePeople | None] = {}
@@ -117,23 +164,74 @@ def resolve_target(
     return Target(table, unit, None, found)
 
 
-def exclude(con: duckdb.DuckDBPyConnection, target: Target, left_out: np.ndarray) -> None:
-    """Remove the rows of the people ``left_out``, and of ids that are no one's."""
+def withhold(
+    con: duckdb.DuckDBPyConnection, columns: list[str], target: Target, subjects: SubjectFilter
+) -> Target:
+    """``target`` less the customers ``subjects`` does not allow: they are not charged,
+    and :func:`exclude` removes their rows.
+
+    The customers are read from the unit's id column (for the default ``customer``
+    namespace), else from the first column whose name says it holds customer ids. Data
+    without one is tied to no customer, and the consent register cannot limit it.
+    """
     import pyarrow as pa
 
-    if target.people is None:
+    unit, found = target.unit, customer_columns(columns)
+    column = found[0] if found else None
+    if isinstance(unit, PerCustomer) and unit.namespace == "customer":
+        column = unit.id_column
+    if column is not None and column not in columns:
+        return target  # the query names a unit column the data lacks: refused when compiled
+    if column is None:
+        note = f"no customer id column: the consent register limits no row ({subjects.describe()})"
+        return replace(target, withheld=Withheld(None, None, False, note))
+    people = target.people
+    if people is not None and isinstance(unit, PerCustomer) and unit.id_column == column:
+        raw = people.raw
+        ok = subjects.allowed(raw)
+        out = np.unique(people.pids[~ok & (people.pids >= 0)])
+        people = FilePeople(people.people.without(out), people.raw, people.pids)
+    else:
+        raw = distinct_ids(con, column)
+        ok = subjects.allowed(raw)
+    values = raw.filter(pa.array(~ok))
+    note = f"consent register, by {column!r}: {subjects.describe()}"
+    held = Withheld(column, values, subjects.requires_grant, note)
+    return replace(target, people=people, withheld=held)
+
+
+def exclude(con: duckdb.DuckDBPyConnection, target: Target, left_out: np.ndarray) -> None:
+    """Remove the rows of the people ``left_out``, of ids that are no one's, and the rows
+    the consent register withholds."""
+    import pyarrow as pa
+
+    conditions = []
+    if target.people is not None:
+        assert isinstance(target.unit, PerCustomer)
+        raw = target.people.raw_ids_out(left_out)
+        if len(raw):
+            con.register(_LEFT_OUT, pa.table({"v": raw}))
+            column = _quoted(target.unit.id_column)
+            conditions.append(f"({column} IS NULL OR {column} NOT IN (SELECT v FROM {_LEFT_OUT}))")
+    held = target.withheld
+    if held is not None and held.column is not None:
+        column = _quoted(held.column)
+        if held.values is not None and len(held.values):
+            con.register(_WITHHELD, pa.table({"v": held.values}))
+            allowed = f"{column} NOT IN (SELECT v FROM {_WITHHELD})"
+        else:
+            allowed = "TRUE"
+        nulls = "FALSE" if held.nulls else "TRUE"
+        conditions.append(f"CASE WHEN {column} IS NULL THEN {nulls} ELSE {allowed} END")
+    if not conditions:
         return
-    assert isinstance(target.unit, PerCustomer)
-    raw = target.people.raw_ids_out(left_out)
-    if not len(raw):
-        return
-    con.register(_LEFT_OUT, pa.table({"v": raw}))
-    column = '"' + target.unit.id_column.replace('"', '""') + '"'
-    kept = con.table(UNFILTERED).filter(
-        f"{column} IS NULL OR {column} NOT IN (SELECT v FROM {_LEFT_OUT})"
-    )
+    kept = con.table(UNFILTERED).filter(" AND ".join(conditions))
     con.unregister(SOURCE)
     con.register(SOURCE, kept)
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def _people(found: FilePeople | None) -> Any:
