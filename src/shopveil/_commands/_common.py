@@ -12,7 +12,6 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shopveil.errors import InputError, ShopVeilError
 
@@ -106,6 +105,14 @@ class RowProgress:
 @contextmanager
 def row_progress(description: str) -> Iterator[RowProgress]:
     """A Rich progress bar on stderr counting rows; silent when stderr is not a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -3,7 +3,8 @@
 The primitives several techniques share are imported from their own modules, so that
 importing ``_core`` stays cheap: ``prf`` (the keyed HMAC-SHA-256 kernel, native when
 built), ``hierarchy`` (generalization hierarchies), ``spans`` (text spans), ``luhn``,
-``operators``, ``reidentify`` and ``subjects``.
+``operators``, ``reidentify`` and ``subjects``; and ``lazy``, re-exports imported on
+first use.
 """
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
