@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from shopveil._core.extras import from_extra
 from shopveil._core.rng import secure_rng
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
@@ -86,7 +87,8 @@ class CustomerModel:
 
     def predict(self, features: CustomerFeatures) -> np.ndarray:
         """Churn probability, or predicted revenue over the horizon, per customer."""
-        import torch
+        with from_extra("ml"):
+            import torch
 
         if tuple(features.names) != self.names:
             raise ParameterError(
@@ -116,7 +118,8 @@ class CustomerModel:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CustomerModel:
         """Read a model written by :meth:`save`."""
-        import torch
+        with from_extra("ml"):
+            import torch
 
         stored = load_model(path, kind="customer-model")
         settings = dict(stored.config)
@@ -168,7 +171,8 @@ def train_customer_model(
     BudgetExceeded
         The ledger refused the charge; nothing was trained.
     """
-    import torch
+    with from_extra("ml"):
+        import torch
 
     y = _targets(config.task, targets, len(features))
     rng = rng if rng is not None else secure_rng()
@@ -240,7 +244,8 @@ def train_customer_model(
 
 
 def _network(inputs: int, hidden: int) -> Any:
-    import torch
+    with from_extra("ml"):
+        import torch
 
     if hidden == 0:
         return torch.nn.Sequential(torch.nn.Linear(inputs, 1))
@@ -250,7 +255,8 @@ def _network(inputs: int, hidden: int) -> Any:
 
 
 def _loss(task: str) -> Any:
-    import torch
+    with from_extra("ml"):
+        import torch
 
     return torch.nn.BCEWithLogitsLoss() if task == "churn" else torch.nn.MSELoss()
 
