@@ -23,8 +23,10 @@ ARI. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
+import secrets
 import statistics
 import sys
 import tempfile
@@ -39,11 +41,12 @@ from scipy.stats import spearmanr
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
-from _harness import machine
+from _harness import load_average, machine, shared_data
 from shopveil._core.budgets import ZCDP, ApproxDP
 from shopveil._core.rng import insecure_seeded_rng
+from shopveil._core.units import PerCustomer
 from shopveil.data import load_online_retail
-from shopveil.dp import Ledger
+from shopveil.dp import Ledger, PeopleKey
 from shopveil.learn import (
     CustomerFeatures,
     CustomerModelConfig,
@@ -58,12 +61,12 @@ from shopveil.learn import (
 from shopveil.learn._features import unit_scaled
 from shopveil.store import Store
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()
 RETAIL = DATA / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"
 SINCE, AS_OF, HORIZON = datetime(2010, 12, 1), datetime(2011, 7, 1), timedelta(days=92)
 EPSILONS = (1.0, 3.0, 8.0)
 DELTA = 1e-5
-UNIT = "customer:CustomerID"
+UNIT = PerCustomer("CustomerID")
 
 
 def rho_for(epsilon: float, delta: float) -> float:
@@ -177,6 +180,7 @@ def main() -> int:
     parser.add_argument("--hidden", type=int, default=0, help="hidden units (0: linear)")
     parser.add_argument("--clusters", type=int, default=4)
     args = parser.parse_args()
+    load_before = load_average()
     if args.quick:
         args.seeds = 1
     if not RETAIL.exists():
@@ -188,11 +192,16 @@ def main() -> int:
     churn = churn_labels(table, as_of=AS_OF, horizon=HORIZON, customers=f.customers)
     revenue = clv_targets(table, as_of=AS_OF, horizon=HORIZON, customers=f.customers)
     with tempfile.TemporaryDirectory() as folder:
+        # A person's budget has one kind: DP-SGD spends (ε, δ), DP k-means ρ, so the two
+        # experiments get a ledger each.
         store = Store.open(f"sqlite:///{Path(folder) / 'bench.db'}")
-        ledger = Ledger(store)
+        ledger = Ledger(store, people_key=PeopleKey(secrets.token_bytes(32)))
         ledger.set_budget("online_retail", UNIT, ApproxDP(1e4, 0.5))
-        ledger.set_budget("online_retail_segments", UNIT, ZCDP(1e4))
         models = customer_models(f, churn, revenue, args, ledger)
+        store.close()
+        store = Store.open(f"sqlite:///{Path(folder) / 'segments.db'}")
+        ledger = Ledger(store, people_key=PeopleKey(secrets.token_bytes(32)))
+        ledger.set_budget("online_retail_segments", UNIT, ZCDP(1e4))
         clusters = segments(f, args, ledger)
         store.close()
     result = {
@@ -210,10 +219,21 @@ def main() -> int:
         "seeds": args.seeds,
         **models,
         "kmeans": clusters,
-        "machine": machine(),
+        "machine": machine(load_before),
     }
+    sigma = [models["noise_multiplier"][f"{e:g}"] for e in EPSILONS]
+    checks = {
+        # A model that learned nothing scores 0.5; every fit here should beat it.
+        "churn_auc_above_chance": all(v > 0.5 for v in models["churn_auc"].values()),
+        # More budget, less noise: the calibration must fall as ε grows.
+        "noise_falls_as_epsilon_grows": all(a > b for a, b in itertools.pairwise(sigma)),
+        "kmeans_ari_in_range": all(
+            -1 <= clusters[f"{e:g}"]["ari_vs_sklearn"] <= 1 for e in EPSILONS
+        ),
+    }
+    result["checks"] = checks
     print(json.dumps(result))
-    return 0
+    return 0 if all(checks.values()) else 1
 
 
 if __name__ == "__main__":

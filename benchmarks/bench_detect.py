@@ -17,15 +17,16 @@ import json
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from _harness import load_average, machine, shared_data
 from shopveil.data import open_source, read_table
 from shopveil.detect import find_text_pii, redact_text, scan_source, scan_table
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()
+EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 PII_TEXT = DATA / "pii-text" / "presidio_synth_v2_dev.jsonl"
 RETAIL = DATA / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"
 LABELS = {
@@ -125,6 +126,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--peer", action="store_true", help="also run presidio-analyzer")
     args = parser.parse_args()
+    load_before = load_average()
     if not PII_TEXT.exists() or not RETAIL.exists():
         print(f"benchmark data not found under {DATA} (expected ../shared/data)", file=sys.stderr)
         return 2
@@ -152,7 +154,7 @@ def main() -> int:
     # redact_text throughput: the PII texts repeated, and real product descriptions.
     repeated = pa.array(texts * 200)
     start = time.perf_counter()
-    redact_text(repeated)
+    redacted_texts = redact_text(repeated)
     redact_s = time.perf_counter() - start
     retail = read_table(RETAIL)
     descriptions = pc.cast(retail.column("Description"), pa.string()).combine_chunks()
@@ -184,8 +186,26 @@ def main() -> int:
             f.column: [f.column_class.value, f.kind.value, f.confidence] for f in full.columns
         },
     }
+    checks = {
+        "spans_inside_their_text": all(
+            0 <= begin < end <= len(text)
+            for text, spans in zip(texts, predicted, strict=True)
+            for begin, end, _ in spans
+        ),
+        "no_email_left_after_redaction": not pc.any(
+            pc.match_substring_regex(redacted_texts, EMAIL)
+        ).as_py(),
+        "redaction_keeps_every_row": len(redacted) == len(descriptions)
+        and redacted.null_count == descriptions.null_count,
+        "customer_id_is_a_direct_identifier": any(
+            f.column == "CustomerID" and f.column_class.value == "direct_identifier"
+            for f in full.columns
+        ),
+    }
+    result["checks"] = checks
+    result["machine"] = machine(load_before)
     print(json.dumps(result, indent=2))
-    return 0
+    return 0 if all(checks.values()) else 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,19 @@ in [0, 100). Measured in this process, best of ``--repeat`` runs each:
   alternation so that load from other processes hits both alike; also the same query
   with a request id (retry-safe: its answer is stored with the charge, one more write);
 * vector noise: ``sample_discrete_laplace`` / ``sample_discrete_gaussian`` (exact,
-  AES-CTR keystream) against OpenDP's ``make_laplace`` / ``make_gaussian`` on vectors.
+  AES-CTR keystream, integers into a numpy array) against what an OpenDP user writes for
+  the same noise: ``make_laplace`` / ``make_gaussian`` on an integer vector domain
+  (OpenDP's discrete Laplace and discrete Gaussian samplers), called on a Python list of
+  integers, the list's conversion timed as part of the call. OpenDP's float samplers
+  (a float vector domain) are timed too, as labelled extra rows: they answer a different
+  question (noise for real values, with OpenDP's float-safe sampling), which ShopVeil's
+  grid release answers.
+
+Checked in the run: the DP answer has the 100 public keys, each noisy count within a
+generous bound of the true count and each noisy sum inside the clamped range's reach;
+the noise samples have mean about 0 and the variance of their distribution; OpenDP's
+outputs are integers of the right length. The JSON holds the load averages before and
+after.
 
 OpenDP's Polars API needs the Polars version it was built against (1.36 for OpenDP
 0.16), which the project's environment does not have; give a Python that has both with
@@ -39,6 +51,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from _harness import load_average, machine
 from shopveil._core.budgets import ZCDP, PureDP
 from shopveil.dp import Ledger, QueryOptions, gaussian_for, run_query
 from shopveil.dp.hazmat import sample_discrete_gaussian, sample_discrete_laplace
@@ -80,7 +93,36 @@ def make_table(rows: int) -> pa.Table:
     )
 
 
-def bench_group_by(table: pa.Table, repeat: int, tmp: Path) -> dict[str, float]:
+def check_answer(table: pa.Table, answer: object) -> bool:
+    """The noisy counts and sums are near the true ones (ε = 1, 100 keys, 10M rows)."""
+    grouped = table.group_by("k").aggregate([([], "count_all"), ("v", "sum")])
+    truth = {
+        k: (n, total)
+        for k, n, total in zip(
+            *(grouped.column(c).to_pylist() for c in ("k", "count_all", "v_sum")), strict=True
+        )
+    }
+    rows = answer.rows  # type: ignore[attr-defined]
+    if sorted(row["k"] for row in rows) != sorted(truth):
+        return False
+    # Half of ε each, sensitivity 1 and 100: noise beyond 200 and 20,000 is below 1e-40.
+    return all(
+        abs(row["n"].value - truth[row["k"]][0]) < 200
+        and abs(row["total"].value - truth[row["k"]][1]) < 20_000
+        for row in rows
+    )
+
+
+def check_noise(samples: np.ndarray, variance: float) -> bool:
+    """Mean about 0 and the expected variance, within 5 standard errors."""
+    n = len(samples)
+    mean_ok = abs(float(samples.mean())) < 5 * (variance / n) ** 0.5
+    # The variance of a sample variance is about 2σ⁴/n for these light-tailed laws.
+    var_ok = abs(float(samples.var()) - variance) < 5 * variance * (3 / n) ** 0.5
+    return bool(mean_ok and var_ok)
+
+
+def bench_group_by(table: pa.Table, repeat: int, tmp: Path) -> dict[str, object]:
     sql = "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM t GROUP BY k"
     con = duckdb.connect()
     con.register("t", table)
@@ -91,8 +133,10 @@ def bench_group_by(table: pa.Table, repeat: int, tmp: Path) -> dict[str, float]:
     )
     ids = iter(range(10**9))
 
+    answers = []
+
     def dp() -> None:
-        run_query(sql, table, table="t", options=options, ledger=ledger)
+        answers.append(run_query(sql, table, table="t", options=options, ledger=ledger))
 
     def dp_retry_safe() -> None:
         rid = f"bench-{next(ids)}"
@@ -110,6 +154,7 @@ def bench_group_by(table: pa.Table, repeat: int, tmp: Path) -> dict[str, float]:
         "shopveil_dp_s": round(private, 4),
         "dp_over_plain": round(private / plain, 2),
         "shopveil_dp_with_request_id_s": round(retry_safe, 4),
+        "answer_near_truth": all(check_answer(table, a) for a in answers[-1:]),
     }
 
 
@@ -129,29 +174,62 @@ def bench_opendp_polars(python: str, table: pa.Table, repeat: int, tmp: Path) ->
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def bench_vector_noise(size: int, peer_size: int, repeat: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    lap = best_of(repeat, lambda: sample_discrete_laplace(3.0, size))
-    gau = best_of(repeat, lambda: sample_discrete_gaussian(3.0, size))
+def _timed_samples(repeat: int, draw) -> tuple[float, np.ndarray]:  # type: ignore[no-untyped-def]
+    best, samples = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        samples = draw()
+        best = min(best, time.perf_counter() - start)
+    return best, np.asarray(samples)
+
+
+def bench_vector_noise(size: int, peer_size: int, repeat: int) -> dict[str, object]:
+    out: dict[str, object] = {}
+    lap, lap_samples = _timed_samples(repeat, lambda: sample_discrete_laplace(3.0, size))
+    gau, gau_samples = _timed_samples(repeat, lambda: sample_discrete_gaussian(3.0, size))
     grid = gaussian_for(ZCDP(0.5), 1.0, integer=False, changed_coordinates=size)
     values = np.zeros(size)
     release = best_of(repeat, lambda: grid(values))
     out["shopveil_laplace_per_s"] = round(size / lap)
     out["shopveil_gaussian_per_s"] = round(size / gau)
     out["shopveil_gaussian_release_on_grid_per_s"] = round(size / release)
+    # Discrete Laplace with scale t: variance 2e^(-1/t) / (1 - e^(-1/t))^2; the discrete
+    # Gaussian with σ = 3 has a variance within 1e-9 of 9.
+    q = np.exp(-1 / 3.0)
+    out["shopveil_laplace_variance_ok"] = check_noise(lap_samples, 2 * q / (1 - q) ** 2)
+    out["shopveil_gaussian_variance_ok"] = check_noise(gau_samples, 9.0)
     try:
         import opendp.prelude as dp
     except ImportError:
+        out["opendp"] = "not installed: the [bench] extra is needed for the peer"
         return out
     dp.enable_features("contrib")
-    domain = dp.vector_domain(dp.atom_domain(T=float, nan=False))
-    peer_lap = dp.m.make_laplace(domain, dp.l1_distance(T=float), scale=3.0)
-    peer_gau = dp.m.make_gaussian(domain, dp.l2_distance(T=float), scale=3.0)
-    zeros = [0.0] * peer_size
-    out["opendp_laplace_per_s"] = round(peer_size / best_of(repeat, lambda: peer_lap(zeros)))
-    out["opendp_gaussian_per_s"] = round(peer_size / best_of(repeat, lambda: peer_gau(zeros)))
-    out["laplace_speedup"] = round(out["shopveil_laplace_per_s"] / out["opendp_laplace_per_s"])
-    out["gaussian_speedup"] = round(out["shopveil_gaussian_per_s"] / out["opendp_gaussian_per_s"])
+    # What an OpenDP user writes for integer noise: an integer vector domain picks
+    # OpenDP's discrete Laplace and discrete Gaussian samplers.
+    integers = dp.vector_domain(dp.atom_domain(T=int))
+    peer_lap = dp.m.make_laplace(integers, dp.l1_distance(T=int), scale=3.0)
+    peer_gau = dp.m.make_gaussian(integers, dp.l2_distance(T=int), scale=3.0)
+    zeros = [0] * peer_size
+    lap_s, lap_peer = _timed_samples(repeat, lambda: peer_lap(zeros))
+    gau_s, gau_peer = _timed_samples(repeat, lambda: peer_gau(zeros))
+    out["opendp_integer_laplace_per_s"] = round(peer_size / lap_s)
+    out["opendp_integer_gaussian_per_s"] = round(peer_size / gau_s)
+    out["opendp_outputs_are_integers"] = all(
+        len(p) == peer_size and np.issubdtype(p.dtype, np.integer) for p in (lap_peer, gau_peer)
+    )
+    out["laplace_speedup"] = round(size / lap / out["opendp_integer_laplace_per_s"])
+    out["gaussian_speedup"] = round(size / gau / out["opendp_integer_gaussian_per_s"])
+    # Extra rows, not the comparison: OpenDP's float samplers on a float vector.
+    reals = dp.vector_domain(dp.atom_domain(T=float, nan=False))
+    float_lap = dp.m.make_laplace(reals, dp.l1_distance(T=float), scale=3.0)
+    float_gau = dp.m.make_gaussian(reals, dp.l2_distance(T=float), scale=3.0)
+    float_zeros = [0.0] * peer_size
+    out["opendp_float_laplace_per_s"] = round(
+        peer_size / best_of(repeat, lambda: float_lap(float_zeros))
+    )
+    out["opendp_float_gaussian_per_s"] = round(
+        peer_size / best_of(repeat, lambda: float_gau(float_zeros))
+    )
     return out
 
 
@@ -166,8 +244,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.noise_values, args.repeat = 1_000_000, 5
+    load_before = load_average()
     table = make_table(args.rows)
-    result: dict[str, object] = {"rows": args.rows, "machine": "2 cores (shared)"}
+    result: dict[str, object] = {"rows": args.rows}
     with tempfile.TemporaryDirectory() as tmp:
         result["group_by"] = bench_group_by(table, args.repeat, Path(tmp))
         if args.opendp_polars_python:
@@ -177,10 +256,18 @@ def main() -> None:
             group_by["opendp_polars_s"] = seconds if seconds is None else round(seconds, 4)
             if seconds:
                 group_by["opendp_over_shopveil"] = round(seconds / group_by["shopveil_dp_s"], 1)
-    result["vector_noise"] = bench_vector_noise(
-        args.noise_values, args.peer_noise_values, args.repeat
-    )
+    noise = bench_vector_noise(args.noise_values, args.peer_noise_values, args.repeat)
+    result["vector_noise"] = noise
+    result["machine"] = machine(load_before)
+    group_by = result["group_by"]
+    assert isinstance(group_by, dict)
+    checks = [group_by["answer_near_truth"]] + [
+        bool(v) for k, v in noise.items() if k.endswith(("_ok", "_are_integers"))
+    ]
+    result["all_checks_pass"] = all(checks)
     print(json.dumps(result))
+    if not all(checks):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,14 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from faker import Faker
 
 from shopveil.data import RetailOptions, generate_retail, product_catalogue
@@ -146,6 +149,7 @@ def main() -> None:
     )
     rows = {name: table.num_rows for name, table in data.tables.items()}
     spans = len(data.spans)
+    checks = linked(data.tables, args.customers)
     del data
     stage_seconds = stages(args.customers, args.seed, options)
     t_faker, _ = timed(lambda: faker_customers(args.faker_rows, args.seed), "faker")
@@ -193,10 +197,33 @@ def main() -> None:
                 "ratio_end_to_end_customers_vs_faker_customers_only": round(
                     (args.customers / t_total) / faker_rate, 1
                 ),
+                "checks": checks,
             },
             indent=2,
         )
     )
+    if not all(checks.values()):
+        sys.exit(1)
+
+
+def linked(tables: dict[str, pa.Table], customers: int) -> dict[str, bool]:
+    """The tables hold what was asked, and every reference points at a row that exists."""
+    ids = tables["customers"].column("customer_id")
+    orders = tables["orders"]
+    return {
+        "customers_as_asked": tables["customers"].num_rows == customers,
+        "customer_ids_unique": pc.count_distinct(ids).as_py() == len(ids),
+        "orders_name_known_customers": bool(
+            pc.all(pc.is_in(orders.column("customer_id"), value_set=ids)).as_py()
+        ),
+        "order_lines_name_known_orders": bool(
+            pc.all(
+                pc.is_in(
+                    tables["order_lines"].column("order_id"), value_set=orders.column("order_id")
+                )
+            ).as_py()
+        ),
+    }
 
 
 if __name__ == "__main__":

@@ -25,17 +25,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from _harness import load_average, machine, shared_data
 from shopveil.audit import AuditLog
 from shopveil.keys import Keyring, Vault
 from shopveil.store import Store
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()
 RETAIL = DATA / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"
 BATCH = 1000
 T = TypeVar("T")
@@ -153,6 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=10_000)
     args = parser.parse_args()
+    load_before = load_average()
     if not RETAIL.exists():
         print(f"benchmark data not found: {RETAIL} (expected ../shared/data)", file=sys.stderr)
         return 1
@@ -183,6 +184,10 @@ def main() -> int:
             "tokenize_time": ours["tokenize_s"] / peer["tokenize_s"],
             "detokenize_time": ours["detokenize_s"] / peer["detokenize_s"],
         },
+        # Round trips are asserted and the audit chain verified in the run (a failure
+        # ends it before this line).
+        "checks": {"round_trips_asserted_and_audit_chain_verified": True},
+        "machine": machine(load_before),
     }
     print(json.dumps(result, indent=2))
     return 0

@@ -4,13 +4,16 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/bench_ledger.py [--people 1000000 10000000]
         [--rows 10000000] [--customers 1000000] [--pg postgresql+psycopg://...]
-        [--baseline-src DIR]
+        [--baseline-src DIR] [--charge-baseline-src DIR]
 
 Measured in this process, best of ``--repeat`` runs:
 
 * charging N people (hashing their ids is not included: they arrive as person hashes):
-  a first charge (every person new) and a second one (every person already has a row),
+  a first charge (every person new) and a second one (every person already charged),
   on SQLite and, with ``--pg``, PostgreSQL; each run checks that everyone was charged;
+* with ``--charge-baseline-src`` (a checkout of the code with one row per person), the
+  same charges run there, in a subprocess, on a database of their own (a PostgreSQL
+  schema of their own, dropped afterwards);
 * a DP query (``SELECT k, COUNT(*), SUM(v) ... GROUP BY k``, ε = 1, public keys, each
   customer's rows bounded to 10) over ``--rows`` rows of ``--customers`` customers, per
   customer with per-person accounting (read the distinct ids, hash them, charge every
@@ -38,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 
 from _harness import timed
 from shopveil._core.budgets import PureDP
@@ -67,6 +71,35 @@ print(best)
 """
 
 
+CHARGE_BASELINE = """
+import sys, time
+import numpy as np
+from shopveil._core.budgets import PureDP
+from shopveil._core.units import PerCustomer
+from shopveil.dp import Ledger, People
+from shopveil.store import Store
+url, people, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+first = again = float("inf")
+for run in range(repeat):
+    store = Store.open(url)
+    ledger = Ledger(store, default_total=PureDP(1e6))
+    crowd = People("customer", np.random.default_rng(run).integers(0, 2**63 - 1, people))
+    start = time.perf_counter()
+    charge = ledger.charge(f"a{run}", f"d{run}", PerCustomer("c"), PureDP(0.1), people=crowd)
+    first = min(first, time.perf_counter() - start)
+    start = time.perf_counter()
+    ledger.charge(f"b{run}", f"d{run}", PerCustomer("c"), PureDP(0.1), people=crowd)
+    again = min(again, time.perf_counter() - start)
+    assert charge.left_out.size == 0
+    assert abs(ledger.spending("customer", PureDP(1e6)).most.epsilon - 0.2) < 1e-9
+    with store.transaction() as conn:
+        for table in ("shopveil_dp_people", "shopveil_dp_charges", "shopveil_dp_accounts"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+    store.close()
+print(first, again)
+"""
+
+
 def bench_charge(url: str, people: int, repeat: int) -> dict[str, float]:
     """First and repeated charges of ``people`` people; checks everyone was charged."""
     out: dict[str, float] = {}
@@ -75,7 +108,7 @@ def bench_charge(url: str, people: int, repeat: int) -> dict[str, float]:
         store = Store.open(url)
         try:
             ledger = Ledger(store, default_total=PureDP(1e6))
-            pids = np.random.default_rng(run).integers(0, 2**62, people)
+            pids = np.random.default_rng(run).integers(0, 2**63 - 1, people)
             crowd = People("customer", pids)
             start = time.perf_counter()
             charge = ledger.charge(
@@ -99,8 +132,41 @@ def bench_charge(url: str, people: int, repeat: int) -> dict[str, float]:
 
 def _drop_people(store: Store) -> None:
     with store.transaction() as conn:
-        for table in ("shopveil_dp_people", "shopveil_dp_charges", "shopveil_dp_accounts"):
+        for table in (
+            "shopveil_dp_people_buckets",
+            "shopveil_dp_spending_classes",
+            "shopveil_dp_charges",
+            "shopveil_dp_accounts",
+        ):
             conn.exec_driver_sql(f"DELETE FROM {table}")
+
+
+def bench_charge_baseline(src: Path, url: str, people: int, repeat: int) -> dict[str, float]:
+    """The same charges with the code at ``src``, in a subprocess, on a database of its own."""
+    env = {**os.environ, "PYTHONPATH": str(src / "src")}
+    schema = None
+    if url.startswith("postgresql"):
+        schema = f"bench_before_{secrets.token_hex(4)}"
+        _pg_admin(url, f"CREATE SCHEMA {schema}")
+        query = {"options": f"-csearch_path={schema}"}
+        url = sa.make_url(url).update_query_dict(query).render_as_string(hide_password=False)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHARGE_BASELINE, url, str(people), str(repeat)],
+            capture_output=True, text=True, env=env, timeout=3600, check=True,
+        )  # fmt: skip
+    finally:
+        if schema is not None:
+            _pg_admin(url, f"DROP SCHEMA {schema} CASCADE")
+    first, again = (float(v) for v in done.stdout.split())
+    return {"before_first_charge_s": round(first, 3), "before_second_charge_s": round(again, 3)}
+
+
+def _pg_admin(url: str, statement: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(statement)
+    engine.dispose()
 
 
 def make_table(rows: int, customers: int) -> pa.Table:
@@ -154,17 +220,30 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg", help="PostgreSQL URL to charge people there too")
     parser.add_argument("--baseline-src", type=Path, help="checkout of the code before")
+    parser.add_argument(
+        "--charge-baseline-src", type=Path, help="checkout of the code with a row per person"
+    )
     args = parser.parse_args()
     result: dict[str, object] = {"load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        backends = {"sqlite": f"sqlite:///{tmp / 'people.db'}"}
+        backends = {"sqlite": (f"sqlite:///{tmp / 'people.db'}", f"sqlite:///{tmp / 'old.db'}")}
         if args.pg:
-            backends["postgresql"] = args.pg
-        for name, url in backends.items():
+            backends["postgresql"] = (args.pg, args.pg)
+        for name, (url, before_url) in backends.items():
             for n in args.people:
                 repeat = args.repeat if n <= 1_000_000 else 1
-                result[f"charge_{name}_{n}"] = bench_charge(url, n, repeat)
+                charge = bench_charge(url, n, repeat)
+                if args.charge_baseline_src is not None:
+                    src = args.charge_baseline_src
+                    charge |= bench_charge_baseline(src, before_url, n, repeat)
+                    charge["first_speedup"] = round(
+                        charge["before_first_charge_s"] / charge["first_charge_s"], 1
+                    )
+                    charge["second_speedup"] = round(
+                        charge["before_second_charge_s"] / charge["second_charge_s"], 1
+                    )
+                result[f"charge_{name}_{n}"] = charge
         path = tmp / "orders.parquet"
         pq.write_table(make_table(args.rows, args.customers), path)
         query = bench_query(path, tmp, args.repeat)

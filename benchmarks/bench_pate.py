@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import statistics
 import sys
 import tempfile
@@ -39,11 +40,12 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from _harness import machine
+from _harness import load_average, machine, shared_data
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
+from shopveil._core.units import PerCustomer
 from shopveil.data import load_online_retail
-from shopveil.dp import Ledger
+from shopveil.dp import Ledger, PeopleKey
 from shopveil.learn import (
     GNMaxConfig,
     Window,
@@ -56,12 +58,12 @@ from shopveil.learn._features import unit_scaled
 from shopveil.learn._pate import assign_shards, teacher_votes, train_teachers
 from shopveil.store import Store
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+DATA = shared_data()
 RETAIL = DATA / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"
 AS_OF = datetime(2011, 6, 30)
 HORIZON = timedelta(days=91)
 DELTA = 1e-6
-UNIT = "customer:CustomerID"
+UNIT = PerCustomer("CustomerID")
 N_TEACHERS = 100
 AGGREGATORS = {
     "confident_gnmax": GNMaxConfig(sigma=20.0, threshold=70.0, threshold_sigma=30.0),
@@ -153,6 +155,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="one run at ε = 3 only")
     args = parser.parse_args()
+    load_before = load_average()
     if not RETAIL.is_file():
         print(f"missing {RETAIL}: this benchmark needs ../shared/data", file=sys.stderr)
         sys.exit(1)
@@ -165,7 +168,7 @@ def main() -> None:
     runs, epsilons = (1, [3.0]) if args.quick else (args.runs, [1.0, 3.0, 8.0])
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{Path(tmp) / 'ledger.db'}")
-        ledger = Ledger(store)
+        ledger = Ledger(store, people_key=PeopleKey(secrets.token_bytes(32)))
         results = [one_run(seed, x, y, list(features.customers), epsilons, ledger)
                    for seed in range(runs)]  # fmt: skip
         store.close()
@@ -180,16 +183,32 @@ def main() -> None:
                 "split": {"private": 0.5, "public_queries": 0.3, "test": 0.2},
                 "n_teachers": N_TEACHERS,
                 "delta": DELTA,
-                "unit": UNIT,
+                "unit": f"customer:{UNIT.id_column}",
                 "aggregators": {k: vars(v) for k, v in AGGREGATORS.items()},
                 "runs": runs,
                 "results": mean_of(results),
                 "seconds": round(time.perf_counter() - start, 2),
-                "machine": machine(),
+                "machine": machine(load_before),
+                "checks": checks(results),
             },
             indent=1,
         )
     )
+    if not all(checks(results).values()):
+        sys.exit(1)
+
+
+def checks(runs: list[dict[str, Any]]) -> dict[str, bool]:
+    """Every release charged at most its ε, and the ledger holds exactly what was charged."""
+    charged_ok = ledger_ok = True
+    for run in runs:
+        for key, entry in run.items():
+            if not key.startswith("student_"):
+                continue
+            epsilon = float(key.rsplit("_eps", 1)[1])
+            charged_ok &= entry["epsilon_charged"] <= epsilon + 1e-9
+            ledger_ok &= abs(entry["ledger_spent"] - entry["epsilon_charged"]) < 1e-9
+    return {"charged_within_epsilon": charged_ok, "ledger_matches_charges": ledger_ok}
 
 
 if __name__ == "__main__":

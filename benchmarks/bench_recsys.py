@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import tempfile
 import time
@@ -41,11 +42,11 @@ from typing import Any
 
 import numpy as np
 
-from _harness import machine
+from _harness import load_average, machine, shared_data
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.rng import InsecureRandomnessWarning, insecure_seeded_rng
 from shopveil.data import product_catalogue
-from shopveil.dp import Ledger
+from shopveil.dp import Ledger, PeopleKey
 from shopveil.learn import (
     MODELS,
     Catalogue,
@@ -59,7 +60,7 @@ from shopveil.learn import (
 )
 from shopveil.store import Store
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()
 RETAIL = DATA / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"
 MOVIELENS = DATA / "movielens-100k"
 EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -157,7 +158,11 @@ def average(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def plot(results: dict[str, Any], folder: Path, epsilons: tuple[float, ...]) -> list[str]:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed (the [bench] extra): no plots", file=sys.stderr)
+        return []
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -211,6 +216,7 @@ def main() -> int:
         "--seeds", type=int, default=3, help="Fits per private (model, ε), averaged."
     )
     args = parser.parse_args()
+    load_before = load_average()
     if not RETAIL.exists() or not MOVIELENS.is_dir():
         print(f"shared data missing under {DATA}", file=sys.stderr)
         return 1
@@ -220,7 +226,8 @@ def main() -> int:
     meta: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         store = Store.open(f"sqlite:///{Path(folder) / 'bench.db'}")
-        ledger = Ledger(store, default_total=ApproxDP(1e9, 0.5))
+        key = PeopleKey(secrets.token_bytes(32))
+        ledger = Ledger(store, default_total=ApproxDP(1e9, 0.5), people_key=key)
         try:
             for dataset, (train, test, split) in splits(args.quick).items():
                 meta[dataset] = split | {"train_events": len(train), "test_events": len(test)}
@@ -248,8 +255,19 @@ def main() -> int:
             store.close()
     args.plots.mkdir(parents=True, exist_ok=True)
     plots = plot(results, args.plots, epsilons)
+    recalls = [
+        row[f"recall@{K}{part}"]
+        for rows in results.values()
+        for row in rows
+        for part in ("", "_new")
+    ]
+    checks = {
+        "recalls_are_fractions": all(0.0 <= r <= 1.0 for r in recalls),
+        "every_dataset_has_results": all(results.values()),
+    }
     summary = {
-        "machine": machine(),
+        "machine": machine(load_before),
+        "checks": checks,
         "k": K,
         "epsilons": [*epsilons, None],  # None: not private (ε = ∞)
         "splits": meta,
@@ -258,7 +276,7 @@ def main() -> int:
         "plots": plots,
     }
     print(json.dumps(summary, default=str))
-    return 0
+    return 0 if all(checks.values()) else 1
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail"
+from _harness import load_average, machine, shared_data
+
+DATA = shared_data() / "online_retail"
 SOURCE = DATA / "online_retail_2010-12_2011-09.csv.gz"
 
 
@@ -36,6 +38,7 @@ def anonymize(folder: Path, purpose: str, env: dict[str, str]) -> tuple[Path, fl
 
 
 def main() -> int:
+    load_before = load_average()
     if not SOURCE.is_file():
         print(json.dumps({"error": f"{SOURCE} not found: this check needs ../shared/data"}))
         return 2
@@ -77,6 +80,7 @@ def main() -> int:
                 "columns_out": analytics.columns,
                 "seconds_analytics_run": round(analytics_s, 2),
                 "checks": checks,
+                "machine": machine(load_before),
             },
             indent=2,
         )

@@ -43,6 +43,7 @@ class Workspace:
     actor: str
 
     def close(self) -> None:
+        """Close the workspace's store connections."""
         self.store.close()
 
     def __enter__(self) -> Workspace:

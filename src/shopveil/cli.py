@@ -154,6 +154,7 @@ def _root(
 
 
 def main() -> None:
+    """Run the command line (the ``shopveil`` script)."""
     app()
 
 

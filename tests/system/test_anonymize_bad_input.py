@@ -229,3 +229,19 @@ def test_a_parquet_struct_column_named_like_an_id_is_refused(tmp_path: Path) -> 
     assert "'contact'" in line
     assert "ada" not in line.lower()
     assert output.read_text() == PREVIOUS
+
+
+def test_a_bad_value_batches_into_a_parquet_file_writes_nothing(tmp_path: Path) -> None:
+    # Batches are read ahead and written behind the one being protected: a failure in a
+    # later batch must still leave no output and no partial file.
+    rows = 200_000
+    dates = ["2011-03-04 10:15:00"] * rows
+    dates[150_000] = "soon"
+    source = tmp_path / "orders.parquet"
+    ids = [f"C{i % 5_000}" for i in range(rows)]
+    pq.write_table(pa.table({"customer_id": ids, "order_time": dates}), source)
+    output = tmp_path / "out.parquet"
+    line = _one_line_error(*_anonymize(source, output, "--policy", "gdpr")[::2])
+    assert "'order_time': 1 of 65536 values are not dates" in line
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name != "config")
+    assert names == sorted(["orders.parquet", "home"])

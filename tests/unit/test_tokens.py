@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 
 import pyarrow as pa
@@ -98,3 +99,32 @@ def test_a_token_needs_a_keyring() -> None:
 def test_bad_parameters_are_refused(params: dict, message: str) -> None:
     with pytest.raises((ParameterError, ValueError), match=message):
         KeyedToken(**params)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    pool=st.lists(st.text(max_size=8), min_size=1, max_size=50, unique=True),
+    picks=st.lists(st.integers(0, 60), min_size=1, max_size=60),
+    normalize=st.sampled_from(list(Normalization)),
+)
+def test_repeated_ids_hashed_once_give_each_row_its_own_token(
+    keyring: Keyring, pool: list[str], picks: list[int], normalize: Normalization
+) -> None:
+    # Past the first rows' sample, repeated ids are hashed once each and mapped back;
+    # every row must still get exactly the token it gets on its own (nulls stay null).
+    values = [pool[p] if p < len(pool) else None for p in picks] * (5_000 // len(picks) + 1)
+    out = tokens(keyring, values, "marketing", normalize=normalize)
+    alone = {v: tokens(keyring, [v], "marketing", normalize=normalize)[0] for v in set(values)}
+    assert out == [alone[v] for v in values]
+    key = keyring.derive("marketing", "token:customer_id")
+    if normalize is Normalization.EXACT and pool[0] in values:
+        mac = hmac.digest(key, pool[0].encode(), "sha256")
+        assert alone[pool[0]] == "tk1_" + base64.urlsafe_b64encode(mac[:17]).decode()[:22]
+
+
+def test_distinct_ids_past_the_sample_are_tokenized_like_one_by_one(keyring: Keyring) -> None:
+    values = [f"c{i}" for i in range(6_000)] + [None, "c1"]
+    out = tokens(keyring, values, "marketing")
+    assert out[:3] == [tokens(keyring, [v], "marketing")[0] for v in values[:3]]
+    assert out[-2] is None and out[-1] == out[1]
+    assert len(set(out[:6_000])) == 6_000

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from shopveil._commands._common import console, row_progress, split_names, translate_errors
+from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
     from shopveil.anonymity import RiskSummary
@@ -95,6 +96,7 @@ def k_anonymize_file(
     hierarchies: Path | None,
     method: str,
     suppress: float,
+    memory_budget: int = 256,
     policy: str = "gdpr",
     purpose: str = "analytics",
     role: str | None = None,
@@ -103,8 +105,10 @@ def k_anonymize_file(
     """Protect ``input`` by ``policy``, make it k-anonymous, write ``output``, print a summary.
 
     See :func:`shopveil.pipeline.k_anonymize_file`; nothing is written unless every
-    requirement is met and the release is audited.
+    requirement is met and the release is audited. ``memory_budget`` is in MiB.
     """
+    if memory_budget < 0:
+        raise ParameterError(f"--memory-budget: expected MiB >= 0, got {memory_budget}")
     from shopveil.pipeline import k_anonymize_file as release
 
     with row_progress(f"anonymizing {Path(input).name}") as progress:
@@ -122,6 +126,7 @@ def k_anonymize_file(
             hierarchies=hierarchies,
             method=method,
             suppress=suppress,
+            memory_budget=memory_budget << 20,
             actor="cli",
             csv_escape=csv_escape,
             on_start=progress.start,

@@ -107,6 +107,14 @@ def anonymize(
         str, typer.Option(help="lattice, mondrian, or auto (lattice when --hierarchies is given).")
     ] = "auto",
     suppress: Annotated[float, typer.Option(help="Largest fraction of rows to suppress.")] = 0.0,
+    memory_budget: Annotated[
+        int,
+        typer.Option(
+            "--memory-budget",
+            help="With --k: MiB of protected rows held in memory; past it only the --qi and "
+            "--sensitive columns are, and the input is read a second time to write the rest.",
+        ),
+    ] = 256,
     csv_escape: Annotated[
         bool,
         typer.Option(
@@ -136,6 +144,7 @@ def anonymize(
             hierarchies=hierarchies,
             method=method,
             suppress=suppress,
+            memory_budget=memory_budget,
             policy=policy or "gdpr",
             purpose=purpose,
             role=role,

@@ -25,6 +25,7 @@ class ColumnClass(StrEnum):
 
     @property
     def is_personal(self) -> bool:
+        """Whether columns of this class hold personal data."""
         return self is not ColumnClass.OTHER
 
 

@@ -25,6 +25,7 @@ class PerRow:
     """Neighbouring datasets differ in one row: each row is a different person."""
 
     def describe(self) -> str:
+        """The unit in words, for messages and the audit log."""
         return "one row"
 
     @property
@@ -88,6 +89,7 @@ class PerCustomer:
         return self.namespace
 
     def describe(self) -> str:
+        """The unit in words, for messages and the audit log."""
         return f"one customer ({self.id_column}, ≤ {self.max_contributions} rows)"
 
 

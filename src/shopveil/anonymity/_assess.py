@@ -90,14 +90,17 @@ class Assessment:
 
     @property
     def prosecutor_risk(self) -> float:
+        """The highest re-identification risk of any record (1 / smallest class)."""
         return self.prosecutor.highest
 
     @property
     def journalist_risk(self) -> float:
+        """The highest risk of any record when the attacker knows only the population."""
         return self.journalist.highest
 
     @property
     def marketer_risk(self) -> float:
+        """The expected share of records re-identified when all are attacked at once."""
         return self.marketer
 
     def to_dict(self) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class GateReport:
         return self.passed
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values."""
         return {
             "passed": self.passed,
             "quasi_identifiers": list(self.quasi_identifiers),

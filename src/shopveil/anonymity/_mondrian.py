@@ -170,7 +170,7 @@ def _split_order(column: EncodedColumn) -> np.ndarray:
     if column.is_numeric:
         return column.codes
     counts = np.bincount(column.codes, minlength=column.cardinality)
-    rank = np.empty(column.cardinality, dtype=np.int64)
+    rank = np.empty(column.cardinality, dtype=column.codes.dtype)
     rank[np.argsort(-counts, kind="stable")] = np.arange(column.cardinality)
     return rank[column.codes]
 
@@ -309,8 +309,9 @@ def _generalize(
     order = np.argsort(classes, kind="stable")
     bounds = np.searchsorted(classes[order], np.arange(n_classes))
     values = column.codes[order]
-    low = np.minimum.reduceat(values, bounds)
-    high = np.maximum.reduceat(values, bounds)
+    # One per class, widened: the classifier's cover computes ``high - low + 1``.
+    low = np.minimum.reduceat(values, bounds).astype(np.int64)
+    high = np.maximum.reduceat(values, bounds).astype(np.int64)
     if column.numbers is not None:
         numbers = column.numbers
         width = float(numbers[-1] - numbers[0])

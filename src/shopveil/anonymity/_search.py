@@ -74,8 +74,10 @@ class Search:
         first = np.zeros(len(weights), dtype=np.int64)
         first[row_ids] = np.arange(self.n)  # any row stands for its identical copies
         self.weights = weights.astype(np.float64)
-        self.qcodes = [c.codes[first] for c in prepared.qi]
-        self.scodes = [s.column.codes[first] for s in sensitives]
+        # Widened once: every node indexes the level maps with them, and numpy converts
+        # narrow index arrays on each use.
+        self.qcodes = [c.codes[first].astype(np.intp) for c in prepared.qi]
+        self.scodes = [s.column.codes[first].astype(np.intp) for s in sensitives]
         self.ncp = [[lm.ncp(level) for level in range(lm.height)] for lm in self.maps]
         counts = [np.bincount(c.codes, minlength=c.cardinality) for c in prepared.qi]
         # Loss from generalization alone, per column and level: the exact loss of a node

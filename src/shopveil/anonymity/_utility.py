@@ -121,7 +121,7 @@ def _accuracies(setup: ClassifierSetup, released: np.ndarray) -> tuple[float, fl
     n = len(released)
     test = np.zeros(n, dtype=bool)
     test[setup.rng.permutation(n)[: max(1, int(n * _HOLDOUT))]] = True
-    y = setup.target.codes
+    y = setup.target.codes.astype(np.int64)  # labels times groups must not wrap
     labels = setup.target.cardinality
     test_x = [column.codes[test] for column in setup.originals]
     train = released & ~test

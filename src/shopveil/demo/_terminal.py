@@ -16,6 +16,7 @@ _WIDTH = 120  # characters of a value shown at most
 
 
 def show_demo(report: DemoReport, console: Console) -> None:
+    """Print the demo's report on ``console``."""
     console.rule("[bold]ShopVeil demo: GDPR preset, purpose analytics")
     for table in report.tables:
         console.print(_record_card(table))

@@ -35,9 +35,11 @@ class ColumnFinding:
 
     @property
     def is_personal(self) -> bool:
+        """Whether the column was classified as holding personal data."""
         return self.column_class.is_personal
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as plain JSON-ready values (never sample values)."""
         return {
             "column": self.column,
             "column_class": self.column_class.value,

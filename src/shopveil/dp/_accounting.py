@@ -141,6 +141,7 @@ class Accountant:
     releases: tuple[Budget, ...] = ()
 
     def spend(self, cost: Budget) -> Accountant:
+        """A new accountant with ``cost`` added to what was spent."""
         return Accountant((*self.releases, cost))
 
     def total(self, *, delta: float) -> ApproxDP:

@@ -51,6 +51,7 @@ class AesCtrBits:
         self._encryptor = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
 
     def words(self, n: int) -> np.ndarray:
+        """``n`` uniformly random 64-bit words from the keystream."""
         stream = self._encryptor.update(bytes(8 * n))
         return np.frombuffer(stream, dtype=np.uint64).copy()
 

@@ -45,6 +45,7 @@ class Query:
     weights: tuple[tuple[str, float], ...] = ()
 
     def where(self, condition: str) -> Query:
+        """This query with a row filter (SQL condition text)."""
         parse_expression(condition)
         return replace(self, condition=condition)
 
@@ -67,9 +68,11 @@ class Query:
         return new
 
     def count(self, *, alias: str = "count", weight: float = 1.0) -> Query:
+        """This query with a noisy row count added."""
         return self._add("COUNT(*)", alias, weight)
 
     def count_distinct(self, expr: str, *, alias: str | None = None, weight: float = 1.0) -> Query:
+        """This query with a noisy count of distinct ``expr`` values added."""
         parse_expression(expr)
         return self._add(f"COUNT(DISTINCT {expr})", alias or f"distinct_{expr}", weight)
 
@@ -81,6 +84,7 @@ class Query:
         alias: str | None = None,
         weight: float = 1.0,
     ) -> Query:
+        """This query with a noisy sum of ``expr``, clamped to ``bounds``, added."""
         parse_expression(expr)
         return self._add(f"SUM({expr})", alias or f"sum_{expr}", weight, bounds)
 
@@ -92,6 +96,7 @@ class Query:
         alias: str | None = None,
         weight: float = 1.0,
     ) -> Query:
+        """This query with a noisy mean of ``expr``, clamped to ``bounds``, added."""
         parse_expression(expr)
         return self._add(f"AVG({expr})", alias or f"avg_{expr}", weight, bounds)
 
@@ -104,6 +109,7 @@ class Query:
         alias: str | None = None,
         weight: float = 1.0,
     ) -> Query:
+        """This query with a DP ``q``-quantile of ``expr`` within ``bounds`` added."""
         parse_expression(expr)
         return self._add(
             f"QUANTILE({expr}, {float(q)!r})", alias or f"q{q:g}_{expr}", weight, bounds
@@ -117,6 +123,7 @@ class Query:
         alias: str | None = None,
         weight: float = 1.0,
     ) -> Query:
+        """This query with a DP median of ``expr`` within ``bounds`` added."""
         return self.quantile(
             expr, 0.5, bounds=bounds, alias=alias or f"median_{expr}", weight=weight
         )
@@ -124,6 +131,7 @@ class Query:
     def histogram(
         self, expr: str, low: float, high: float, bins: int, *, alias: str = "histogram"
     ) -> Query:
+        """This query with a noisy histogram of ``expr`` over ``bins`` bins of [low, high)."""
         parse_expression(expr)
         return self._add(
             f"HISTOGRAM({expr}, {float(low)!r}, {float(high)!r}, {int(bins)})", alias, 1.0

@@ -177,7 +177,7 @@ class Catalog:
 
         Each registered file per customer is rewritten without the subject's rows (every
         spelling of the id is one person), atomically, and its fingerprint, row and
-        people counts are updated; the subject's per-person spending rows are deleted.
+        people counts are updated; the subject is removed from the per-person ledger.
         Returns ``(dataset, rows removed)`` per dataset; audited with counts only.
         """
         from shopveil.data import read_table, write_table
@@ -209,7 +209,7 @@ class Catalog:
                         sketch=sketch_of(left).astype("<i8").tobytes(),
                     )
                 )
-                forget_person(conn, int(target[0]))
+                forget_person(conn, entry.unit.namespace, int(target[0]))
                 details = {"name": entry.name, "rows_removed": count}
                 self._audit(conn, actor, "catalog.erase_rows", details)
             removed.append((entry.name, count))

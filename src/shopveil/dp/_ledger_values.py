@@ -34,6 +34,7 @@ class Renewal(StrEnum):
     MONTHLY = "monthly"
 
     def period(self, at: datetime) -> str:
+        """The period ``at`` falls in under this rule (``"-"`` for budgets that never renew)."""
         if self is Renewal.MONTHLY:
             return at.strftime("%Y-%m")
         if self is Renewal.DAILY:
@@ -66,6 +67,7 @@ class AccountState:
 
     @property
     def remaining(self) -> Budget:
+        """What is left of the account's budget."""
         return _remaining(self.total, self.spent)
 
 

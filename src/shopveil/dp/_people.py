@@ -9,7 +9,7 @@ left out depends only on their own history, so the release stays DP for everyone
 no copy, subset, re-encoding or renaming of the data buys anyone a fresh budget: the
 budget follows the person, not the name. ``docs/privacy.md`` gives the argument.
 
-The set-based statements for millions of people are in :mod:`shopveil.dp._people_sql`.
+Charging millions of people at once is :mod:`shopveil.dp._people_sql`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ def new_token(version: int) -> str:
 
 
 def is_token(text: object) -> bool:
+    """Whether ``text`` has the form of a vault token."""
     return isinstance(text, str) and _TOKEN_RE.fullmatch(text) is not None
 
 

@@ -31,10 +31,12 @@ class AuditTrail(Protocol):
     """
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> Store:
+        """The store the trail writes to."""
 
     @property
-    def clock(self) -> Clock: ...
+    def clock(self) -> Clock:
+        """The clock that stamps events."""
 
     def check(self, actor: str, action: str, details: Mapping[str, Any] | None = None) -> None:
         """Refuse an event that could not be appended, before the work it records."""

@@ -136,6 +136,7 @@ class ALS:
                 raise ParameterError(f"{name} must be a number > 0, got {value!r}")
 
     def fit(self, train: Interactions, context: FitContext) -> ALSModel:
+        """Fit the model on ``train`` (not private: charges nothing)."""
         x = train.matrix().astype(np.float64)
         conf = x * self.alpha
         conf_t = sparse.csr_matrix(conf.T)

@@ -126,6 +126,7 @@ class Popularity:
     """Rank items by distinct buyers in training (not private)."""
 
     def fit(self, train: Interactions, context: FitContext) -> PopularityModel:
+        """Fit the model on ``train`` (not private: charges nothing)."""
         counts = np.asarray(train.matrix().sum(axis=0)).ravel()
         return PopularityModel(counts.astype(np.float64))
 
@@ -176,6 +177,7 @@ class DPPopularity:
         return self.epsilon.to_approx_dp(self.delta)
 
     def fit(self, train: Interactions, context: FitContext) -> PopularityModel:
+        """Charge the customers in ``train`` on the context's ledger, then fit with DP."""
         require_catalogue(train, "dp-popularity")
         m = self.max_items_per_user
         if isinstance(self.epsilon, PureDP):
@@ -269,5 +271,6 @@ class BuyAgain:
             raise ParameterError(f"history_half_life_days must be > 0 or None, got {days!r}")
 
     def fit(self, train: Interactions, context: FitContext) -> BuyAgainModel:
+        """Fit the model on ``train``: each customer's own history, nothing shared."""
         fallback = self.fallback.fit(train, context)
         return BuyAgainModel(fallback, self.history_half_life_days)

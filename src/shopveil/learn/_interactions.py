@@ -89,10 +89,12 @@ class Interactions:
 
     @property
     def n_users(self) -> int:
+        """The number of customers (rows of the matrix)."""
         return len(self.user_ids)
 
     @property
     def n_items(self) -> int:
+        """The number of items (columns of the matrix)."""
         return len(self.item_ids)
 
     def __len__(self) -> int:

@@ -72,6 +72,7 @@ class ItemKNN:
             raise ParameterError(f"shrink must be a number >= 0, got {self.shrink!r}")
 
     def fit(self, train: Interactions, context: FitContext) -> ItemKNNModel:
+        """Fit the model on ``train`` (not private: charges nothing)."""
         x = sparse.csc_matrix(train.matrix(), dtype=np.float64)
         counts = np.asarray(x.sum(axis=0)).ravel()  # binary: squared norms = buyers
         norms = np.sqrt(counts)

@@ -99,6 +99,7 @@ class Window:
 
     @property
     def key(self) -> str:
+        """A stable text key of the window, for the ledger."""
         return f"{self.start.isoformat()}/{self.end.isoformat()}"
 
 
@@ -199,6 +200,7 @@ class LabelRelease:
 
     @property
     def answered(self) -> int:
+        """How many queries got a label (the aggregate abstains on the others)."""
         return int(np.sum(self.labels >= 0))
 
 
@@ -329,6 +331,7 @@ class Student:
     privacy: PrivacyMetadata
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """The student's predicted labels for the rows of ``x``."""
         return np.asarray(self.model.predict(np.asarray(x, dtype=np.float64)))
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -57,6 +57,7 @@ class CustomerList:
     items: tuple[Pick, ...]
 
     def to_dict(self) -> dict[str, object]:
+        """The list as plain JSON-ready values."""
         return {
             "customer": self.customer,
             "known": self.known,

@@ -61,7 +61,8 @@ class FittedRecommender(Protocol):
     """A trained model: scores for users given their own histories."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The model's registry name."""
 
     @property
     def privacy(self) -> ApproxDP | None:
@@ -82,4 +83,5 @@ class FittedRecommender(Protocol):
 class Recommender(Protocol):
     """A model configuration (a frozen dataclass) that can be fitted."""
 
-    def fit(self, train: Interactions, context: FitContext) -> FittedRecommender: ...
+    def fit(self, train: Interactions, context: FitContext) -> FittedRecommender:
+        """Fit on ``train``; a private model charges the context's ledger first."""

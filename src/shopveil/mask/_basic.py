@@ -23,10 +23,13 @@ class Keep:
     name: ClassVar[str] = "keep"
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         return values
 
 
 class RedactMode(StrEnum):
+    """What a redaction replaces: the whole value, or only the PII found inside text."""
+
     VALUE = "value"  # replace the whole value
     SPANS = "spans"  # replace only the PII found inside free text
 
@@ -50,6 +53,7 @@ class Redact:
             raise ParameterError(f"replacement must be text, got {type(self.replacement).__name__}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         if self.mode is RedactMode.SPANS:
             from shopveil.detect import redact_text
 

@@ -20,6 +20,8 @@ __all__ = ["AgeBand", "DateUnit", "GeneralizeDate", "Truncate", "parse_dates"]
 
 
 class DateUnit(StrEnum):
+    """The unit a date is generalized to."""
+
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
@@ -39,6 +41,34 @@ def parse_dates(values: pa.Array, column: str) -> pl.Series:
     """Values as a polars datetime series; text is parsed, and unparsable text is an error."""
     import polars as pl  # on use: a policy names these operators without running them
 
+    parsed, rows = _parse_distinct(values, column)
+    return parsed if rows is None else pl.Series(column, pc.take(parsed.to_arrow(), rows))
+
+
+def _parse_distinct(values: pa.Array, column: str) -> tuple[pl.Series, pa.Array | None]:
+    """Text parsed once per distinct value, and each row's index into the result.
+
+    A column of dates repeats most of its values and parsing dominates the cost, so
+    operators work on the distinct values and map their result back with ``take``. The
+    index is ``None`` (the series is per row) for values that are not text.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return _parse_rows(values, column), None
+    encoded = pc.dictionary_encode(values)
+    try:
+        # The dictionary keeps the order of first appearance, so Polars infers the
+        # format from the same first value as it would over the rows.
+        return _parse_rows(encoded.dictionary, column), encoded.indices
+    except SchemaError:
+        _parse_rows(values, column)  # the error counts rows, not distinct values
+        raise
+
+
+def _parse_rows(values: pa.Array, column: str) -> pl.Series:
+    import polars as pl
+
     series = pl.Series(column, values)
     if series.dtype in (pl.Date, pl.Datetime) or isinstance(series.dtype, pl.Datetime):
         return series.cast(pl.Datetime("us"))
@@ -57,6 +87,11 @@ def parse_dates(values: pa.Array, column: str) -> pl.Series:
     return parsed
 
 
+def _per_row(result: pl.Series, rows: pa.Array | None) -> pa.Array:
+    text = result.to_arrow().cast(pa.string())
+    return text if rows is None else pc.take(text, rows)
+
+
 @dataclass(frozen=True)
 class GeneralizeDate:
     """Coarsen a date or timestamp to a day, ISO week, month, quarter or year (as text)."""
@@ -73,14 +108,15 @@ class GeneralizeDate:
             raise ParameterError(f"to must be one of {choices}, got {self.to!r}") from None
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         import polars as pl
 
-        dates = parse_dates(values, context.column)
+        dates, rows = _parse_distinct(values, context.column)
         if self.to is DateUnit.QUARTER:
             text = dates.dt.year().cast(pl.String) + "-Q" + dates.dt.quarter().cast(pl.String)
         else:
             text = dates.dt.strftime(_FORMATS[self.to])
-        return text.to_arrow().cast(pa.string())
+        return _per_row(text, rows)
 
 
 @dataclass(frozen=True)
@@ -103,6 +139,7 @@ class AgeBand:
                 raise ParameterError(f"{field_name} must be a positive integer, got {value!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         import polars as pl
 
         if self.from_birth_date:
@@ -147,5 +184,6 @@ class Truncate:
             raise ParameterError(f"keep must be an integer >= 0, got {self.keep!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         text = pc.utf8_trim_whitespace(as_text(values, context.column))
         return pc.utf8_slice_codeunits(text, 0, self.keep)

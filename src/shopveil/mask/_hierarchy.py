@@ -69,6 +69,7 @@ class GeneralizeHierarchy:
             )
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         rows = read_hierarchy(self.path).rows
         text = pc.utf8_trim_whitespace(as_text(values, context.column))
         known = pa.array([row[0] for row in rows], pa.string())
@@ -86,6 +87,8 @@ class GeneralizeHierarchy:
 
 
 class PostcodeLevel(StrEnum):
+    """How much of a postcode is kept."""
+
     AREA = "area"  # SW
     DISTRICT = "district"  # SW1A
     SECTOR = "sector"  # SW1A 1
@@ -117,6 +120,7 @@ class GeneralizePostcode:
             raise ParameterError(f"fallback_keep must be an integer >= 0, got {keep!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         text = pc.utf8_upper(pc.utf8_trim_whitespace(as_text(values, context.column)))
         replacement = {
             PostcodeLevel.AREA: r"\1",

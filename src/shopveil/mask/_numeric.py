@@ -80,6 +80,7 @@ class GeneralizeNumber:
             raise ParameterError(f"width must be a number > 0, got {self.width!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         x = numbers(values, context.column)
         valid = ~np.isnan(x)
         labels = np.empty(len(x), dtype=object)
@@ -105,6 +106,8 @@ class GeneralizeNumber:
 
 
 class NoiseMode(StrEnum):
+    """How perturbation noise combines with a value: added to it, or multiplied into it."""
+
     ADDITIVE = "additive"
     MULTIPLICATIVE = "multiplicative"
 
@@ -156,6 +159,7 @@ class Perturb:
             raise ParameterError("rng must be a numpy Generator, e.g. shopveil._core.secure_rng()")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         x = numbers(values, context.column)
         valid = ~np.isnan(x)
         kept = x[valid]

@@ -87,6 +87,7 @@ class PartialMask:
         return "".join(self.char if i in hidden else c for i, c in enumerate(value))
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         encoded = pc.dictionary_encode(as_text(values, context.column))
         distinct = encoded.dictionary.to_pylist()
         if not distinct or any("\0" in v for v in distinct):
@@ -133,6 +134,7 @@ class MaskCard:
             raise ParameterError(f"keep_last may be at most 4 for a card, got {self.keep_last}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         return PartialMask(keep_last=self.keep_last, char=self.char).apply(values, context)
 
 
@@ -159,6 +161,7 @@ class MaskEmail:
         _check_char(self.char)
 
     def mask(self, value: str) -> str:
+        """One address masked."""
         match = _EMAIL.match(value.strip())
         if match is None:
             return self.char * self.width
@@ -167,6 +170,7 @@ class MaskEmail:
         return f"{head}{self.char * self.width}@{match['domain']}"
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         return _map_distinct(values, self.mask, context.column)
 
 
@@ -177,4 +181,5 @@ class Nullify:
     name: ClassVar[str] = "null"
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         return pa.nulls(len(values), values.type)

@@ -38,6 +38,7 @@ class Shuffle:
         _check_rng(self.rng)
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         rng = self.rng if self.rng is not None else secure_rng()
         rows = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
         order = np.arange(len(values))

@@ -30,6 +30,8 @@ _POOL_SIZE = 1000
 
 
 class FakeKind(StrEnum):
+    """The kind of value a fake substitute imitates."""
+
     PERSON_NAME = "person_name"
     FIRST_NAME = "first_name"
     LAST_NAME = "last_name"
@@ -93,6 +95,7 @@ class FakeSubstitute:
             raise ParameterError(f"kind must be one of {choices}, got {self.kind!r}") from None
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         pools = _pools(self.locale)
         key = context.require_keys().derive(
             context.purpose, f"fake:{self.domain or context.column}"

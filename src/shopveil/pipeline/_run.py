@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -43,6 +44,7 @@ class RunSummary:
 
     @property
     def rows_per_second(self) -> float:
+        """Rows protected per second of wall time."""
         return self.rows_in / self.seconds if self.seconds > 0 else float("inf")
 
 
@@ -93,44 +95,66 @@ def run_plan(
     """
     started = time.perf_counter()
     types = kept_types(plan, source)
-    batches = source.batches()
-    first = next(batches, None) or _empty(source.schema)
-    first_protected = apply_plan(plan, first, keys=keys, as_of=as_of)
-    schema = first_protected.schema
-    rows_in = rows_out = 0
-    gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
-    written = apply_types(first_protected, types).schema
-    with writing_batches(output, written, csv_escape=csv_escape) as write:
-        for batch in itertools.chain([first], batches):
-            if batch is first:
-                protected = first_protected
-            else:
-                protected = apply_plan(plan, batch, keys=keys, as_of=as_of)
-                # A column that came out all-null may be typed null; fit the file's schema.
-                if protected.schema != schema:
-                    protected = protected.cast(schema)
-            write(apply_types(protected, types))
+    # Reading the next batch and writing the last one run beside the protection of this
+    # one: Arrow's readers, writers and kernels release the GIL, so the three overlap.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shopveil-io") as pool:
+        batches = _read_ahead(source.batches(), pool)
+        first = next(batches, None) or _empty(source.schema)
+        first_protected = apply_plan(plan, first, keys=keys, as_of=as_of)
+        schema = first_protected.schema
+        rows_in = rows_out = 0
+        gated: list[pa.RecordBatch] = []  # only the gate's columns are kept in memory
+        written = apply_types(first_protected, types).schema
+        with writing_batches(output, written, csv_escape=csv_escape) as write:
+            writing: list[Future[None]] = []  # at most one write in flight
+            try:
+                for batch in itertools.chain([first], batches):
+                    if batch is first:
+                        protected = first_protected
+                    else:
+                        protected = apply_plan(plan, batch, keys=keys, as_of=as_of)
+                        # A column that came out all-null may be typed null; fit the file.
+                        if protected.schema != schema:
+                            protected = protected.cast(schema)
+                    if writing:
+                        writing.pop().result()
+                    writing.append(pool.submit(write, apply_types(protected, types)))
+                    if plan.gate is not None:
+                        gated.append(protected.select(plan.gate.columns))
+                    rows_in += batch.num_rows
+                    rows_out += protected.num_rows
+                    if on_rows is not None:
+                        on_rows(batch.num_rows)
+            finally:
+                wait(writing)  # the file is closed or abandoned only once no write runs
+            for last in writing:
+                last.result()
             if plan.gate is not None:
-                gated.append(protected.select(plan.gate.columns))
-            rows_in += batch.num_rows
-            rows_out += protected.num_rows
-            if on_rows is not None:
-                on_rows(batch.num_rows)
-        if plan.gate is not None:
-            # Raises GateFailed before the output is renamed into place: nothing is released.
-            _check_gate(plan.gate, gated, Path(output))
-        summary = RunSummary(
-            input=source.path.name,
-            output=Path(output).name,
-            rows_in=rows_in,
-            rows_out=rows_out,
-            rows_opted_out=rows_in - rows_out,
-            techniques={step.column: step.technique for step in plan.steps},
-            seconds=time.perf_counter() - started,
-        )
-        if before_publish is not None:
-            before_publish(summary)
+                # Raises GateFailed before the output is renamed into place: nothing is
+                # released.
+                _check_gate(plan.gate, gated, Path(output))
+            summary = RunSummary(
+                input=source.path.name,
+                output=Path(output).name,
+                rows_in=rows_in,
+                rows_out=rows_out,
+                rows_opted_out=rows_in - rows_out,
+                techniques={step.column: step.technique for step in plan.steps},
+                seconds=time.perf_counter() - started,
+            )
+            if before_publish is not None:
+                before_publish(summary)
     return summary
+
+
+def _read_ahead(
+    batches: Iterator[pa.RecordBatch], pool: ThreadPoolExecutor
+) -> Iterator[pa.RecordBatch]:
+    """``batches``, each read in ``pool`` while the one before it is being used."""
+    ahead = pool.submit(next, batches, None)
+    while (batch := ahead.result()) is not None:
+        ahead = pool.submit(next, batches, None)
+        yield batch
 
 
 def kept_types(plan: Plan, source: TableSource) -> dict[str, pa.DataType]:

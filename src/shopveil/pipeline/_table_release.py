@@ -10,13 +10,15 @@ output appears only after its audit event is written.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
 
 from shopveil._core.classes import ColumnClass
@@ -31,9 +33,16 @@ from shopveil.anonymity import (
     load_hierarchies,
 )
 from shopveil.audit import AuditLog
-from shopveil.data import TextTypes, apply_types, open_source, table_format, writing_batches
+from shopveil.data import (
+    TableSource,
+    TextTypes,
+    apply_types,
+    open_source,
+    table_format,
+    writing_batches,
+)
 from shopveil.detect import ScanReport, scan_source
-from shopveil.errors import ParameterError, SchemaError
+from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
@@ -44,11 +53,17 @@ from shopveil.store import Store
 __all__ = ["KAnonymizeResult", "k_anonymize_file"]
 
 _METHODS = ("auto", "lattice", "mondrian")
+DEFAULT_MEMORY_BUDGET = 256 << 20
+"""Bytes of protected rows :func:`k_anonymize_file` holds before it reads the input twice."""
 
 
 @dataclass(frozen=True)
 class KAnonymizeResult:
-    """The plan that ran first, the scan, the k-anonymous result and its audit event."""
+    """The plan that ran first, the scan, the k-anonymous result and its audit event.
+
+    ``anonymized.table`` holds the released rows' quasi-identifier, sensitive and gate
+    columns (what k-anonymity read); the output file holds every protected column.
+    """
 
     plan: Plan
     scan: ScanReport
@@ -77,6 +92,7 @@ def k_anonymize_file(
     as_of: date | None = None,
     csv_escape: bool = True,
     on_start: Callable[[int], None] | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> KAnonymizeResult:
     """Protect ``input`` by ``policy``, make it k-anonymous on ``qi``, write ``output``.
 
@@ -87,8 +103,18 @@ def k_anonymize_file(
     hierarchies in the folder ``hierarchies``), ``mondrian``, or ``auto`` (lattice when
     hierarchies are given). Nothing is written unless every requirement is met and the
     release is audited.
+
+    Only the columns k-anonymity reads (quasi-identifiers, sensitive attributes, the
+    policy's gate columns) are held in memory for every row. The other protected columns
+    are held too while the protected table fits ``memory_budget`` bytes; past it they are
+    protected again from ``input`` while the output is written, so memory stays about
+    flat in the number of columns and the input is read twice.
     """
     method = _check_method(method, hierarchies)
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 0:
+        raise ParameterError(
+            f"memory_budget: expected a number of bytes >= 0, got {memory_budget!r}"
+        )
     input_path, output_path = Path(input), Path(output)
     table_format(output_path)  # a bad output name fails before any work
     if output_path.exists() and output_path.resolve() == input_path.resolve():
@@ -119,42 +145,55 @@ def k_anonymize_file(
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
         if on_start is not None:
             on_start(source.estimate_rows())
-        rows_in = 0
-        batches = []
-        for batch in source.batches():
-            rows_in += batch.num_rows
-            batches.append(apply_plan(plan, batch, keys=keyring, as_of=as_of))
-        protected = _combine(batches, plan, source.schema, keyring, as_of)
+        seen = {*qi, *sensitive, *(plan.gate.columns if plan.gate is not None else ())}
+        first = _first_pass(source, plan, seen, keyring, as_of, memory_budget)
+        row = _unused_name(first.needed.column_names)
+        needed = first.needed.append_column(
+            row, pa.array(np.arange(first.needed.num_rows, dtype=np.int64))
+        )
         # An Arrow table in gives an Arrow table out.
         if method == "lattice":
             anonymized = cast(
                 "AnonymizationResult[pa.Table]",
-                anonymize_lattice(
-                    protected, qi, given, requirements, suppress, sensitive=sensitive
-                ),
+                anonymize_lattice(needed, qi, given, requirements, suppress, sensitive=sensitive),
             )
         else:
             anonymized = cast(
                 "AnonymizationResult[pa.Table]",
-                anonymize_mondrian(protected, qi, requirements, sensitive=sensitive),
+                anonymize_mondrian(needed, qi, requirements, sensitive=sensitive),
             )
         released = anonymized.table
         if plan.gate is not None:
             _check_gate(plan.gate, released.to_batches(), output_path)
+
+        def protected() -> Iterable[pa.RecordBatch]:
+            if first.kept is not None:
+                return first.kept
+            return _protect(source, plan, keyring, as_of)
+
+        types: dict[str, pa.DataType] = {}
         if table_format(input_path) == "csv":
-            # Kept columns, and quasi-identifiers left as they were, hold their numbers.
+            # Kept columns, and quasi-identifiers left as they were, hold their numbers:
+            # read off the released rows (from the input once more past the budget).
             found = TextTypes(kept_columns(plan))
-            found.update(released)
-            released = apply_types(released, found.types())
-        with writing_batches(output_path, released.schema, csv_escape=csv_escape) as write:
-            for batch in released.to_batches():
-                write(batch)
+            for part in _released_rows(protected(), released, row, qi, needed.num_rows):
+                found.update(part)
+            types = found.types()
+        parts = (
+            apply_types(part, types)
+            for part in _released_rows(protected(), released, row, qi, needed.num_rows)
+        )
+        head = next(parts)
+        with writing_batches(output_path, head.schema, csv_escape=csv_escape) as write:
+            for part in itertools.chain([head], parts):
+                # A column that came out all-null may be typed null; fit the file's schema.
+                write(part if part.schema == head.schema else part.cast(head.schema))
             # Written before the output appears: no release without its audit event.
             seq = audit_release(
                 AuditLog(store, keyring),
                 actor=actor,
                 plan=plan,
-                rows_in=rows_in,
+                rows_in=first.rows_in,
                 rows_out=released.num_rows,
                 table_release=_describe(anonymized, qi, sensitive),
                 input=input_path.name,
@@ -163,7 +202,8 @@ def k_anonymize_file(
     finally:
         if owns_store:
             store.close()
-    return KAnonymizeResult(plan, scan, anonymized, rows_in, seq)
+    anonymized = dataclasses.replace(anonymized, table=released.drop_columns([row]))
+    return KAnonymizeResult(plan, scan, anonymized, first.rows_in, seq)
 
 
 def _check_method(method: str, hierarchies: object) -> str:
@@ -207,18 +247,96 @@ def _leave_quasi_identifiers(
     return dataclasses.replace(plan, steps=tuple(steps))
 
 
-def _combine(
-    batches: list[pa.RecordBatch],
+@dataclass(frozen=True)
+class _FirstPass:
+    """What one read of the source leaves in memory."""
+
+    rows_in: int
+    needed: pa.Table  # the protected columns k-anonymity reads, every row
+    kept: list[pa.RecordBatch] | None  # every protected column, while under the budget
+
+
+def _first_pass(
+    source: TableSource,
     plan: Plan,
-    schema: pa.Schema,
+    seen: set[str],
     keyring: Keyring,
     as_of: date | None,
-) -> pa.Table:
-    if not batches:
-        batches = [apply_plan(plan, schema.empty_table(), keys=keyring, as_of=as_of)]
-    first = batches[0].schema
+    memory_budget: int,
+) -> _FirstPass:
+    """Protect the source once, keeping the columns k-anonymity needs for every row.
+
+    The whole protected table is kept too while it fits ``memory_budget``; past it, only
+    the needed columns are protected and kept, and the rest is read again at write time.
+    """
+    narrow = dataclasses.replace(plan, steps=tuple(s for s in plan.steps if s.column in seen))
+    rows_in = held = 0
+    kept: list[pa.RecordBatch] | None = []
+    parts: list[pa.RecordBatch] = []
+    for batch in source.batches():
+        rows_in += batch.num_rows
+        if kept is not None:
+            protected = apply_plan(plan, batch, keys=keyring, as_of=as_of)
+            held += protected.nbytes
+            if held <= memory_budget:
+                kept.append(protected)
+            else:
+                kept = None
+        else:
+            protected = apply_plan(narrow, batch, keys=keyring, as_of=as_of)
+        parts.append(protected.select([n for n in protected.schema.names if n in seen]))
+    if not parts:
+        empty = apply_plan(narrow, source.schema.empty_table(), keys=keyring, as_of=as_of)
+        parts = [empty.select([n for n in empty.schema.names if n in seen])]
+    first = parts[0].schema
     # A column that came out all-null in one batch may be typed null; fit the first.
-    return pa.Table.from_batches([b if b.schema == first else b.cast(first) for b in batches])
+    needed = pa.Table.from_batches([b if b.schema == first else b.cast(first) for b in parts])
+    return _FirstPass(rows_in, needed, kept)
+
+
+def _protect(
+    source: TableSource, plan: Plan, keyring: Keyring, as_of: date | None
+) -> Iterator[pa.RecordBatch]:
+    for batch in source.batches():
+        yield apply_plan(plan, batch, keys=keyring, as_of=as_of)
+
+
+def _released_rows(
+    protected: Iterable[pa.RecordBatch],
+    released: pa.Table,
+    row: str,
+    qi: Sequence[str],
+    total: int,
+) -> Iterator[pa.RecordBatch]:
+    """Each protected batch's released rows, their quasi-identifiers generalized.
+
+    ``released`` holds the released rows in their original order, each with its position
+    among the protected rows in ``row``; the batches come in that same order.
+    """
+    positions = released.column(row).to_numpy()
+    generalized = released.select(list(qi))
+    start = 0
+    for batch in protected:
+        low, high = np.searchsorted(positions, [start, start + batch.num_rows])
+        part = batch.take(pa.array(positions[low:high] - start))
+        for name in qi:
+            where = part.schema.get_field_index(name)
+            column = generalized.column(name).slice(low, high - low).combine_chunks()
+            part = part.set_column(where, name, column)
+        start += batch.num_rows
+        yield part
+    if start != total:
+        raise SourceError(
+            f"the input had {total:,} rows to release and {start:,} when read again: it "
+            "changed while it was anonymized; nothing was written, run again"
+        )
+
+
+def _unused_name(names: Sequence[str]) -> str:
+    name = "_shopveil_row"
+    while name in names:
+        name = "_" + name
+    return name
 
 
 def _describe(

@@ -49,6 +49,7 @@ class ColumnStep:
 
     @property
     def dropped(self) -> bool:
+        """Whether the plan drops this column."""
         return self.operator is None
 
 
@@ -62,6 +63,7 @@ class PlanGate:
 
     @property
     def columns(self) -> list[str]:
+        """The columns the gate reads."""
         return [*self.quasi_identifiers, *self.sensitive]
 
 
@@ -79,9 +81,11 @@ class Plan:
 
     @property
     def output_columns(self) -> list[str]:
+        """The columns a release under this plan writes, in order."""
         return [step.column for step in self.steps if not step.dropped]
 
     def step(self, column: str) -> ColumnStep:
+        """The step that protects ``column``."""
         for step in self.steps:
             if step.column == column:
                 return step

@@ -32,6 +32,8 @@ __all__ = [
 
 
 class ReleaseMode(StrEnum):
+    """How a purpose's data is released: rows, tables, aggregates, synthetic data or models."""
+
     RECORD = "record"  # masked / pseudonymized rows
     TABLE = "table"  # k-anonymous tables
     AGGREGATE = "aggregate"  # DP queries
@@ -41,6 +43,8 @@ class ReleaseMode(StrEnum):
 
 
 class Jurisdiction(StrEnum):
+    """The laws whose presets ShopVeil ships."""
+
     GDPR = "gdpr"
     CCPA = "ccpa"
     LGPD = "lgpd"
@@ -112,9 +116,11 @@ class ClassRule:
         object.__setattr__(self, "per_purpose", _frozen(self.per_purpose))
 
     def matches(self, column_class: ColumnClass, kind: Kind) -> bool:
+        """Whether this rule covers a column of ``column_class`` and ``kind``."""
         return (self.column_class in (None, column_class)) and (self.kind in (None, kind))
 
     def for_purpose(self, purpose: str) -> TechniqueSpec:
+        """The technique this rule applies under ``purpose``."""
         return self.per_purpose.get(purpose, self.default)
 
 
@@ -133,6 +139,7 @@ class ColumnRule:
         object.__setattr__(self, "per_purpose", _frozen(self.per_purpose))
 
     def for_purpose(self, purpose: str) -> TechniqueSpec:
+        """The technique this rule applies under ``purpose``."""
         return self.per_purpose.get(purpose, self.default)
 
 

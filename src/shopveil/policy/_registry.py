@@ -63,6 +63,7 @@ OPERATORS: Mapping[str, type[Any]] = MappingProxyType(
 
 
 def technique_names() -> list[str]:
+    """The names of every registered technique, sorted."""
     return sorted([DROP, *OPERATORS])
 
 

@@ -57,6 +57,7 @@ class ErasableToken:
             raise ParameterError(f"version must be an integer >= 1, got {self.version!r}")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         # On use: a policy names this operator without opening the keyring's store.
         from shopveil.keys import Keyring, encode_fields, pseudonym_keys
 

@@ -83,6 +83,7 @@ class FormatPreservingEncrypt:
             raise ParameterError("domain must be a non-empty name, e.g. 'card_number'")
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
         return self._transform(values, context, decrypt=False)
 
     def decrypt(

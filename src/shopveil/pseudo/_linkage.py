@@ -305,13 +305,16 @@ class LinkQuality:
 
     @property
     def precision(self) -> float:
+        """The share of proposed links that are true."""
         return self.correct / self.matches if self.matches else 1.0
 
     @property
     def recall(self) -> float:
+        """The share of true links that were proposed."""
         return self.correct / self.true_pairs if self.true_pairs else 1.0
 
     def to_dict(self) -> dict[str, float | int]:
+        """The figures as plain JSON-ready values."""
         return {
             "matches": self.matches,
             "true_pairs": self.true_pairs,
@@ -349,6 +352,7 @@ class LinkResult:
     exact_quality: LinkQuality | None = None  # the exact-match baseline, same key and fields
 
     def to_dict(self) -> dict[str, object]:
+        """The result as plain JSON-ready values."""
         out: dict[str, object] = {
             "left_rows": self.left_rows,
             "right_rows": self.right_rows,

@@ -16,7 +16,8 @@ __all__ = [
     "dp_accounts",
     "dp_charges",
     "dp_namespaces",
-    "dp_people",
+    "dp_people_buckets",
+    "dp_spending_classes",
     "dp_sub_budgets",
     "meta",
     "metadata",
@@ -24,7 +25,7 @@ __all__ = [
     "vault_values",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -137,45 +138,53 @@ dp_charges = sa.Table(
 )
 
 # People: every person's spending, by a keyed 63-bit hash of their namespace and canonical
-# id (never the id). The budget follows these rows, not the
-# names of files or tables. One row per namespace fixes its family of budgets (ε or ρ),
-# and is locked by every charge so two releases never both spend a person's last ε.
+# id (never the id). The budget follows these rows, not the names of files or tables. One
+# row per namespace fixes its family of budgets (ε or ρ), and is locked by every charge so
+# two releases never both spend a person's last ε.
 dp_namespaces = sa.Table(
     "shopveil_dp_namespaces",
     metadata,
     sa.Column("namespace", sa.String(64), primary_key=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
-    # Every charge ever made here, added up: no one can have spent more than this, so a
-    # charge that fits under it for everyone needs no look at anyone's row.
-    *(
-        sa.Column(f"ceiling_{part}", sa.Float, nullable=False, server_default="0")
-        for part in ("epsilon", "delta", "rho")
-    ),
 )
 
-dp_people = sa.Table(
-    "shopveil_dp_people",
+# The distinct spending states of a namespace's people (everyone in a release pays the
+# same cost, so most people share their state with many others): what was spent under
+# budgets that never renew, in the month ``month`` and on the day ``day`` ("" when that
+# part is zero). A state's values never change; ``people`` counts who is in it, and a
+# state nobody is in is deleted.
+dp_spending_classes = sa.Table(
+    "shopveil_dp_spending_classes",
     metadata,
-    # The hash already depends on the namespace; as the rowid on SQLite, upserts are fast.
-    sa.Column(
-        "pid",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=False,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("class_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    *(sa.Column(f"never_{part}", sa.Float, nullable=False) for part in ("epsilon", "delta", "rho")),
+    sa.Column("month", sa.String(7), nullable=False),
+    *(sa.Column(f"month_{part}", sa.Float, nullable=False) for part in ("epsilon", "delta", "rho")),
+    sa.Column("day", sa.String(10), nullable=False),
+    *(sa.Column(f"day_{part}", sa.Float, nullable=False) for part in ("epsilon", "delta", "rho")),
+    sa.Column("people", sa.BigInteger, nullable=False),
+)
+
+# Every person of a namespace, about 12 bytes each: the people whose hash starts with the
+# bits ``bucket`` (see ``store/_people.py``), as their sorted hashes (int64, little
+# endian) and, at the same positions, the ids of their spending classes (uint32).
+dp_people_buckets = sa.Table(
+    "shopveil_dp_people_buckets",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("pids", sa.LargeBinary, nullable=False),
+    sa.Column("classes", sa.LargeBinary, nullable=False),
+)
+# Random hashes do not compress: PostgreSQL stores them out of line without trying to.
+sa.event.listen(
+    dp_people_buckets,
+    "after_create",
+    sa.DDL("ALTER TABLE %(table)s ALTER COLUMN pids SET STORAGE EXTERNAL").execute_if(
+        dialect="postgresql"
     ),
-    sa.Column("namespace", sa.String(64), nullable=False),
-    # What the person spent under budgets that never renew, this month and today.
-    *(
-        sa.Column(f"{rule}_{part}", sa.Float, nullable=False, server_default="0")
-        for rule in ("never", "month", "day")
-        for part in ("epsilon", "delta", "rho")
-    ),
-    sa.Column("month", sa.String(7), nullable=False, server_default=""),
-    sa.Column("day", sa.String(10), nullable=False, server_default=""),
-    # Every charge updates each of its people: free space on each page lets PostgreSQL
-    # update in place (HOT), about twice as fast as a full new row version.
-    postgresql_with={"fillfactor": "40"},
 )
 
 # The steward's catalog: each registered dataset, its privacy unit and a fingerprint of

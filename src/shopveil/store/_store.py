@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from shopveil._core.extras import from_extra
 from shopveil.errors import MissingExtraError, StoreError
+from shopveil.store._migrations import migrate
 from shopveil.store._schema import SCHEMA_VERSION, meta, metadata
 from shopveil.store._sql import insert_ignore
 
@@ -30,6 +31,7 @@ _AFTER_COMMIT = "shopveil_after_commit"
 # master key file. SQLite gives its -wal and -shm files the database file's mode.
 _FILE_MODE = 0o600
 _SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+_MIGRATION_LOCK = 0x73686F7076656C  # a PostgreSQL advisory lock key of ShopVeil's own
 
 
 def after_commit(conn: sa.Connection, hook: Callable[[], None]) -> None:
@@ -69,6 +71,7 @@ class Store:
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
+        """Open (and create or migrate) the store at ``url``."""
         url = url or default_url()
         try:
             engine = _create_engine(url)
@@ -90,6 +93,7 @@ class Store:
 
     @property
     def dialect(self) -> str:
+        """The database's dialect name: ``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
     @contextmanager
@@ -111,6 +115,7 @@ class Store:
                 hook()
 
     def get_meta(self, key: str) -> str | None:
+        """The value stored under ``key``, or None."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
 
@@ -124,14 +129,17 @@ class Store:
             return str(conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one())
 
     def close(self) -> None:
+        """Close the store's connections."""
         self.engine.dispose()
 
     def _migrate(self) -> None:
         with self.transaction() as conn:
+            if self.dialect == "postgresql":
+                # One opener at a time creates or migrates the tables (SQLite: BEGIN IMMEDIATE).
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             metadata.create_all(conn, checkfirst=True)
-            found = conn.execute(
-                sa.select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar()
+            version = meta.c.key == "schema_version"
+            found = conn.execute(sa.select(meta.c.value).where(version)).scalar()
             if found is None:
                 conn.execute(
                     sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION))
@@ -141,6 +149,9 @@ class Store:
                     f"the store has schema version {found}, newer than this ShopVeil "
                     f"({SCHEMA_VERSION}); upgrade shopveil"
                 )
+            elif int(found) < SCHEMA_VERSION:
+                migrate(conn, int(found))
+                conn.execute(sa.update(meta).where(version).values(value=str(SCHEMA_VERSION)))
 
 
 def _create_engine(url: str) -> sa.Engine:

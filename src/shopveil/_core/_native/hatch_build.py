@@ -28,6 +28,7 @@ class NativeKernelHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        """Build the kernel and mark the wheel as platform-specific."""
         script = Path(__file__).resolve().parent / "build.py"
         spec = importlib.util.spec_from_file_location("_shopveil_build_native", script)
         if spec is None or spec.loader is None:

@@ -26,12 +26,14 @@ class Cell:
     rank_error: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The cell as plain JSON-ready values."""
         out: dict[str, Any] = {"value": self.value, "low": self.low, "high": self.high}
         if self.rank_error is not None:
             out["rank_error"] = self.rank_error
         return out
 
     def render(self) -> str:
+        """The cell as text for a table: the value and its interval."""
         if self.value is None:
             return "-"
         if self.rank_error is not None:
@@ -88,6 +90,7 @@ class Answer:
     split: tuple[tuple[str, float], ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
+        """The answer as plain JSON-ready values."""
         rows = [
             {c: (v.to_dict() if isinstance(v, Cell) else v) for c, v in row.items()}
             for row in self.rows
@@ -108,10 +111,12 @@ class Answer:
         }
 
     def to_json(self) -> str:
+        """The answer as one JSON document."""
         return json.dumps(self.to_dict(), sort_keys=False)
 
     @classmethod
     def from_json(cls, text: str) -> Answer:
+        """The answer stored by :meth:`to_json` (a replayed request)."""
         d = json.loads(text)
         cells = []
         for row in d["rows"]:
@@ -128,6 +133,7 @@ class Answer:
         )
 
     def with_budget(self, left: Budget, total: Budget, *, default: bool, replayed: bool) -> Answer:
+        """This answer with the account's budget left and total attached."""
         return replace(
             self, budget_left=left, budget_total=total, default_budget=default, replayed=replayed
         )
