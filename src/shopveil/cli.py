@@ -1,39 +1,142 @@
 """``shopveil``: a thin command-line adapter over the library.
 
-Each area's commands live in ``shopveil._commands.<area>`` and are registered here,
-one line each. Commands hold no privacy logic; they translate options into library calls.
+Each area's commands live in ``shopveil._commands.<area>``, which defines
+``register(app)``; :data:`_COMMANDS` lists them here, one line each, with the help line
+``shopveil --help`` shows. A command's module is imported only when that command runs
+or shows its own help, so ``shopveil --help`` and every command start without the
+others' imports. Commands hold no privacy logic; they translate options into library calls.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import Annotated
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
+
+if TYPE_CHECKING:
+    # Annotations only: recent Typer releases carry their own copy of Click.
+    import click
 
 __all__ = ["app", "main"]
 
+# Top-level command -> (its module in shopveil._commands, the help line --help lists),
+# in the order --help lists them: commands first, then groups of commands. The line
+# repeats the first paragraph of the command's own help; a test checks that they agree.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": (
+        "protect",
+        "Classify each column as identifier, quasi-identifier, sensitive or other; draft a policy.",
+    ),
+    "anonymize": (
+        "protect",
+        "Protect a table by policy (--policy), and make it k-anonymous with --k.",
+    ),
+    "demo": (
+        "protect",
+        "Scan, protect under GDPR and summarize the bundled retail data, end to end.",
+    ),
+    "query": (
+        "dp",
+        "Answer an aggregate SQL query with differential privacy, charged to the ledger.",
+    ),
+    "assess": (
+        "anonymity",
+        "Print k, l, t and the prosecutor, journalist and marketer re-identification risks.",
+    ),
+    "erase": (
+        "keys",
+        "Crypto-shred a subject: delete their key so their vault values are unrecoverable.",
+    ),
+    "detokenize": (
+        "keys",
+        "Print the values behind vault tokens, one per line; allowed purposes only, audited.",
+    ),
+    "link": (
+        "link",
+        "Match records of two files through keyed Bloom-filter encodings (CLKs).",
+    ),
+    "train": (
+        "learn",
+        "Train a recommender on purchases and save it with its privacy metadata.",
+    ),
+    "evaluate": (
+        "learn",
+        "Measure a recommender: fit --model on the training window, or load --model-file.",
+    ),
+    "recommend": (
+        "recommend",
+        "A customer's top-k items from a trained model and their own purchases; no budget spent.",
+    ),
+    "data": ("data", "Register datasets: their privacy unit, budget per person and people."),
+    "budget": ("budget", "Show, set or reset privacy budgets."),
+    "keys": ("keys", "Manage keys: rotation."),
+    "audit": ("audit", "Show or verify the audit log."),
+    "consent": (
+        "consent",
+        "The consent register: each customer's grants, refusals and withdrawals per purpose.",
+    ),
+}
+
+
+@functools.cache
+def _registered(module: str) -> dict[str, click.Command]:
+    """The commands ``shopveil._commands.<module>`` registers, as Click commands."""
+    area = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    importlib.import_module(f"shopveil._commands.{module}").register(area)
+    return dict(typer.main.get_group(area).commands)
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: it lists :data:`_COMMANDS` without importing their modules.
+
+    ``shopveil --help`` reads names and help lines from the table. Running a command, or
+    asking it for its own help, imports that command's module alone. Code that walks
+    ``commands`` (documentation tools, tests) gets every real command.
+    """
+
+    _listing = False
+
+    @property
+    def commands(self) -> dict[str, click.Command]:
+        return {name: _registered(module)[name] for name, (module, _) in _COMMANDS.items()}
+
+    @commands.setter
+    def commands(self, value: Mapping[str, click.Command]) -> None:
+        # Typer hands over the commands registered on ``app`` itself: there are none.
+        if value:
+            raise TypeError("register commands in shopveil.cli._COMMANDS, not on app")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        module, help_line = _COMMANDS[cmd_name]
+        if self._listing:
+            return TyperCommand(cmd_name, help=help_line)
+        return _registered(module)[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The listing needs each command's name and help line only: the table has them.
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
 app = typer.Typer(
     name="shopveil",
+    cls=_LazyGroup,
     help="Personalize on customer data under a declared privacy policy.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-)
-
-# One line per area. Each module defines ``register(app)``.
-_COMMAND_MODULES = (
-    "shopveil._commands.protect",
-    "shopveil._commands.data",
-    "shopveil._commands.dp",
-    "shopveil._commands.budget",
-    "shopveil._commands.anonymity",
-    "shopveil._commands.keys",
-    "shopveil._commands.link",
-    "shopveil._commands.learn",
-    "shopveil._commands.recommend",
-    "shopveil._commands.audit",
-    "shopveil._commands.consent",
 )
 
 
@@ -52,10 +155,6 @@ def _root(
     ] = False,
 ) -> None:
     """Personalize on customer data under a declared privacy policy."""
-
-
-for _name in _COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
 
 
 def main() -> None:

@@ -19,7 +19,9 @@
     │   ├── BudgetExceeded             the ledger refuses a charge; nothing was released
     │   └── GateFailed                 a release gate (k, l, t, risk, PII re-scan) did not pass
     ├── StoreError                     the database failed or holds a newer schema than this code
-    └── IntegrityError                 the audit chain or a stored record was altered
+    ├── IntegrityError                 the audit chain or a stored record was altered
+    └── MissingExtraError              a package of an optional extra is not installed (names the
+                                       extra and the pip command); also a ModuleNotFoundError
 
 Argument errors subclass :class:`ValueError` too, so ``except ValueError`` keeps working.
 Messages never contain raw personal data, key material or the inputs of a token.
@@ -34,6 +36,7 @@ __all__ = [
     "InputError",
     "IntegrityError",
     "KeyringError",
+    "MissingExtraError",
     "ParameterError",
     "PolicyError",
     "PrivacyError",
@@ -119,3 +122,20 @@ class StoreError(ShopVeilError):
 
 class IntegrityError(ShopVeilError):
     """A hash chain or an authenticated record does not verify."""
+
+
+class MissingExtraError(ShopVeilError, ModuleNotFoundError):
+    """A package that one of ShopVeil's extras installs is missing.
+
+    The message names the package, the extra and the command that installs it. It is a
+    :class:`ModuleNotFoundError` too (``name`` is the missing package), so code that
+    falls back when an import fails keeps working.
+    """
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"{module} is not installed; it comes with the {extra} extra: "
+            f"pip install 'shopveil[{extra}]'",
+            name=module,
+        )
+        self.extra = extra

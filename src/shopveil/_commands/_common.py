@@ -12,9 +12,8 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shopveil.errors import InputError, ShopVeilError
+from shopveil.errors import InputError, MissingExtraError, ShopVeilError
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -38,7 +37,8 @@ R = TypeVar("R")
 
 
 def translate_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn ShopVeil errors into one line on stderr: exit 2 for bad input, 1 otherwise.
+    """Turn ShopVeil errors into one line on stderr: exit 2 for bad input or a missing
+    extra (the line names the pip command), 1 otherwise.
 
     Warnings raised while the command runs (a model that fell back to popularity, a key
     file in the wrong place) are printed as ``note:`` lines on stderr once it succeeds,
@@ -51,7 +51,7 @@ def translate_errors(command: Callable[P, R]) -> Callable[P, R]:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = command(*args, **kwargs)
-        except InputError as exc:
+        except (InputError, MissingExtraError) as exc:
             _fail(exc, EXIT_BAD_INPUT)
         except ShopVeilError as exc:
             _fail(exc, EXIT_FAILURE)
@@ -106,6 +106,14 @@ class RowProgress:
 @contextmanager
 def row_progress(description: str) -> Iterator[RowProgress]:
     """A Rich progress bar on stderr counting rows; silent when stderr is not a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

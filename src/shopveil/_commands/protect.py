@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from shopveil._commands._common import console, row_progress, split_names, translate_errors
-from shopveil.data import open_source, write_text
 from shopveil.errors import ParameterError
 
 __all__ = ["register"]
@@ -39,6 +38,7 @@ def scan(
     extends: Annotated[str, typer.Option(help="Preset the draft policy extends.")] = "gdpr",
 ) -> None:
     """Classify each column as identifier, quasi-identifier, sensitive or other; draft a policy."""
+    from shopveil.data import open_source, write_text
     from shopveil.detect import scan_source
     from shopveil.policy import DraftColumn, draft_policy_yaml
 

@@ -3,7 +3,9 @@
 The primitives several techniques share are imported from their own modules, so that
 importing ``_core`` stays cheap: ``prf`` (the keyed HMAC-SHA-256 kernel, native when
 built), ``hierarchy`` (generalization hierarchies), ``spans`` (text spans), ``luhn``,
-``operators``, ``reidentify`` and ``subjects``.
+``operators``, ``reidentify`` and ``subjects``; and the package plumbing: ``lazy``
+(re-exports imported on first use) and ``extras`` (imports from an optional extra that
+name the extra to install when it is missing).
 """
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import secrets
 import warnings
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["InsecureRandomnessWarning", "insecure_seeded_rng", "secure_rng"]
 
@@ -20,6 +22,8 @@ class InsecureRandomnessWarning(UserWarning):
 
 def secure_rng() -> np.random.Generator:
     """A generator seeded with 256 bits from the operating system's CSPRNG."""
+    import numpy as np  # on use: importing ``_core`` stays cheap
+
     return np.random.Generator(np.random.PCG64(secrets.randbits(256)))
 
 
@@ -31,4 +35,6 @@ def insecure_seeded_rng(seed: int) -> np.random.Generator:
         InsecureRandomnessWarning,
         stacklevel=2,
     )
+    import numpy as np
+
     return np.random.Generator(np.random.PCG64(seed))

@@ -12,24 +12,64 @@
 Inputs are Arrow tables or polars DataFrames; results come back as the same kind.
 """
 
-from shopveil._core.hierarchy import Hierarchy
-from shopveil.anonymity._assess import Assessment, RiskSummary, assess
-from shopveil.anonymity._gate import FailingClass, GateCheck, GateReport, check_gate, gate
-from shopveil.anonymity._hierarchy import interval_hierarchy, load_hierarchies
-from shopveil.anonymity._lattice import LatticeNode, Loss, anonymize_lattice, evaluate_node
-from shopveil.anonymity._mondrian import MondrianMode, anonymize_mondrian
-from shopveil.anonymity._prepare import AnonymizationResult
-from shopveil.anonymity._requirements import (
-    KAnonymity,
-    LDiversity,
-    LDiversityVariant,
-    MaxRisk,
-    Requirement,
-    RiskModel,
-    TCloseness,
-    TDistance,
+from typing import TYPE_CHECKING
+
+from shopveil._core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from shopveil._core.hierarchy import Hierarchy
+    from shopveil.anonymity._assess import Assessment, RiskSummary, assess
+    from shopveil.anonymity._gate import FailingClass, GateCheck, GateReport, check_gate, gate
+    from shopveil.anonymity._hierarchy import interval_hierarchy, load_hierarchies
+    from shopveil.anonymity._lattice import LatticeNode, Loss, anonymize_lattice, evaluate_node
+    from shopveil.anonymity._mondrian import MondrianMode, anonymize_mondrian
+    from shopveil.anonymity._prepare import AnonymizationResult
+    from shopveil.anonymity._requirements import (
+        KAnonymity,
+        LDiversity,
+        LDiversityVariant,
+        MaxRisk,
+        Requirement,
+        RiskModel,
+        TCloseness,
+        TDistance,
+    )
+    from shopveil.anonymity._utility import UtilityReport
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "shopveil._core.hierarchy": ("Hierarchy",),
+        "shopveil.anonymity._assess": ("Assessment", "RiskSummary", "assess"),
+        "shopveil.anonymity._gate": (
+            "FailingClass",
+            "GateCheck",
+            "GateReport",
+            "check_gate",
+            "gate",
+        ),
+        "shopveil.anonymity._hierarchy": ("interval_hierarchy", "load_hierarchies"),
+        "shopveil.anonymity._lattice": (
+            "LatticeNode",
+            "Loss",
+            "anonymize_lattice",
+            "evaluate_node",
+        ),
+        "shopveil.anonymity._mondrian": ("MondrianMode", "anonymize_mondrian"),
+        "shopveil.anonymity._prepare": ("AnonymizationResult",),
+        "shopveil.anonymity._requirements": (
+            "KAnonymity",
+            "LDiversity",
+            "LDiversityVariant",
+            "MaxRisk",
+            "Requirement",
+            "RiskModel",
+            "TCloseness",
+            "TDistance",
+        ),
+        "shopveil.anonymity._utility": ("UtilityReport",),
+    },
 )
-from shopveil.anonymity._utility import UtilityReport
 
 __all__ = [
     "AnonymizationResult",

@@ -13,23 +13,51 @@
   outputs keep them.
 """
 
-from shopveil.data._bundled import bundled_online_retail, product_catalogue
-from shopveil.data._formats import check_column_names
-from shopveil.data._generator import COLUMN_TRUTH, RetailOptions, generate_retail
-from shopveil.data._io import (
-    TableSource,
-    escape_formulas,
-    open_source,
-    read_table,
-    table_format,
-    write_table,
-    write_text,
-    writing_batches,
+from typing import TYPE_CHECKING
+
+from shopveil._core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from shopveil.data._bundled import bundled_online_retail, product_catalogue
+    from shopveil.data._formats import check_column_names
+    from shopveil.data._generator import COLUMN_TRUTH, RetailOptions, generate_retail
+    from shopveil.data._io import (
+        TableSource,
+        escape_formulas,
+        open_source,
+        read_table,
+        table_format,
+        write_table,
+        write_text,
+        writing_batches,
+    )
+    from shopveil.data._movielens import MovieLens, load_movielens
+    from shopveil.data._retail import ONLINE_RETAIL_SCHEMA, load_online_retail
+    from shopveil.data._truth import ColumnTruth, RetailDataset, SpanTruth
+    from shopveil.data._types import TextTypes, apply_types
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "shopveil.data._bundled": ("bundled_online_retail", "product_catalogue"),
+        "shopveil.data._formats": ("check_column_names",),
+        "shopveil.data._generator": ("COLUMN_TRUTH", "RetailOptions", "generate_retail"),
+        "shopveil.data._io": (
+            "TableSource",
+            "escape_formulas",
+            "open_source",
+            "read_table",
+            "table_format",
+            "write_table",
+            "write_text",
+            "writing_batches",
+        ),
+        "shopveil.data._movielens": ("MovieLens", "load_movielens"),
+        "shopveil.data._retail": ("ONLINE_RETAIL_SCHEMA", "load_online_retail"),
+        "shopveil.data._truth": ("ColumnTruth", "RetailDataset", "SpanTruth"),
+        "shopveil.data._types": ("TextTypes", "apply_types"),
+    },
 )
-from shopveil.data._movielens import MovieLens, load_movielens
-from shopveil.data._retail import ONLINE_RETAIL_SCHEMA, load_online_retail
-from shopveil.data._truth import ColumnTruth, RetailDataset, SpanTruth
-from shopveil.data._types import TextTypes, apply_types
 
 __all__ = [
     "COLUMN_TRUTH",

@@ -24,7 +24,7 @@ from shopveil._core.budgets import ApproxDP
 from shopveil.data import product_catalogue
 from shopveil.demo._report import CustomerPicks, DemoPersonalization
 from shopveil.dp import Ledger
-from shopveil.errors import BudgetExceeded, ShopVeilError
+from shopveil.errors import BudgetExceeded, MissingExtraError, ShopVeilError
 
 __all__ = ["DEMO_MODEL_BUDGET", "personalize"]
 
@@ -54,7 +54,7 @@ def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPerso
         )
         from shopveil.learn import from_table as interactions_from
         from shopveil.learn import temporal_split as split
-    except ImportError:
+    except MissingExtraError:
         return DemoPersonalization("skipped: install shopveil[ml] for the recommender step")
     data = interactions_from(
         purchases_only(retail), user="CustomerID", item="StockCode", time="InvoiceDate",

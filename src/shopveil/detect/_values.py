@@ -51,12 +51,11 @@ _SSN = (
 _NUMBER = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"
 # Web addresses, or site paths as clickstreams log them ("/basket /product/85123A").
 _URL = r"^(?i:(?:https?://|www\.)\S+)$|^/\S*(?: /\S*)*$"
-_GENDERS = pa.array(
-    ["m", "f", "male", "female", "man", "woman", "men", "women", "other", "non-binary",
+_GENDERS = frozenset(
+    ("m", "f", "male", "female", "man", "woman", "men", "women", "other", "non-binary",
      "nonbinary", "non binary", "x", "u", "d", "w", "unknown", "diverse", "divers",
      "prefer not to say", "not specified", "männlich", "weiblich", "homme", "femme", "hombre",
-     "mujer", "masculino", "feminino", "maschio", "femmina"],
-    pa.large_string(),
+     "mujer", "masculino", "feminino", "maschio", "femmina")
 )  # fmt: skip
 _STREET_COMPOUND = (
     r"(?i:(?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|vej|gatan)\s*[0-9])"
@@ -178,7 +177,7 @@ def _profile_strings(raw: pa.Array) -> ValueProfile:
         "person": _fraction(_person_mask(values, tokens), count),
     }
     distinct = _distinct(lower)
-    gender = _fraction(pc.is_in(lower, value_set=_GENDERS), count)
+    gender = _fraction(pc.is_in(lower, value_set=_value_set(_GENDERS)), count)
     fractions["gender"] = gender if distinct <= 8 else 0.0
     lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
     profile = ValueProfile(

@@ -22,7 +22,15 @@ DP-SGD, imported by the models that train with them).
   :func:`train_student`.
 - Every saved model carries :class:`PrivacyMetadata`: (ε, δ), privacy unit, data window.
   The unit defaults to :data:`CUSTOMER`: one customer with all their purchases.
+
+Without the extra, importing this package raises :class:`~shopveil.errors.MissingExtraError`
+naming ``pip install 'shopveil[ml]'``.
 """
+
+from shopveil._core.extras import from_extra
+
+with from_extra("ml"):
+    import scipy.sparse  # noqa: F401  (every model here builds on it: checked first)
 
 from shopveil.learn._als import ALS
 from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity

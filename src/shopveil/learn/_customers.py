@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from shopveil._core.extras import from_extra
 from shopveil._core.rng import secure_rng
 from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
@@ -87,7 +88,8 @@ class CustomerModel:
 
     def predict(self, features: CustomerFeatures) -> np.ndarray:
         """Churn probability, or predicted revenue over the horizon, per customer."""
-        import torch
+        with from_extra("ml"):
+            import torch
 
         if tuple(features.names) != self.names:
             raise ParameterError(
@@ -117,7 +119,8 @@ class CustomerModel:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CustomerModel:
         """Read a model written by :meth:`save`."""
-        import torch
+        with from_extra("ml"):
+            import torch
 
         stored = load_model(path, kind="customer-model")
         settings = dict(stored.config)
@@ -173,7 +176,8 @@ def train_customer_model(
     BudgetExceeded
         The ledger refused the charge; nothing was trained.
     """
-    import torch
+    with from_extra("ml"):
+        import torch
 
     y = _targets(config.task, targets, len(features))
     allowed = consenting(subjects, features.customers)
@@ -247,7 +251,8 @@ def train_customer_model(
 
 
 def _network(inputs: int, hidden: int) -> Any:
-    import torch
+    with from_extra("ml"):
+        import torch
 
     if hidden == 0:
         return torch.nn.Sequential(torch.nn.Linear(inputs, 1))
@@ -257,7 +262,8 @@ def _network(inputs: int, hidden: int) -> Any:
 
 
 def _loss(task: str) -> Any:
-    import torch
+    with from_extra("ml"):
+        import torch
 
     return torch.nn.BCEWithLogitsLoss() if task == "churn" else torch.nn.MSELoss()
 

@@ -69,6 +69,7 @@ import numpy as np
 from scipy import sparse, stats
 
 from shopveil._core.budgets import ZCDP, ApproxDP
+from shopveil._core.extras import from_extra
 from shopveil.dp import gaussian_for
 from shopveil.dp.hazmat import RandomBits, as_bits, max_zcdp_within, rdp_of_zcdp, rdp_to_approx_dp
 from shopveil.errors import ParameterError
@@ -258,7 +259,8 @@ def start_factors(n_items: int, texts: list[str] | None, rank: int, bits: Random
     random basis."""
     vectors = tfidf(texts, pairs=False) if texts is not None else None
     if vectors is not None and min(vectors.shape) > rank:
-        from sklearn.decomposition import TruncatedSVD
+        with from_extra("ml"):
+            from sklearn.decomposition import TruncatedSVD
 
         # ARPACK's start vector is fixed, so the start is a function of the texts alone.
         svd = TruncatedSVD(rank, algorithm="arpack", random_state=0)

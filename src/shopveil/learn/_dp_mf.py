@@ -41,6 +41,7 @@ import numpy as np
 from scipy import sparse
 
 from shopveil._core.budgets import ZCDP, ApproxDP
+from shopveil._core.extras import from_extra
 from shopveil.dp.hazmat import RandomBits, as_bits, max_zcdp_within
 from shopveil.errors import ParameterError
 from shopveil.learn._baselines import admit
@@ -184,7 +185,8 @@ class DPMF:
 
 
 def _model(config: DPMF, bias: np.ndarray, start: np.ndarray | None) -> Any:
-    import torch
+    with from_extra("ml"):
+        import torch
 
     n_items = len(bias)
 
@@ -211,7 +213,8 @@ def _model(config: DPMF, bias: np.ndarray, start: np.ndarray | None) -> Any:
 
 
 def _criterion() -> Any:
-    import torch
+    with from_extra("ml"):
+        import torch
 
     class MultinomialLoss(torch.nn.Module):
         """Per customer: minus the mean log-softmax of their bought items."""
@@ -235,7 +238,8 @@ def _train(
     bits: RandomBits,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DP-SGD on the customers' rows over the kept items; the ledger is already charged."""
-    import torch
+    with from_extra("ml"):
+        import torch
 
     seed = int(bits.words(1)[0] >> np.uint64(1))
     with torch.random.fork_rng():

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shopveil._core.budgets import ZCDP, ApproxDP
+from shopveil._core.extras import from_extra
 from shopveil._core.rng import secure_rng
 from shopveil._core.units import PrivacyUnit
 from shopveil.dp import Charge
@@ -165,7 +166,8 @@ class DPSGDConfig:
 
 def noise_multiplier_for(config: DPSGDConfig, sample_rate: float) -> float:
     """The smallest noise multiplier for which ``config``'s training meets its budget."""
-    from opacus.accountants.utils import get_noise_multiplier
+    with from_extra("ml"):
+        from opacus.accountants.utils import get_noise_multiplier
 
     if not 0 < sample_rate <= 1:
         raise ParameterError(f"sample_rate must be in (0, 1], got {sample_rate}")
@@ -191,7 +193,8 @@ def noise_multiplier_for(config: DPSGDConfig, sample_rate: float) -> float:
 
 def training_epsilon(config: DPSGDConfig, history: list[tuple[float, float, int]]) -> float:
     """ε (at the budget's δ) of DP-SGD steps ``(σ, q, steps)`` plus ``config.composed_with``."""
-    from opacus.accountants.analysis.rdp import compute_rdp
+    with from_extra("ml"):
+        from opacus.accountants.analysis.rdp import compute_rdp
 
     assert config.composed_with is not None
     curve = rdp_of_zcdp(config.composed_with)
@@ -322,10 +325,11 @@ def make_private(
         per-example gradients: two backward passes, far less memory for wide layers.
 
     """
-    import torch
-    from opacus import PrivacyEngine
-    from opacus.data_loader import DPDataLoader
-    from opacus.validators import ModuleValidator
+    with from_extra("ml"):
+        import torch
+        from opacus import PrivacyEngine
+        from opacus.data_loader import DPDataLoader
+        from opacus.validators import ModuleValidator
 
     if not isinstance(config, DPSGDConfig):
         raise ParameterError("config must be a DPSGDConfig")

@@ -43,6 +43,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from shopveil._core.budgets import ApproxDP
+from shopveil._core.extras import from_extra
 from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
@@ -78,7 +79,8 @@ ClassifierFactory = Callable[[], Classifier]
 
 def logistic_regression() -> Classifier:
     """The default teacher and student: scikit-learn's logistic regression."""
-    from sklearn.linear_model import LogisticRegression
+    with from_extra("ml"):
+        from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(max_iter=500)
 

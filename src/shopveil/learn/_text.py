@@ -11,13 +11,16 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
+from shopveil._core.extras import from_extra
+
 __all__ = ["text_neighbours", "tfidf"]
 
 
 def tfidf(texts: Sequence[str], *, pairs: bool = True) -> sparse.csr_matrix | None:
     """TF-IDF rows of ``texts`` (words, and word pairs with ``pairs``), words seen in two
     texts or more; None when no word links two texts."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    with from_extra("ml"):
+        from sklearn.feature_extraction.text import TfidfVectorizer
 
     if not any(t.strip() for t in texts):
         return None

@@ -17,7 +17,6 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from faker import Faker
 
 from shopveil._core.operators import OperatorContext
 from shopveil._core.prf import hmac_sha256_array
@@ -54,6 +53,8 @@ class _Pools:
 
 @functools.lru_cache(maxsize=8)
 def _pools(locale: str) -> _Pools:
+    from faker import Faker  # on use: every policy load names this operator, few run it
+
     try:
         fake = Faker(locale)
     except AttributeError:

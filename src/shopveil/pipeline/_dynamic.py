@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from shopveil._core.extras import from_extra
 from shopveil._core.operators import KeySource, OperatorContext, RecordOperator
 from shopveil.errors import ParameterError, PolicyError, SchemaError
 from shopveil.pipeline._run import apply_plan
@@ -148,7 +149,8 @@ def create_masked_view(
     shuffle mixes rows within a vector only. Returns the view's name
     (``<source>_<role>`` by default).
     """
-    import duckdb
+    with from_extra("dp"):
+        import duckdb
 
     view = view or f"{source}_{role}"
     for what, name in (("source", source), ("view", view)):

@@ -6,23 +6,57 @@ which classes of column; and what its jurisdiction requires. Presets encode GDPR
 CCPA/CPRA, LGPD and PIPL; a policy ``extends`` one and overrides what it must.
 """
 
-from shopveil.policy._compile import ColumnLabel, ColumnStep, Plan, PlanGate, compile_plan
-from shopveil.policy._draft import DraftColumn, draft_policy_yaml
-from shopveil.policy._load import PRESETS, load_policy, parse_policy
-from shopveil.policy._model import (
-    ClassRule,
-    ColumnRule,
-    DPDefaults,
-    Gates,
-    Jurisdiction,
-    Policy,
-    Purpose,
-    ReleaseMode,
-    Requirements,
-    Role,
-    TechniqueSpec,
+from typing import TYPE_CHECKING
+
+from shopveil._core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from shopveil.policy._compile import ColumnLabel, ColumnStep, Plan, PlanGate, compile_plan
+    from shopveil.policy._draft import DraftColumn, draft_policy_yaml
+    from shopveil.policy._load import PRESETS, load_policy, parse_policy
+    from shopveil.policy._model import (
+        ClassRule,
+        ColumnRule,
+        DPDefaults,
+        Gates,
+        Jurisdiction,
+        Policy,
+        Purpose,
+        ReleaseMode,
+        Requirements,
+        Role,
+        TechniqueSpec,
+    )
+    from shopveil.policy._registry import OPERATORS, build_operator, technique_names
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "shopveil.policy._compile": (
+            "ColumnLabel",
+            "ColumnStep",
+            "Plan",
+            "PlanGate",
+            "compile_plan",
+        ),
+        "shopveil.policy._draft": ("DraftColumn", "draft_policy_yaml"),
+        "shopveil.policy._load": ("PRESETS", "load_policy", "parse_policy"),
+        "shopveil.policy._model": (
+            "ClassRule",
+            "ColumnRule",
+            "DPDefaults",
+            "Gates",
+            "Jurisdiction",
+            "Policy",
+            "Purpose",
+            "ReleaseMode",
+            "Requirements",
+            "Role",
+            "TechniqueSpec",
+        ),
+        "shopveil.policy._registry": ("OPERATORS", "build_operator", "technique_names"),
+    },
 )
-from shopveil.policy._registry import OPERATORS, build_operator, technique_names
 
 __all__ = [
     "OPERATORS",

@@ -26,7 +26,6 @@ from shopveil._core.operators import OperatorContext
 from shopveil._core.prf import TOKEN_CHARS
 from shopveil._core.subjects import canonical_id
 from shopveil.errors import KeyringError, ParameterError, SchemaError
-from shopveil.keys import Keyring, encode_fields, pseudonym_keys
 
 __all__ = ["ErasableToken"]
 
@@ -59,6 +58,9 @@ class ErasableToken:
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
         """Protect ``values`` row for row (the record-operator contract)."""
+        # On use: a policy names this operator without opening the keyring's store.
+        from shopveil.keys import Keyring, encode_fields, pseudonym_keys
+
         keyring = context.require_keys()
         if not isinstance(keyring, Keyring):
             raise KeyringError(

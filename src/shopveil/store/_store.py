@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shopveil.errors import StoreError
+from shopveil._core.extras import from_extra
+from shopveil.errors import MissingExtraError, StoreError
 from shopveil.store._migrations import migrate
 from shopveil.store._schema import SCHEMA_VERSION, meta, metadata
 from shopveil.store._sql import insert_ignore
@@ -74,6 +75,8 @@ class Store:
         url = url or default_url()
         try:
             engine = _create_engine(url)
+        except MissingExtraError:
+            raise
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use the database URL {_redact_url(url)}: {exc}") from exc
         store = cls(engine)
@@ -158,7 +161,8 @@ def _create_engine(url: str) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    with from_extra("postgres"):  # the driver loads here: psycopg for postgresql+psycopg
+        return sa.create_engine(url, pool_pre_ping=True)
 
 
 def _restrict_sqlite_file(url: sa.URL) -> None:

@@ -6,6 +6,8 @@ gather compact numbers instead of strings (gathering strings at random is slow).
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +36,6 @@ def card_numbers(rng: np.random.Generator, n: int) -> pa.Array:
     return chars_to_strings(np.column_stack([payload, check]) + 48)
 
 
-_OCTETS = pa.array([str(i) for i in range(256)])
 # First octets of ordinary public unicast space (no private, loopback or multicast blocks).
 _PUBLIC_FIRST = np.array(
     [o for o in range(1, 224) if o not in (10, 100, 127, 169, 172, 192)], dtype=np.uint8
@@ -61,12 +62,17 @@ def ip_octets(rng: np.random.Generator, n: int) -> np.ndarray:
     return octets
 
 
+@cache
+def _octets() -> pa.StringArray:
+    return pa.array([str(i) for i in range(256)], pa.string())
+
+
 def format_ips(octets: np.ndarray) -> pa.Array:
     """Dotted-quad strings from ``(n, 4)`` octets."""
     n = len(octets)
     parts: list[pa.Array | str] = []
     for i in range(4):
-        parts += ([] if i == 0 else ["."]) + [pick(_OCTETS, octets[:, i])]
+        parts += ([] if i == 0 else ["."]) + [pick(_octets(), octets[:, i])]
     return concat(parts, n)
 
 

@@ -41,7 +41,6 @@ _EMAIL_SHAPES = (
     ("{l}.{f}", 0.05),
     ("{f}.{l}{nnn}", 0.07),
 )
-_GENDERS = pa.array(["F", "M", "X"])
 _GLOBAL_DOMAIN_WEIGHTS = np.array([0.45, 0.2, 0.15, 0.12, 0.08])
 _LOCAL_DOMAIN_SHARE = 0.3
 
@@ -107,6 +106,11 @@ def name_pool(locale: str) -> NamePool:
         last_ascii=pa.array([_ascii(n) for n in last], pa.string()),
         last_weights=last_w,
     )
+
+
+@cache
+def _genders() -> pa.StringArray:
+    return pa.array(["F", "M", "X"], pa.string())
 
 
 def make_customers(rng: np.random.Generator, n: int) -> Customers:
@@ -177,7 +181,7 @@ def _local_columns(
         "postcode": postcode,
         "city": city,
         "country": pa.repeat(pa.scalar(country.name, pa.string()), m),
-        "gender": pick(_GENDERS, gender),
+        "gender": pick(_genders(), gender),
     }
 
 

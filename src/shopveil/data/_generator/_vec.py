@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -19,9 +20,16 @@ __all__ = [
     "weighted_choice",
 ]
 
-_DIGITS = pa.array([str(d) for d in range(10)])
-# Letters that never read as digits, as postcode and reference alphabets avoid I/O/etc.
-_LETTERS = pa.array(list("ABDEFGHJLNPQRSTUWXYZ"))
+
+@cache
+def _digits() -> pa.StringArray:
+    return pa.array([str(d) for d in range(10)], pa.string())
+
+
+@cache
+def _letters() -> pa.StringArray:
+    # Letters that never read as digits, as postcode and reference alphabets avoid I/O/etc.
+    return pa.array(list("ABDEFGHJLNPQRSTUWXYZ"), pa.string())
 
 
 def chars_to_strings(chars: np.ndarray) -> pa.StringArray:
@@ -71,9 +79,9 @@ def fill_pattern(rng: np.random.Generator, pattern: str, n: int) -> pa.Array:
                 parts.append(literal)
                 literal = ""
             if ch == "#":
-                parts.append(pick(_DIGITS, rng.integers(0, 10, n)))
+                parts.append(pick(_digits(), rng.integers(0, 10, n)))
             elif ch == "?":
-                parts.append(pick(_LETTERS, rng.integers(0, len(_LETTERS), n)))
+                parts.append(pick(_letters(), rng.integers(0, len(_letters()), n)))
             else:
                 parts.append(pc.cast(pa.array(rng.integers(1, 21, n)), pa.string()))
         else:

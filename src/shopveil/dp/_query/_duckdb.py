@@ -12,9 +12,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shopveil._core.extras import from_extra
 from shopveil.dp._query._plan import SOURCE, Plan
 from shopveil.dp._query._spec import AggregateFunction
-from shopveil.errors import ParameterError, QueryError, SourceError
+from shopveil.errors import QueryError, SourceError
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,10 +61,8 @@ def _cursor() -> duckdb.DuckDBPyConnection:
 
 def _duckdb() -> Any:
     # Imported on use: the ledger and the mechanisms work without the ``dp`` extra.
-    try:
+    with from_extra("dp"):
         import duckdb
-    except ImportError:
-        raise ParameterError("DP queries need DuckDB: pip install 'shopveil[dp]'") from None
     return duckdb
 
 
