@@ -84,11 +84,8 @@ KNOWN_PRIVATE: frozenset[tuple[str, str]] = frozenset(
         ("_commands", "shopveil.dp._query._people"),
     }
 )
-KNOWN_MODULE_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {  # each closed by a TYPE_CHECKING import of the caller's types
-        frozenset({"shopveil.dp._ledger", "shopveil.dp._ledger_sql"}),
-    }
-)
+# Module cycles, each closed by a TYPE_CHECKING import of the caller's types.
+KNOWN_MODULE_CYCLES: frozenset[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True)
