@@ -22,7 +22,7 @@ from shopveil.learn import _dp_mf
 from shopveil.learn._catalogue import Catalogue
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_mf import DPMF
-from shopveil.learn._dpsgd import DPSGDConfig, noise_multiplier_for, training_epsilon
+from shopveil.learn._dpsgd_budget import DPSGDConfig, noise_multiplier_for, training_epsilon
 from shopveil.learn._interactions import Interactions, from_table, temporal_split
 from shopveil.learn._recommender import FitContext
 from shopveil.store import Store

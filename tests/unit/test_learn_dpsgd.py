@@ -19,10 +19,10 @@ from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, ParameterError, PrivacyError, SourceError
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
-from shopveil.learn._dpsgd import (
+from shopveil.learn._dpsgd import make_private
+from shopveil.learn._dpsgd_budget import (
     DPSGDAccountant,
     DPSGDConfig,
-    make_private,
     noise_multiplier_for,
     quiet_opacus,
     training_epsilon,

@@ -27,7 +27,7 @@ from shopveil.dp import Ledger
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.learn._catalogue import Catalogue, load_catalogue
 from shopveil.learn._customers import CustomerModelConfig, train_customer_model
-from shopveil.learn._dpsgd import DPSGDConfig
+from shopveil.learn._dpsgd_budget import DPSGDConfig
 from shopveil.learn._features import FEATURE_NAMES, CustomerFeatures
 from shopveil.learn._interactions import (
     Interactions,

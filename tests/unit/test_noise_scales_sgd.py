@@ -29,7 +29,8 @@ from shopveil.dp import Ledger
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._customers import CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_mf import DPMF
-from shopveil.learn._dpsgd import DPSGDConfig, make_private, quiet_opacus, training_epsilon
+from shopveil.learn._dpsgd import make_private
+from shopveil.learn._dpsgd_budget import DPSGDConfig, quiet_opacus, training_epsilon
 from shopveil.learn._features import FEATURE_CAPS, FEATURE_NAMES, CustomerFeatures
 from shopveil.learn._recommender import FitContext
 

@@ -79,7 +79,7 @@ def verify() -> None:
 
     Exit 0 with one summary line, or 1 naming the first problem.
     """
-    from shopveil.dp._ledger_check import check_ledger, count_accounts
+    from shopveil.dp import check_ledger, count_accounts
 
     with _log() as (store, log):
         count = log.verify()

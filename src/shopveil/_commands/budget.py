@@ -155,7 +155,7 @@ def _decimals(budget: Budget) -> dict[str, str]:
     written as the exact decimal of that rounding: ``"0.2"``, ``"0.000001"``. Significant
     digits, not decimal places: a δ of 1e-13 must not print as 0.
     """
-    from shopveil.dp._query._answer import budget_dict
+    from shopveil.dp import budget_dict
 
     return {k: format(Decimal(format(v, ".12g")), "f") for k, v in budget_dict(budget).items()}
 

@@ -86,8 +86,7 @@ def add(
     """Register a dataset with its privacy unit; every later release follows its people."""
     from shopveil._core.subjects import IdType
     from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
-    from shopveil.dp import Renewal
-    from shopveil.dp._query._people import read_contents
+    from shopveil.dp import Renewal, read_contents
 
     if not path.is_file():
         raise SourceError(f"{path}: no such file")

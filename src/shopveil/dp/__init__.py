@@ -7,6 +7,12 @@ Every release here says what it costs: a query or a top-k is charged to the
 the map from sensitivity to budget (``laplace_for(PureDP(1), 1)`` is the least noise
 that fits). Raw samplers, composition theorems and Rényi accounting live in
 :mod:`shopveil.dp.hazmat`, for building new mechanisms with a proof.
+
+For the steward's tools: :func:`read_contents` reads a file's schema and people to
+register it in the :class:`Catalog`; :func:`check_ledger` replays the ledger's audit
+events against its accounts (:func:`count_accounts` says how many there are); and
+:func:`budget_dict` gives a budget's values by name (``{"epsilon": 1.0}``), as the
+ledger writes them to the audit log.
 """
 
 from shopveil.dp._accounting import Accountant, compose, fits
@@ -20,6 +26,7 @@ from shopveil.dp._ledger import (
     PeopleSpending,
     Renewal,
 )
+from shopveil.dp._ledger_check import check_ledger, count_accounts
 from shopveil.dp._measurement import (
     Measurement,
     auto_granularity,
@@ -30,9 +37,10 @@ from shopveil.dp._measurement import (
     make_laplace,
 )
 from shopveil.dp._people import People, PeopleKey
-from shopveil.dp._query._answer import Answer, Cell
+from shopveil.dp._query._answer import Answer, Cell, budget_dict
 from shopveil.dp._query._engine import run_query, table_name
 from shopveil.dp._query._parser import parse_query
+from shopveil.dp._query._people import read_contents
 from shopveil.dp._query._plan import QueryOptions
 from shopveil.dp._query._spec import QuerySpec
 from shopveil.dp._recipes import top_k, top_pairs
@@ -64,7 +72,10 @@ __all__ = [
     "QuerySpec",
     "Renewal",
     "auto_granularity",
+    "budget_dict",
+    "check_ledger",
     "compose",
+    "count_accounts",
     "fits",
     "gaussian_for",
     "half_width",
@@ -78,6 +89,7 @@ __all__ = [
     "make_top_k",
     "parse_query",
     "partition_selection_for",
+    "read_contents",
     "run_query",
     "table_name",
     "top_k",

@@ -245,7 +245,7 @@ class Catalog:
         return best
 
     def _audit(self, conn: sa.Connection, actor: str, action: str, details: Any) -> None:
-        record_event(self.ledger, conn, actor, action, details)
+        record_event(conn, self.ledger.store, self.ledger.audit, actor, action, details)
 
 
 def unit_to_json(unit: PrivacyUnit) -> dict[str, Any]:

@@ -32,39 +32,46 @@ from shopveil._core.budgets import DEFAULT_DELTA, ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.clock import Clock, SystemClock
 from shopveil._core.units import PerCustomer, PrivacyUnit
 from shopveil.dp._accounting import convert
-from shopveil.dp._ledger_sql import (
+from shopveil.dp._ledger_reads import (
+    account_state,
+    account_states,
     charge_history,
+    recorded_charge,
+)
+from shopveil.dp._ledger_sql import (
     charge_subs,
-    convert_spending,
     create_default_account,
+    insert_charge,
     lock_account,
     previous_charge,
     record_event,
+    replace_sub,
     store_answer,
+    update_account,
+    write_total,
+    zero_spending,
 )
 from shopveil.dp._ledger_values import (
     AccountState,
     Charge,
     ChargeRecord,
     Renewal,
-    _add,
-    _check_name,
-    _kind,
-    _make,
-    _parts,
-    _remaining,
+    add,
+    check_name,
+    from_columns,
+    kind_of,
+    remaining,
     replay,
     require_fits,
-    select_account,
-    state_of,
     unit_key,
     unknown,
+    zero,
 )
 from shopveil.dp._people import People, PeopleKey, PeopleSpending, id_array
-from shopveil.dp._people_sql import charge_people, spending_summary
+from shopveil.dp._people_sql import charge_people, people_spending
 from shopveil.dp._query._answer import budget_dict
 from shopveil.errors import ParameterError
-from shopveil.store import Store, dp_accounts, dp_charges, dp_sub_budgets
+from shopveil.store import Store
 
 if TYPE_CHECKING:
     from shopveil.audit import AuditLog
@@ -147,33 +154,14 @@ class Ledger:
         For a unit per customer the total is also each person's budget. ``actor`` names
         who made the change in the audit log.
         """
-        _check_name("dataset", dataset)
+        check_name("dataset", dataset)
         key = unit_key(unit)
         if not isinstance(total, PureDP | ApproxDP | ZCDP):
             raise ParameterError(f"total must be PureDP, ApproxDP or ZCDP, got {total!r}")
         renewal = Renewal(renewal)
         with self.store.transaction() as conn:
             row = lock_account(conn, dataset, key)
-            values: dict[str, Any] = {f"total_{k}": v for k, v in _parts(total).items()}
-            values |= {"kind": _kind(total), "renewal": renewal.value, "is_default": False}
-            values["updated_at"] = self.clock.now().isoformat()
-            if row is None:
-                spent = {f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")}
-                period = renewal.period(self.clock.now())
-                conn.execute(
-                    sa.insert(dp_accounts).values(
-                        dataset=dataset, unit=key, period=period, **values, **spent
-                    )
-                )
-            else:
-                if row.renewal != renewal.value:
-                    # A new rule starts from the spending so far, not from a fresh period.
-                    values["period"] = renewal.period(self.clock.now())
-                if row.kind != _kind(total):
-                    values |= convert_spending(conn, row, total, dataset, key)
-                conn.execute(
-                    sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**values)
-                )
+            write_total(conn, row, dataset, key, total, renewal, self.clock.now())
             details = {"total": budget_dict(total), "renewal": renewal.value}
             self._audit(conn, actor, "dp.budget_set", dataset, key, details)
         return self.show(dataset, unit)
@@ -191,27 +179,14 @@ class Ledger:
         """Cap what one analyst (``scope="analyst"``) or purpose may spend of an account."""
         if scope not in ("analyst", "purpose"):
             raise ParameterError(f"scope must be 'analyst' or 'purpose', got {scope!r}")
-        _check_name(scope, name)
+        check_name(scope, name)
         key = unit_key(unit)
         with self.store.transaction() as conn:
             row = lock_account(conn, dataset, key)
             if row is None:
                 raise unknown(dataset, key)
-            total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
-            limit_parts = _parts(convert(limit, total))
-            this = (dp_sub_budgets.c.account_id == row.id) & (dp_sub_budgets.c.scope == scope)
-            this &= dp_sub_budgets.c.name == name
-            conn.execute(sa.delete(dp_sub_budgets).where(this))
-            conn.execute(
-                sa.insert(dp_sub_budgets).values(
-                    account_id=row.id,
-                    scope=scope,
-                    name=name,
-                    period=row.period,
-                    **{f"limit_{k}": v for k, v in limit_parts.items()},
-                    **{f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")},
-                )
-            )
+            total = from_columns(row.kind, row, "total")
+            replace_sub(conn, row, scope, name, convert(limit, total))
             details = {"scope": scope, "name": name, "limit": budget_dict(limit)}
             self._audit(conn, actor, "dp.sub_budget_set", dataset, key, details)
         return self.show(dataset, unit)
@@ -222,18 +197,12 @@ class Ledger:
         People's own spending is not reset: the account's caps start again, the
         guarantee to each person does not.
         """
-        zero = {f"spent_{k}": 0.0 for k in ("epsilon", "delta", "rho")}
         key = unit_key(unit)
         with self.store.transaction() as conn:
             row = lock_account(conn, dataset, key)
             if row is None:
                 raise unknown(dataset, key)
-            conn.execute(sa.update(dp_accounts).where(dp_accounts.c.id == row.id).values(**zero))
-            conn.execute(
-                sa.update(dp_sub_budgets)
-                .where(dp_sub_budgets.c.account_id == row.id)
-                .values(**zero)
-            )
+            zero_spending(conn, row.id)
             self._audit(conn, actor, "dp.budget_reset", dataset, key, {})
         return self.show(dataset, unit)
 
@@ -241,10 +210,10 @@ class Ledger:
         """The account's state; an unknown dataset and unit raise :class:`ParameterError`."""
         key = unit_key(unit)
         with self.store.engine.connect() as conn:
-            row = conn.execute(select_account(dataset, key)).first()
-            if row is None:
-                raise unknown(dataset, key)
-            return state_of(conn, row, self.clock.now())
+            state = account_state(conn, dataset, key, self.clock.now())
+        if state is None:
+            raise unknown(dataset, key)
+        return state
 
     def history(self, dataset: str, unit: PrivacyUnit | str, limit: int = 50) -> list[ChargeRecord]:
         """The account's most recent charges, newest first."""
@@ -255,17 +224,12 @@ class Ledger:
     def spending(self, namespace: str, total: Budget) -> PeopleSpending:
         """What the people of ``namespace`` have spent now against a per-person ``total``."""
         with self.store.engine.connect() as conn:
-            top, exhausted = spending_summary(conn, namespace, self.clock.now(), _parts(total))
-        most = _make(_kind(total), top["epsilon"], top["delta"], top["rho"])
-        return PeopleSpending(namespace, total, most, exhausted)
+            return people_spending(conn, namespace, total, self.clock.now())
 
     def accounts(self, dataset: str | None = None) -> list[AccountState]:
         """Every account, or every account of ``dataset``."""
-        query = sa.select(dp_accounts).order_by(dp_accounts.c.dataset, dp_accounts.c.unit)
-        if dataset is not None:
-            query = query.where(dp_accounts.c.dataset == dataset)
         with self.store.engine.connect() as conn:
-            states = [state_of(conn, row, self.clock.now()) for row in conn.execute(query).all()]
+            states = account_states(conn, dataset, self.clock.now())
         if dataset is not None and not states:
             raise ParameterError(
                 f"unknown dataset {dataset!r}: no budget was set and it was never queried"
@@ -290,10 +254,9 @@ class Ledger:
         """
         key = unit_key(unit)
         with self.store.engine.connect() as conn:
-            row = conn.execute(select_account(dataset, key)).first()
-            state = state_of(conn, row, self.clock.now()) if row is not None else None
+            state = account_state(conn, dataset, key, self.clock.now())
         total = state.total if state else self.default_total
-        spent = state.spent if state else _make(_kind(total), 0.0, 0.0, 0.0)
+        spent = state.spent if state else zero(kind_of(total))
         require_fits(dataset, key, total, spent, convert(cost, total))
         for sub in state.sub_budgets if state else ():
             if (sub.scope, sub.name) in (("analyst", analyst), ("purpose", purpose)):
@@ -303,26 +266,7 @@ class Ledger:
         """The charge already recorded for ``request_id`` on this account, if any."""
         key = unit_key(unit)
         with self.store.engine.connect() as conn:
-            found = conn.execute(
-                sa.select(dp_charges, dp_accounts)
-                .join(dp_accounts, dp_accounts.c.id == dp_charges.c.account_id)
-                .where(dp_charges.c.request_id == request_id)
-            ).first()
-            if found is None:
-                return None
-            if (found.dataset, found.unit) != (dataset, key):
-                raise ParameterError(
-                    f"request id {request_id!r} was already used for another dataset; "
-                    "use a new request id"
-                )
-            total = _make(found.kind, found.total_epsilon, found.total_delta, found.total_rho)
-            cost = _make(found.kind, found.epsilon, found.delta, found.rho)
-            account = conn.execute(select_account(dataset, key)).first()
-            state = state_of(conn, account, self.clock.now())
-        return Charge(
-            request_id, dataset, key, cost, state.remaining, total,
-            state.is_default, True, found.answer,
-        )  # fmt: skip
+            return recorded_charge(conn, request_id, dataset, key, self.clock.now())
 
     def charge(
         self,
@@ -349,7 +293,7 @@ class Ledger:
         its charge attaches it with :meth:`record_answer`. With an audit log, the
         charge appends a ``dp.charge`` event (actor: ``analyst``) that commits with it.
         """
-        _check_name("request_id", request_id)
+        check_name("request_id", request_id)
         if isinstance(unit, PerCustomer) != (people is not None):
             raise ParameterError(
                 "a release per customer names the people it reads (people=ledger.people(...)), "
@@ -392,7 +336,7 @@ class Ledger:
         what: str,
         answer: str | None,
     ) -> Charge:
-        _check_name("dataset", dataset)
+        check_name("dataset", dataset)
         key = unit_key(unit)
         now = self.clock.now()
         with self.store.transaction() as conn:
@@ -401,44 +345,25 @@ class Ledger:
                 create_default_account(conn, dataset, key, self.default_total, now)
                 row = lock_account(conn, dataset, key)
             assert row is not None
-            total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
+            total = from_columns(row.kind, row, "total")
             previous = previous_charge(conn, request_id)
             if previous is not None:
                 return replay(previous, row, dataset, key, cost, total)
             period = Renewal(row.renewal).period(now)
             renewed = period != row.period
-            spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
-            if renewed:
-                spent = _make(row.kind, 0.0, 0.0, 0.0)
+            spent = zero(row.kind) if renewed else from_columns(row.kind, row, "spent")
             cost_k = convert(cost, total)
             require_fits(dataset, key, total, spent, cost_k)
             charge_subs(conn, row, dataset, key, analyst, purpose, period, cost_k)
             left_out = _NO_ONE
             if people is not None:
                 left_out = charge_people(conn, people, total, cost_k, Renewal(row.renewal), now)
-            new_spent = _add(spent, cost_k)
-            conn.execute(
-                sa.update(dp_accounts)
-                .where(dp_accounts.c.id == row.id)
-                .values(
-                    period=period,
-                    updated_at=now.isoformat(),
-                    **{f"spent_{k}": v for k, v in _parts(new_spent).items()},
-                )
-            )
-            conn.execute(
-                sa.insert(dp_charges).values(
-                    request_id=request_id,
-                    account_id=row.id,
-                    analyst=analyst,
-                    purpose=purpose,
-                    period=period,
-                    at=now.isoformat(),
-                    what=what[:500],
-                    answer=answer,
-                    **_parts(cost_k),
-                )
-            )
+            new_spent = add(spent, cost_k)
+            update_account(conn, row.id, new_spent, period, now)
+            insert_charge(
+                conn, row.id, cost_k, request_id=request_id, analyst=analyst, purpose=purpose,
+                period=period, at=now.isoformat(), what=what[:500], answer=answer,
+            )  # fmt: skip
             details: dict[str, Any] = {
                 "request_id": request_id,
                 "cost": budget_dict(cost_k),
@@ -451,17 +376,9 @@ class Ledger:
                 details["people_charged"] = len(people) - len(left_out)
             self._audit(conn, analyst, "dp.charge", dataset, key, details)
         return Charge(
-            request_id,
-            dataset,
-            key,
-            cost_k,
-            _remaining(total, new_spent),
-            total,
-            bool(row.is_default),
-            False,
-            answer,
-            left_out,
-        )
+            request_id, dataset, key, cost_k, remaining(total, new_spent), total,
+            bool(row.is_default), False, answer, left_out,
+        )  # fmt: skip
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -474,4 +391,5 @@ class Ledger:
         unit: str,
         details: Mapping[str, Any],
     ) -> None:
-        record_event(self, conn, actor, action, {"dataset": dataset, "unit": unit, **details})
+        details = {"dataset": dataset, "unit": unit, **details}
+        record_event(conn, self.store, self.audit, actor, action, details)

@@ -24,7 +24,15 @@ import sqlalchemy as sa
 from shopveil._core.budgets import Budget
 from shopveil.audit import AuditEvent, AuditLog
 from shopveil.dp._accounting import convert
-from shopveil.dp._ledger_values import Renewal, _add, _kind, _make, _parts
+from shopveil.dp._ledger_values import (
+    PARTS,
+    Renewal,
+    add,
+    from_columns,
+    kind_of,
+    parts,
+    zero,
+)
 from shopveil.dp._query._answer import budget_from_dict
 from shopveil.errors import ParameterError
 from shopveil.store import Store, dp_accounts, dp_sub_budgets
@@ -32,7 +40,6 @@ from shopveil.store import Store, dp_accounts, dp_sub_budgets
 __all__ = ["LEDGER_ACTIONS", "check_ledger", "count_accounts"]
 
 LEDGER_ACTIONS = ("dp.budget_set", "dp.sub_budget_set", "dp.budget_reset", "dp.charge")
-_PARTS = ("epsilon", "delta", "rho")
 _KIND_PARTS = {"pure": ("epsilon",), "approx": ("epsilon", "delta"), "zcdp": ("rho",)}
 _TOLERANCE = 1e-9  # the replay repeats the ledger's float sums; this is only slack
 
@@ -127,9 +134,9 @@ def _replay(
             elif event.action == "dp.sub_budget_set":
                 _set_sub(account, d, rows.get(key))
             else:  # dp.budget_reset
-                account.spent = _zero(account.kind)
+                account.spent = zero(account.kind)
                 for sub in account.subs.values():
-                    sub.spent = _zero(account.kind)
+                    sub.spent = zero(account.kind)
         except (KeyError, TypeError, ValueError):
             problems.append(
                 f"audit event seq {event.seq} ({event.action}) does not hold the details the "
@@ -142,9 +149,9 @@ def _replay(
 def _set_budget(account: _Account | None, d: Mapping[str, Any], event: AuditEvent) -> _Account:
     total = budget_from_dict(d["total"])
     renewal = Renewal(d["renewal"])
-    kind = _kind(total)
+    kind = kind_of(total)
     if account is None:
-        return _Account(total, kind, renewal, renewal.period(event.at), _zero(kind))
+        return _Account(total, kind, renewal, renewal.period(event.at), zero(kind))
     if account.renewal is not renewal:
         # The ledger starts a new rule in the current period, keeping the spending so far.
         account.period = renewal.period(event.at)
@@ -162,12 +169,12 @@ def _set_sub(account: _Account, d: Mapping[str, Any], row: Any) -> None:
     total = account.total
     if total is None:
         try:
-            total = _make(account.kind, *(row.total_epsilon, row.total_delta, row.total_rho))
+            total = from_columns(account.kind, row, "total")
         except (AttributeError, ParameterError):  # no row, or one no budget can hold
-            total = _zero(account.kind)
+            total = zero(account.kind)
     limit = convert(budget_from_dict(d["limit"]), total)
     scope, name = str(d["scope"]), str(d["name"])
-    account.subs[(scope, name)] = _Sub(limit, _zero(account.kind), account.period)
+    account.subs[(scope, name)] = _Sub(limit, zero(account.kind), account.period)
 
 
 def _charge(account: _Account | None, d: Mapping[str, Any], event: AuditEvent) -> _Account:
@@ -175,17 +182,17 @@ def _charge(account: _Account | None, d: Mapping[str, Any], event: AuditEvent) -
     period = str(d["period"])
     if account is None:
         # The ledger opens an unknown dataset with its default total, never renewed.
-        kind = _kind(cost)
-        account = _Account(None, kind, Renewal.NEVER, Renewal.NEVER.period(event.at), _zero(kind))
+        kind = kind_of(cost)
+        account = _Account(None, kind, Renewal.NEVER, Renewal.NEVER.period(event.at), zero(kind))
     if period != account.period:
-        account.spent = _zero(account.kind)
-    account.spent = _add(account.spent, cost)
+        account.spent = zero(account.kind)
+    account.spent = add(account.spent, cost)
     account.period = period
     mine = {("analyst", str(d["analyst"])), ("purpose", str(d["purpose"]))}
     for key, sub in account.subs.items():
         if key in mine:
-            spent = sub.spent if sub.period == period else _zero(account.kind)
-            sub.spent, sub.period = _add(spent, cost), period
+            spent = sub.spent if sub.period == period else zero(account.kind)
+            sub.spent, sub.period = add(spent, cost), period
     return account
 
 
@@ -221,27 +228,23 @@ def _compare(key: Key, want: _Account, row: Any, subs: Mapping[Key, Any]) -> lis
 def _spending(name: str, stored: Mapping[str, float], audited: Budget) -> list[str]:
     if _same(stored, audited):
         return []
-    want = _parts(audited)
-    if any(not stored[k] >= want[k] for k in _KIND_PARTS[_kind(audited)]):  # NaN: not >=
+    want = parts(audited)
+    if any(not stored[k] >= want[k] for k in _KIND_PARTS[kind_of(audited)]):  # NaN: not >=
         return [f"{name} records less spending than its audited charges: budget was given back"]
     return [f"{name} records more spending than its audited charges"]
 
 
 def _same(stored: Mapping[str, float], audited: Budget) -> bool:
     # Only the parts the kind uses: the ledger ignores the others when it reads a row.
-    want = _parts(audited)
+    want = parts(audited)
     return all(
         math.isclose(stored[k], want[k], rel_tol=_TOLERANCE, abs_tol=1e-15)
-        for k in _KIND_PARTS[_kind(audited)]
+        for k in _KIND_PARTS[kind_of(audited)]
     )
 
 
 def _stored(row: Any, prefix: str) -> dict[str, float]:
-    return {k: float(getattr(row, f"{prefix}_{k}")) for k in _PARTS}
-
-
-def _zero(kind: str) -> Budget:
-    return _make(kind, 0.0, 0.0, 0.0)
+    return {k: float(getattr(row, f"{prefix}_{k}")) for k in PARTS}
 
 
 def _name(key: Key) -> str:

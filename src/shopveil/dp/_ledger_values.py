@@ -1,7 +1,9 @@
 """The ledger's values: renewal rules, account and charge states, budget arithmetic.
 
-Budgets are stored as three floats (ε, δ, ρ) and a kind; these helpers turn them back
-into typed values and add, subtract and compare them with a small relative tolerance.
+A budget is stored as a kind and three float columns (ε, δ, ρ) behind a prefix
+(``total_epsilon``, ``spent_rho``, ``limit_delta``; a charge's own cost has none).
+:func:`to_columns` and :func:`from_columns` are the one way between the two; the other
+helpers add, subtract and compare typed budgets with a small relative tolerance.
 """
 
 from __future__ import annotations
@@ -13,15 +15,36 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, Budget, PureDP
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._accounting import convert
 from shopveil.errors import BudgetExceeded, ParameterError
-from shopveil.store import dp_accounts, dp_sub_budgets
 
-__all__ = ["AccountState", "Charge", "ChargeRecord", "Renewal", "SubBudgetState"]
+__all__ = [
+    "PARTS",
+    "AccountState",
+    "Charge",
+    "ChargeRecord",
+    "Renewal",
+    "SubBudgetState",
+    "add",
+    "check_name",
+    "from_columns",
+    "kind_of",
+    "make",
+    "parts",
+    "remaining",
+    "replay",
+    "require_fits",
+    "to_columns",
+    "unit_key",
+    "unknown",
+    "zero",
+]
+
+PARTS = ("epsilon", "delta", "rho")
+"""A stored budget's three values, in the order of its columns."""
 
 _TOLERANCE = 1e-9  # relative slack for float sums such as 10 × 0.1
 
@@ -68,7 +91,7 @@ class AccountState:
     @property
     def remaining(self) -> Budget:
         """What is left of the account's budget."""
-        return _remaining(self.total, self.spent)
+        return remaining(self.total, self.spent)
 
 
 @dataclass(frozen=True)
@@ -112,19 +135,18 @@ class Charge:
     """Person hashes that could not afford the release: remove them from its input."""
 
 
-def _kind(b: Budget) -> str:
-    return {PureDP: "pure", ApproxDP: "approx", ZCDP: "zcdp"}[type(b)]
+def kind_of(budget: Budget) -> str:
+    """The ``kind`` column of ``budget``: ``pure``, ``approx`` or ``zcdp``."""
+    return {PureDP: "pure", ApproxDP: "approx", ZCDP: "zcdp"}[type(budget)]
 
 
-def _parts(b: Budget) -> dict[str, float]:
-    return {
-        "epsilon": getattr(b, "epsilon", 0.0),
-        "delta": getattr(b, "delta", 0.0),
-        "rho": getattr(b, "rho", 0.0),
-    }
+def parts(budget: Budget) -> dict[str, float]:
+    """ε, δ and ρ of ``budget``, 0 where its kind has none."""
+    return {k: getattr(budget, k, 0.0) for k in PARTS}
 
 
-def _make(kind: str, epsilon: float, delta: float, rho: float) -> Budget:
+def make(kind: str, epsilon: float, delta: float, rho: float) -> Budget:
+    """The budget of ``kind`` with these values (the ones its kind has no use for are ignored)."""
     if kind == "pure":
         return PureDP(epsilon)
     if kind == "approx":
@@ -132,82 +154,39 @@ def _make(kind: str, epsilon: float, delta: float, rho: float) -> Budget:
     return ZCDP(rho)
 
 
-def _remaining(total: Budget, spent: Budget) -> Budget:
-    t, s = _parts(total), _parts(spent)
-    return _make(_kind(total), *(max(t[k] - s[k], 0.0) for k in ("epsilon", "delta", "rho")))
+def zero(kind: str) -> Budget:
+    return make(kind, 0.0, 0.0, 0.0)
+
+
+def to_columns(budget: Budget, prefix: str = "") -> dict[str, float]:
+    """``budget`` as column values: ``{"spent_epsilon": …, …}``, or bare part names."""
+    return {f"{prefix}_{k}" if prefix else k: v for k, v in parts(budget).items()}
+
+
+def from_columns(kind: str, row: Any, prefix: str = "") -> Budget:
+    """The budget of ``kind`` that ``row`` holds in its ``prefix`` columns."""
+    return make(kind, *(getattr(row, f"{prefix}_{k}" if prefix else k) for k in PARTS))
+
+
+def remaining(total: Budget, spent: Budget) -> Budget:
+    t, s = parts(total), parts(spent)
+    return make(kind_of(total), *(max(t[k] - s[k], 0.0) for k in PARTS))
+
+
+def add(a: Budget, b: Budget) -> Budget:
+    pa, pb = parts(a), parts(b)
+    return make(kind_of(a), *(pa[k] + pb[k] for k in PARTS))
 
 
 def _exceeds(total: Budget, spent: Budget) -> bool:
-    t, s = _parts(total), _parts(spent)
+    t, s = parts(total), parts(spent)
     return any(s[k] > t[k] * (1 + _TOLERANCE) + 1e-15 for k in t)
 
 
-def _add(a: Budget, b: Budget) -> Budget:
-    pa, pb = _parts(a), _parts(b)
-    return _make(_kind(a), *(pa[k] + pb[k] for k in ("epsilon", "delta", "rho")))
-
-
-def _check_name(name: str, value: str) -> str:
+def check_name(name: str, value: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 200:
         raise ParameterError(f"{name} must be a non-empty string of at most 200 characters")
     return value
-
-
-def convert_subs(conn: sa.Connection, row: Any, total: Budget) -> None:
-    """Re-express an account's sub-budgets in the kind of its new total."""
-    for sub in conn.execute(
-        sa.select(dp_sub_budgets).where(dp_sub_budgets.c.account_id == row.id)
-    ).all():
-        limit = _make(row.kind, sub.limit_epsilon, sub.limit_delta, sub.limit_rho)
-        spent = _make(row.kind, sub.spent_epsilon, sub.spent_delta, sub.spent_rho)
-        values = {f"limit_{k}": v for k, v in _parts(convert(limit, total)).items()}
-        values |= {f"spent_{k}": v for k, v in _parts(convert(spent, total)).items()}
-        conn.execute(
-            sa.update(dp_sub_budgets)
-            .where(
-                (dp_sub_budgets.c.account_id == row.id)
-                & (dp_sub_budgets.c.scope == sub.scope)
-                & (dp_sub_budgets.c.name == sub.name)
-            )
-            .values(**values)
-        )
-
-
-def state_of(conn: sa.Connection, row: Any, now: datetime) -> AccountState:
-    """An account row and its sub-budgets as an :class:`AccountState` at time ``now``."""
-    total = _make(row.kind, row.total_epsilon, row.total_delta, row.total_rho)
-    period = Renewal(row.renewal).period(now)
-    renewed = period != row.period
-    spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
-    if renewed:
-        spent = _make(row.kind, 0.0, 0.0, 0.0)
-    subs = []
-    for sub in conn.execute(
-        sa.select(dp_sub_budgets)
-        .where(dp_sub_budgets.c.account_id == row.id)
-        .order_by(dp_sub_budgets.c.scope, dp_sub_budgets.c.name)
-    ).all():
-        limit = _make(row.kind, sub.limit_epsilon, sub.limit_delta, sub.limit_rho)
-        sub_spent = _make(row.kind, sub.spent_epsilon, sub.spent_delta, sub.spent_rho)
-        if sub.period != period:
-            sub_spent = _make(row.kind, 0.0, 0.0, 0.0)
-        subs.append(SubBudgetState(sub.scope, sub.name, limit, sub_spent))
-    return AccountState(
-        row.dataset,
-        row.unit,
-        total,
-        spent,
-        Renewal(row.renewal),
-        period,
-        bool(row.is_default),
-        tuple(subs),
-    )
-
-
-def select_account(dataset: str, unit: str) -> sa.Select[Any]:
-    return sa.select(dp_accounts).where(
-        (dp_accounts.c.dataset == dataset) & (dp_accounts.c.unit == unit)
-    )
 
 
 def unknown(dataset: str, unit: str) -> ParameterError:
@@ -222,16 +201,16 @@ def replay(previous: Any, row: Any, dataset: str, unit: str, cost: Budget, total
     cost_k = convert(cost, total)
     same = previous.account_id == row.id and all(
         math.isclose(getattr(previous, k), v, rel_tol=1e-12, abs_tol=1e-15)
-        for k, v in _parts(cost_k).items()
+        for k, v in to_columns(cost_k).items()
     )
     if not same:
         raise ParameterError(
             f"request id {previous.request_id!r} was already used for a different charge; "
             "use a new request id"
         )
-    spent = _make(row.kind, row.spent_epsilon, row.spent_delta, row.spent_rho)
+    spent = from_columns(row.kind, row, "spent")
     return Charge(
-        previous.request_id, dataset, unit, cost_k, _remaining(total, spent), total,
+        previous.request_id, dataset, unit, cost_k, remaining(total, spent), total,
         bool(row.is_default), True, previous.answer,
     )  # fmt: skip
 
@@ -245,11 +224,11 @@ def require_fits(
     sub: SubBudgetState | None = None,
 ) -> None:
     """Raise :class:`BudgetExceeded` unless ``spent + cost`` stays within ``total``."""
-    if not _exceeds(total, _add(spent, cost)):
+    if not _exceeds(total, add(spent, cost)):
         return
     where = f"the {sub.scope} budget of {sub.name!r}" if sub else "the budget"
     raise BudgetExceeded(
-        f"{where} for dataset {dataset!r} ({unit}) has {_remaining(total, spent)} left "
+        f"{where} for dataset {dataset!r} ({unit}) has {remaining(total, spent)} left "
         f"of {total}; this release costs {cost}. Nothing was charged or released: "
         "lower the epsilon, or raise the budget with `shopveil budget set`"
     )

@@ -32,9 +32,8 @@ from shopveil.dp._ledger_values import Renewal
 from shopveil.errors import StoreError
 from shopveil.store import SPENT, read_classes, write_classes
 
-__all__ = ["PARTS", "Classes", "load_classes", "move"]
+__all__ = ["Classes", "load_classes", "move"]
 
-PARTS = ("epsilon", "delta", "rho")
 _FIRST = {Renewal.NEVER: 0, Renewal.MONTHLY: 3, Renewal.DAILY: 6}  # in SPENT's order
 _TOLERANCE = 1e-9  # the ledger's relative slack for float sums such as 10 × 0.1
 

@@ -21,9 +21,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from shopveil._core.budgets import ZCDP, Budget
-from shopveil.dp._ledger_values import Renewal, _parts
-from shopveil.dp._people import People
-from shopveil.dp._people_classes import PARTS, load_classes, move
+from shopveil.dp._ledger_values import PARTS, Renewal, kind_of, make, parts
+from shopveil.dp._people import People, PeopleSpending
+from shopveil.dp._people_classes import load_classes, move
 from shopveil.errors import ParameterError
 from shopveil.store import (
     bucket_of,
@@ -34,7 +34,13 @@ from shopveil.store import (
     write_buckets,
 )
 
-__all__ = ["charge_people", "forget_person", "lock_namespace", "spending_summary"]
+__all__ = [
+    "charge_people",
+    "forget_person",
+    "lock_namespace",
+    "people_spending",
+    "spending_summary",
+]
 
 
 def lock_namespace(conn: sa.Connection, namespace: str, family: str, now: datetime) -> Any:
@@ -119,6 +125,14 @@ def spending_summary(
     return dict(zip(PARTS, most.tolist(), strict=True)), exhausted
 
 
+def people_spending(
+    conn: sa.Connection, namespace: str, total: Budget, now: datetime
+) -> PeopleSpending:
+    """What the people of ``namespace`` have spent at ``now`` against a per-person ``total``."""
+    top, exhausted = spending_summary(conn, namespace, now, parts(total))
+    return PeopleSpending(namespace, total, make(kind_of(total), *top.values()), exhausted)
+
+
 def forget_person(conn: sa.Connection, namespace: str, pid: int) -> None:
     """Remove one erased person from the namespace: nothing keyed by them stays."""
     locked = conn.execute(
@@ -138,8 +152,7 @@ def forget_person(conn: sa.Connection, namespace: str, pid: int) -> None:
 
 
 def _array(budget: Budget) -> np.ndarray:
-    parts = _parts(budget)
-    return np.array([parts[k] for k in PARTS], dtype=np.float64)
+    return np.array(list(parts(budget).values()), dtype=np.float64)
 
 
 def _insert(values: np.ndarray, at: np.ndarray, new: Any) -> np.ndarray:

@@ -8,7 +8,6 @@ same token, found by an HMAC of the value under the subject's key, never the pla
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -24,11 +23,9 @@ from shopveil.errors import (
     SubjectErased,
     UnknownKeyVersion,
 )
-from shopveil.keys import _datakeys
 from shopveil.keys._crypto import hmac_hex
 from shopveil.keys._erase import Erasure, erase_refs
 from shopveil.keys._keyring import Keyring, check_name
-from shopveil.keys._shred import make_durable
 from shopveil.keys._subjects import (
     SUBJECT_REF_COMPONENT,
     VAULT_PURPOSE,
@@ -47,7 +44,8 @@ from shopveil.keys._vault_checks import (
     sequence,
     subject_bytes,
 )
-from shopveil.store import Store, data_keys, insert_ignore_many, vault_subjects, vault_values
+from shopveil.keys._vault_rotation import Rotation, rotate_subject_keys
+from shopveil.store import Store, insert_ignore_many, vault_values
 
 __all__ = ["Erasure", "Rotation", "Vault", "VaultConfig"]
 
@@ -75,16 +73,6 @@ class VaultConfig:
             )
         names = frozenset(check_name(p, "reidentify_purposes item") for p in purposes)
         object.__setattr__(self, "reidentify_purposes", names)
-
-
-@dataclass(frozen=True)
-class Rotation:
-    """What :meth:`Vault.rotate` did."""
-
-    new_version: int
-    rewrapped: int
-    retired: tuple[int, ...]
-    audit_seq: int
 
 
 class Vault:
@@ -250,60 +238,9 @@ class Vault:
         during the rotation; values themselves are not re-encrypted. ``on_progress`` is
         called with (keys re-wrapped so far, keys to re-wrap) after each batch.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        self.audit.check(actor, "keys.rotate")
-        self._subjects.current()  # version 1 exists before we add version 2
-        new_version = self.keyring.rotate_data_key(VAULT_PURPOSE)
-        with self.store.engine.connect() as conn:
-            total = self._subjects.count_below(conn, new_version)
-        rewrapped, retired = 0, []
-        for _ in range(100):
-            while True:
-                with self.store.transaction() as conn:
-                    moved = self._subjects.rewrap_batch(conn, new_version, batch_size)
-                rewrapped += moved
-                if on_progress is not None and moved:
-                    on_progress(rewrapped, max(total, rewrapped))
-                if moved == 0:
-                    break
-            old = [
-                info.version
-                for info in self.keyring.data_key_versions(VAULT_PURPOSE)
-                if info.version < new_version and info.state == _datakeys.ACTIVE
-            ]
-            try:
-                for version in old:
-                    _datakeys.retire(
-                        self.store,
-                        VAULT_PURPOSE,
-                        version,
-                        precondition=functools.partial(self._none_under, version=version),
-                    )
-                    retired.append(version)
-                break
-            except StaleRead:
-                continue  # a writer used an old version meanwhile; move its keys too
-        else:
-            raise StoreError(
-                "vault rotation could not finish: keys kept appearing under old versions"
-            )
-        event = self.audit.append(
-            actor,
-            "keys.rotate",
-            {
-                "purpose": VAULT_PURPOSE,
-                "new_version": new_version,
-                "rewrapped": rewrapped,
-                "retired": retired,
-            },
+        return rotate_subject_keys(
+            self.store, self.keyring, self._subjects, self.audit, actor, batch_size, on_progress
         )
-        make_durable(self.store, "the vault key rotation", [vault_subjects, data_keys])
-        return Rotation(new_version, rewrapped, tuple(retired), event.seq)
-
-    def _none_under(self, conn: sa.Connection, *, version: int) -> None:
-        if self._subjects.count_under(conn, version):
-            raise StaleRead()
 
     def _tokenize(
         self, plain: list[bytes], refs: list[str], purpose: str, actor: str, version: int

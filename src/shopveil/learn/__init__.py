@@ -40,7 +40,8 @@ from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_
 from shopveil.learn._dp_als import DPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase
 from shopveil.learn._dp_mf import DPMF
-from shopveil.learn._dpsgd import DPSGDAccountant, DPSGDConfig, PrivateTraining, make_private
+from shopveil.learn._dpsgd import PrivateTraining, make_private
+from shopveil.learn._dpsgd_budget import DPSGDAccountant, DPSGDConfig
 from shopveil.learn._evaluate import Evaluation, align, evaluate
 from shopveil.learn._features import CustomerFeatures, churn_labels, clv_targets, customer_features
 from shopveil.learn._interactions import (

@@ -31,7 +31,8 @@ from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.errors import ParameterError
 from shopveil.learn._charging import CUSTOMER, charge_customers, consenting
-from shopveil.learn._dpsgd import DPSGDConfig, make_private, quiet_opacus
+from shopveil.learn._dpsgd import make_private
+from shopveil.learn._dpsgd_budget import DPSGDConfig, quiet_opacus
 from shopveil.learn._features import FEATURE_CAPS, CustomerFeatures
 from shopveil.learn._model_file import PrivacyMetadata, load_model, save_model
 

@@ -47,10 +47,10 @@ from shopveil.errors import ParameterError
 from shopveil.learn._baselines import admit
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import start_factors
-from shopveil.learn._dpsgd import (
+from shopveil.learn._dpsgd import make_private
+from shopveil.learn._dpsgd_budget import (
     DPSGDAccountant,
     DPSGDConfig,
-    make_private,
     noise_multiplier_for,
     quiet_opacus,
     training_epsilon,

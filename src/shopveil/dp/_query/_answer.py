@@ -52,6 +52,7 @@ def _fmt(value: float | int) -> str:
 
 
 def budget_dict(b: Budget) -> dict[str, float]:
+    """A budget's parameters by name (``epsilon``, ``delta`` or ``rho``), for JSON."""
     if isinstance(b, PureDP):
         return {"epsilon": b.epsilon}
     if isinstance(b, ApproxDP):
