@@ -19,7 +19,8 @@
     │   ├── BudgetExceeded             the ledger refuses a charge; nothing was released
     │   └── GateFailed                 a release gate (k, l, t, risk, PII re-scan) did not pass
     ├── StoreError                     the database failed or holds a newer schema than this code
-    └── IntegrityError                 the audit chain or a stored record was altered
+    ├── IntegrityError                 the audit chain or a stored record was altered
+    └── TimeLimitExceeded (TimeoutError) a search ran past the time it was given; nothing released
 
 Argument errors subclass :class:`ValueError` too, so ``except ValueError`` keeps working.
 Messages never contain raw personal data, key material or the inputs of a token.
@@ -44,6 +45,7 @@ __all__ = [
     "SourceError",
     "StoreError",
     "SubjectErased",
+    "TimeLimitExceeded",
     "UnknownKeyVersion",
     "WrongMasterKey",
 ]
@@ -119,3 +121,7 @@ class StoreError(ShopVeilError):
 
 class IntegrityError(ShopVeilError):
     """A hash chain or an authenticated record does not verify."""
+
+
+class TimeLimitExceeded(ShopVeilError, TimeoutError):
+    """A search ran past the time limit it was given; nothing was released."""

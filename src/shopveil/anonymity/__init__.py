@@ -14,6 +14,7 @@ Inputs are Arrow tables or polars DataFrames; results come back as the same kind
 
 from shopveil._core.hierarchy import Hierarchy
 from shopveil.anonymity._assess import Assessment, RiskSummary, assess
+from shopveil.anonymity._choose import MethodChoice, MethodTrial, anonymize_auto
 from shopveil.anonymity._gate import FailingClass, GateCheck, GateReport, check_gate, gate
 from shopveil.anonymity._hierarchy import interval_hierarchy, load_hierarchies
 from shopveil.anonymity._lattice import LatticeNode, Loss, anonymize_lattice, evaluate_node
@@ -28,6 +29,7 @@ from shopveil.anonymity._requirements import (
     RiskModel,
     TCloseness,
     TDistance,
+    describe_requirement,
 )
 from shopveil.anonymity._utility import UtilityReport
 
@@ -44,6 +46,8 @@ __all__ = [
     "LatticeNode",
     "Loss",
     "MaxRisk",
+    "MethodChoice",
+    "MethodTrial",
     "MondrianMode",
     "Requirement",
     "RiskModel",
@@ -51,10 +55,12 @@ __all__ = [
     "TCloseness",
     "TDistance",
     "UtilityReport",
+    "anonymize_auto",
     "anonymize_lattice",
     "anonymize_mondrian",
     "assess",
     "check_gate",
+    "describe_requirement",
     "evaluate_node",
     "gate",
     "interval_hierarchy",
