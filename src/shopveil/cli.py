@@ -24,6 +24,7 @@ app = typer.Typer(
 # One line per area. Each module defines ``register(app)``.
 _COMMAND_MODULES = (
     "shopveil._commands.protect",
+    "shopveil._commands.policy",
     "shopveil._commands.data",
     "shopveil._commands.dp",
     "shopveil._commands.budget",

@@ -8,13 +8,15 @@ CCPA/CPRA, LGPD and PIPL; a policy ``extends`` one and overrides what it must.
 
 from shopveil.policy._compile import ColumnLabel, ColumnStep, Plan, PlanGate, compile_plan
 from shopveil.policy._draft import DraftColumn, draft_policy_yaml
-from shopveil.policy._load import PRESETS, load_policy, parse_policy
+from shopveil.policy._explain import Choice, Entry, GateLine, PolicyExplanation, explain_policy
+from shopveil.policy._load import PRESETS, load_policy, parse_policy, preset_file
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
     DPDefaults,
     Gates,
     Jurisdiction,
+    Origin,
     Policy,
     Purpose,
     ReleaseMode,
@@ -22,22 +24,27 @@ from shopveil.policy._model import (
     Role,
     TechniqueSpec,
 )
-from shopveil.policy._registry import OPERATORS, build_operator, technique_names
+from shopveil.policy._registry import OPERATORS, build_operator, scoped_domain, technique_names
 
 __all__ = [
     "OPERATORS",
     "PRESETS",
+    "Choice",
     "ClassRule",
     "ColumnLabel",
     "ColumnRule",
     "ColumnStep",
     "DPDefaults",
     "DraftColumn",
+    "Entry",
+    "GateLine",
     "Gates",
     "Jurisdiction",
+    "Origin",
     "Plan",
     "PlanGate",
     "Policy",
+    "PolicyExplanation",
     "Purpose",
     "ReleaseMode",
     "Requirements",
@@ -46,7 +53,10 @@ __all__ = [
     "build_operator",
     "compile_plan",
     "draft_policy_yaml",
+    "explain_policy",
     "load_policy",
     "parse_policy",
+    "preset_file",
+    "scoped_domain",
     "technique_names",
 ]
