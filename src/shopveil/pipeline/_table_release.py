@@ -24,8 +24,10 @@ from shopveil.anonymity import (
     AnonymizationResult,
     KAnonymity,
     LDiversity,
+    MethodChoice,
     Requirement,
     TCloseness,
+    anonymize_auto,
     anonymize_lattice,
     anonymize_mondrian,
     load_hierarchies,
@@ -48,13 +50,18 @@ _METHODS = ("auto", "lattice", "mondrian")
 
 @dataclass(frozen=True)
 class KAnonymizeResult:
-    """The plan that ran first, the scan, the k-anonymous result and its audit event."""
+    """The plan that ran first, the scan, the k-anonymous result and its audit event.
+
+    ``choice`` says, for ``method="auto"`` with hierarchies, which method won and by
+    which measure; None when one method ran.
+    """
 
     plan: Plan
     scan: ScanReport
     anonymized: AnonymizationResult[pa.Table]
     rows_in: int
     audit_seq: int
+    choice: MethodChoice | None = None
 
 
 def k_anonymize_file(
@@ -77,6 +84,7 @@ def k_anonymize_file(
     as_of: date | None = None,
     csv_escape: bool = True,
     on_start: Callable[[int], None] | None = None,
+    time_limit: float = 60.0,
 ) -> KAnonymizeResult:
     """Protect ``input`` by ``policy``, make it k-anonymous on ``qi``, write ``output``.
 
@@ -84,9 +92,11 @@ def k_anonymize_file(
     columns nobody described. The ``qi`` columns are generalized by the k-anonymity step
     rather than by the policy; naming a direct identifier as a quasi-identifier is
     refused. ``method`` is ``lattice`` (full-domain generalization with the ARX
-    hierarchies in the folder ``hierarchies``), ``mondrian``, or ``auto`` (lattice when
-    hierarchies are given). Nothing is written unless every requirement is met and the
-    release is audited.
+    hierarchies in the folder ``hierarchies``), ``mondrian``, or ``auto``: with
+    hierarchies, both run (the lattice search for at most ``time_limit`` seconds) and
+    the one with the lower normalized certainty penalty is released (see
+    :func:`shopveil.anonymity.anonymize_auto`); without, Mondrian. Nothing is written
+    unless every requirement is met and the release is audited.
     """
     method = _check_method(method, hierarchies)
     input_path, output_path = Path(input), Path(output)
@@ -126,7 +136,14 @@ def k_anonymize_file(
             batches.append(apply_plan(plan, batch, keys=keyring, as_of=as_of))
         protected = _combine(batches, plan, source.schema, keyring, as_of)
         # An Arrow table in gives an Arrow table out.
-        if method == "lattice":
+        anonymized: AnonymizationResult[pa.Table]
+        choice = None
+        if method == "auto":
+            anonymized, choice = anonymize_auto(
+                protected, qi, given, requirements, suppress, sensitive=sensitive,
+                time_limit=time_limit,
+            )  # fmt: skip
+        elif method == "lattice":
             anonymized = cast(
                 "AnonymizationResult[pa.Table]",
                 anonymize_lattice(
@@ -156,21 +173,21 @@ def k_anonymize_file(
                 plan=plan,
                 rows_in=rows_in,
                 rows_out=released.num_rows,
-                table_release=_describe(anonymized, qi, sensitive),
+                table_release=_describe(anonymized, qi, sensitive, choice),
                 input=input_path.name,
                 output=output_path.name,
             )
     finally:
         if owns_store:
             store.close()
-    return KAnonymizeResult(plan, scan, anonymized, rows_in, seq)
+    return KAnonymizeResult(plan, scan, anonymized, rows_in, seq, choice)
 
 
 def _check_method(method: str, hierarchies: object) -> str:
     if method not in _METHODS:
         raise ParameterError(f"--method: expected lattice or mondrian, got {method!r}")
     if method == "auto":
-        return "lattice" if hierarchies is not None else "mondrian"
+        return "auto" if hierarchies is not None else "mondrian"
     if method == "mondrian" and hierarchies is not None:
         raise ParameterError(
             "--hierarchies applies to full-domain generalization; add --method lattice"
@@ -222,10 +239,14 @@ def _combine(
 
 
 def _describe(
-    anonymized: AnonymizationResult[pa.Table], qi: Sequence[str], sensitive: Sequence[str]
+    anonymized: AnonymizationResult[pa.Table],
+    qi: Sequence[str],
+    sensitive: Sequence[str],
+    choice: MethodChoice | None,
 ) -> dict[str, Any]:
     utility = anonymized.utility
     return {
+        **({"method_choice": choice.to_dict()} if choice is not None else {}),
         "method": anonymized.method,
         "requirements": [repr(r) for r in anonymized.requirements],
         "quasi_identifiers": list(qi),
