@@ -45,7 +45,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "assess": (
         "anonymity",
-        "Print k, l, t and the prosecutor, journalist and marketer re-identification risks.",
+        "Print k, l, t and the re-identification risks, then a verdict against the gates.",
     ),
     "erase": (
         "keys",
@@ -71,6 +71,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "recommend",
         "A customer's top-k items from a trained model and their own purchases; no budget spent.",
     ),
+    "policy": ("policy", "Read what a policy does."),
     "data": ("data", "Register datasets: their privacy unit, budget per person and people."),
     "budget": ("budget", "Show, set or reset privacy budgets."),
     "keys": ("keys", "Manage keys: rotation."),

@@ -20,8 +20,9 @@
     │   └── GateFailed                 a release gate (k, l, t, risk, PII re-scan) did not pass
     ├── StoreError                     the database failed or holds a newer schema than this code
     ├── IntegrityError                 the audit chain or a stored record was altered
-    └── MissingExtraError              a package of an optional extra is not installed (names the
-                                       extra and the pip command); also a ModuleNotFoundError
+    ├── MissingExtraError              a package of an optional extra is not installed (names the
+    │                                  extra and the pip command); also a ModuleNotFoundError
+    └── TimeLimitExceeded (TimeoutError) a search ran past the time it was given; nothing released
 
 Argument errors subclass :class:`ValueError` too, so ``except ValueError`` keeps working.
 Messages never contain raw personal data, key material or the inputs of a token.
@@ -47,6 +48,7 @@ __all__ = [
     "SourceError",
     "StoreError",
     "SubjectErased",
+    "TimeLimitExceeded",
     "UnknownKeyVersion",
     "WrongMasterKey",
 ]
@@ -139,3 +141,7 @@ class MissingExtraError(ShopVeilError, ModuleNotFoundError):
             name=module,
         )
         self.extra = extra
+
+
+class TimeLimitExceeded(ShopVeilError, TimeoutError):
+    """A search ran past the time limit it was given; nothing was released."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -124,13 +125,22 @@ def test_the_plan_runs_the_operators_the_policy_built_once(tmp_path: Path) -> No
         "  email: {class: direct_identifier, kind: email, technique: token,\n"
         "          params: {normalize: casefold}}\n"
     )
+    path.with_name("pinned.yaml").write_text(
+        path.read_text().replace("casefold}", "casefold, domain: email}")
+    )
     policy = load_policy(path)
     built = policy.columns["email"].default.operator
     assert isinstance(built, KeyedToken) and built.normalize is Normalization.CASEFOLD
     assert built.domain == "email"  # the kind's default, filled when it was built
     first = compile_plan(policy, CUSTOMERS, purpose="analytics", labels=LABELS)
     second = compile_plan(policy, CUSTOMERS, purpose="marketing", labels=LABELS)
-    assert first.step("email").operator is built and second.step("email").operator is built
+    # The built operator, keyed for the recipient: only its domain is bound to them.
+    assert first.step("email").operator == replace(built, domain="email|gdpr|analyst")
+    assert second.step("email").operator == replace(built, domain="email|gdpr|marketer")
+    pinned = load_policy(path.with_name("pinned.yaml"))  # a domain the policy sets is kept
+    built = pinned.columns["email"].default.operator
+    plan = compile_plan(pinned, CUSTOMERS, purpose="analytics", labels=LABELS)
+    assert plan.step("email").operator is built
 
 
 def test_a_rule_without_a_kind_takes_each_columns_kind_for_what_it_leaves_open() -> None:
@@ -147,8 +157,13 @@ def test_a_rule_without_a_kind_takes_each_columns_kind_for_what_it_leaves_open()
         for step in plan.steps
         if isinstance(step.operator, KeyedToken)
     }
-    # Ids of one kind share tokens across tables; the domain the policy set is kept.
-    assert domains == {"customer_id": "customer_id", "email": "email", "note": "notes"}
+    # Ids of one kind share tokens across tables (for one recipient: jurisdiction and
+    # role; base sets none); the domain the policy set is kept as written.
+    assert domains == {
+        "customer_id": "customer_id|none|admin",
+        "email": "email|none|admin",
+        "note": "notes",
+    }
     assert policy.rules[1].default.for_kind(Kind.FREE_TEXT) is policy.rules[1].default.operator
 
 

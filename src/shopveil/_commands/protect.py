@@ -104,8 +104,16 @@ def anonymize(
     t_closeness: Annotated[float | None, typer.Option("--t", help="Require t-closeness.")] = None,
     hierarchies: Annotated[Path | None, typer.Option(help="Folder of ARX hierarchy CSVs.")] = None,
     method: Annotated[
-        str, typer.Option(help="lattice, mondrian, or auto (lattice when --hierarchies is given).")
+        str,
+        typer.Option(
+            help="lattice, mondrian, or auto: with --hierarchies, run both and release the "
+            "one with the lower NCP (information loss); without, mondrian."
+        ),
     ] = "auto",
+    time_limit: Annotated[
+        float,
+        typer.Option(help="Seconds the lattice search may take with --method auto."),
+    ] = 60.0,
     suppress: Annotated[float, typer.Option(help="Largest fraction of rows to suppress.")] = 0.0,
     memory_budget: Annotated[
         int,
@@ -149,6 +157,7 @@ def anonymize(
             purpose=purpose,
             role=role,
             csv_escape=csv_escape,
+            time_limit=time_limit,
         )
         return
     if policy is None:

@@ -69,11 +69,19 @@ class Hierarchy:
         path = Path(path)
         if not path.is_file():
             raise SourceError(f"{path}: no such hierarchy file")
-        text = path.read_text(encoding="utf-8-sig")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"{path}: byte {exc.start} is not UTF-8 text; save the hierarchy as UTF-8"
+            ) from None
         if delimiter is None:
             head = text.splitlines()[0] if text else ""
             delimiter = max((";", ",", "\t", "|"), key=head.count)
-        rows = [tuple(row) for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
+        try:
+            rows = [tuple(row) for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
+        except csv.Error as exc:
+            raise SourceError(f"{path}: not a hierarchy CSV ({exc}); fix the file") from None
         return cls(tuple(rows), name=path.name)
 
     @classmethod

@@ -19,6 +19,7 @@ from shopveil._core.lazy import lazy_exports
 if TYPE_CHECKING:
     from shopveil._core.hierarchy import Hierarchy
     from shopveil.anonymity._assess import Assessment, RiskSummary, assess
+    from shopveil.anonymity._choose import MethodChoice, MethodTrial, anonymize_auto
     from shopveil.anonymity._gate import FailingClass, GateCheck, GateReport, check_gate, gate
     from shopveil.anonymity._hierarchy import interval_hierarchy, load_hierarchies
     from shopveil.anonymity._lattice import LatticeNode, Loss, anonymize_lattice, evaluate_node
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         RiskModel,
         TCloseness,
         TDistance,
+        describe_requirement,
     )
     from shopveil.anonymity._utility import UtilityReport
 
@@ -41,6 +43,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "shopveil._core.hierarchy": ("Hierarchy",),
         "shopveil.anonymity._assess": ("Assessment", "RiskSummary", "assess"),
+        "shopveil.anonymity._choose": ("MethodChoice", "MethodTrial", "anonymize_auto"),
         "shopveil.anonymity._gate": (
             "FailingClass",
             "GateCheck",
@@ -66,6 +69,7 @@ __getattr__, __dir__ = lazy_exports(
             "RiskModel",
             "TCloseness",
             "TDistance",
+            "describe_requirement",
         ),
         "shopveil.anonymity._utility": ("UtilityReport",),
     },
@@ -84,6 +88,8 @@ __all__ = [
     "LatticeNode",
     "Loss",
     "MaxRisk",
+    "MethodChoice",
+    "MethodTrial",
     "MondrianMode",
     "Requirement",
     "RiskModel",
@@ -91,10 +97,12 @@ __all__ = [
     "TCloseness",
     "TDistance",
     "UtilityReport",
+    "anonymize_auto",
     "anonymize_lattice",
     "anonymize_mondrian",
     "assess",
     "check_gate",
+    "describe_requirement",
     "evaluate_node",
     "gate",
     "interval_hierarchy",

@@ -25,6 +25,7 @@ from shopveil.anonymity._requirements import (
     Requirement,
     RiskModel,
     TCloseness,
+    describe_requirement,
 )
 from shopveil.data import write_text
 from shopveil.errors import GateFailed, ParameterError, SourceError
@@ -75,6 +76,15 @@ class GateReport:
     def __bool__(self) -> bool:
         return self.passed
 
+    def failures(self) -> str:
+        """The failed checks in one line: ``k >= 5 (actual 2; 3 classes, 4 rows fail)``."""
+        return "; ".join(
+            f"{c.requirement} (actual {_fmt(c.actual)}; {c.failing_classes} classes, "
+            f"{c.failing_rows} rows fail)"
+            for c in self.checks
+            if not c.passed
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready values."""
         return {
@@ -91,18 +101,6 @@ class GateReport:
         if not target.parent.is_dir():
             raise SourceError(f"{target.parent}: the report folder does not exist")
         write_text(target, json.dumps(self.to_dict(), indent=2, default=str))
-
-
-def _describe(req: Requirement) -> str:
-    if isinstance(req, KAnonymity):
-        return f"k >= {req.k}"
-    if isinstance(req, LDiversity):
-        if req.variant is LDiversityVariant.RECURSIVE:
-            return f"recursive (c={req.c:g}, l={req.l:g})-diversity"
-        return f"{req.variant.value} l >= {req.l:g}"
-    if isinstance(req, TCloseness):
-        return f"t <= {req.t:g}"
-    return f"{req.model.value} risk <= {req.r:g}"
 
 
 def _actual(req: Requirement, a: Assessment) -> float | None:
@@ -152,7 +150,7 @@ def check_gate(
             passed = not bool(bad.any())
         checks.append(
             GateCheck(
-                requirement=_describe(req),
+                requirement=describe_requirement(req),
                 actual=_actual(req, assessment),
                 passed=passed,
                 failing_classes=int(bad.sum()),
@@ -163,7 +161,7 @@ def check_gate(
     failing = failing[np.argsort(-sizes[failing], kind="stable")][:_LISTED]
     listed = []
     for c in failing.tolist():
-        fails = tuple(_describe(req) for req, bad in failures.by_requirement if bad[c])
+        fails = tuple(describe_requirement(req) for req, bad in failures.by_requirement if bad[c])
         listed.append(FailingClass(int(sizes[c]), fails))
     passed = all(check.passed for check in checks)
     return GateReport(passed, tuple(checks), tuple(listed), assessment, tuple(qi))
@@ -190,14 +188,8 @@ def gate(
     if report_path is not None:
         report.write(report_path)
     if not report.passed:
-        failed = "; ".join(
-            f"{c.requirement} (actual {_fmt(c.actual)}; {c.failing_classes} classes, "
-            f"{c.failing_rows} rows fail)"
-            for c in report.checks
-            if not c.passed
-        )
         where = f"; report: {report_path}" if report_path is not None else ""
-        raise GateFailed(f"release gate failed: {failed}{where}")
+        raise GateFailed(f"release gate failed: {report.failures()}{where}")
     return report
 
 

@@ -68,6 +68,7 @@ def anonymize_lattice(
     population_size: int | None = None,
     classifier_target: str | None = None,
     rng: np.random.Generator | None = None,
+    time_limit: float | None = None,
 ) -> AnonymizationResult[pa.Table] | AnonymizationResult[pl.DataFrame]:
     """Full-domain generalization with the least loss that meets every requirement.
 
@@ -96,11 +97,15 @@ def anonymize_lattice(
         released rows of the rest and is tested on the held-out rows' original values.
     rng
         Draws the held-out rows; default a CSPRNG.
+    time_limit
+        Seconds the search may take; None for no limit.
 
     Raises
     ------
     PrivacyError
         When no node meets the requirements within the suppression limit.
+    TimeLimitExceeded
+        When the search runs past ``time_limit``.
     """
     prepared = prepare(table, qi, sensitive, requirements, population_size=population_size)
     if not 0.0 <= suppression_limit < 1.0:
@@ -109,7 +114,10 @@ def anonymize_lattice(
             "use e.g. 0.01 for 1%"
         )
     loss = Loss(loss)
-    search = Search(prepared, hierarchies_for(prepared.qi, hierarchies), suppression_limit)
+    if time_limit is not None and not time_limit >= 0:
+        raise ParameterError(f"time_limit: expected seconds >= 0, got {time_limit!r}")
+    maps = hierarchies_for(prepared.qi, hierarchies)
+    search = Search(prepared, maps, suppression_limit, time_limit)
     best = optimum(search, loss)
     if best is None:
         raise PrivacyError(

@@ -17,6 +17,7 @@ __all__ = [
     "RiskModel",
     "TCloseness",
     "TDistance",
+    "describe_requirement",
 ]
 
 
@@ -145,3 +146,17 @@ class MaxRisk:
 
 
 Requirement = KAnonymity | LDiversity | TCloseness | MaxRisk
+
+
+def describe_requirement(req: Requirement) -> str:
+    """The requirement as a reader writes it: ``k >= 5``, ``distinct l >= 2``, ``t <= 0.2``,
+    ``prosecutor risk <= 0.1``."""
+    if isinstance(req, KAnonymity):
+        return f"k >= {req.k}"
+    if isinstance(req, LDiversity):
+        if req.variant is LDiversityVariant.RECURSIVE:
+            return f"recursive (c={req.c:g}, l={req.l:g})-diversity"
+        return f"{req.variant.value} l >= {req.l:g}"
+    if isinstance(req, TCloseness):
+        return f"t <= {req.t:g}"
+    return f"{req.model.value} risk <= {req.r:g}"

@@ -15,6 +15,7 @@ lookup per column and grouping is one mixed-radix key.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +33,7 @@ from shopveil.anonymity._requirements import (
     MaxRisk,
     Requirement,
 )
+from shopveil.errors import TimeLimitExceeded
 
 __all__ = ["LatticeNode", "Loss", "Search", "optimum"]
 
@@ -58,7 +60,17 @@ class LatticeNode:
 class Search:
     """The de-duplicated table and the per-level lookup arrays of one search."""
 
-    def __init__(self, prepared: Prepared, maps: Sequence[LevelMaps], limit: float) -> None:
+    def __init__(
+        self,
+        prepared: Prepared,
+        maps: Sequence[LevelMaps],
+        limit: float,
+        time_limit: float | None = None,
+    ) -> None:
+        # Checked at every node evaluated: a search over many quasi-identifiers can take
+        # far longer than its caller is willing to wait.
+        self.deadline = None if time_limit is None else time.monotonic() + time_limit
+        self.time_limit = time_limit
         self.prepared = prepared
         self.maps = list(maps)
         self.n = prepared.n
@@ -129,6 +141,11 @@ class Search:
         requirements: Sequence[Requirement] | None = None,
     ) -> tuple[LatticeNode, np.ndarray]:
         """Evaluate a node against ``requirements`` (default all); ``loss=None`` skips loss."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeLimitExceeded(
+                f"the lattice search ran past its time limit of {self.time_limit:g} s; "
+                "give it more time or fewer quasi-identifiers"
+            )
         reqs = self.prepared.requirements if requirements is None else tuple(requirements)
         sens_needed = any(not isinstance(r, KAnonymity | MaxRisk) for r in reqs)
         left, left_card, left_ncp = self._half(0, levels)

@@ -28,8 +28,10 @@ from shopveil.anonymity import (
     AnonymizationResult,
     KAnonymity,
     LDiversity,
+    MethodChoice,
     Requirement,
     TCloseness,
+    anonymize_auto,
     anonymize_lattice,
     anonymize_mondrian,
     load_hierarchies,
@@ -66,6 +68,8 @@ class KAnonymizeResult:
 
     ``anonymized.table`` holds the released rows' quasi-identifier, sensitive and gate
     columns (what k-anonymity read); the output file holds every protected column.
+    ``choice`` says, for ``method="auto"`` with hierarchies, which method won and by
+    which measure; None when one method ran.
     """
 
     plan: Plan
@@ -73,6 +77,7 @@ class KAnonymizeResult:
     anonymized: AnonymizationResult[pa.Table]
     rows_in: int
     audit_seq: int
+    choice: MethodChoice | None = None
 
 
 def k_anonymize_file(
@@ -96,6 +101,7 @@ def k_anonymize_file(
     csv_escape: bool = True,
     on_start: Callable[[int], None] | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    time_limit: float = 60.0,
 ) -> KAnonymizeResult:
     """Protect ``input`` by ``policy``, make it k-anonymous on ``qi``, write ``output``.
 
@@ -103,9 +109,11 @@ def k_anonymize_file(
     columns nobody described. The ``qi`` columns are generalized by the k-anonymity step
     rather than by the policy; naming a direct identifier as a quasi-identifier is
     refused. ``method`` is ``lattice`` (full-domain generalization with the ARX
-    hierarchies in the folder ``hierarchies``), ``mondrian``, or ``auto`` (lattice when
-    hierarchies are given). Nothing is written unless every requirement is met and the
-    release is audited.
+    hierarchies in the folder ``hierarchies``), ``mondrian``, or ``auto``: with
+    hierarchies, both run (the lattice search for at most ``time_limit`` seconds) and
+    the one with the lower normalized certainty penalty is released (see
+    :func:`shopveil.anonymity.anonymize_auto`); without, Mondrian. Nothing is written
+    unless every requirement is met and the release is audited.
 
     Only the columns k-anonymity reads (quasi-identifiers, sensitive attributes, the
     policy's gate columns) are held in memory for every row. The other protected columns
@@ -158,7 +166,14 @@ def k_anonymize_file(
             row, pa.array(np.arange(first.needed.num_rows, dtype=np.int64))
         )
         # An Arrow table in gives an Arrow table out.
-        if method == "lattice":
+        anonymized: AnonymizationResult[pa.Table]
+        choice = None
+        if method == "auto":
+            anonymized, choice = anonymize_auto(
+                needed, qi, given, requirements, suppress, sensitive=sensitive,
+                time_limit=time_limit,
+            )  # fmt: skip
+        elif method == "lattice":
             anonymized = cast(
                 "AnonymizationResult[pa.Table]",
                 anonymize_lattice(needed, qi, given, requirements, suppress, sensitive=sensitive),
@@ -201,7 +216,7 @@ def k_anonymize_file(
                 plan=plan,
                 rows_in=first.rows_in,
                 rows_out=released.num_rows,
-                table_release=_describe(anonymized, qi, sensitive),
+                table_release=_describe(anonymized, qi, sensitive, choice),
                 consent=consent_details(subjects),
                 input=input_path.name,
                 output=output_path.name,
@@ -210,14 +225,14 @@ def k_anonymize_file(
         if owns_store:
             store.close()
     anonymized = dataclasses.replace(anonymized, table=released.drop_columns([row]))
-    return KAnonymizeResult(plan, scan, anonymized, first.rows_in, seq)
+    return KAnonymizeResult(plan, scan, anonymized, first.rows_in, seq, choice)
 
 
 def _check_method(method: str, hierarchies: object) -> str:
     if method not in _METHODS:
         raise ParameterError(f"--method: expected lattice or mondrian, got {method!r}")
     if method == "auto":
-        return "lattice" if hierarchies is not None else "mondrian"
+        return "auto" if hierarchies is not None else "mondrian"
     if method == "mondrian" and hierarchies is not None:
         raise ParameterError(
             "--hierarchies applies to full-domain generalization; add --method lattice"
@@ -355,10 +370,14 @@ def _unused_name(names: Sequence[str]) -> str:
 
 
 def _describe(
-    anonymized: AnonymizationResult[pa.Table], qi: Sequence[str], sensitive: Sequence[str]
+    anonymized: AnonymizationResult[pa.Table],
+    qi: Sequence[str],
+    sensitive: Sequence[str],
+    choice: MethodChoice | None,
 ) -> dict[str, Any]:
     utility = anonymized.utility
     return {
+        **({"method_choice": choice.to_dict()} if choice is not None else {}),
         "method": anonymized.method,
         "requirements": [repr(r) for r in anonymized.requirements],
         "quasi_identifiers": list(qi),

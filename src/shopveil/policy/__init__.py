@@ -13,13 +13,21 @@ from shopveil._core.lazy import lazy_exports
 if TYPE_CHECKING:
     from shopveil.policy._compile import ColumnLabel, ColumnStep, Plan, PlanGate, compile_plan
     from shopveil.policy._draft import DraftColumn, draft_policy_yaml
-    from shopveil.policy._load import PRESETS, load_policy, parse_policy
+    from shopveil.policy._explain import (
+        Choice,
+        Entry,
+        GateLine,
+        PolicyExplanation,
+        explain_policy,
+    )
+    from shopveil.policy._load import PRESETS, load_policy, parse_policy, preset_file
     from shopveil.policy._model import (
         ClassRule,
         ColumnRule,
         DPDefaults,
         Gates,
         Jurisdiction,
+        Origin,
         Policy,
         Purpose,
         ReleaseMode,
@@ -27,7 +35,12 @@ if TYPE_CHECKING:
         Role,
         TechniqueSpec,
     )
-    from shopveil.policy._registry import OPERATORS, build_operator, technique_names
+    from shopveil.policy._registry import (
+        OPERATORS,
+        build_operator,
+        scoped_domain,
+        technique_names,
+    )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -40,13 +53,21 @@ __getattr__, __dir__ = lazy_exports(
             "compile_plan",
         ),
         "shopveil.policy._draft": ("DraftColumn", "draft_policy_yaml"),
-        "shopveil.policy._load": ("PRESETS", "load_policy", "parse_policy"),
+        "shopveil.policy._explain": (
+            "Choice",
+            "Entry",
+            "GateLine",
+            "PolicyExplanation",
+            "explain_policy",
+        ),
+        "shopveil.policy._load": ("PRESETS", "load_policy", "parse_policy", "preset_file"),
         "shopveil.policy._model": (
             "ClassRule",
             "ColumnRule",
             "DPDefaults",
             "Gates",
             "Jurisdiction",
+            "Origin",
             "Policy",
             "Purpose",
             "ReleaseMode",
@@ -54,24 +75,34 @@ __getattr__, __dir__ = lazy_exports(
             "Role",
             "TechniqueSpec",
         ),
-        "shopveil.policy._registry": ("OPERATORS", "build_operator", "technique_names"),
+        "shopveil.policy._registry": (
+            "OPERATORS",
+            "build_operator",
+            "scoped_domain",
+            "technique_names",
+        ),
     },
 )
 
 __all__ = [
     "OPERATORS",
     "PRESETS",
+    "Choice",
     "ClassRule",
     "ColumnLabel",
     "ColumnRule",
     "ColumnStep",
     "DPDefaults",
     "DraftColumn",
+    "Entry",
+    "GateLine",
     "Gates",
     "Jurisdiction",
+    "Origin",
     "Plan",
     "PlanGate",
     "Policy",
+    "PolicyExplanation",
     "Purpose",
     "ReleaseMode",
     "Requirements",
@@ -80,7 +111,10 @@ __all__ = [
     "build_operator",
     "compile_plan",
     "draft_policy_yaml",
+    "explain_policy",
     "load_policy",
     "parse_policy",
+    "preset_file",
+    "scoped_domain",
     "technique_names",
 ]

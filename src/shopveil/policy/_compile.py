@@ -19,11 +19,11 @@ from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
 from shopveil.data import check_column_names
-from shopveil.errors import AccessDenied, PolicyError, SchemaError
+from shopveil.errors import AccessDenied, ParameterError, PolicyError, SchemaError
 from shopveil.mask import FakeSubstitute, Keep, Nullify, Redact, RedactMode
-from shopveil.policy._model import Policy, ReleaseMode, TechniqueSpec
-from shopveil.policy._registry import DROP
-from shopveil.pseudo import FormatPreservingEncrypt, KeyedToken
+from shopveil.policy._model import Origin, Policy, ReleaseMode, TechniqueSpec
+from shopveil.policy._registry import DROP, scope_operator
+from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken
 
 __all__ = ["ColumnLabel", "ColumnStep", "Plan", "PlanGate", "compile_plan"]
 
@@ -34,13 +34,18 @@ _KEEP = TechniqueSpec(Keep())
 
 @dataclass(frozen=True)
 class ColumnStep:
-    """What happens to one column, and why."""
+    """What happens to one column, and why.
+
+    ``reason`` names the policy line that decided it (``gdpr.yaml:12`` for a rule of the
+    shipped preset, ``mypolicy.yaml:7`` for the user's own), and ``origin`` is that line.
+    """
 
     column: str
     column_class: ColumnClass
     kind: Kind
     operator: RecordOperator | None  # None when the column is dropped
     reason: str
+    origin: Origin | None = None
 
     @property
     def technique(self) -> str:
@@ -108,6 +113,12 @@ def compile_plan(
     privileged role the policy allows ``purpose``, and a purpose that re-identifies
     people (support, fulfilment) is refused. ``mode`` is the release the plan is part
     of: record-level, or the first step of a table-level (k-anonymous) release.
+
+    Keyed techniques (tokens, erasable tokens, FPE, fakes) whose ``domain`` the policy
+    leaves open are keyed for this recipient: their domain becomes
+    ``<kind or column>|<jurisdiction>|<role>`` (see :func:`scoped_domain`), so releases
+    for other jurisdictions or roles do not share tokens; keys are bound to the purpose
+    in any case. A ``domain`` the policy sets is used as written.
     """
     labels = labels or {}
     check_column_names(schema.names, "the data")
@@ -122,9 +133,15 @@ def compile_plan(
         )
     sees = policy.roles[role].sees if role else None
     steps = []
+    jurisdiction = policy.jurisdiction.value if policy.jurisdiction else None
     for column in schema.names:
         column_class, kind, spec, reason = _choose(policy, column, purpose, labels)
         operator = spec.for_kind(kind)
+        if operator is not None:
+            try:
+                operator = scope_operator(operator, spec.params, column, jurisdiction, role)
+            except ParameterError as exc:
+                raise PolicyError(f"{spec.origin or policy.source}: {exc}") from None
         nested = pa.types.is_nested(schema.field(column).type)
         if sees is not None and column_class not in sees and not _hides_value(operator):
             operator = Nullify() if nested else Redact()
@@ -136,7 +153,7 @@ def compile_plan(
                 "drop, keep or \"null\" (quoted) under 'columns' in the policy, or flatten "
                 "it into one column per field"
             )
-        steps.append(ColumnStep(column, column_class, kind, operator, reason))
+        steps.append(ColumnStep(column, column_class, kind, operator, reason, spec.origin))
     return Plan(
         policy=policy.name,
         purpose=purpose,
@@ -153,7 +170,7 @@ def _hides_value(operator: RecordOperator | None) -> bool:
     if isinstance(operator, Redact):
         return operator.mode is RedactMode.VALUE
     return operator is None or isinstance(
-        operator, KeyedToken | FakeSubstitute | FormatPreservingEncrypt | Nullify
+        operator, KeyedToken | ErasableToken | FakeSubstitute | FormatPreservingEncrypt | Nullify
     )
 
 
@@ -202,16 +219,20 @@ def _choose(
 ) -> tuple[ColumnClass, Kind, TechniqueSpec, str]:
     if column in policy.columns:
         named = policy.columns[column]
-        return named.column_class, named.kind, named.for_purpose(purpose), f"named in {named.where}"
+        spec = named.for_purpose(purpose)
+        reason = f"named in {named.where}" + _for_purpose(purpose, spec, named.per_purpose)
+        return named.column_class, named.kind, spec, reason
     if column not in labels:
         raise SchemaError(
             f"column {column!r} is neither named in policy {policy.name!r} nor classified; "
             "scan the data first or list the column under 'columns'"
         )
     column_class, kind = labels[column]
-    for index, rule in enumerate(policy.rules, start=1):
+    for rule in policy.rules:
         if rule.matches(column_class, kind):
-            return column_class, kind, rule.for_purpose(purpose), f"{policy.name} rule {index}"
+            spec = rule.for_purpose(purpose)
+            reason = f"rule {rule.origin}" + _for_purpose(purpose, spec, rule.per_purpose)
+            return column_class, kind, spec, reason
     if column_class.is_personal and kind is Kind.UNKNOWN:
         raise SchemaError(
             f"column {column!r} looks personal ({column_class.value}) but is of no known "
@@ -221,6 +242,14 @@ def _choose(
             "to release it as is"
         )
     return column_class, kind, _KEEP, "no rule matches; kept"
+
+
+def _for_purpose(
+    purpose: str, spec: TechniqueSpec, per_purpose: Mapping[str, TechniqueSpec]
+) -> str:
+    if purpose in per_purpose and spec.origin is not None:
+        return f", for {purpose} at {spec.origin}"
+    return ""
 
 
 def _gate(policy: Policy, steps: list[ColumnStep]) -> PlanGate | None:

@@ -5,17 +5,12 @@ Every problem is reported as ``FILE:LINE: what is wrong; the fix``.
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import jsonschema
-import yaml
 
 from shopveil._core.budgets import DEFAULT_DELTA, ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
@@ -28,6 +23,7 @@ from shopveil.policy._model import (
     DPDefaults,
     Gates,
     Jurisdiction,
+    Origin,
     Policy,
     Purpose,
     ReleaseMode,
@@ -36,13 +32,14 @@ from shopveil.policy._model import (
     TechniqueSpec,
 )
 from shopveil.policy._registry import DROP, build_operator
+from shopveil.policy._yaml import Lines as _Lines
+from shopveil.policy._yaml import line_of as _line
+from shopveil.policy._yaml import load_yaml, validate
 
-__all__ = ["PRESETS", "load_policy", "parse_policy"]
+__all__ = ["PRESETS", "load_policy", "parse_policy", "preset_file"]
 
 PRESETS = ("gdpr", "ccpa", "lgpd", "pipl")
 _MAX_EXTENDS_DEPTH = 8
-
-_Lines = dict[tuple[str | int, ...], int]
 
 
 def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
@@ -59,11 +56,31 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     return _build(merged, source, lines)
 
 
+def preset_file(name: str) -> str:
+    """Where the preset ``name`` (``gdpr``, ``ccpa``, ``lgpd``, ``pipl``, ``base``) is
+    installed: the YAML file to open to read its rules."""
+    if name not in (*PRESETS, "base"):
+        raise PolicyError(f"no preset {name!r}; use one of {', '.join(PRESETS)}")
+    return str(resources.files("shopveil.policy").joinpath(f"presets/{name}.yaml"))
+
+
+_PRESET_SOURCE = "preset:"
+
+
+def _origin(source: str, lines: _Lines, path: tuple[str | int, ...]) -> Origin:
+    """The file and line of ``path``; a preset is named by its file, ``gdpr.yaml``."""
+    line = _line(lines, path)
+    if source.startswith(_PRESET_SOURCE):
+        preset = source.removeprefix(_PRESET_SOURCE)
+        return Origin(f"{preset}.yaml", line, preset)
+    return Origin(source, line)
+
+
 def _read(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str, _Lines]:
     name = str(name_or_path)
     if name in (*PRESETS, "base"):
         text = resources.files("shopveil.policy").joinpath(f"presets/{name}.yaml").read_text()
-        source = f"preset:{name}"
+        source = f"{_PRESET_SOURCE}{name}"
     else:
         path = Path(name_or_path)
         if not path.is_file():
@@ -76,64 +93,31 @@ def _read(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str, _L
     return document, source, lines
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], _Lines]:
-    try:
-        document = yaml.load(text, Loader=_LOADER)
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else "?"
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and context_mark is not None:
-            problem += f" ({context} started at line {context_mark.line + 1})"
-        raise PolicyError(f"{source}:{line}: {problem}; fix the YAML syntax there") from None
-    if node is None:
-        raise PolicyError(f"{source}:1: the policy is empty; start with 'shopveil_policy: 1'")
-    if not isinstance(document, dict):
-        raise PolicyError(f"{source}:1: a policy is a mapping; start with 'shopveil_policy: 1'")
-    lines: _Lines = {}
-    _collect_lines(node, (), lines, source)
-    _validate_schema(document, source, lines)
+    document, lines = load_yaml(text, source)
+    validate(document, source, lines)
     _check_dp(document.get("dp", {}), source, lines)
     _annotate(document, source, lines)
     return document, lines
-
-
-def _collect_lines(
-    node: yaml.Node, path: tuple[str | int, ...], lines: _Lines, source: str
-) -> None:
-    """Map each path in the document to the line it starts on (keys: the key's line)."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                raise PolicyError(
-                    f"{source}:{key_node.start_mark.line + 1}: {key!r} appears twice; keep one"
-                )
-            seen.add(key)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _collect_lines(value_node, (*path, key), lines, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _collect_lines(item, (*path, index), lines, source)
 
 
 _WHERE = "__where__"
 
 
 def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
-    """Tag each rule, column and role with its own file and line; they survive merging."""
+    """Tag each rule, column, role, purpose and gate with its own file and line; they
+    survive merging."""
     for i, spec in enumerate(document.get("rules", [])):
         spec[_WHERE] = (source, lines, ("rules", i))
-    for section in ("columns", "roles"):
+    for section in ("columns", "roles", "purposes"):
         for name, spec in document.get(section, {}).items():
             spec[_WHERE] = (source, lines, (section, name))
+    gates = document.get("gates")
+    if gates:
+        gates[_GATES_WHERE] = {
+            key: _origin(source, lines, ("gates", key)) for key in _GATE_KEYS if key in gates
+        }
+    document[_FILES] = [_origin(source, {}, ())]
     dp = document.get("dp", {})
     dp[_BOUNDS_WHERE] = {
         column: f"{source}:{_line(lines, ('dp', 'bounds', column))}"
@@ -142,6 +126,9 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
 
 
 _BOUNDS_WHERE = "__bounds_where__"
+_GATES_WHERE = "__gates_where__"
+_GATE_KEYS = ("k", "l", "t", "max_risk")
+_FILES = "__files__"  # the files a policy was merged from, its own first
 
 
 def _check_dp(dp: Mapping[str, Any], source: str, lines: _Lines) -> None:
@@ -159,59 +146,6 @@ def _check_dp(dp: Mapping[str, Any], source: str, lines: _Lines) -> None:
             f"{source}:{_line(lines, ('dp', 'default_budget', 'epsilon'))}: "
             f"dp.default_budget.epsilon is {budget['epsilon']}; give a finite ε, e.g. 1.0"
         )
-
-
-@functools.cache
-def _schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(
-        resources.files("shopveil.policy").joinpath("policy.schema.json").read_text()
-    )
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator_class.check_schema(schema)
-    return validator_class(schema)
-
-
-def _validate_schema(document: dict[str, Any], source: str, lines: _Lines) -> None:
-    errors = sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return
-    error = errors[0]
-    path = tuple(error.absolute_path)
-    where = ".".join(str(p) for p in path) or "the top level"
-    raise PolicyError(f"{source}:{_line(lines, path)}: {where}: {_describe(error)}")
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    validator_value: Any = error.validator_value
-    schema: Any = error.schema
-    if error.validator == "enum":
-        choices = ", ".join(str(c) for c in validator_value if c is not None)
-        return f"{error.instance!r} is not allowed; use one of {choices}"
-    if error.validator == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"{error.message}; remove or rename it{hint}"
-    if error.validator == "required":
-        return f"{error.message}; add it"
-    if error.validator == "const":
-        return f"must be {validator_value!r}"
-    if error.validator == "type" and validator_value == "number" and _numeric_text(error.instance):
-        # YAML 1.1 reads 1e-7 (no dot in the mantissa) as text.
-        return f"{error.message}; write it with a dot, e.g. 1.0e-7, so YAML reads a number"
-    return str(error.message)
-
-
-def _numeric_text(value: object) -> bool:
-    try:
-        return isinstance(value, str) and math.isfinite(float(value))
-    except ValueError:
-        return False
-
-
-def _line(lines: _Lines, path: tuple[str | int, ...]) -> int:
-    while path and path not in lines:
-        path = path[:-1]
-    return lines.get(path, 1)
 
 
 def _resolve_extends(
@@ -236,6 +170,12 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     for section in ("purposes", "roles", "columns", "requirements", "gates"):
         merged[section] = {**parent.get(section, {}), **child.get(section, {})}
     merged["rules"] = [*child.get("rules", []), *parent.get("rules", [])]
+    merged[_FILES] = [*child.get(_FILES, []), *parent.get(_FILES, [])]
+    if merged["gates"]:
+        merged["gates"][_GATES_WHERE] = {
+            **parent.get("gates", {}).get(_GATES_WHERE, {}),
+            **child.get("gates", {}).get(_GATES_WHERE, {}),
+        }
     parent_dp, child_dp = parent.get("dp", {}), child.get("dp", {})
     merged["dp"] = {**parent_dp, **child_dp}
     for key in ("bounds", _BOUNDS_WHERE):
@@ -252,6 +192,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
             release_modes=frozenset(ReleaseMode(m) for m in spec["release_modes"]),
             reidentify=spec.get("reidentify", False),
             honours_opt_out=spec.get("honours_opt_out", False),
+            origin=_origin(*spec[_WHERE]),
         )
         for name, spec in document.get("purposes", {}).items()
     }
@@ -269,6 +210,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
             name=name,
             purposes=frozenset(spec["purposes"]),
             sees=frozenset(ColumnClass(c) for c in spec["sees"]),
+            origin=_origin(role_source, role_lines, path),
         )
     rules = []
     for spec in document.get("rules", []):
@@ -283,6 +225,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
                 per_purpose=_per_purpose(
                     spec, kind or Kind.UNKNOWN, purposes, rule_source, rule_lines, path
                 ),
+                origin=_origin(rule_source, rule_lines, path),
             )
         )
     columns = {}
@@ -295,7 +238,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
             kind=kind,
             default=_technique(spec, kind, column_source, column_lines, path),
             per_purpose=_per_purpose(spec, kind, purposes, column_source, column_lines, path),
-            where=f"{column_source}:{_line(column_lines, path)}",
+            origin=_origin(column_source, column_lines, path),
         )
     jurisdiction = document.get("jurisdiction")
     gates = _gates(document.get("gates"), source, lines)
@@ -310,6 +253,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         requirements=Requirements(**document.get("requirements", {})),
         gates=gates,
         dp=_dp_defaults(document.get("dp", {})),
+        files=tuple(document.get(_FILES, ())),
     )
 
 
@@ -356,7 +300,12 @@ def _gates(spec: Mapping[str, Any] | None, source: str, lines: _Lines) -> Gates 
             f"{source}:{_line(lines, ('gates',))}: gates name no check; add k, l, t or max_risk"
         )
     qi = spec.get("quasi_identifiers")
-    return Gates(tuple(requirements), tuple(qi) if qi is not None else None, sensitive)
+    return Gates(
+        tuple(requirements),
+        tuple(qi) if qi is not None else None,
+        sensitive,
+        origins=spec.get(_GATES_WHERE, {}),
+    )
 
 
 def _technique(
@@ -364,13 +313,14 @@ def _technique(
 ) -> TechniqueSpec:
     technique, params = spec["technique"], spec.get("params") or {}
     line = _line(lines, (*path, "technique"))
+    origin = _origin(source, lines, (*path, "technique"))
     if technique == DROP:
         if params:
             raise PolicyError(f"{source}:{line}: 'drop' takes no params; remove them")
-        return TechniqueSpec(None)
+        return TechniqueSpec(None, origin=origin)
     try:
         # Built once, here: every parameter is checked before any row moves.
-        return TechniqueSpec(build_operator(technique, params, kind), params)
+        return TechniqueSpec(build_operator(technique, params, kind), params, origin)
     except ParameterError as exc:
         raise PolicyError(f"{source}:{line}: {exc}") from None
 

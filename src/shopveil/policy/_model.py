@@ -12,7 +12,7 @@ from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil._core.units import PrivacyUnit
-from shopveil.anonymity import Requirement
+from shopveil.anonymity import KAnonymity, LDiversity, Requirement, TCloseness
 from shopveil.errors import AccessDenied, PolicyError
 from shopveil.policy._registry import DROP, with_kind_defaults
 
@@ -22,6 +22,7 @@ __all__ = [
     "DPDefaults",
     "Gates",
     "Jurisdiction",
+    "Origin",
     "Policy",
     "Purpose",
     "ReleaseMode",
@@ -56,6 +57,29 @@ def _frozen(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a policy declared something: a file and a line in it.
+
+    Attributes
+    ----------
+    file
+        The policy file as it was given, or ``<name>.yaml`` for a preset shipped in the
+        package (``shopveil/policy/presets/<name>.yaml``).
+    line
+        The line, counted from 1.
+    preset
+        The preset's name when ``file`` is a preset shipped with ShopVeil, else None.
+    """
+
+    file: str
+    line: int
+    preset: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
 class TechniqueSpec:
     """A technique the policy names, compiled once into its operator.
 
@@ -67,10 +91,13 @@ class TechniqueSpec:
     params
         The parameters the policy set, as written. Those it left open follow the kind
         of the column (:meth:`for_kind`).
+    origin
+        The line that names the technique (the rule's, the column's or a purpose's).
     """
 
     operator: RecordOperator | None
     params: Mapping[str, Any] = field(default_factory=dict)
+    origin: Origin | None = None  # the line that names the technique
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -94,13 +121,17 @@ class Purpose:
     release_modes: frozenset[ReleaseMode]
     reidentify: bool = False
     honours_opt_out: bool = False
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
 class Role:
+    """Who receives a release: the purposes it may act for and the classes it may see."""
+
     name: str
     purposes: frozenset[str]
     sees: frozenset[ColumnClass]
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +142,7 @@ class ClassRule:
     kind: Kind | None
     default: TechniqueSpec
     per_purpose: Mapping[str, TechniqueSpec] = field(default_factory=dict)
+    origin: Origin | None = None  # the rule's first line
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "per_purpose", _frozen(self.per_purpose))
@@ -133,10 +165,15 @@ class ColumnRule:
     kind: Kind
     default: TechniqueSpec
     per_purpose: Mapping[str, TechniqueSpec] = field(default_factory=dict)
-    where: str = "<policy>"  # FILE:LINE, for messages about this column
+    origin: Origin | None = None  # the column's line
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "per_purpose", _frozen(self.per_purpose))
+
+    @property
+    def where(self) -> str:
+        """``FILE:LINE`` of the column, for messages about it."""
+        return str(self.origin) if self.origin is not None else "<policy>"
 
     def for_purpose(self, purpose: str) -> TechniqueSpec:
         """The technique this rule applies under ``purpose``."""
@@ -157,12 +194,29 @@ class Gates:
     """Table-level checks a release must pass (k, l, t, risk), on the released columns.
 
     ``quasi_identifiers`` defaults to the released columns classed as quasi-identifiers;
-    ``l`` and ``t`` need ``sensitive`` columns named.
+    ``l`` and ``t`` need ``sensitive`` columns named. ``origins`` gives, per gate key
+    (``k``, ``l``, ``t``, ``max_risk``), the line that set it.
     """
 
     requirements: tuple[Requirement, ...]
     quasi_identifiers: tuple[str, ...] | None = None
     sensitive: tuple[str, ...] = ()
+    origins: Mapping[str, Origin] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "origins", _frozen(self.origins))
+
+    def origin_of(self, requirement: Requirement) -> Origin | None:
+        """The line that set ``requirement``; None when it is not known."""
+        if isinstance(requirement, KAnonymity):
+            key = "k"
+        elif isinstance(requirement, LDiversity):
+            key = "l"
+        elif isinstance(requirement, TCloseness):
+            key = "t"
+        else:
+            key = "max_risk"
+        return self.origins.get(key)
 
 
 @dataclass(frozen=True)
@@ -196,7 +250,11 @@ class DPDefaults:
 
 @dataclass(frozen=True)
 class Policy:
-    """A validated policy. Load one with :func:`shopveil.policy.load_policy`."""
+    """A validated policy. Load one with :func:`shopveil.policy.load_policy`.
+
+    ``files`` lists the files it was merged from (line 1 of each), its own first, then
+    each file it extends (``gdpr.yaml`` and ``base.yaml`` for the shipped presets).
+    """
 
     name: str
     source: str
@@ -208,6 +266,7 @@ class Policy:
     requirements: Requirements = field(default_factory=Requirements)
     gates: Gates | None = None
     dp: DPDefaults = field(default_factory=DPDefaults)
+    files: tuple[Origin, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "purposes", _frozen(self.purposes))

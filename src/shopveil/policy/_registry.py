@@ -34,7 +34,17 @@ from shopveil.mask import (
 )
 from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken
 
-__all__ = ["DROP", "OPERATORS", "build_operator", "technique_names", "with_kind_defaults"]
+__all__ = [
+    "DROP",
+    "OPERATORS",
+    "build_operator",
+    "domain_base",
+    "keyed",
+    "scope_operator",
+    "scoped_domain",
+    "technique_names",
+    "with_kind_defaults",
+]
 
 DROP = "drop"
 
@@ -115,6 +125,58 @@ def with_kind_defaults(
         return dataclasses.replace(operator, **changed)  # type: ignore[type-var]
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"technique {operator.name!r}: {exc}") from None
+
+
+def keyed(operator: RecordOperator | None) -> bool:
+    """True for an operator whose output depends on a key with a ``domain`` (tokens,
+    erasable tokens, format-preserving encryption, deterministic fakes)."""
+    return operator is not None and "domain" in {
+        f.name
+        for f in dataclasses.fields(operator)  # type: ignore[arg-type]
+    }
+
+
+_SCOPE_SEPARATOR = "|"
+_MAX_DOMAIN = 90  # the key context adds a prefix ("token:", "fpe:") within 100 characters
+
+
+def domain_base(operator: RecordOperator, column: str) -> str:
+    """The domain a keyed operator names, or the column's name when it names none."""
+    return getattr(operator, "domain", None) or column
+
+
+def scoped_domain(base: str, jurisdiction: str | None, role: str | None) -> str:
+    """The key domain of a release to one recipient: ``base|jurisdiction|role``.
+
+    Keys are already bound to the purpose; binding the default domain to the policy's
+    jurisdiction and the receiving role as well keeps copies made for different
+    recipients from joining on their tokens. A domain the policy sets itself is used as
+    written, which is how a policy declares that copies may join.
+    """
+    return _SCOPE_SEPARATOR.join((base, jurisdiction or "none", role or "any"))
+
+
+def scope_operator(
+    operator: RecordOperator,
+    params: Mapping[str, Any],
+    column: str,
+    jurisdiction: str | None,
+    role: str | None,
+) -> RecordOperator:
+    """``operator`` keyed for one recipient, unless the policy set its ``domain``.
+
+    Returns ``operator`` itself for an operator without a key domain, and for one whose
+    domain the policy named (``params``).
+    """
+    if not keyed(operator) or "domain" in params:
+        return operator
+    domain = scoped_domain(domain_base(operator, column), jurisdiction, role)
+    if len(domain) > _MAX_DOMAIN:
+        raise ParameterError(
+            f"column {column!r}: the key domain {domain[:40]!r}... is longer than "
+            f"{_MAX_DOMAIN} characters; give the technique a shorter 'domain' under params"
+        )
+    return dataclasses.replace(operator, domain=domain)  # type: ignore[type-var]
 
 
 def _defaults_for_kind(operator_class: type[Any], kind: Kind, allowed: list[str]) -> dict[str, Any]:
