@@ -20,7 +20,7 @@ from shopveil.dp._ledger import Ledger
 from shopveil.dp._query._answer import Answer
 from shopveil.dp._query._engine import run_query
 from shopveil.dp._query._parser import parse_expression
-from shopveil.dp._query._plan import QueryOptions
+from shopveil.dp._query._plan import AutoBounds, QueryOptions
 from shopveil.errors import ParameterError
 
 __all__ = ["Query"]
@@ -154,12 +154,14 @@ class Query:
         purpose: str = "-",
         request_id: str | None = None,
         estimate_bounds: bool = False,
+        automatic: AutoBounds | None = None,
         rng: Rng = None,
     ) -> Answer:
         """Run on ``data`` (a path, or an in-memory table registered as ``self.table``).
 
         ``unit`` None takes a registered dataset's unit, and refuses data that holds
-        customer ids (see :func:`~shopveil.dp.run_query`).
+        customer ids (see :func:`~shopveil.dp.run_query`). ``automatic=AutoBounds()``
+        chooses the bounds privately (give no ``bounds=`` then).
         """
         options = QueryOptions(
             epsilon=epsilon,
@@ -172,6 +174,7 @@ class Query:
             analyst=analyst,
             purpose=purpose,
             estimate_bounds=estimate_bounds,
+            automatic=automatic,
         )
         return run_query(
             self.to_sql(),
