@@ -248,3 +248,12 @@ def test_one_person_moves_the_clipped_sums_by_at_most_the_bound(ledger: Ledger) 
     assert moved >= 0.99 * bound / value_grid(component, bound)  # the whale is clipped to C
     value, _ = mechanisms(component, bound, plan.settings.bias_reach)
     assert value.map(moved).epsilon <= component.epsilon * (1 + 1e-9)
+
+
+def test_no_rows_still_releases_the_one_group(ledger: Ledger) -> None:
+    table = _orders(customers=30)
+    options = _options(1.0)
+    sql = "SELECT COUNT(*) AS n, SUM(amount) AS s FROM t WHERE amount < 0"
+    answer = run_query(sql, table, table="t", options=options, ledger=ledger)
+    assert len(answer.rows) == 1
+    assert answer.rows[0]["n"].low <= 0 <= answer.rows[0]["n"].high

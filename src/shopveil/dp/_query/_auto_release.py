@@ -71,8 +71,10 @@ class AutoSql:
             t, norm = f"CAST(t{i} AS DOUBLE)", f"CAST(l{i} AS DOUBLE)"
             keep = _factor(norm, bound * _SHRINK / unit)
             wide = _factor(norm, reach * _SHRINK / unit)
-            columns.append(f"sum(CAST(trunc({t} * {keep} * {steps!r}) AS BIGINT))")
-            columns.append(f"sum(CAST(trunc({t} * ({wide} - {keep}) * {bias_steps!r}) AS BIGINT))")
+            # coalesce: a table with no rows (everyone left out) still has its one group.
+            columns.append(f"coalesce(sum(CAST(trunc({t} * {keep} * {steps!r}) AS BIGINT)), 0)")
+            clipped = f"trunc({t} * ({wide} - {keep}) * {bias_steps!r})"
+            columns.append(f"coalesce(sum(CAST({clipped} AS BIGINT)), 0)")
         columns.append(f"count(*) FILTER (WHERE _grank <= {chosen.groups:d})")
         ranked = (
             f"ranked AS (SELECT *, row_number() OVER (PARTITION BY _uid ORDER BY {order}) "

@@ -71,6 +71,7 @@ SUM, AVG = AggregateFunction.SUM, AggregateFunction.AVG
 # Candidate bounds: a √2 grid from 2^-10 to 2^40 (few candidates: the exponential
 # mechanism's error grows with their log), and group counts 1 … 32, then powers of two.
 _COUNT_WEIGHT = 0.2
+_PRIOR = 2  # people per grid step: the low quantile of an empty table is a small value
 TOTAL_GRID = np.array([2.0 ** (k / 2) for k in range(-20, 81)])
 GROUP_GRID = np.array([*range(1, 33), *(2.0**k for k in range(6, 21))], dtype=np.float64)
 
@@ -216,27 +217,34 @@ def _quantile_utilities(sorted_values: np.ndarray, grid: np.ndarray, level: floa
     return -np.maximum(0.0, np.maximum(below - target, target - upto))
 
 
-def make_person_quantile(level: float, grid: np.ndarray, epsilon: float) -> Measurement:
+def make_person_quantile(
+    level: float, grid: np.ndarray, epsilon: float, *, prior: int = 0
+) -> Measurement:
     """The ``level``-quantile of one value per person, among ``grid``: ε-DP per person.
 
     Permute-and-flip with scale 2/ε over utilities of sensitivity 1 (one person is one
-    value); ``map(d) = PureDP(2d/scale)``.
+    value); ``map(d) = PureDP(2d/scale)``. ``prior`` people per grid step are taken off
+    each candidate's utility, a data-independent preference for small candidates that
+    decides only where the data cannot (no people, or a handful): then the bound is
+    small rather than anywhere on the grid.
     """
     if not 0 < level < 1:
         raise ParameterError(f"level must be in (0, 1), got {level}")
     scale = 2 / epsilon * (1 + 2**-40)
     exact_level = Fraction(level)
+    penalty = prior * np.arange(len(grid), dtype=np.float64)
 
     def function(data: Any, bits: RandomBits) -> float:
         values = np.sort(np.asarray(data, dtype=np.float64))
-        utilities = _quantile_utilities(values, grid, level)
+        utilities = _quantile_utilities(values, grid, level) - penalty
         below = np.searchsorted(values, grid, side="left")
         upto = np.searchsorted(values, grid, side="right")
         n = len(values)
 
         def exact(i: int) -> Fraction:
             target = exact_level * n
-            return -max(Fraction(0), int(below[i]) - target, target - int(upto[i]))
+            worst = max(Fraction(0), int(below[i]) - target, target - int(upto[i]))
+            return -worst - prior * i
 
         return float(grid[permute_and_flip(utilities, scale, bits, exact=exact)])
 
@@ -275,7 +283,7 @@ def bounds_measurement(plan: AutoPlan) -> Measurement:
     """
     s = plan.settings
     count = laplace_for(PureDP(plan.count_epsilon), 1)
-    low = make_person_quantile(s.low_level, TOTAL_GRID, plan.quantile_epsilon)
+    low = make_person_quantile(s.low_level, TOTAL_GRID, plan.quantile_epsilon, prior=_PRIOR)
     groups = (
         make_person_quantile(s.groups_level, GROUP_GRID, plan.groups_epsilon)
         if plan.groups_epsilon > 0
