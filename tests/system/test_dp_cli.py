@@ -102,7 +102,14 @@ def test_budget_set_show_reset(orders: Path) -> None:
     ("args", "message"),
     [
         (["SELECT * FROM orders", "--epsilon", "1"], "raw rows"),
-        (["SELECT SUM(Quantity) FROM orders", "--epsilon", "1"], "missing bounds"),
+        (
+            ["SELECT SUM(Quantity) FROM orders", "--epsilon", "1", "--max-contributions", "5"],
+            "missing bounds",
+        ),
+        (
+            ["SELECT MEDIAN(Quantity) FROM orders", "--epsilon", "1"],
+            "automatic bounds cover COUNT",
+        ),
         (["SELECT COUNT(*) FROM orders", "--epsilon", "0"], "epsilon must be > 0"),
         (["SELECT COUNT(*) FROM orders", "--epsilon", "-1"], "epsilon"),
         (["SELECT COUNT(*) FROM other", "--epsilon", "1"], "unknown table"),
@@ -283,3 +290,31 @@ def test_budget_show_json_keeps_a_tiny_delta(orders: Path) -> None:
     assert runner.invoke(app, set_).exit_code == 0
     (shown,) = _json(["budget", "show", "orders", "--json"])
     assert shown["total"] == {"epsilon": "1", "delta": "0.00000000000015"}
+
+
+def test_without_bounds_the_query_chooses_them_and_explains_its_split(orders: Path) -> None:
+    args = [
+        "query",
+        "SELECT Country, SUM(Quantity * UnitPrice) AS revenue FROM orders GROUP BY Country",
+        "--data", str(orders), "--epsilon", "1", "--privacy-unit", "CustomerID",
+        "--keys", "Country=France,Germany,United Kingdom",
+    ]  # fmt: skip
+    budget = ["budget", "set", "orders", "--epsilon", "10", "--unit", "CustomerID"]
+    assert runner.invoke(app, budget).exit_code == 0
+    shown = runner.invoke(app, [*args, "--explain"])
+    assert shown.exit_code == 0, shown.output
+    assert "revenue: bias → interval with bias" in shown.stdout
+    assert "ε = 1 for the whole query, split before any data is read:" in shown.stdout
+    assert "choosing the bounds: ε=0.15" in shown.stdout
+    assert "revenue: ε=0.7225 for the value, ε=0.1275" in shown.stdout
+    assert "clipped to" in shown.stdout
+    out = _json([*args, "--json"])
+    cell = out["rows"][0]["revenue"]
+    assert cell["low_with_bias"] <= cell["value"] + cell["bias"] <= cell["high_with_bias"]
+    assert isinstance(cell["flag"], bool)
+    assert out["budget_split"]["bounds_selection"] == 0.15
+    assert out["explain"][0].startswith("ε = 1")
+    # Given bounds and a row cap, the query is answered as before: no bias estimate.
+    manual = _json([*args, "--bounds", "revenue=0:50", "--max-contributions", "5", "--json"])
+    assert "bias" not in manual["rows"][0]["revenue"]
+    assert "bounds_selection" not in manual["budget_split"]

@@ -51,15 +51,15 @@ def _bounds(values: list[str] | None) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _unit(column: str | None, max_contributions: int) -> PrivacyUnit | None:
+def _unit(column: str | None, max_contributions: int | None) -> PrivacyUnit | None:
     """The unit the analyst asks for; None leaves it to the catalog (or refuses ids)."""
     from shopveil._core.units import PerCustomer
 
     if column is None:
-        if max_contributions != 1:
+        if max_contributions is not None:
             raise ParameterError("--max-contributions needs --privacy-unit COLUMN")
         return None
-    return PerCustomer(column, max_contributions)
+    return PerCustomer(column, max_contributions or 1)
 
 
 @contextmanager
@@ -93,8 +93,12 @@ def query(
         ),
     ] = None,
     max_contributions: Annotated[
-        int, typer.Option("--max-contributions", help="Rows kept per customer.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--max-contributions",
+            help="Rows kept per customer \\[default: bounds chosen privately, see --explain].",
+        ),
+    ] = None,
     delta: Annotated[
         float, typer.Option("--delta", help="δ for choosing GROUP BY keys privately.")
     ] = 1e-8,
@@ -129,11 +133,14 @@ def query(
             "default budget (options given here win).",
         ),
     ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Print how ε was split, and why.")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Answer an aggregate SQL query with differential privacy, charged to the ledger."""
     from shopveil._core.budgets import PureDP
-    from shopveil.dp import DEFAULT_TOTAL, QueryOptions, run_query
+    from shopveil.dp import DEFAULT_TOTAL, AutoBounds, QueryOptions, run_query
 
     chosen: dict[str, Any] = {
         "delta": delta,
@@ -147,16 +154,22 @@ def query(
     }
     if privacy_unit is not None or policy is None:
         chosen["unit"] = _unit(privacy_unit, max_contributions)
-    elif max_contributions != 1:
+    elif max_contributions is not None:
         raise ParameterError("--max-contributions needs --privacy-unit COLUMN")
+    # Nothing bounds the query: it chooses its bounds itself, privately.
+    manual = bool(chosen["bounds"]) or max_contributions is not None or estimate_bounds
     default_total: Budget = DEFAULT_TOTAL
     jurisdiction = None
     if policy is None:
+        if not manual:
+            chosen["automatic"] = AutoBounds()
         options = QueryOptions(epsilon=PureDP(epsilon), **chosen)
     else:
         from shopveil.policy import load_policy
 
         loaded = load_policy(policy)
+        if not (manual or loaded.dp.bounds or loaded.dp.unit is not None):
+            chosen["automatic"] = AutoBounds()
         options = QueryOptions.from_policy(loaded, epsilon=PureDP(epsilon), **chosen)
         default_total = loaded.dp.default_budget or DEFAULT_TOTAL
         jurisdiction = loaded.jurisdiction
@@ -181,15 +194,23 @@ def query(
 
     # Group values, column and dataset names are data, never Rich markup.
     out = Table(title=escape(f"DP answer on {answer.dataset} (cost {answer.cost})"))
+    biased = {
+        c
+        for c in answer.columns
+        if any(isinstance(r.get(c), Cell) and r[c].low_with_bias is not None for r in answer.rows)
+    }
     for column in answer.columns:
         out.add_column(escape(column), justify="right")
+        if column in biased:
+            out.add_column(escape(f"{column}: bias → interval with bias"), justify="right")
     for row in answer.rows:
-        out.add_row(
-            *(
-                escape(v.render() if isinstance(v, Cell) else str(v))
-                for v in (row.get(c) for c in answer.columns)
-            )
-        )
+        shown = []
+        for column in answer.columns:
+            v = row.get(column)
+            shown.append(escape(v.render() if isinstance(v, Cell) else str(v)))
+            if column in biased:
+                shown.append(escape(v.render_bias() if isinstance(v, Cell) else "-"))
+        out.add_row(*shown)
     console.print(out)
     left = f"budget left for {answer.dataset} ({answer.unit}): {answer.budget_left}"
     left += f" of {answer.budget_total}"
@@ -206,3 +227,6 @@ def query(
     console.print(f"budget split: {split}", highlight=False, markup=False, soft_wrap=True)
     for note in answer.notes:
         console.print(f"  note: {note}", highlight=False, markup=False, soft_wrap=True)
+    if explain:
+        for line in answer.explain:
+            console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -41,7 +41,7 @@ from shopveil.dp._query._answer import Answer, Cell, budget_dict
 from shopveil.dp._query._engine import run_query, table_name
 from shopveil.dp._query._parser import parse_query
 from shopveil.dp._query._people import read_contents
-from shopveil.dp._query._plan import QueryOptions
+from shopveil.dp._query._plan import AutoBounds, QueryOptions
 from shopveil.dp._query._spec import QuerySpec
 from shopveil.dp._recipes import top_k, top_pairs
 from shopveil.dp._selection import (
@@ -58,6 +58,7 @@ __all__ = [
     "AccountState",
     "Accountant",
     "Answer",
+    "AutoBounds",
     "Catalog",
     "Cell",
     "Charge",

@@ -21,7 +21,7 @@ from shopveil.dp._ledger import Ledger
 from shopveil.dp._query._answer import Answer
 from shopveil.dp._query._engine import run_query
 from shopveil.dp._query._parser import parse_expression
-from shopveil.dp._query._plan import QueryOptions
+from shopveil.dp._query._plan import AutoBounds, QueryOptions
 from shopveil.errors import ParameterError
 
 __all__ = ["Query"]
@@ -163,14 +163,16 @@ class Query:
         purpose: str = "-",
         request_id: str | None = None,
         estimate_bounds: bool = False,
+        automatic: AutoBounds | None = None,
         rng: Rng = None,
         subjects: SubjectFilter | None = None,
     ) -> Answer:
         """Run on ``data`` (a path, or an in-memory table registered as ``self.table``).
 
         ``unit`` None takes a registered dataset's unit, and refuses data that holds
-        customer ids; ``subjects`` withholds the customers the consent register does not
-        allow (see :func:`~shopveil.dp.run_query`).
+        customer ids (see :func:`~shopveil.dp.run_query`); ``subjects`` withholds the
+        customers the consent register does not allow. ``automatic=AutoBounds()`` chooses
+        the bounds privately (give no ``bounds=`` then).
         """
         options = QueryOptions(
             epsilon=epsilon,
@@ -183,6 +185,7 @@ class Query:
             analyst=analyst,
             purpose=purpose,
             estimate_bounds=estimate_bounds,
+            automatic=automatic,
         )
         return run_query(
             self.to_sql(),

@@ -17,20 +17,48 @@ class Cell:
     """A released value and its (1 − α) noise interval.
 
     ``low``/``high`` bound the value; quantiles give ``rank_error`` instead (the released
-    value's rank is within that many rows of the target rank).
+    value's rank is within that many rows of the target rank). With automatic bounds,
+    ``bias`` estimates what clipping left out (the truth is about ``value + bias``),
+    ``bias_error`` is that estimate's half-width, ``low_with_bias``/``high_with_bias``
+    cover the truth itself with probability 1 − α, and ``flag`` marks a cell whose bias
+    may be larger than its noise.
     """
 
     value: float | int | None
     low: float | None = None
     high: float | None = None
     rank_error: float | None = None
+    bias: float | None = None
+    bias_error: float | None = None
+    low_with_bias: float | None = None
+    high_with_bias: float | None = None
+    flag: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The cell as plain JSON-ready values."""
         out: dict[str, Any] = {"value": self.value, "low": self.low, "high": self.high}
         if self.rank_error is not None:
             out["rank_error"] = self.rank_error
+        if self.low_with_bias is not None or self.bias is not None:
+            out["bias"] = self.bias
+            out["bias_error"] = self.bias_error
+            out["low_with_bias"] = self.low_with_bias
+            out["high_with_bias"] = self.high_with_bias
+            out["flag"] = self.flag
         return out
+
+    def render_bias(self) -> str:
+        """The bias estimate and the interval that includes it; ``!`` flags the cell."""
+        if self.value is None or (self.bias is None and self.low_with_bias is None):
+            return "-"
+        mark = " !" if self.flag else ""
+        if self.low_with_bias is None or self.high_with_bias is None:
+            return f"unbounded{mark}"
+        interval = f"[{_fmt(self.low_with_bias)}, {_fmt(self.high_with_bias)}]"
+        if self.bias is None:
+            return interval + mark
+        spread = f" ± {_fmt(self.bias_error)}" if self.bias_error is not None else ""
+        return f"{_signed(self.bias)}{spread} → {interval}{mark}"
 
     def render(self) -> str:
         """The cell as text for a table: the value and its interval."""
@@ -41,6 +69,10 @@ class Cell:
         if self.low is None or self.high is None:
             return _fmt(self.value)
         return f"{_fmt(self.value)} ± {_fmt((self.high - self.low) / 2)}"
+
+
+def _signed(value: float) -> str:
+    return ("+" if value >= 0 else "") + _fmt(value)
 
 
 def _fmt(value: float | int) -> str:
@@ -89,6 +121,7 @@ class Answer:
     default_budget: bool = False
     replayed: bool = False
     split: tuple[tuple[str, float], ...] = field(default=())
+    explain: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as plain JSON-ready values."""
@@ -109,6 +142,7 @@ class Answer:
             "default_budget": self.default_budget,
             "replayed": self.replayed,
             "notes": list(self.notes),
+            "explain": list(self.explain),
         }
 
     def to_json(self) -> str:
@@ -131,6 +165,7 @@ class Answer:
             request_id=d["request_id"],
             notes=tuple(d["notes"]),
             split=tuple(d.get("budget_split", {}).items()),
+            explain=tuple(d.get("explain", ())),
         )
 
     def with_budget(self, left: Budget, total: Budget, *, default: bool, replayed: bool) -> Answer:

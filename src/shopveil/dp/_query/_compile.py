@@ -1,6 +1,6 @@
 """Compiling a parsed query into a :class:`Plan`: validate, allocate, render.
 
-1. :func:`_validate` checks the query against the table and the privacy unit: every
+1. :func:`validate_query` checks the query against the table and the privacy unit: every
    column exists, no group key is the unit itself, at most one histogram.
 2. :func:`_allocate` splits ε over the aggregates by their weights (and over choosing
    the groups privately, when some key has no public values), and gives each aggregate
@@ -22,7 +22,7 @@ from shopveil.dp._query._render import render_sql
 from shopveil.dp._query._spec import Aggregate, AggregateFunction, QuerySpec
 from shopveil.errors import ParameterError, QueryError, SchemaError
 
-__all__ = ["compile_plan"]
+__all__ = ["compile_plan", "validate_query"]
 
 
 def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str], *, seed: int) -> Plan:
@@ -31,7 +31,7 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str], *, 
     ``seed`` keys which rows of each person contribution bounding keeps; draw it from
     the query's rng (:func:`~._bounding.bounding_seed`).
     """
-    unit = _validate(spec, options, columns)
+    unit = validate_query(spec, options, columns)
     budget = _allocate(spec, options)
     sql = render_sql(spec, budget.steps, unit, selection=budget.selection_epsilon > 0, seed=seed)
     return Plan(
@@ -47,7 +47,7 @@ def compile_plan(spec: QuerySpec, options: QueryOptions, columns: list[str], *, 
     )
 
 
-def _validate(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> PrivacyUnit:
+def validate_query(spec: QuerySpec, options: QueryOptions, columns: list[str]) -> PrivacyUnit:
     """The query's unit, once the query is known to fit the table; raise otherwise."""
     unit = options.unit
     if unit is None:

@@ -14,13 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 from shopveil._core.extras import from_extra
 from shopveil.dp._query._plan import SOURCE, Plan
-from shopveil.dp._query._spec import AggregateFunction
+from shopveil.dp._query._spec import AggregateFunction, Expr
 from shopveil.errors import QueryError, SourceError
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["UNFILTERED", "bind", "check_numeric", "fetch", "open_data", "run", "table_name"]
+__all__ = [
+    "UNFILTERED",
+    "bind",
+    "check_numeric",
+    "check_numeric_args",
+    "fetch",
+    "open_data",
+    "run",
+    "table_name",
+]
 
 UNFILTERED = "_shopveil_unfiltered"  # the data as read; SOURCE is it, less left-out people
 
@@ -128,12 +137,19 @@ def check_numeric(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     The plan casts their arguments to DOUBLE, so text would fail only while the data is
     read, after the charge; the argument types are known from the schema alone.
     """
-    args = [
-        s.aggregate.arg
-        for s in plan.steps
-        if (s.aggregate.func.clamps or s.aggregate.func is AggregateFunction.HISTOGRAM)
-        and s.aggregate.arg
-    ]
+    check_numeric_args(
+        con,
+        [
+            s.aggregate.arg
+            for s in plan.steps
+            if (s.aggregate.func.clamps or s.aggregate.func is AggregateFunction.HISTOGRAM)
+            and s.aggregate.arg
+        ],
+    )
+
+
+def check_numeric_args(con: duckdb.DuckDBPyConnection, args: list[Expr]) -> None:
+    """Refuse ``args`` that are not numbers (from the schema alone)."""
     if not args:
         return
     types = bind(con, f"SELECT {', '.join(a.sql for a in args)} FROM {SOURCE}").types

@@ -28,17 +28,18 @@ import numpy as np
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.subjects import SubjectFilter
-from shopveil._core.units import PerCustomer
 from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import half_width
 from shopveil.dp._query._answer import Answer, Cell
+from shopveil.dp._query._auto_run import run_automatic
 from shopveil.dp._query._bounding import bounding_seed
 from shopveil.dp._query._compile import compile_plan
 from shopveil.dp._query._duckdb import bind, check_numeric, run, table_name
 from shopveil.dp._query._duckdb import open_data as _open
 from shopveil.dp._query._estimate import ESTIMATE_SHARE, estimate_bounds, missing_bounds
+from shopveil.dp._query._notes import explain, notes
 from shopveil.dp._query._parser import parse_query, quote_identifier
 from shopveil.dp._query._plan import Plan, QueryOptions, Step
 from shopveil.dp._query._release import (
@@ -137,49 +138,6 @@ def _avg_cell(s: float, c: float, hs: float, hc: float, low: float, high: float)
     return Cell(value, max(low, min(corners)), min(high, max(corners)))
 
 
-def _notes(plan: Plan) -> list[str]:
-    unit = plan.unit
-    notes = [f"privacy unit: {unit.describe()}"]
-    if isinstance(unit, PerCustomer):
-        notes.append(
-            f"each customer's rows beyond {unit.max_contributions} are dropped at random "
-            "before aggregating; rows without a customer id are excluded"
-        )
-        notes.append(
-            "each customer in the data pays this query from their own budget; customers "
-            "whose budget is spent are left out"
-        )
-    estimated = dict(plan.estimated)
-    for s in plan.steps:
-        if s.bounds is not None and s.aggregate.func is not HISTOGRAM:
-            origin = f"from {s.bounds_from}" if s.bounds_from else "given with the query"
-            if s.aggregate.alias in estimated:
-                origin = "estimated privately"
-            notes.append(
-                f"{s.aggregate.alias}: values clamped to [{s.bounds[0]:g}, {s.bounds[1]:g}] "
-                f"(bounds {origin})"
-            )
-        if s.aggregate.func is HISTOGRAM:
-            notes.append(f"{s.aggregate.alias}: values outside the bins count in the edge bins")
-    for alias, (low, high) in plan.estimated:
-        notes.append(
-            f"{alias}: clamping bounds [{low:g}, {high:g}] were estimated privately "
-            f"(ε={plan.estimate_epsilon:.4g} over all estimated bounds)"
-        )
-    if plan.public_keys and plan.selection_epsilon == 0:
-        notes.append("groups are the public keys given; rows with other keys are left out")
-    if plan.selection_epsilon > 0:
-        notes.append(
-            f"groups chosen by DP partition selection (ε={plan.selection_epsilon:.4g}, "
-            f"δ={plan.options.delta:g}): groups with few people are not shown"
-        )
-    notes.append(
-        f"intervals cover the noise with probability {1 - plan.options.alpha:g}; "
-        "they do not cover sampling error or the effect of clamping and bounding"
-    )
-    return notes
-
-
 def run_query(
     sql: str,
     data: Any,
@@ -243,6 +201,18 @@ def run_query(
         options = replace(options, unit=target.unit)
         bits = as_bits(rng)
         seed = bounding_seed(bits)
+        if options.automatic is not None:
+            auto = run_automatic(
+                con, spec, options, columns, target, ledger, request_id, bits, seed
+            )
+            if auto.answer is None:
+                return _replayed(auto.charge)
+            if request_id is not None:
+                ledger.record_answer(request_id, auto.answer.to_json())
+            return auto.answer.with_budget(
+                auto.charge.remaining, auto.charge.total, default=auto.charge.is_default,
+                replayed=False,
+            )  # fmt: skip
         missing = missing_bounds(spec, options) if options.estimate_bounds else []
         main = options
         if missing:
@@ -377,8 +347,9 @@ def _build(
         dataset=name,
         unit=plan.unit.key,
         request_id=request_id,
-        notes=tuple(_notes(plan)),
+        notes=tuple(notes(plan)),
         split=tuple(split),
+        explain=tuple(explain(plan)),
     )
 
 

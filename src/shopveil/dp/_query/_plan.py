@@ -20,9 +20,72 @@ from shopveil.errors import ParameterError
 if TYPE_CHECKING:
     from shopveil.policy import Policy
 
-__all__ = ["SOURCE", "Plan", "QueryOptions", "Step"]
+__all__ = ["SOURCE", "AutoBounds", "Plan", "QueryOptions", "Step"]
 
 SOURCE = "_shopveil_source"  # the registered data, less the people left out
+
+
+@dataclass(frozen=True)
+class AutoBounds:
+    """How a query chooses its own contribution bounds, privately, within its ε.
+
+    Each person's contributions to an aggregate, one per group, are clipped together:
+    their absolute values may add up to at most ``C`` (larger ones are scaled down), so
+    one person moves the released vector by at most ``C`` whatever the number of groups.
+    ``C`` is chosen from DP quantiles of the people's totals (see :mod:`._automatic`).
+
+    Parameters
+    ----------
+    bounds_share
+        Share of the query's ε spent choosing the bounds (and, for private keys, how
+        many groups of each person count towards choosing the groups).
+    bias_share
+        Share of each aggregate's ε spent on the estimate of what clipping left out.
+    selection_weight
+        Choosing the groups privately weighs this much against one aggregate.
+    low_level, high_level
+        The two DP quantiles of the people's totals that the bound is read from: the
+        low one, and a high one at least at ``high_level``: as high as the budget
+        reads reliably, given the number of people and ε.
+    clipped_per_epsilon
+        The bound aims at about ``clipped_per_epsilon / ε`` people clipped, the point
+        where clipping one more person costs about as much as the noise saves.
+    max_factor
+        The bound is at most this many times the ``low_level`` quantile.
+    groups_level
+        Quantile of the number of groups per person counted in choosing the groups.
+    bias_reach
+        The clipped mass is estimated up to ``bias_reach`` times the bound: the interval
+        that includes the bias holds when nobody's total goes beyond that.
+    """
+
+    bounds_share: float = 0.15
+    bias_share: float = 0.15
+    selection_weight: float = 1.0
+    low_level: float = 0.5
+    high_level: float = 0.75
+    clipped_per_epsilon: float = 16.0
+    max_factor: float = 128.0
+    groups_level: float = 0.5
+    bias_reach: float = 4.0
+
+    def __post_init__(self) -> None:
+        for name in ("bounds_share", "bias_share", "low_level", "high_level", "groups_level"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 < value < 1):
+                raise ParameterError(f"{name} must be in (0, 1), got {value!r}")
+        if not self.low_level < self.high_level:
+            raise ParameterError(
+                f"low_level must be below high_level, got {self.low_level} and {self.high_level}"
+            )
+        for name in ("selection_weight", "clipped_per_epsilon"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 < value < math.inf):
+                raise ParameterError(f"{name} must be finite and > 0, got {value!r}")
+        for name in ("max_factor", "bias_reach"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 1 < value < math.inf):
+                raise ParameterError(f"{name} must be finite and > 1, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -52,6 +115,11 @@ class QueryOptions:
     estimate_bounds
         Estimate missing clamping bounds privately (with a fifth of ε) instead of
         refusing the query.
+    automatic
+        Choose the contribution bounds privately (:class:`AutoBounds`) instead of
+        taking ``bounds`` and the unit's ``max_contributions``: each person's total per
+        aggregate is clipped, and every value comes with an estimate of the clipping's
+        bias. Covers COUNT, COUNT(DISTINCT unit), SUM and AVG.
     bounds_where
         ``{name: origin}`` for bounds that did not come with the query (e.g. from a
         policy file); the answer's notes say where each bound came from.
@@ -72,6 +140,7 @@ class QueryOptions:
     estimate_bounds: bool = False
     bounds_where: Mapping[str, str] = field(default_factory=dict)
     unit_declared: bool = False
+    automatic: AutoBounds | None = None
 
     @classmethod
     def from_policy(cls, policy: Policy, *, epsilon: PureDP, **options: Any) -> QueryOptions:
@@ -121,6 +190,13 @@ class QueryOptions:
         for name, w in self.weights.items():
             if not (isinstance(w, int | float) and w > 0 and math.isfinite(w)):
                 raise ParameterError(f"weight for {name!r} must be > 0, got {w!r}")
+        if self.automatic is not None:
+            if not isinstance(self.automatic, AutoBounds):
+                raise ParameterError(f"automatic must be AutoBounds(), got {self.automatic!r}")
+            if self.bounds or self.estimate_bounds:
+                raise ParameterError(
+                    "automatic bounds choose every bound; leave out bounds and estimate_bounds"
+                )
         object.__setattr__(self, "bounds", dict(self.bounds))
         object.__setattr__(self, "keys", {k: tuple(v) for k, v in self.keys.items()})
         object.__setattr__(self, "weights", dict(self.weights))
