@@ -301,7 +301,8 @@ def test_without_bounds_the_query_chooses_them_and_explains_its_split(orders: Pa
     ]  # fmt: skip
     budget = ["budget", "set", "orders", "--epsilon", "10", "--unit", "CustomerID"]
     assert runner.invoke(app, budget).exit_code == 0
-    shown = runner.invoke(app, [*args, "--explain"])
+    # Wide enough that no header wraps, whatever widths the noisy values take.
+    shown = runner.invoke(app, [*args, "--explain"], env={"COLUMNS": "400"})
     assert shown.exit_code == 0, shown.output
     assert "revenue: bias → interval with bias" in shown.stdout
     assert "ε = 1 for the whole query, split before any data is read:" in shown.stdout

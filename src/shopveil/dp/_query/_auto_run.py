@@ -8,7 +8,6 @@ values released with their bias estimates.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from shopveil.dp._query._compile import validate_query
 from shopveil.dp._query._duckdb import bind, check_numeric_args, run
 from shopveil.dp._query._plan import QueryOptions
 from shopveil.dp._query._spec import QuerySpec
-from shopveil.dp._query._target import Target, exclude
+from shopveil.dp._query._target import Target, charge_target
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,19 +61,12 @@ def run_automatic(
     stand_in = Chosen(0, 1, ((1.0, 1.0),) * n, (0.9,) * n, (1.0,) * n)
     bind(con, sql.release_sql(plan, stand_in))  # schema errors now, before the charge
     check_auto(plan)
-    charge = ledger.charge(
-        request_id or uuid.uuid4().hex,
-        target.dataset,
-        target.unit,
-        plan.cost,
-        people=target.people.people if target.people is not None else None,
-        analyst=options.analyst,
-        purpose=options.purpose,
-        what=f"query on {target.dataset}: {', '.join(a.alias for a in spec.aggregates)}",
-    )
+    charge = charge_target(
+        con, ledger, target, plan.cost, [a.alias for a in spec.aggregates],
+        request_id=request_id, analyst=options.analyst, purpose=options.purpose,
+    )  # fmt: skip
     if charge.replayed:
         return AutoRun(charge, None)
-    exclude(con, target, charge.left_out)
     stats_relation = bind(con, sql.stats_sql)  # rebound: left-out people are gone now
     per_person = run(stats_relation)
     groups = np.asarray([row[0] for row in per_person], dtype=np.float64)

@@ -20,7 +20,6 @@ import itertools
 import math
 import os
 import shlex
-import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,7 +50,7 @@ from shopveil.dp._query._release import (
     sum_mechanism,
 )
 from shopveil.dp._query._spec import AggregateFunction
-from shopveil.dp._query._target import exclude, registered_path, resolve_target
+from shopveil.dp._query._target import charge_target, registered_path, resolve_target
 from shopveil.dp._selection import partition_selection_for
 from shopveil.errors import ParameterError, QueryError
 
@@ -232,19 +231,12 @@ def run_query(
         relation = bind(con, plan.sql)
         values_relation = bind(con, plan.values_sql) if plan.values_sql else None
         check_release(plan)
-        charge = ledger.charge(
-            request_id or uuid.uuid4().hex,
-            target.dataset,
-            target.unit,
-            plan.cost,
-            people=target.people.people if target.people is not None else None,
-            analyst=options.analyst,
-            purpose=options.purpose,
-            what=f"query on {target.dataset}: {', '.join(a.alias for a in spec.aggregates)}",
-        )
+        charge = charge_target(
+            con, ledger, target, plan.cost, [a.alias for a in spec.aggregates],
+            request_id=request_id, analyst=options.analyst, purpose=options.purpose,
+        )  # fmt: skip
         if charge.replayed:
             return _replayed(charge)
-        exclude(con, target, charge.left_out)
         if missing:
             estimated = estimate_bounds(
                 spec, options, columns, lambda q: run(bind(con, q)), plan.estimate_epsilon, bits,

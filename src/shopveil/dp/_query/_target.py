@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import os
 import shlex
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shopveil._core.budgets import Budget
 from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.dp._catalog import Catalog, Dataset
-from shopveil.dp._ledger import Ledger
+from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._query._duckdb import UNFILTERED
 from shopveil.dp._query._people import (
     FilePeople,
@@ -198,6 +201,37 @@ def withhold(
     note = f"consent register, by {column!r}: {subjects.describe()}"
     held = Withheld(column, values, subjects.requires_grant, note)
     return replace(target, people=people, withheld=held)
+
+
+def charge_target(
+    con: duckdb.DuckDBPyConnection,
+    ledger: Ledger,
+    target: Target,
+    cost: Budget,
+    aliases: Sequence[str],
+    *,
+    request_id: str | None,
+    analyst: str,
+    purpose: str,
+) -> Charge:
+    """Charge the query's ``cost`` to ``target``'s people, then leave out who cannot pay.
+
+    A replayed request is charged nothing and leaves the data as it is: its stored
+    answer is returned instead.
+    """
+    charge = ledger.charge(
+        request_id or uuid.uuid4().hex,
+        target.dataset,
+        target.unit,
+        cost,
+        people=target.people.people if target.people is not None else None,
+        analyst=analyst,
+        purpose=purpose,
+        what=f"query on {target.dataset}: {', '.join(aliases)}",
+    )
+    if not charge.replayed:
+        exclude(con, target, charge.left_out)
+    return charge
 
 
 def exclude(con: duckdb.DuckDBPyConnection, target: Target, left_out: np.ndarray) -> None:
