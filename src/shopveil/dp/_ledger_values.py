@@ -23,6 +23,7 @@ from shopveil.errors import BudgetExceeded, ParameterError
 
 __all__ = [
     "PARTS",
+    "TOLERANCE",
     "AccountState",
     "Charge",
     "ChargeRecord",
@@ -46,7 +47,7 @@ __all__ = [
 PARTS = ("epsilon", "delta", "rho")
 """A stored budget's three values, in the order of its columns."""
 
-_TOLERANCE = 1e-9  # relative slack for float sums such as 10 × 0.1
+TOLERANCE = 1e-9  # relative slack for float sums such as 10 × 0.1; people are charged with it too
 
 
 class Renewal(StrEnum):
@@ -180,7 +181,7 @@ def add(a: Budget, b: Budget) -> Budget:
 
 def _exceeds(total: Budget, spent: Budget) -> bool:
     t, s = parts(total), parts(spent)
-    return any(s[k] > t[k] * (1 + _TOLERANCE) + 1e-15 for k in t)
+    return any(s[k] > t[k] * (1 + TOLERANCE) + 1e-15 for k in t)
 
 
 def check_name(name: str, value: str) -> str:

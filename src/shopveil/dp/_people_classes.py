@@ -28,14 +28,13 @@ from datetime import datetime
 import numpy as np
 import sqlalchemy as sa
 
-from shopveil.dp._ledger_values import Renewal
+from shopveil.dp._ledger_values import TOLERANCE, Renewal
 from shopveil.errors import StoreError
 from shopveil.store import SPENT, read_classes, write_classes
 
 __all__ = ["Classes", "load_classes", "move"]
 
 _FIRST = {Renewal.NEVER: 0, Renewal.MONTHLY: 3, Renewal.DAILY: 6}  # in SPENT's order
-_TOLERANCE = 1e-9  # the ledger's relative slack for float sums such as 10 × 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +79,7 @@ class Classes:
 
     def cannot_pay(self, now: datetime, cost: np.ndarray, cap: np.ndarray) -> np.ndarray:
         """Per row, whether ``cost`` would take its people past ``cap``."""
-        limit = cap * (1 + _TOLERANCE) + 1e-15 - cost
+        limit = cap * (1 + TOLERANCE) + 1e-15 - cost
         return np.asarray((self.spent_now(now) > limit).any(axis=1))
 
     def exhausted(self, now: datetime, cap: np.ndarray) -> np.ndarray:
