@@ -75,7 +75,7 @@ def test_gdpr_minimises_per_purpose() -> None:
 def test_pipl_keeps_training_federated_and_data_in_region() -> None:
     policy = load_policy("pipl")
     assert policy.purposes["model_training"].release_modes == {ReleaseMode.FEDERATED}
-    assert policy.requirements.data_residency == "in_region"
+    assert policy.processing.transfers.region == "cn"  # leaving it is a transfer
     with pytest.raises(AccessDenied, match="does not allow record-level release"):
         compile_plan(policy, CUSTOMERS, purpose="model_training", labels=LABELS)
 

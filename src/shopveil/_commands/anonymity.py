@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -251,6 +252,10 @@ def k_anonymize_file(
     role: str | None = None,
     csv_escape: bool = True,
     time_limit: float = 60.0,
+    recipient: str | None = None,
+    destination: str | None = None,
+    status: str | None = None,
+    as_of: date | None = None,
 ) -> None:
     """Protect ``input`` by ``policy``, make it k-anonymous, write ``output``, print a summary.
 
@@ -281,6 +286,10 @@ def k_anonymize_file(
             csv_escape=csv_escape,
             on_start=progress.start,
             time_limit=time_limit,
+            recipient=recipient,
+            destination=destination,
+            status=status,
+            as_of=as_of,
         )
         progress.advance(done.rows_in)
     result = done.anonymized

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -132,12 +133,43 @@ def anonymize(
             "left alone).",
         ),
     ] = True,
+    recipient: Annotated[
+        str | None,
+        typer.Option(
+            help="A recipient the policy declares \\[default: the one the role goes to, else "
+            "the first party]; a sale or share leaves out customers who opted out of it."
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="The region the output goes to \\[default: the recipient's]; leaving the "
+            "data's region needs a transfer mechanism in the policy.",
+        ),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="The status the output claims: pseudonymized, deidentified (CCPA) or "
+            "anonymous; refused unless its checks pass."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The day (YYYY-MM-DD) retention periods and ages count from \\[default: today].",
+        ),
+    ] = None,
 ) -> None:
     """Protect a table by policy (--policy), and make it k-anonymous with --k.
 
     With --k, the policy (the gdpr preset when --policy is left out) removes or tokenizes
-    direct identifiers first; k-anonymity then generalizes the --qi columns.
+    direct identifiers first; k-anonymity then generalizes the --qi columns. The release's
+    status, recipient, transfer and retention are written to OUTPUT.release.json.
     """
+    day = _day(as_of)
     if k is not None:
         from shopveil._commands.anonymity import k_anonymize_file
 
@@ -158,6 +190,10 @@ def anonymize(
             role=role,
             csv_escape=csv_escape,
             time_limit=time_limit,
+            recipient=recipient,
+            destination=to,
+            status=status,
+            as_of=day,
         )
         return
     if policy is None:
@@ -177,6 +213,10 @@ def anonymize(
             on_start=progress.start,
             on_rows=progress.advance,
             csv_escape=csv_escape,
+            recipient=recipient,
+            destination=to,
+            status=status,
+            as_of=day,
         )
     summary = result.summary
     table = Table(title=f"{summary.input} → {summary.output} ({result.plan.policy}, {purpose})")
@@ -193,6 +233,15 @@ def anonymize(
     )
     for note in result.plan.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")  # notes name columns
+
+
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ParameterError(f"--as-of: expected a day as YYYY-MM-DD, got {text!r}") from None
 
 
 @translate_errors

@@ -53,6 +53,7 @@ class ConsentPurpose(StrEnum):
     MARKETING = "marketing"  # direct marketing: offers, newsletters, targeted campaigns
     PERSONALIZATION = "personalization"  # profiling: recommenders, segments, churn scores
     SALE_SHARING = "sale_sharing"  # selling or sharing with third parties (CCPA: and ads)
+    CROSS_BORDER = "cross_border"  # a transfer out of the data's region (PIPL Art. 39)
 
 
 class Basis(StrEnum):
@@ -112,11 +113,12 @@ class LegalBasis:
         return f"{purpose}: {rule}"
 
 
-_A, _M, _P, _S = (
+_A, _M, _P, _S, _X = (
     ConsentPurpose.ANALYTICS,
     ConsentPurpose.MARKETING,
     ConsentPurpose.PERSONALIZATION,
     ConsentPurpose.SALE_SHARING,
+    ConsentPurpose.CROSS_BORDER,
 )
 _GDPR, _CCPA, _LGPD, _PIPL = (
     Jurisdiction.GDPR,
@@ -137,6 +139,8 @@ LEGAL_BASES = _rows(
     LegalBasis(_GDPR, _M, _OBJECTION, "GDPR Art. 6(1)(f), Recital 47, Art. 21(2)-(3)"),
     LegalBasis(_GDPR, _P, _OBJECTION, "GDPR Art. 6(1)(f), Art. 21(1)-(2), Art. 22"),
     LegalBasis(_GDPR, _S, _CONSENT, "GDPR Art. 6(1)(a), Art. 7(3)"),
+    # Asked only when the policy's transfer mechanism is the customer's consent.
+    LegalBasis(_GDPR, _X, _CONSENT, "GDPR Art. 49(1)(a)"),
     # CCPA / CPRA (Cal. Civ. Code 1798.100 ff.; CCPA Regulations, 11 CCR 7000 ff.)
     LegalBasis(_CCPA, _A, _OBJECTION, "Cal. Civ. Code 1798.100(c)"),
     LegalBasis(
@@ -144,11 +148,14 @@ LEGAL_BASES = _rows(
     ),
     LegalBasis(_CCPA, _P, _OBJECTION, "Cal. Civ. Code 1798.185(a)(16)"),
     LegalBasis(_CCPA, _S, _OBJECTION, "Cal. Civ. Code 1798.120(a), 1798.135; 11 CCR 7025"),
+    LegalBasis(_CCPA, _X, _OBJECTION, "no transfer rule in Cal. Civ. Code 1798.100 ff."),
     # LGPD (Lei 13.709/2018)
     LegalBasis(_LGPD, _A, _OBJECTION, "LGPD Art. 7 IX, Art. 10, Art. 18 §2"),
     LegalBasis(_LGPD, _M, _CONSENT, "LGPD Art. 7 I, Art. 8 §5, Art. 18 IX"),
     LegalBasis(_LGPD, _P, _OBJECTION, "LGPD Art. 7 IX, Art. 10, Art. 18 §2, Art. 20"),
     LegalBasis(_LGPD, _S, _CONSENT, "LGPD Art. 7 I and §5, Art. 8 §5"),
+    # Asked only when the policy's transfer mechanism is the customer's consent.
+    LegalBasis(_LGPD, _X, _CONSENT, "LGPD Art. 33 VIII"),
     # PIPL (China, 2021): no legitimate-interest basis, so consent unless a contract needs it
     LegalBasis(_PIPL, _A, _CONSENT, "PIPL Art. 13(1), Art. 14, Art. 15"),
     LegalBasis(
@@ -156,12 +163,14 @@ LEGAL_BASES = _rows(
     ),
     LegalBasis(_PIPL, _P, _CONSENT, "PIPL Art. 13(1), Art. 24(2)"),
     LegalBasis(_PIPL, _S, _SEPARATE, "PIPL Art. 23, Art. 29, Art. 39"),
+    LegalBasis(_PIPL, _X, _SEPARATE, "PIPL Art. 39"),
     # No law named: a grant wherever GDPR or LGPD asks consent (sale_sharing, marketing);
     # opt-out for analytics and personalization, as GDPR, CCPA and LGPD have them.
     LegalBasis(None, _A, _OBJECTION, "no jurisdiction named"),
     LegalBasis(None, _M, _CONSENT, "no jurisdiction named", frozenset({_S})),
     LegalBasis(None, _P, _OBJECTION, "no jurisdiction named"),
     LegalBasis(None, _S, _CONSENT, "no jurisdiction named"),
+    LegalBasis(None, _X, _CONSENT, "no jurisdiction named"),
 )
 """``(jurisdiction or None, purpose) → LegalBasis``: every law and purpose has a row."""
 

@@ -19,6 +19,7 @@ from shopveil.audit import AuditLog
 from shopveil.governance._bases import (
     ConsentPurpose,
     ConsentStatus,
+    LegalBasis,
     legal_basis,
 )
 from shopveil.governance._filter import REF_BYTES, ConsentFilter, subject_ref
@@ -186,6 +187,11 @@ class ConsentRegister:
         basis = legal_basis(purpose, jurisdiction)
         if basis is None:
             return ConsentFilter(purpose, None, self._key)
+        return self.filter_basis(purpose, basis)
+
+    def filter_basis(self, purpose: str, basis: LegalBasis) -> ConsentFilter:
+        """Whose data ``purpose`` may use under one row of the law's table, ``basis``
+        (for a check that is not a release purpose's own, such as a transfer's)."""
         honoured = {basis.purpose, *basis.also_honours}
         excluded: list[bytes] = []
         granted: list[bytes] = []

@@ -13,10 +13,17 @@ from shopveil.data import open_source, table_format
 from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError
 from shopveil.keys import Keyring
-from shopveil.pipeline._audit import audit_release
+from shopveil.pipeline._audit import audit_release, records_of_processing, write_manifest
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._run import RunSummary, run_plan
-from shopveil.policy import Plan, Policy, compile_plan, load_policy
+from shopveil.policy import (
+    Plan,
+    Policy,
+    ReleaseStatus,
+    bind_processing,
+    compile_plan,
+    load_policy,
+)
 from shopveil.store import Store
 
 __all__ = ["AnonymizeResult", "anonymize_file"]
@@ -45,6 +52,9 @@ def anonymize_file(
     on_start: Callable[[int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
     csv_escape: bool = True,
+    recipient: str | None = None,
+    destination: str | None = None,
+    status: ReleaseStatus | str | None = None,
 ) -> AnonymizeResult:
     """Protect ``input`` into ``output`` under ``policy`` for ``purpose`` (and ``role``).
 
@@ -57,6 +67,13 @@ def anonymize_file(
     ``on_start`` receives an estimate of the row count (for progress bars).
     ``csv_escape=False`` writes CSV cells that start with ``=``, ``+``, ``-``, ``@``, tab
     or CR as they are, instead of prefixing them with ``'`` (numbers are never changed).
+
+    ``recipient``, ``destination`` and ``status`` bind the release to the processing
+    around it (:func:`shopveil.policy.bind_processing`): a sale or a share leaves out
+    customers who opted out of it, a transfer needs a mechanism (and, under PIPL, each
+    customer's separate consent), rows past retention stay out, and a claimed status
+    must pass its checks. What the output legally is goes into its audit event and into
+    the manifest written beside it (``OUTPUT.release.json``).
     """
     input_path, output_path = Path(input), Path(output)
     table_format(output_path)  # an unsupported output name fails before any work
@@ -66,6 +83,16 @@ def anonymize_file(
     source = open_source(input_path)
     scan = scan_source(source)
     plan = compile_plan(loaded, source.schema, purpose=purpose, role=role, labels=scan.labels())
+    plan = bind_processing(
+        plan,
+        loaded,
+        source.schema,
+        recipient=recipient,
+        destination=destination,
+        status=status,
+        dataset=input_path.stem,
+        as_of=as_of,
+    )
 
     owns_store = store is None
     store = store or Store.open()
@@ -78,20 +105,23 @@ def anonymize_file(
             on_start(source.estimate_rows())
         events: list[int] = []
 
+        record = records_of_processing(plan, subjects)
+
         def record_release(summary: RunSummary) -> None:
             # Written before the output appears: no release without its audit event.
-            events.append(
-                audit_release(
-                    audit,
-                    actor=actor,
-                    plan=plan,
-                    rows_in=summary.rows_in,
-                    rows_out=summary.rows_out,
-                    consent=consent_details(subjects),
-                    input=summary.input,
-                    output=summary.output,
-                )
+            seq = audit_release(
+                audit,
+                actor=actor,
+                plan=plan,
+                rows_in=summary.rows_in,
+                rows_out=summary.rows_out,
+                consent=consent_details(subjects),
+                processing=record,
+                input=summary.input,
+                output=summary.output,
             )
+            events.append(seq)
+            write_manifest(output_path, plan=plan, audit_seq=seq, record=record)
 
         summary = run_plan(
             plan,

@@ -27,6 +27,7 @@ from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import gate
 from shopveil.data import TableSource, TextTypes, apply_types, table_format, writing_batches
 from shopveil.errors import SchemaError
+from shopveil.pipeline._subjects import ReleaseConsent
 from shopveil.policy import Plan, PlanGate
 
 __all__ = [
@@ -80,7 +81,7 @@ def apply_plan(
     missing = [step.column for step in plan.steps if step.column not in batch.schema.names]
     if missing:
         raise SchemaError(f"the data has no column {missing[0]!r}, which the plan expects")
-    batch = _left_out(plan, batch, subjects)
+    batch = _expire_values(plan, _left_out(plan, batch, subjects))
     columns, names = [], []
     for step in plan.steps:
         if step.operator is None:
@@ -220,16 +221,63 @@ def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path
 
 
 def _left_out(plan: Plan, batch: pa.RecordBatch, subjects: SubjectFilter | None) -> pa.RecordBatch:
-    """``batch`` less the rows the opt-out column or the consent register leaves out."""
+    """``batch`` less the rows past retention, and those the opt-out column or the consent
+    register leaves out."""
     batch = _drop_opted_out(
         batch, plan.opt_out_column, empty_allows=subjects is None or not subjects.requires_grant
     )
+    retention = plan.processing.retention if plan.processing is not None else None
+    if retention is not None and retention.cutoff is not None and batch.num_rows:
+        dated = _dates(batch.column(retention.clock), retention.clock)
+        # A row without a date cannot be shown to be within its period: it stays out.
+        batch = batch.filter(pc.fill_null(pc.greater_equal(dated, retention.cutoff), False))
     if subjects is None or not batch.num_rows:
         return batch
-    keep = np.ones(batch.num_rows, dtype=bool)
-    for column in customer_columns(plan):
-        keep &= subjects.allowed(batch.column(column))
+    if isinstance(subjects, ReleaseConsent):
+        keep = subjects.allowed_rows(batch, customer_columns(plan))
+    else:
+        keep = np.ones(batch.num_rows, dtype=bool)
+        for column in customer_columns(plan):
+            keep &= subjects.allowed(batch.column(column))
     return batch if keep.all() else batch.filter(pa.array(keep))
+
+
+def _expire_values(plan: Plan, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with each column that has its own retention period nulled in the rows
+    dated before its cutoff (or not dated at all)."""
+    retention = plan.processing.retention if plan.processing is not None else None
+    if retention is None or not retention.columns or not batch.num_rows:
+        return batch
+    dated = _dates(batch.column(retention.clock), retention.clock)
+    for column, cutoff in retention.columns.items():
+        expired = pc.invert(pc.fill_null(pc.greater_equal(dated, cutoff), False))
+        where = batch.schema.get_field_index(column)
+        values = batch.column(where)
+        nulled = pc.if_else(expired, pa.scalar(None, values.type), values)
+        batch = batch.set_column(where, batch.schema.field(where), nulled)
+    return batch
+
+
+def _dates(values: pa.Array, column: str) -> pa.Array:
+    """The retention clock column as dates; text is read as ISO 8601."""
+    if pa.types.is_date(values.type):
+        return values.cast(pa.date32())
+    if pa.types.is_timestamp(values.type):
+        return values.cast(pa.date32())
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        try:
+            return text.cast(pa.timestamp("s")).cast(pa.date32())
+        except pa.ArrowInvalid:
+            raise SchemaError(
+                f"retention clock column {column!r} holds text that is not an ISO 8601 date "
+                "(2024-03-01 or 2024-03-01 10:00:00); fix it there, nothing was written"
+            ) from None
+    raise SchemaError(
+        f"retention clock column {column!r} has type {values.type}; it must hold dates or "
+        "timestamps"
+    )
 
 
 def _drop_opted_out(

@@ -49,10 +49,18 @@ from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.keys import Keyring
 from shopveil.mask import Keep
-from shopveil.pipeline._audit import audit_release
+from shopveil.pipeline._audit import audit_release, records_of_processing, write_manifest
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._run import _check_gate, _left_out, apply_plan, kept_columns
-from shopveil.policy import Plan, Policy, ReleaseMode, compile_plan, load_policy
+from shopveil.policy import (
+    Plan,
+    Policy,
+    ReleaseMode,
+    ReleaseStatus,
+    bind_processing,
+    compile_plan,
+    load_policy,
+)
 from shopveil.store import Store
 
 __all__ = ["KAnonymizeResult", "k_anonymize_file"]
@@ -102,6 +110,9 @@ def k_anonymize_file(
     on_start: Callable[[int], None] | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     time_limit: float = 60.0,
+    recipient: str | None = None,
+    destination: str | None = None,
+    status: ReleaseStatus | str | None = None,
 ) -> KAnonymizeResult:
     """Protect ``input`` by ``policy``, make it k-anonymous on ``qi``, write ``output``.
 
@@ -120,6 +131,10 @@ def k_anonymize_file(
     are held too while the protected table fits ``memory_budget`` bytes; past it they are
     protected again from ``input`` while the output is written, so memory stays about
     flat in the number of columns and the input is read twice.
+
+    ``recipient``, ``destination`` and ``status``: see
+    :func:`~shopveil.pipeline.anonymize_file`; a claimed status's k and risk checks run
+    on the k-anonymous output.
     """
     method = _check_method(method, hierarchies)
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 0:
@@ -149,6 +164,16 @@ def k_anonymize_file(
         mode=ReleaseMode.TABLE,
     )
     plan = _leave_quasi_identifiers(plan, loaded, qi, sensitive)
+    plan = bind_processing(
+        plan,
+        loaded,
+        source.schema,
+        recipient=recipient,
+        destination=destination,
+        status=status,
+        dataset=input_path.stem,
+        as_of=as_of,
+    )
 
     owns_store = store is None
     store = store or Store.open()
@@ -210,6 +235,7 @@ def k_anonymize_file(
                 # A column that came out all-null may be typed null; fit the file's schema.
                 write(part if part.schema == head.schema else part.cast(head.schema))
             # Written before the output appears: no release without its audit event.
+            record = records_of_processing(plan, subjects)
             seq = audit_release(
                 audit,
                 actor=actor,
@@ -218,9 +244,11 @@ def k_anonymize_file(
                 rows_out=released.num_rows,
                 table_release=_describe(anonymized, qi, sensitive, choice),
                 consent=consent_details(subjects),
+                processing=record,
                 input=input_path.name,
                 output=output_path.name,
             )
+            write_manifest(output_path, plan=plan, audit_seq=seq, record=record)
     finally:
         if owns_store:
             store.close()

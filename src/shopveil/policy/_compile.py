@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -24,6 +25,9 @@ from shopveil.mask import FakeSubstitute, Keep, Nullify, Redact, RedactMode
 from shopveil.policy._model import Origin, Policy, ReleaseMode, TechniqueSpec
 from shopveil.policy._registry import DROP, scope_operator
 from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken
+
+if TYPE_CHECKING:
+    from shopveil.policy._processing_bound import PlanProcessing
 
 __all__ = ["ColumnLabel", "ColumnStep", "Plan", "PlanGate", "compile_plan"]
 
@@ -74,7 +78,11 @@ class PlanGate:
 
 @dataclass(frozen=True)
 class Plan:
-    """An ordered, typed, validated set of steps for one table under one purpose."""
+    """An ordered, typed, validated set of steps for one table under one purpose.
+
+    ``processing`` is set by :func:`~shopveil.policy.bind_processing`: recipient, flow,
+    transfer, retention, each row's law and the release status.
+    """
 
     policy: str
     purpose: str
@@ -83,6 +91,7 @@ class Plan:
     opt_out_column: str | None
     notes: tuple[str, ...]
     gate: PlanGate | None = None
+    processing: PlanProcessing | None = None
 
     @property
     def output_columns(self) -> list[str]:
@@ -298,6 +307,4 @@ def _notes(
         )
     if requirements.aggregates_require_dp:
         notes.append("aggregates from this data must be released with differential privacy")
-    if requirements.data_residency == "in_region":
-        notes.append("personal data must stay in its region: run this job in the data's region")
     return tuple(notes)

@@ -386,8 +386,6 @@ def _notes(
             )
     if requirements.aggregates_require_dp:
         notes.append("aggregates from this data must be released with differential privacy")
-    if requirements.data_residency == "in_region":
-        notes.append("personal data must stay in its region")
     return notes
 
 

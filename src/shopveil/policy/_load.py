@@ -31,6 +31,7 @@ from shopveil.policy._model import (
     Role,
     TechniqueSpec,
 )
+from shopveil.policy._processing_load import annotate_processing, build_processing
 from shopveil.policy._registry import DROP, build_operator
 from shopveil.policy._yaml import Lines as _Lines
 from shopveil.policy._yaml import line_of as _line
@@ -118,6 +119,7 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
             key: _origin(source, lines, ("gates", key)) for key in _GATE_KEYS if key in gates
         }
     document[_FILES] = [_origin(source, {}, ())]
+    annotate_processing(document, source, lines)
     dp = document.get("dp", {})
     dp[_BOUNDS_WHERE] = {
         column: f"{source}:{_line(lines, ('dp', 'bounds', column))}"
@@ -254,6 +256,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         gates=gates,
         dp=_dp_defaults(document.get("dp", {})),
         files=tuple(document.get(_FILES, ())),
+        processing=build_processing(document, purposes=purposes, roles=roles, origin_of=_origin),
     )
 
 

@@ -14,6 +14,8 @@ from shopveil._core.operators import RecordOperator
 from shopveil._core.units import PrivacyUnit
 from shopveil.anonymity import KAnonymity, LDiversity, Requirement, TCloseness
 from shopveil.errors import AccessDenied, PolicyError
+from shopveil.policy._origin import Jurisdiction, Origin
+from shopveil.policy._processing import Processing
 from shopveil.policy._registry import DROP, with_kind_defaults
 
 __all__ = [
@@ -43,40 +45,8 @@ class ReleaseMode(StrEnum):
     FEDERATED = "federated"  # training where the data stays
 
 
-class Jurisdiction(StrEnum):
-    """The laws whose presets ShopVeil ships."""
-
-    GDPR = "gdpr"
-    CCPA = "ccpa"
-    LGPD = "lgpd"
-    PIPL = "pipl"
-
-
 def _frozen(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(params or {}))
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a policy declared something: a file and a line in it.
-
-    Attributes
-    ----------
-    file
-        The policy file as it was given, or ``<name>.yaml`` for a preset shipped in the
-        package (``shopveil/policy/presets/<name>.yaml``).
-    line
-        The line, counted from 1.
-    preset
-        The preset's name when ``file`` is a preset shipped with ShopVeil, else None.
-    """
-
-    file: str
-    line: int
-    preset: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -186,7 +156,6 @@ class Requirements:
 
     aggregates_require_dp: bool = False
     opt_out_column: str | None = None
-    data_residency: str | None = None  # "in_region": personal data stays in its region
 
 
 @dataclass(frozen=True)
@@ -254,6 +223,8 @@ class Policy:
 
     ``files`` lists the files it was merged from (line 1 of each), its own first, then
     each file it extends (``gdpr.yaml`` and ``base.yaml`` for the shipped presets).
+    ``processing`` holds recipients, transfers, retention, release statuses and the
+    residence column (:mod:`shopveil.policy._processing`).
     """
 
     name: str
@@ -267,6 +238,7 @@ class Policy:
     gates: Gates | None = None
     dp: DPDefaults = field(default_factory=DPDefaults)
     files: tuple[Origin, ...] = ()
+    processing: Processing = field(default_factory=Processing)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "purposes", _frozen(self.purposes))
