@@ -80,6 +80,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "consent",
         "The consent register: each customer's grants, refusals and withdrawals per purpose.",
     ),
+    "retention": (
+        "retention",
+        "Retention: delete what ShopVeil's store keeps past the policy's periods.",
+    ),
 }
 
 

@@ -11,6 +11,9 @@
 - :func:`import_consent` reads and checks a consent file whole, then records it with
   one audit event; :func:`read_consent_file` only checks it.
 
+- :func:`run_retention` deletes what the store keeps past the policy's periods
+  (superseded consent records, erased customers' vault values) and says what it cannot.
+
 ``docs/consent.md`` gives the table with its articles.
 """
 
@@ -34,11 +37,13 @@ from shopveil.governance._register import (
     ConsentRegister,
     ConsentRow,
 )
+from shopveil.governance._retention import NOT_REACHED, RetentionRun, run_retention
 
 __all__ = [
     "CONTRACT_PURPOSES",
     "GPC",
     "LEGAL_BASES",
+    "NOT_REACHED",
     "Basis",
     "ConsentErasure",
     "ConsentFilter",
@@ -49,9 +54,11 @@ __all__ = [
     "ConsentRow",
     "ConsentStatus",
     "LegalBasis",
+    "RetentionRun",
     "consent_purpose",
     "import_consent",
     "legal_basis",
     "read_consent_file",
+    "run_retention",
     "unknown_customers",
 ]

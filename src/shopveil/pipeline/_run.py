@@ -267,13 +267,17 @@ def _dates(values: pa.Array, column: str) -> pa.Array:
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         text = pc.utf8_trim_whitespace(values.cast(pa.string()))
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-        try:
-            return text.cast(pa.timestamp("s")).cast(pa.date32())
-        except pa.ArrowInvalid:
-            raise SchemaError(
-                f"retention clock column {column!r} holds text that is not an ISO 8601 date "
-                "(2024-03-01 or 2024-03-01 10:00:00); fix it there, nothing was written"
-            ) from None
+        # Times without an offset, or every time with one (read in UTC).
+        for stamp in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+            try:
+                return text.cast(stamp).cast(pa.date32())
+            except pa.ArrowInvalid:
+                continue
+        raise SchemaError(
+            f"retention clock column {column!r} holds text that is not an ISO 8601 date "
+            "(2024-03-01, 2024-03-01 10:00:00, or with an offset on every value); fix it "
+            "there, nothing was written"
+        )
     raise SchemaError(
         f"retention clock column {column!r} has type {values.type}; it must hold dates or "
         "timestamps"

@@ -95,7 +95,8 @@ class _Reader:
         for name, entry in spec.items():
             if name == _WHERE:
                 continue
-            origin, where = self._at(spec, "recipients", name)
+            origin = self._at(spec, "recipients", name)[0]
+            where = self._at(spec, "recipients", name, "roles")[1]
             for role in entry.get("roles", ()):
                 if role not in roles:
                     raise PolicyError(

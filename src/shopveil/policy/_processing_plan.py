@@ -178,6 +178,12 @@ def _status(
     articles = STATUS_ARTICLES[claimed]
     if claimed is ReleaseStatus.PERSONAL:
         return claimed, None
+    if claimed is ReleaseStatus.DEIDENTIFIED and Jurisdiction.CCPA not in laws:
+        raise PolicyError(
+            f"{policy.source}: status deidentified is CCPA's (1798.140(m)) and this release "
+            f"falls under {', '.join(j.value if j else 'no law' for j in laws)}; claim "
+            "pseudonymized or anonymous"
+        )
     if shown:
         raise PrivacyError(
             f"the release claims status {claimed.value} ({articles}) but keeps direct "
@@ -185,12 +191,6 @@ def _status(
         )
     if claimed is ReleaseStatus.PSEUDONYMIZED:
         return claimed, None
-    if claimed is ReleaseStatus.DEIDENTIFIED and Jurisdiction.CCPA not in laws:
-        raise PolicyError(
-            f"{policy.source}: status deidentified is CCPA's (1798.140(m)) and this release "
-            f"falls under {', '.join(j.value if j else 'no law' for j in laws)}; claim "
-            "pseudonymized or anonymous"
-        )
     rule = policy.processing.statuses.get(claimed)
     if rule is None:
         raise PolicyError(
