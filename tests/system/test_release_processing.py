@@ -17,6 +17,7 @@ PostgreSQL), with decisions in the real consent register:
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -31,8 +32,14 @@ from shopveil.data import RetailDataset, generate_retail, read_table
 from shopveil.errors import AccessDenied, GateFailed, PolicyError, PrivacyError, SchemaError
 from shopveil.governance import ConsentRegister, read_consent_file
 from shopveil.keys import Keyring
-from shopveil.pipeline import anonymize_file, k_anonymize_file
+from shopveil.pipeline import anonymize_file, k_anonymize_file, manifest_path
 from shopveil.store import Store
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from typer.testing import CliRunner
+
+    from shopveil.cli import app
 
 LAWS = ("gdpr", "ccpa", "lgpd", "pipl")
 TABLES = {"customers": "signup_date", "sessions": "started_at", "orders": "order_time"}
@@ -408,3 +415,22 @@ def test_every_release_event_carries_the_records_of_processing(shop: dict[str, o
     first = events[0].details["records_of_processing"]
     assert {b["consent_purpose"] for b in first["legal_basis"]} == {"analytics", "sale_sharing"}
     assert first["recipients"][0]["flow"] == "sale"
+
+
+def test_the_command_line_refuses_a_pipl_transfer_in_one_line(tmp_path: Path) -> None:
+    pacsv.write_csv(_shop().tables["orders"], tmp_path / "orders.csv")
+    out = tmp_path / "out.csv"
+    args = ["anonymize", str(tmp_path / "orders.csv"), "-o", str(out), "--policy", "pipl",
+            "--role", "admin", "--to", "us"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "transfer of PIPL data from 'cn' to 'us' refused" in result.stderr
+    assert "PIPL Art. 38-40" in result.stderr
+    assert not out.exists() and not manifest_path(out).exists()
+    # In its region, the same release goes out, and says what it is.
+    result = CliRunner().invoke(app, [*args[:-2], "--to", "cn", "--as-of", "2011-10-01"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(manifest_path(out).read_text())
+    assert manifest["release_status"] == "pseudonymized"
+    assert manifest["records_of_processing"]["transfers"] == []

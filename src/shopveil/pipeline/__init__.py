@@ -1,7 +1,7 @@
 """Runs a compiled plan over sources into sinks, and the one-call release recipes."""
 
 from shopveil.pipeline._anonymize import AnonymizeResult, anonymize_file
-from shopveil.pipeline._audit import audit_release
+from shopveil.pipeline._audit import audit_release, manifest_path, records_of_processing
 from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for_role
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
 from shopveil.pipeline._table_release import KAnonymizeResult, k_anonymize_file
@@ -15,7 +15,9 @@ __all__ = [
     "audit_release",
     "create_masked_view",
     "k_anonymize_file",
+    "manifest_path",
     "masked_view",
     "plan_for_role",
+    "records_of_processing",
     "run_plan",
 ]
