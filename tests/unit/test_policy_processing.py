@@ -199,3 +199,21 @@ def test_retention_without_a_clock_column_in_the_table_is_refused(tmp_path: Path
     plan = compile_plan(policy, schema, purpose="marketing", role="admin", labels=LABELS)
     with pytest.raises(SchemaError, match="none of the retention clock columns"):
         bind_processing(plan, policy, schema)
+
+
+def test_a_transfer_under_no_named_law_is_refused(tmp_path: Path) -> None:
+    policy = load_policy(
+        _write(
+            tmp_path,
+            "shopveil_policy: 1\nname: bare\npurposes:\n  analytics: {release_modes: [record]}\n"
+            "columns:\n  country: {class: quasi_identifier, technique: keep}\n"
+            "transfers:\n  region: eu\n  to:\n    us: {mechanisms: [gdpr.scc]}\n",
+        )
+    )
+    schema = pa.schema([("country", pa.string())])
+    plan = compile_plan(policy, schema, purpose="analytics")
+    with pytest.raises(AccessDenied, match="names no jurisdiction"):
+        bind_processing(plan, policy, schema, destination="us")
+    # In its region, the plan says where the output stays.
+    stays = bind_processing(plan, policy, schema)
+    assert "the output stays in region 'eu'" in " ".join(stays.notes)

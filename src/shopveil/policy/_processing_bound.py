@@ -98,6 +98,8 @@ class PlanProcessing:
         The laws the release's rows fall under (several with a residence column).
     residence
         The residence column that chooses each row's law; None: one law for all rows.
+    region
+        Where the data is held; None when the policy does not say.
     transfer
         Set when the release leaves the data's region.
     retention
@@ -111,6 +113,7 @@ class PlanProcessing:
     flow: Flow
     jurisdictions: tuple[Jurisdiction | None, ...]
     residence: Residence | None = None
+    region: str | None = None
     transfer: PlanTransfer | None = None
     retention: PlanRetention | None = None
     status: ReleaseStatus = ReleaseStatus.PERSONAL
@@ -143,6 +146,7 @@ class PlanProcessing:
         return {
             "jurisdictions": [j.value if j else None for j in self.jurisdictions],
             "residence_column": self.residence.column if self.residence else None,
+            "data_region": self.region,
             "recipients": [
                 {
                     "name": recipient.name if recipient else None,

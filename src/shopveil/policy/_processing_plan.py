@@ -97,6 +97,7 @@ def bind_processing(
     gate = _status_gate(plan, rule)
     bound = PlanProcessing(
         recipient=chosen,
+        region=origin,
         flow=chosen.flow if chosen else Flow.INTERNAL,
         jurisdictions=laws,
         residence=residence,
@@ -139,8 +140,14 @@ def _transfer(
     mechanisms: dict[Jurisdiction, TransferMechanism] = {}
     consent: set[Jurisdiction] = set()
     for law in laws:
-        if law is None or law.value not in TRANSFER_ARTICLES:
-            continue  # CCPA restricts no transfer; no law named, no rule to apply
+        if law is None:
+            raise AccessDenied(
+                f"the release goes from {origin!r} to {destination!r} but policy "
+                f"{policy.name!r} names no jurisdiction, so which transfer rule applies "
+                "cannot be told; set 'jurisdiction' (or 'residence') in the policy"
+            )
+        if law.value not in TRANSFER_ARTICLES:
+            continue  # CCPA restricts no transfer
         found = route.for_law(law.value) if route is not None else None
         if found is None:
             choices = ", ".join(m.value for m in TransferMechanism if m.law == law.value)
@@ -283,6 +290,11 @@ def _notes(bound: PlanProcessing) -> list[str]:
         )
         notes.append(
             f"transfer from {bound.transfer.origin!r} to {bound.transfer.destination!r}: {used}"
+        )
+    elif bound.region is not None:
+        notes.append(
+            f"the output stays in region {bound.region!r}; a release to another region "
+            "needs a transfer mechanism under transfers.to"
         )
     if bound.retention is not None and bound.retention.cutoff is not None:
         notes.append(
