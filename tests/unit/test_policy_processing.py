@@ -18,6 +18,7 @@ from shopveil.policy import (
     TransferMechanism,
     bind_processing,
     compile_plan,
+    explain_policy,
     load_policy,
 )
 
@@ -217,3 +218,16 @@ def test_a_transfer_under_no_named_law_is_refused(tmp_path: Path) -> None:
     # In its region, the plan says where the output stays.
     stays = bind_processing(plan, policy, schema)
     assert "the output stays in region 'eu'" in " ".join(stays.notes)
+
+
+def test_explain_lists_recipients_transfers_retention_and_statuses(tmp_path: Path) -> None:
+    policy = load_policy(_write(tmp_path, SECTIONS.format(law="pipl")))
+    notes = explain_policy(policy, purpose="marketing").notes
+    shown = "\n".join(notes)
+    assert "recipient adnet: third_party, flow sale" in shown
+    assert "opted out of sale and sharing are left out" in shown
+    # The residence section maps rows to GDPR and CCPA: GDPR's rule applies, not PIPL's.
+    assert "held in region eu" in shown and "(GDPR Art. 44-46, 49)" in shown
+    assert "transfers to us: gdpr.scc (GDPR Art. 46(2)(c))" in shown
+    assert "retention for marketing: rows older than 365 days" in shown
+    assert "status anonymous" in shown and "needs k 20, max risk 0.05" in shown

@@ -17,6 +17,7 @@ from shopveil._core.classes import ColumnClass, Kind
 from shopveil.anonymity import describe_requirement
 from shopveil.errors import AccessDenied, PolicyError
 from shopveil.policy._compile import _default_role, _hides_value
+from shopveil.policy._explain_processing import processing_notes
 from shopveil.policy._load import preset_file
 from shopveil.policy._model import ClassRule, ColumnRule, Origin, Policy, TechniqueSpec
 from shopveil.policy._registry import domain_base, keyed, scoped_domain
@@ -207,6 +208,7 @@ def explain_policy(
         for position, rule in enumerate(policy.rules, start=1)
     )
     notes.extend(_notes(policy, purpose, jurisdiction, recipient.role))
+    notes.extend(processing_notes(policy, purpose))
     presets = {f.file: preset_file(f.preset) for f in policy.files if f.preset is not None}
     return PolicyExplanation(
         policy=policy.name,
