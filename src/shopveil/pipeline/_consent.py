@@ -36,18 +36,19 @@ def release_subjects(
         return None
     register = ConsentRegister(store, keyring, audit)
     processing = plan.processing
-    if processing is None:
-        laws: tuple[Jurisdiction | None, ...] = (policy.jurisdiction,)
-        return ReleaseConsent({laws[0]: (register.filter(plan.purpose, laws[0]),)})
-    by_law: dict[Jurisdiction | None, tuple[ConsentFilter, ...]] = {}
-    to_third_party = processing.recipient is not None and (
-        processing.recipient.kind is RecipientKind.THIRD_PARTY
+    if processing is None:  # a plan not bound to its processing: its purpose alone
+        return ReleaseConsent(
+            {policy.jurisdiction: (register.filter(plan.purpose, policy.jurisdiction),)}
+        )
+    to_third_party = (
+        processing.recipient is not None and processing.recipient.kind is RecipientKind.THIRD_PARTY
     )
+    transfer = processing.transfer
+    by_law: dict[Jurisdiction | None, tuple[ConsentFilter, ...]] = {}
     for law in processing.jurisdictions:
         checks = [register.filter(plan.purpose, law)]
         if processing.sells_or_shares or (to_third_party and law is Jurisdiction.PIPL):
             checks.append(register.filter(SALE_SHARING, law))
-        transfer = processing.transfer
         if transfer is not None and law in transfer.consent_laws:
             basis = LEGAL_BASES[(law, ConsentPurpose.CROSS_BORDER)]
             checks.append(register.filter_basis(ConsentPurpose.CROSS_BORDER.value, basis))

@@ -80,7 +80,7 @@ class ReleaseConsent:
             for column in id_columns:
                 keep &= self.allowed(batch.column(column))
             return keep
-        laws = self._row_laws(batch.column(self.residence.column))
+        laws = _row_laws(self.residence, batch.column(self.residence.column))
         for law, filters in self.by_law.items():
             rows = np.flatnonzero(laws == (law.value if law else ""))
             if not rows.size:
@@ -91,27 +91,6 @@ class ReleaseConsent:
                 for check in filters:
                     keep[rows] &= check.allowed(ids)
         return keep
-
-    def _row_laws(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        residence = self.residence
-        assert residence is not None
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
-        keys = list(residence.laws)
-        laws = np.array([residence.laws[k].value for k in keys] + [""], dtype=object)
-        index = pc.index_in(text, value_set=pa.array(keys, pa.string()))
-        found = np.asarray(pc.fill_null(index, len(keys)).to_numpy(zero_copy_only=False))
-        row_laws = laws[found]
-        unmapped = found == len(keys)
-        if unmapped.any():
-            if residence.otherwise is None:
-                raise SchemaError(
-                    f"{int(unmapped.sum())} row(s) have a residence in column "
-                    f"{residence.column!r} that no law is mapped to (or none); map it under "
-                    f"residence.jurisdictions at {residence.origin} or set "
-                    "residence.otherwise; nothing was written"
-                )
-            row_laws[unmapped] = residence.otherwise.value
-        return row_laws
 
     def describe(self) -> str:
         """The checks in words, per law, for notes and the audit log."""
@@ -148,6 +127,27 @@ class ReleaseConsent:
                     }
                 )
         return found
+
+
+def _row_laws(residence: Residence, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each row's law, by its residence value; SchemaError for one no law is mapped to."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
+    keys = list(residence.laws)
+    laws = np.array([residence.laws[k].value for k in keys] + [""], dtype=object)
+    index = pc.index_in(text, value_set=pa.array(keys, pa.string()))
+    found = np.asarray(pc.fill_null(index, len(keys)).to_numpy(zero_copy_only=False))
+    row_laws = laws[found]
+    unmapped = found == len(keys)
+    if unmapped.any():
+        if residence.otherwise is None:
+            raise SchemaError(
+                f"{int(unmapped.sum())} row(s) have a residence in column "
+                f"{residence.column!r} that no law is mapped to (or none); map it under "
+                f"residence.jurisdictions at {residence.origin} or set "
+                "residence.otherwise; nothing was written"
+            )
+        row_laws[unmapped] = residence.otherwise.value
+    return row_laws
 
 
 _CONTRACT_ARTICLES = "GDPR Art. 6(1)(b); LGPD Art. 7 V; PIPL Art. 13(2); CCPA 1798.105(d)(1)"

@@ -324,7 +324,7 @@ class StatusRule:
 class Residence:
     """Which law applies to each row: the customer's residence column, value → law.
 
-    Values are compared trimmed and case-folded. ``otherwise`` is the law for other
+    Values are compared trimmed and lower-cased. ``otherwise`` is the law for other
     values; None refuses a release with a residence no law is mapped to.
     """
 
@@ -334,7 +334,7 @@ class Residence:
     origin: Origin | None = None
 
     def __post_init__(self) -> None:
-        laws = {key.strip().casefold(): law for key, law in self.laws.items()}
+        laws = {key.strip().lower(): law for key, law in self.laws.items()}
         object.__setattr__(self, "laws", MappingProxyType(laws))
 
     @property

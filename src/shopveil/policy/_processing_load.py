@@ -228,7 +228,7 @@ class _Reader:
             where = self._at(spec, "residence", "jurisdictions", law)[1]
             jurisdiction = _jurisdiction(law, where)
             for value in values:
-                key = str(value).strip().casefold()
+                key = str(value).strip().lower()
                 if key in laws and laws[key] is not jurisdiction:
                     raise PolicyError(
                         f"{where}: residence {value!r} is mapped to {laws[key].value} and "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, timedelta
-from typing import Any
 
 import pyarrow as pa
 
@@ -169,7 +168,11 @@ def _status(
     laws: tuple[Jurisdiction | None, ...],
     status: ReleaseStatus | str | None,
 ) -> tuple[ReleaseStatus, StatusRule | None]:
-    shown = [s.column for s in plan.steps if _reveals_direct_identifier(s.column_class, s)]
+    shown = [
+        s.column
+        for s in plan.steps
+        if s.column_class is ColumnClass.DIRECT_IDENTIFIER and not _hides_value(s.operator)
+    ]
     released = [
         s.column
         for s in plan.steps
@@ -213,10 +216,6 @@ def _status(
             "it or claim pseudonymized"
         )
     return claimed, rule
-
-
-def _reveals_direct_identifier(column_class: ColumnClass, step: Any) -> bool:
-    return column_class is ColumnClass.DIRECT_IDENTIFIER and not _hides_value(step.operator)
 
 
 def _status_gate(plan: Plan, rule: StatusRule | None) -> PlanGate | None:
