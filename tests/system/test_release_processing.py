@@ -434,3 +434,30 @@ def test_the_command_line_refuses_a_pipl_transfer_in_one_line(tmp_path: Path) ->
     manifest = json.loads(manifest_path(out).read_text())
     assert manifest["release_status"] == "pseudonymized"
     assert manifest["records_of_processing"]["transfers"] == []
+
+
+def test_a_k_anonymous_release_is_deidentified_only_if_every_released_qi_is_covered(
+    shop: dict[str, object],
+) -> None:
+    folder: Path = shop["dir"]  # type: ignore[assignment]
+    places = DROP_PLACES.replace("  country: {class: quasi_identifier, technique: drop}\n", "")
+    policy = folder / "k.yaml"
+    policy.write_text(
+        f"shopveil_policy: 1\nname: k\nextends: ccpa\ncolumns:\n{places}{DROP_IDS}{DEIDENTIFIED}"
+    )
+
+    def release(qi: list[str], name: str) -> Path:
+        out = folder / f"{name}.csv"
+        k_anonymize_file(
+            folder / "customers.csv", out, k=5, qi=qi, policy=policy, status="deidentified",
+            store=shop["store"],  # type: ignore[arg-type]
+        )  # fmt: skip
+        return out
+
+    # Gender alone made 5-anonymous leaves the exact country beside it: one Austrian.
+    with pytest.raises(GateFailed, match=r"k >= 5 \(actual 1;"):
+        release(["gender"], "gender")
+    assert not (folder / "gender.csv").exists()
+    out = release(["gender", "country"], "both")
+    manifest = json.loads(manifest_path(out).read_text())
+    assert manifest["release_status"] == "deidentified"
