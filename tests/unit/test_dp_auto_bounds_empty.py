@@ -134,6 +134,7 @@ def test_a_where_that_selects_nobody_answers_near_zero(ledger: Ledger) -> None:
         row = answer.rows[0]
         for name in ("people", "rows", "spent"):
             assert abs(row[name].value) < 200, (seed, name, row[name], answer.notes)
+        assert any("too few to read the percentiles" in line for line in answer.explain)
 
 
 def test_whole_number_totals_get_whole_number_candidates() -> None:

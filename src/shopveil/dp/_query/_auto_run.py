@@ -18,7 +18,13 @@ from shopveil.dp._bits import RandomBits
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._query._answer import Answer
 from shopveil.dp._query._auto_release import check_auto, release, render_auto
-from shopveil.dp._query._automatic import AutoPlan, Chosen, bounds_measurement, compile_auto
+from shopveil.dp._query._automatic import (
+    AutoPlan,
+    Chosen,
+    bounds_measurement,
+    compile_auto,
+    too_few,
+)
 from shopveil.dp._query._compile import validate_query
 from shopveil.dp._query._duckdb import bind, check_numeric_args, run
 from shopveil.dp._query._plan import QueryOptions
@@ -203,7 +209,12 @@ def explain(plan: AutoPlan, chosen: Chosen | None = None) -> list[str]:
         )
     if chosen is None or (not plan.searched and plan.groups_epsilon == 0):
         return lines
-    lines.append(f"chosen privately ({chosen.people} people, noisy):")
+    few = (
+        ": too few to read the percentiles, so small bounds are preferred"
+        if plan.searched and too_few(plan, chosen.people)
+        else ""
+    )
+    lines.append(f"chosen privately ({chosen.people} people, noisy{few}):")
     for c, (low, high), level, bound in zip(
         plan.components, chosen.quantiles, chosen.levels, chosen.bounds, strict=True
     ):

@@ -69,6 +69,7 @@ __all__ = [
     "compile_auto",
     "high_level",
     "make_person_quantile",
+    "too_few",
 ]
 
 COUNT, DISTINCT = AggregateFunction.COUNT, AggregateFunction.COUNT_DISTINCT
@@ -350,7 +351,7 @@ def bounds_measurement(plan: AutoPlan) -> Measurement:
                 continue
             # Nobody, or too few to place a quantile: small candidates win, the bound is small.
             scale = quantile.scale
-            nobody = people < _FEW * scale
+            nobody = too_few(plan, people)
             low_tilt, high_tilt = (_LOW_TILT * scale, _HIGH_TILT * scale) if nobody else (0, 0)
             eps = plan.quantile_epsilon
             low = make_person_quantile(s.low_level, c.grid, eps, tilt=low_tilt)
@@ -373,6 +374,11 @@ def bounds_measurement(plan: AutoPlan) -> Measurement:
         return compose_sequential(maps)
 
     return Measurement("contribution_bounds", "rows", function, privacy_map, 0.0)
+
+
+def too_few(plan: AutoPlan, people: int) -> bool:
+    """Whether ``people`` (noisy) are too few for the quantiles to read: small bounds."""
+    return people < _FEW * 2 / plan.quantile_epsilon if plan.quantile_epsilon > 0 else True
 
 
 def high_level(people: int, scale: float, s: AutoBounds, epsilon: float) -> float:
