@@ -306,14 +306,14 @@ def test_without_bounds_the_query_chooses_them_and_explains_its_split(orders: Pa
     assert shown.exit_code == 0, shown.output
     assert "revenue: bias → interval with bias" in shown.stdout
     assert "ε = 1 for the whole query, split before any data is read:" in shown.stdout
-    assert "choosing the bounds: ε=0.15" in shown.stdout
-    assert "revenue: ε=0.7225 for the value, ε=0.1275" in shown.stdout
+    assert "choosing the bounds: ε=0.2" in shown.stdout
+    assert "revenue: ε=0.68 for the value, ε=0.12" in shown.stdout
     assert "clipped to" in shown.stdout
     out = _json([*args, "--json"])
     cell = out["rows"][0]["revenue"]
     assert cell["low_with_bias"] <= cell["value"] + cell["bias"] <= cell["high_with_bias"]
     assert isinstance(cell["flag"], bool)
-    assert out["budget_split"]["bounds_selection"] == 0.15
+    assert out["budget_split"]["bounds_selection"] == 0.2
     assert out["explain"][0].startswith("ε = 1")
     # Given bounds and a row cap, the query is answered as before: no bias estimate.
     manual = _json([*args, "--bounds", "revenue=0:50", "--max-contributions", "5", "--json"])

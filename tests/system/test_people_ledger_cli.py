@@ -33,9 +33,6 @@ COUNT = "SELECT COUNT(DISTINCT CustomerID) AS n FROM {table}"
 # A count of distinct customers at ε = 0.6 has noise of scale 1/0.6: 30 is far beyond it,
 # and far below the ~500 customers of the slice.
 NEAR_ZERO = 30
-# The ledger is what these tests check: where a unit is named, the count's sensitivity is
-# fixed by a row cap rather than chosen privately from the (here empty) payers.
-ROW_CAP = ("--max-contributions", "1")
 
 
 def _ok(args: list[str]) -> str:
@@ -63,7 +60,7 @@ def _refused_or_without_them(path: Path, table: str, *extra: str) -> None:
     result = runner.invoke(
         app,
         ["query", COUNT.format(table=table), "--data", str(path), "--epsilon", "0.6", "--json",
-         *(ROW_CAP if "--privacy-unit" in extra else ()), *extra],
+         *extra],
     )  # fmt: skip
     if result.exit_code == 1:
         assert "Nothing was charged" in result.stderr
@@ -104,7 +101,7 @@ def test_an_unregistered_file_used_twice_under_two_names(tmp_path: Path) -> None
     first, second = tmp_path / "people_a.csv", tmp_path / "people_b.csv"
     pacsv.write_csv(bundled_online_retail(), first)
     shutil.copy(first, second)
-    args = ["--epsilon", "0.6", "--privacy-unit", "CustomerID", "--json", *ROW_CAP]
+    args = ["--epsilon", "0.6", "--privacy-unit", "CustomerID", "--json"]
     answer = json.loads(_ok(["query", COUNT.format(table="people_a"), "--data", str(first), *args]))
     assert answer["rows"][0]["n"]["value"] > 300  # everyone paid the first time
     again = json.loads(_ok(["query", COUNT.format(table="people_b"), "--data", str(second), *args]))

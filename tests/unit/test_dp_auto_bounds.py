@@ -114,7 +114,7 @@ def test_automatic_settings_are_accurate_on_generated_data(ledger: Ledger) -> No
     for row in answer.rows:
         assert abs(row["spent"].value - truth[row["month"]]) < 0.25 * truth[row["month"]]
         assert abs(row["people"].value - people[row["month"]]) < 0.1 * people[row["month"]]
-    assert dict(answer.split)["bounds_selection"] == pytest.approx(0.6)
+    assert dict(answer.split)["bounds_selection"] == pytest.approx(4.0 * AutoBounds().bounds_share)
     assert sum(dict(answer.split).values()) == pytest.approx(4.0)
     assert answer.cost == PureDP(4.0)
     assert any("clipped to" in note for note in answer.notes)
@@ -254,6 +254,7 @@ def test_no_rows_still_releases_the_one_group(ledger: Ledger) -> None:
     table = _orders(customers=30)
     options = _options(1.0)
     sql = "SELECT COUNT(*) AS n, SUM(amount) AS s FROM t WHERE amount < 0"
-    answer = run_query(sql, table, table="t", options=options, ledger=ledger)
+    # Seeded: a 95 % interval misses 0 one time in twenty.
+    answer = run_query(sql, table, table="t", options=options, ledger=ledger, rng=seeded(2))
     assert len(answer.rows) == 1
     assert answer.rows[0]["n"].low <= 0 <= answer.rows[0]["n"].high

@@ -66,13 +66,16 @@ class AutoSql:
         for i, (c, bound) in enumerate(zip(plan.components, chosen.bounds, strict=True)):
             unit = _unit(c)
             steps = unit / value_grid(c, bound)
-            reach = bound * plan.settings.bias_reach
-            bias_steps = unit / bias_grid(c, bound, plan.settings.bias_reach)
             t, norm = f"CAST(t{i} AS DOUBLE)", f"CAST(l{i} AS DOUBLE)"
             keep = _factor(norm, bound * _SHRINK / unit)
-            wide = _factor(norm, reach * _SHRINK / unit)
             # coalesce: a table with no rows (everyone left out) still has its one group.
             columns.append(f"coalesce(sum(CAST(trunc({t} * {keep} * {steps!r}) AS BIGINT)), 0)")
+            if c.exact:  # nobody's total is above the bound: nothing clipped
+                columns.append("0")
+                continue
+            reach = bound * plan.settings.bias_reach
+            bias_steps = unit / bias_grid(c, bound, plan.settings.bias_reach)
+            wide = _factor(norm, reach * _SHRINK / unit)
             clipped = f"trunc({t} * ({wide} - {keep}) * {bias_steps!r})"
             columns.append(f"coalesce(sum(CAST({clipped} AS BIGINT)), 0)")
         columns.append(f"count(*) FILTER (WHERE _grank <= {chosen.groups:d})")
@@ -161,14 +164,15 @@ def _contribution(c: Component) -> str:
     return "1"
 
 
-def mechanisms(c: Component, bound: float, reach: float) -> tuple[Measurement, Measurement]:
-    """Discrete Laplace for the value's and the clipped mass's integer step sums."""
+def mechanisms(c: Component, bound: float, reach: float) -> tuple[Measurement, Measurement | None]:
+    """Discrete Laplace for the value's and the clipped mass's integer step sums (an
+    exact component clips nothing: no second one)."""
     value_steps = int(bound // value_grid(c, bound))
+    value = laplace_for(PureDP(c.epsilon), max(1, value_steps))
+    if c.exact:
+        return value, None
     bias_steps = int(bound * (reach - 1) // bias_grid(c, bound, reach))
-    return (
-        laplace_for(PureDP(c.epsilon), max(1, value_steps)),
-        laplace_for(PureDP(c.bias_epsilon), max(1, bias_steps)),
-    )
+    return value, laplace_for(PureDP(c.bias_epsilon), max(1, bias_steps))
 
 
 def check_auto(plan: AutoPlan) -> None:
@@ -176,10 +180,12 @@ def check_auto(plan: AutoPlan) -> None:
     from shopveil.dp._query._automatic import TOTAL_GRID
 
     for c in plan.components:
-        for bound in (float(TOTAL_GRID[0]), float(TOTAL_GRID[-1])):
+        extremes = (1.0,) if c.exact else (float(TOTAL_GRID[0]), float(TOTAL_GRID[-1]))
+        for bound in extremes:
             try:
                 for m in mechanisms(c, bound, plan.settings.bias_reach):
-                    half_width(m, plan.options.alpha / 2)
+                    if m is not None:
+                        half_width(m, plan.options.alpha / 2)
             except ParameterError as exc:
                 raise ParameterError(
                     f"{c.alias!r} cannot be released with ε={c.epsilon:.4g} ({exc}); "
@@ -215,12 +221,15 @@ def release(
     for i, (c, bound) in enumerate(zip(plan.components, chosen.bounds, strict=True)):
         m, mb = mechanisms(c, bound, plan.settings.bias_reach)
         grid = value_grid(c, bound)
-        bgrid = bias_grid(c, bound, plan.settings.bias_reach)
         exact = np.asarray([int(v[2 * i]) for v in values], dtype=np.int64)
-        clipped = np.asarray([int(v[2 * i + 1]) for v in values], dtype=np.int64)
         noisy = np.atleast_1d(m(exact, rng=bits)) if len(keys) else np.zeros(0)
-        noisy_bias = np.atleast_1d(mb(clipped, rng=bits)) if len(keys) else np.zeros(0)
         hw = half_width(m, alpha) * grid
+        if mb is None:  # nothing clipped: the bias is 0 and the noise is the only error
+            parts[c.name] = [(float(v) * grid, hw, hw, 0.0, 0.0) for v in noisy.tolist()]
+            continue
+        bgrid = bias_grid(c, bound, plan.settings.bias_reach)
+        clipped = np.asarray([int(v[2 * i + 1]) for v in values], dtype=np.int64)
+        noisy_bias = np.atleast_1d(mb(clipped, rng=bits)) if len(keys) else np.zeros(0)
         hw2 = half_width(m, alpha / 2) * grid
         hwb = half_width(mb, alpha / 2) * bgrid
         parts[c.name] = [

@@ -18,7 +18,13 @@ from shopveil.dp._bits import RandomBits
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._query._answer import Answer
 from shopveil.dp._query._auto_release import check_auto, release, render_auto
-from shopveil.dp._query._automatic import AutoPlan, Chosen, bounds_measurement, compile_auto
+from shopveil.dp._query._automatic import (
+    AutoPlan,
+    Chosen,
+    bounds_measurement,
+    compile_auto,
+    too_few,
+)
 from shopveil.dp._query._compile import validate_query
 from shopveil.dp._query._duckdb import bind, check_numeric_args, run
 from shopveil.dp._query._plan import QueryOptions
@@ -131,6 +137,9 @@ def _notes(plan: AutoPlan, chosen: Chosen) -> list[str]:
         notes.append("privacy unit: one row")
     who = "customer" if isinstance(unit, PerCustomer) else "row"
     for c, bound in zip(plan.components, chosen.bounds, strict=True):
+        if c.exact:
+            notes.append(f"{c.name}: each {who} counts once (bound 1: nothing clipped)")
+            continue
         notes.append(
             f"{c.name}: each {who}'s contributions clipped to {_g(bound)} in total "
             "(chosen privately)"
@@ -159,18 +168,21 @@ def explain(plan: AutoPlan, chosen: Chosen | None = None) -> list[str]:
     eps = plan.options.epsilon.epsilon
     who = "customer" if isinstance(plan.unit, PerCustomer) else "row"
     lines = [f"ε = {eps:g} for the whole query, split before any data is read:"]
-    stats = ["a noisy count of the people"]
-    stats.append(
-        f"the {_pct(s.low_level)} and a high (≥ {_pct(s.high_level)}) percentile of each "
-        f"{who}'s total, per aggregate"
-    )
+    stats = []
+    if plan.searched:
+        stats.append("a noisy count of the people")
+        stats.append(
+            f"the {_pct(s.low_level)} and a high (≥ {_pct(s.high_level)}) percentile of "
+            f"each {who}'s total, per aggregate"
+        )
     if plan.groups_epsilon > 0:
         stats.append(f"the {_pct(s.groups_level)} percentile of groups per {who}")
-    lines.append(
-        f"  choosing the bounds: ε={plan.bounds_epsilon:.4g} ({_pct(s.bounds_share)} of ε; "
-        f"{', '.join(stats)}; ε={plan.quantile_epsilon:.3g} for each percentile and "
-        f"{plan.count_epsilon:.3g} for the count)"
-    )
+    if plan.bounds_epsilon > 0:
+        lines.append(
+            f"  choosing the bounds: ε={plan.bounds_epsilon:.4g} ({_pct(s.bounds_share)} of "
+            f"ε; {', '.join(stats)}; ε={plan.quantile_epsilon:.3g} for each percentile and "
+            f"{plan.count_epsilon:.3g} for the count)"
+        )
     if plan.selection_epsilon > 0:
         lines.append(
             f"  choosing the groups (GROUP BY keys not given with --keys): "
@@ -178,21 +190,36 @@ def explain(plan: AutoPlan, chosen: Chosen | None = None) -> list[str]:
             f"{s.selection_weight:g} against one aggregate: big groups pass with little ε)"
         )
     for c in plan.components:
+        if c.exact:
+            lines.append(
+                f"  {c.name}: ε={c.epsilon:.4g}, all of it for the value: each {who} counts "
+                "once, so the bound is 1 (nothing to choose, nothing clipped, no bias)"
+            )
+            continue
         lines.append(
             f"  {c.name}: ε={c.epsilon:.4g} for the value, ε={c.bias_epsilon:.4g} "
             f"({_pct(s.bias_share)} of its share) for the estimate of its clipping bias"
         )
-    lines.append(
-        f"why: clipping each {who}'s total at C adds noise of about C/ε and loses the mass "
-        f"beyond C; the two balance near the bound where about {s.clipped_per_epsilon:g}/ε "
-        f"{who}s are clipped, read off the two percentiles as a power-law tail"
-    )
-    if chosen is None:
+    if plan.searched:
+        lines.append(
+            f"why: clipping each {who}'s total at C adds noise of about C/ε and loses the "
+            f"mass beyond C; the two balance near the bound where about "
+            f"{s.clipped_per_epsilon:g}/ε {who}s are clipped, read off the two percentiles "
+            "as a power-law tail"
+        )
+    if chosen is None or (not plan.searched and plan.groups_epsilon == 0):
         return lines
-    lines.append(f"chosen privately ({chosen.people} people, noisy):")
+    few = (
+        ": too few to read the percentiles, so small bounds are preferred"
+        if plan.searched and too_few(plan, chosen.people)
+        else ""
+    )
+    lines.append(f"chosen privately ({chosen.people} people, noisy{few}):")
     for c, (low, high), level, bound in zip(
         plan.components, chosen.quantiles, chosen.levels, chosen.bounds, strict=True
     ):
+        if c.exact:
+            continue
         lines.append(
             f"  {c.name}: {_pct(s.low_level)} percentile {_g(low)}, {_pct(round(level, 4))} "
             f"percentile {_g(high)} → bound C = {_g(bound)} "

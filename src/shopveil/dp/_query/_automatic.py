@@ -9,14 +9,20 @@ Adding or removing a person then moves the released vector by at most ``C`` in L
 however many groups they are in, so no row cap and no per-group cap are needed, and a
 customer who buys in one month keeps their whole total there.
 
-``C`` comes from the data, privately (:func:`bounds_measurement`, ε-DP with the
+``COUNT(DISTINCT unit)`` without GROUP BY needs no search: each person contributes
+exactly 1, so ``C = 1``, nothing is clipped and there is no bias to estimate. Every
+other ``C`` comes from the data, privately (:func:`bounds_measurement`, ε-DP with the
 stated share of the query's ε):
 
 1. a noisy count ``n`` of the people;
 2. per aggregate, two DP quantiles of the people's totals, by the exponential
-   mechanism: at ``low_level``, over the grid 2^(k/2), k = −20 … 80; and at the highest
-   level the budget reads reliably (:func:`high_level`, at least ``high_level``), over
-   a grid from the low one up (:func:`above`);
+   mechanism: at ``low_level``, over the grid 2^(k/2), k = −20 … 80 (whole numbers
+   of groups for ``COUNT(DISTINCT unit)``); and at the highest level the budget reads
+   reliably (:func:`high_level`, at least ``high_level``), over a grid from the low
+   one up (:func:`above`, whole numbers for rows and groups). Where the noisy count
+   says nobody is there (fewer than a few of the quantiles' noise scales, so the data
+   cannot place them), both prefer small candidates: an empty or near-empty
+   population gets a small bound, never one near the top of the grid;
 3. the bound where about ``clipped_per_epsilon / ε`` people would be clipped, read off
    a Pareto tail through the two quantiles: clipping one more person costs about as
    much as its share of the noise saves there (the derivative of |bias| + noise in C),
@@ -63,6 +69,7 @@ __all__ = [
     "compile_auto",
     "high_level",
     "make_person_quantile",
+    "too_few",
 ]
 
 COUNT, DISTINCT = AggregateFunction.COUNT, AggregateFunction.COUNT_DISTINCT
@@ -70,8 +77,17 @@ SUM, AVG = AggregateFunction.SUM, AggregateFunction.AVG
 
 # Candidate bounds: a √2 grid from 2^-10 to 2^40 (few candidates: the exponential
 # mechanism's error grows with their log), and group counts 1 … 32, then powers of two.
-_COUNT_WEIGHT = 0.2
-_PRIOR = 2  # people per grid step: the low quantile of an empty table is a small value
+# The noisy count of people weighs as much as one quantile (noise: half their scale).
+# Below _FEW quantile scales of people (an empty population reads above with
+# probability e^(-12)/2) the quantiles' utilities differ too little for the data to
+# place them: "nobody". Then they prefer small candidates (make_person_quantile) by
+# half a scale per grid step (low) and a quarter (high): the low one is 2^-10·√2^i
+# with probability below e^(-i/2), the high one 2^(i/4) times it below e^(-i/4), and
+# the bound is small. With people, the data alone decides.
+_COUNT_WEIGHT = 1.0
+_FEW = 6.0
+_LOW_TILT = 0.5
+_HIGH_TILT = 0.25
 TOTAL_GRID = np.array([2.0 ** (k / 2) for k in range(-20, 81)])
 GROUP_GRID = np.array([*range(1, 33), *(2.0**k for k in range(6, 21))], dtype=np.float64)
 
@@ -82,6 +98,9 @@ class Component:
 
     ``kind``: ``"sum"`` (each person's sum of the argument), ``"count"`` (their rows, or
     their non-null values of ``arg``) or ``"present"`` (1 per group they are in).
+    ``exact``: every person's total is exactly 1 (``COUNT(DISTINCT unit)`` without
+    GROUP BY), so the bound is 1, nothing is clipped, and there is no bias to
+    estimate (``bias_epsilon`` is 0).
     """
 
     alias: str
@@ -89,11 +108,17 @@ class Component:
     kind: str
     arg: int | None  # the aggregate's index: its argument is column a{arg}
     epsilon: float  # for the value
-    bias_epsilon: float  # for the estimate of the clipped mass
+    bias_epsilon: float  # for the estimate of the clipped mass (0 when exact)
+    exact: bool = False
 
     @property
     def name(self) -> str:
         return self.alias if self.part == "value" else f"{self.alias}.{self.part}"
+
+    @property
+    def grid(self) -> np.ndarray:
+        """The low quantile's candidates: whole numbers of groups for ``"present"``."""
+        return GROUP_GRID if self.kind == "present" else TOTAL_GRID
 
 
 @dataclass(frozen=True)
@@ -116,10 +141,15 @@ class AutoPlan:
         return self.options.unit
 
     @property
+    def searched(self) -> tuple[Component, ...]:
+        """The components whose bound is chosen from the data (all but the exact ones)."""
+        return tuple(c for c in self.components if not c.exact)
+
+    @property
     def bounds_epsilon(self) -> float:
         return (
             self.count_epsilon
-            + 2 * len(self.components) * self.quantile_epsilon
+            + 2 * len(self.searched) * self.quantile_epsilon
             + self.groups_epsilon
         )
 
@@ -130,12 +160,13 @@ class AutoPlan:
 
     def split(self) -> list[tuple[str, float]]:
         """(what, ε) for every release, in the order they are made."""
-        out = [("bounds_selection", self.bounds_epsilon)]
+        out = [("bounds_selection", self.bounds_epsilon)] if self.bounds_epsilon > 0 else []
         if self.selection_epsilon > 0:
             out.append(("partition_selection", self.selection_epsilon))
         for c in self.components:
             out.append((c.name, c.epsilon))
-            out.append((f"{c.name}.bias", c.bias_epsilon))
+            if not c.exact:
+                out.append((f"{c.name}.bias", c.bias_epsilon))
         return [(name, round(eps, 12)) for name, eps in out]
 
 
@@ -152,25 +183,29 @@ def compile_auto(spec: QuerySpec, options: QueryOptions) -> AutoPlan:
         options.keys.get(k.alias, options.keys.get(k.expr.text)) for k in spec.keys
     ]
     private_keys = any(p is None for p in public)
+    needs_groups = private_keys and isinstance(unit, PerCustomer) and bool(spec.keys)
+    # Without GROUP BY, a person is in one group: COUNT(DISTINCT unit) counts them 1.
+    exact = [kind[0] == "present" and not spec.keys for _, kind in kinds]
     eps = options.epsilon.epsilon
-    bounds_eps = eps * settings.bounds_share
+    bounds_eps = eps * settings.bounds_share if needs_groups or not all(exact) else 0.0
     weights = [options.weights.get(a.alias, 1.0) for a in spec.aggregates]
     selection_w = options.weights.get("selection", settings.selection_weight) if private_keys else 0
     total_w = sum(weights) + selection_w
     rest = eps - bounds_eps
     components: list[Component] = []
-    for (agg, kind), w in zip(kinds, weights, strict=True):
+    for (agg, kind), w, fixed in zip(kinds, weights, exact, strict=True):
         share = rest * w / total_w
         main, bias = share * (1 - settings.bias_share), share * settings.bias_share
         if agg.func is AVG:
             components.append(Component(agg.alias, "sum", "sum", kind[1], main / 2, bias / 2))
             components.append(Component(agg.alias, "count", "count", kind[1], main / 2, bias / 2))
+        elif fixed:
+            components.append(Component(agg.alias, "value", kind[0], kind[1], share, 0.0, True))
         else:
             components.append(Component(agg.alias, "value", kind[0], kind[1], main, bias))
-    needs_groups = private_keys and isinstance(unit, PerCustomer) and bool(spec.keys)
-    # The number of people only scales the tail read off the quantiles: a fifth of a share.
-    shares = _COUNT_WEIGHT + 2 * len(components) + (1 if needs_groups else 0)
-    per_statistic = bounds_eps / shares
+    searched = sum(not c.exact for c in components)
+    shares = (_COUNT_WEIGHT if searched else 0) + 2 * searched + (1 if needs_groups else 0)
+    per_statistic = bounds_eps / shares if shares else 0.0
     return AutoPlan(
         spec,
         options,
@@ -218,21 +253,25 @@ def _quantile_utilities(sorted_values: np.ndarray, grid: np.ndarray, level: floa
 
 
 def make_person_quantile(
-    level: float, grid: np.ndarray, epsilon: float, *, prior: int = 0
+    level: float, grid: np.ndarray, epsilon: float, *, tilt: float = 0.0
 ) -> Measurement:
     """The ``level``-quantile of one value per person, among ``grid``: ε-DP per person.
 
     Permute-and-flip with scale 2/ε over utilities of sensitivity 1 (one person is one
-    value); ``map(d) = PureDP(2d/scale)``. ``prior`` people per grid step are taken off
-    each candidate's utility, a data-independent preference for small candidates that
-    decides only where the data cannot (no people, or a handful): then the bound is
-    small rather than anywhere on the grid.
+    value); ``map(d) = PureDP(2d/scale)``. ``tilt`` people per grid step are taken off
+    each candidate's utility (``tilt · i`` off the i-th): a data-independent
+    preference for small candidates. With no people, candidate i is picked with
+    probability at most ``exp(-tilt · i / scale)`` (permute-and-flip keeps a candidate
+    at most with its coin's odds), so ``tilt`` of a few tenths of the scale keeps an
+    empty population near the bottom of the grid.
     """
     if not 0 < level < 1:
         raise ParameterError(f"level must be in (0, 1), got {level}")
+    if not tilt >= 0:
+        raise ParameterError(f"tilt must be ≥ 0, got {tilt}")
     scale = 2 / epsilon * (1 + 2**-40)
     exact_level = Fraction(level)
-    penalty = prior * np.arange(len(grid), dtype=np.float64)
+    penalty = tilt * np.arange(len(grid), dtype=np.float64)
 
     def function(data: Any, bits: RandomBits) -> float:
         values = np.sort(np.asarray(data, dtype=np.float64))
@@ -244,7 +283,7 @@ def make_person_quantile(
         def exact(i: int) -> Fraction:
             target = exact_level * n
             worst = max(Fraction(0), int(below[i]) - target, target - int(upto[i]))
-            return -worst - prior * i
+            return -worst - Fraction(float(penalty[i]))
 
         return float(grid[permute_and_flip(utilities, scale, bits, exact=exact)])
 
@@ -254,14 +293,18 @@ def make_person_quantile(
     return Measurement("person_quantile", "rows", function, privacy_map, scale)
 
 
-def above(low: float) -> np.ndarray:
+def above(low: float, *, whole: bool = False) -> np.ndarray:
     """The high quantile's candidates: ``low`` to 2^10 times it, on the grid 2^(k/4).
 
     Every candidate above all the values is equally poor; on the whole grid there would
     be so many that at a small ε their weight outweighs the quantile. Starting from the
     low quantile (itself DP, so this is adaptive composition) leaves few of them.
+    ``whole``: the totals are whole numbers (rows, groups), so are the candidates
+    (rounded up): a total many people share, say 4 months, is then a candidate rather
+    than falling between two, where every candidate above it would tie with the best.
     """
-    return low * np.array([2.0 ** (k / 4) for k in range(41)])
+    grid = low * np.array([2.0 ** (k / 4) for k in range(41)])
+    return np.unique(np.ceil(grid)) if whole else grid
 
 
 @dataclass(frozen=True)
@@ -279,11 +322,14 @@ def bounds_measurement(plan: AutoPlan) -> Measurement:
     """Choose every bound of ``plan``: ε-DP in the people, ε = ``plan.bounds_epsilon``.
 
     Input: ``(groups, totals)``: per person, their number of groups and, per
-    component, the sum of the absolute values of their contributions.
+    component, the sum of the absolute values of their contributions. An exact
+    component's bound is 1 and reads nothing.
     """
     s = plan.settings
-    count = laplace_for(PureDP(plan.count_epsilon), 1)
-    low = make_person_quantile(s.low_level, TOTAL_GRID, plan.quantile_epsilon, prior=_PRIOR)
+    searched = plan.searched
+    count = laplace_for(PureDP(plan.count_epsilon), 1) if searched else None
+    # Every quantile of the totals, low or high, has this one scale and privacy map.
+    quantile = make_person_quantile(0.5, TOTAL_GRID, plan.quantile_epsilon) if searched else None
     groups = (
         make_person_quantile(s.groups_level, GROUP_GRID, plan.groups_epsilon)
         if plan.groups_epsilon > 0
@@ -292,13 +338,27 @@ def bounds_measurement(plan: AutoPlan) -> Measurement:
 
     def function(data: Any, bits: RandomBits) -> Chosen:
         per_person_groups, totals = data
-        people = max(0, int(count(np.asarray([len(per_person_groups)]), rng=bits)[0]))
+        people = 0
+        if count is not None:
+            people = max(0, int(count(np.asarray([len(per_person_groups)]), rng=bits)[0]))
         k = int(groups(per_person_groups, rng=bits)) if groups is not None else 1
         quantiles, levels, bounds = [], [], []
         for c, values in zip(plan.components, totals, strict=True):
+            if c.exact or quantile is None:
+                quantiles.append((1.0, 1.0))
+                levels.append(1.0)
+                bounds.append(1.0)
+                continue
+            # Nobody, or too few to place a quantile: small candidates win, the bound is small.
+            scale = quantile.scale
+            nobody = too_few(plan, people)
+            low_tilt, high_tilt = (_LOW_TILT * scale, _HIGH_TILT * scale) if nobody else (0, 0)
+            eps = plan.quantile_epsilon
+            low = make_person_quantile(s.low_level, c.grid, eps, tilt=low_tilt)
             q_low = float(low(values, rng=bits))
-            level = high_level(people, low.scale, s, c.epsilon)
-            high = make_person_quantile(level, above(q_low), plan.quantile_epsilon)
+            level = high_level(people, scale, s, c.epsilon)
+            candidates = above(q_low, whole=c.kind != "sum")
+            high = make_person_quantile(level, candidates, eps, tilt=high_tilt)
             q_high = float(high(values, rng=bits))
             quantiles.append((q_low, q_high))
             levels.append(level)
@@ -306,13 +366,19 @@ def bounds_measurement(plan: AutoPlan) -> Measurement:
         return Chosen(people, k, tuple(quantiles), tuple(levels), tuple(bounds))
 
     def privacy_map(d_in: float) -> Budget:
-        maps = [count.map(d_in)]
-        maps += [low.map(d_in) for _ in range(2 * len(plan.components))]  # high: same scale
+        maps = [count.map(d_in)] if count is not None else []
+        if quantile is not None:
+            maps += [quantile.map(d_in)] * (2 * len(searched))
         if groups is not None:
             maps.append(groups.map(d_in))
         return compose_sequential(maps)
 
     return Measurement("contribution_bounds", "rows", function, privacy_map, 0.0)
+
+
+def too_few(plan: AutoPlan, people: int) -> bool:
+    """Whether ``people`` (noisy) are too few for the quantiles to read: small bounds."""
+    return people < _FEW * 2 / plan.quantile_epsilon if plan.quantile_epsilon > 0 else True
 
 
 def high_level(people: int, scale: float, s: AutoBounds, epsilon: float) -> float:

@@ -59,7 +59,7 @@ class AutoBounds:
         that includes the bias holds when nobody's total goes beyond that.
     """
 
-    bounds_share: float = 0.15
+    bounds_share: float = 0.2
     bias_share: float = 0.15
     selection_weight: float = 1.0
     low_level: float = 0.5
