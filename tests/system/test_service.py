@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from _served import BACKENDS, Served, serve
+from _served import Served
 
 pytestmark = pytest.mark.slow
 
 CUSTOMER = "17850"  # buys in the bundled slice
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    with serve(request.param, tmp_path_factory.mktemp("service")) as running:
-        yield running
 
 
 def _items(body: dict) -> list[str]:  # type: ignore[type-arg]
