@@ -7,6 +7,8 @@ code, content type, headers, body schema).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import schemathesis
 from _served import Served
@@ -53,11 +55,16 @@ def test_the_served_api_matches_its_document(served: Served) -> None:
         action = ACTIONS.get((operation.method.upper(), operation.path))
         role = next((r for r, can in ROLE_ACTIONS.items() if action in can), None)
         headers = {"Authorization": f"Bearer {served.keys[role]}"} if role else {}
+        _check(operation, headers)()
 
-        @given(case=operation.as_strategy())
-        @settings(max_examples=15, suppress_health_check=list(HealthCheck), deadline=None,
-                  database=None)  # fmt: skip
-        def check(case: schemathesis.Case, headers: dict[str, str] = headers) -> None:
-            case.call_and_validate(headers=headers, checks=CHECKS)
 
-        check()
+def _check(operation: schemathesis.APIOperation, headers: dict[str, str]) -> Callable[[], None]:
+    """A bounded Hypothesis run of ``operation``'s generated requests."""
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=10, suppress_health_check=list(HealthCheck), deadline=None,
+              database=None)  # fmt: skip
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    return check  # type: ignore[no-any-return]
