@@ -117,21 +117,21 @@ def test_a_basket_added_now_changes_the_recommendations(served: Served) -> None:
 
 def test_an_opted_out_customer_is_neither_stored_nor_personalized(served: Served) -> None:
     customer = "13047"
+    basket = {"customer": customer, "events": [{"kind": "basket", "item": "85123A"}]}
     with served.client("shop_front") as http:
+        assert http.post("/v1/events", json=basket).json() == {"stored": 1, "personalized": True}
+        assert http.get(f"/v1/recommendations/{customer}").json()["personalized"] is True
         put = http.put(
             f"/v1/consent/{customer}", json={"decisions": {"personalization": "refused"}}
         )
         assert put.json()["purposes"]["personalization"]["status"] == "refused"
-        out = http.post(
-            "/v1/events",
-            json={"customer": customer, "events": [{"kind": "basket", "item": "85123A"}]},
-        ).json()
+        out = http.post("/v1/events", json=basket).json()
         assert out == {"stored": 0, "personalized": False}
         recs = http.get(f"/v1/recommendations/{customer}").json()
         popular = http.get("/v1/recommendations/no-such-customer").json()
     assert recs["personalized"] is False and _items(recs) == _items(popular)
     with served.workspace() as ws:
-        assert ws.events.held(customer) == []
+        assert ws.events.held(customer) == []  # the events kept before the refusal went too
 
 
 def test_a_subject_is_exported_then_erased_end_to_end(served: Served) -> None:
@@ -146,8 +146,15 @@ def test_a_subject_is_exported_then_erased_end_to_end(served: Served) -> None:
             json={"purpose": "fulfilment", "values": [{"subject": customer, "value": "2 Quai"}]},
         ).json()["tokens"]
         http.put(f"/v1/consent/{customer}", json={"decisions": {"marketing": "granted"}})
+    with served.client("analyst") as http:
+        query = {"sql": "SELECT COUNT(*) AS n FROM orders", "dataset": "orders", "epsilon": 0.25,
+                 "max_contributions": 20}  # fmt: skip
+        assert http.post("/v1/query", json=query).status_code == 200
     with served.client("steward") as http:
         export = http.get(f"/v1/subjects/{customer}").json()
+        (orders,) = export["budgets"]
+        assert orders["dataset"] == "orders" and orders["spent"].startswith("ε=")
+        assert orders["spent"] != "ε=0, δ=0"
         assert export["vault_tokens"] == [{"token": token, "purpose": "fulfilment"}]
         assert [e["item"] for e in export["events"]] == ["85123A"]
         assert export["consent"]["marketing"]["status"] == "granted"

@@ -138,6 +138,11 @@ class EventHistory:
             for r in rows
         ]
 
+    def prune(self, customer: object, jurisdiction: Jurisdiction | str | None) -> int:
+        """Delete the customer's events if personalization is no longer allowed (after an
+        objection or a withdrawal); return how many went."""
+        return 0 if self.allowed(customer, jurisdiction) else self.erase(customer)
+
     def erase(self, customer: object) -> int:
         """Delete every event kept for ``customer``; return how many."""
         t = customer_events

@@ -55,6 +55,7 @@ def consent_put(
         for p, s in body.decisions.items()
     ]
     caller.workspace.consent.record(rows, actor=caller.workspace.actor, file="request")
+    caller.workspace.events.prune(customer, caller.service.policy.jurisdiction)
     return _consent(caller, customer)
 
 
@@ -63,19 +64,12 @@ def subject_export(
     customer: CustomerId, caller: Caller = allowed(Action.SUBJECT_EXPORT)
 ) -> dict[str, Any]:
     """The access request: what is held about the customer: consent decisions, vault
-    tokens (resolvable by the purposes allowed to), and the shop events kept for them."""
-    workspace = caller.workspace
-    consent = workspace.consent.current(customer)
-    tokens = workspace.vault.tokens_of(customer)
-    events = workspace.events.held(customer)
-    if not (consent or tokens or events):
+    tokens (resolvable by the purposes allowed to), the shop events kept for them, and
+    the budget spent on them per registered dataset."""
+    report = caller.workspace.subject_report(customer)
+    if not report.holds_anything:
         raise HTTPException(404, "nothing is held about this customer")
-    workspace.audit.append(workspace.actor, "subject.export", {"records": len(events)})
-    return {
-        "consent": {p.value: r.as_dict() for p, r in sorted(consent.items())},
-        "vault_tokens": [{"token": t, "purpose": p} for t, p in tokens],
-        "events": [e.as_dict() for e in events],
-    }
+    return report.as_dict()
 
 
 @router.delete("/subjects/{customer}")
