@@ -119,6 +119,8 @@ def test_bad_input_is_a_one_line_4xx_and_changes_nothing(served: Served) -> None
                                             "events": [{"kind": "stare", "item": "85123A"}]}), 422),
             (front.put("/v1/consent/C9", json={"decisions": {"marketing": "maybe"}}), 422),
             (front.get("/v1/recommendations/C9", params={"k": 0}), 422),
+            (analyst.get("/v1/no-such-endpoint"), 404),
+            (analyst.delete("/v1/budgets"), 405),
         ]  # fmt: skip
     for response, status in cases:
         assert response.status_code == status, response.text

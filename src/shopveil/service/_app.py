@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from shopveil import __version__
 from shopveil._workspace import open_workspace
@@ -31,6 +31,7 @@ from shopveil.errors import (
 )
 from shopveil.policy import load_policy
 from shopveil.service import _audit, _dp, _personal, _records, _subjects
+from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
 from shopveil.service._limits import BodyLimit, BodyTooLarge, RateLimiter
 from shopveil.service._state import Model, Service
@@ -50,10 +51,13 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> Any:
         workspace = open_workspace(config.db_url, actor="service")
         limiter = RateLimiter(config.rate_per_second, config.burst)
-        app.state.service = Service(config, workspace, policy, limiter, model)
+        calls = CallLog(workspace.audit)
+        app.state.service = Service(config, workspace, policy, limiter, model, calls)
+        calls.start()
         try:
             yield
         finally:
+            calls.stop()
             workspace.close()
 
     app = FastAPI(
@@ -143,7 +147,7 @@ def _add_handlers(app: FastAPI) -> None:
 async def _audited(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    """Log one line and append one audit event per call, named by the key's name."""
+    """Log one line and audit one ``service.call`` event per call, named by the key's name."""
     started = time.perf_counter()
     response = await call_next(request)
     route = getattr(request.scope.get("route"), "path", "-")
@@ -159,5 +163,5 @@ async def _audited(
     if route != "/healthz" and request.url.path.startswith("/v1"):
         service: Service = request.app.state.service
         details = {"method": request.method, "route": route, "status": response.status_code}
-        await run_in_threadpool(service.workspace.audit.append, actor, "service.call", details)
+        service.calls.record(actor, details)
     return response

@@ -25,6 +25,7 @@ def audit(
 ) -> dict[str, Any]:
     """The audit log's newest events, and whether the whole chain, its signed checkpoints
     and the ledger verify."""
+    caller.service.calls.flush()  # the calls queued so far are in the log the steward reads
     log = caller.workspace.audit
     problem = None
     try:

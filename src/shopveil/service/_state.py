@@ -13,6 +13,7 @@ from shopveil._workspace import Workspace
 from shopveil.errors import AccessDenied
 from shopveil.governance import AccessGrant, Action
 from shopveil.policy import Policy
+from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
 from shopveil.service._limits import RateLimiter
 
@@ -35,13 +36,14 @@ class Model:
 
 @dataclass(frozen=True)
 class Service:
-    """The open workspace, the policy, the model and the rate limiter, for every request."""
+    """The open workspace, the policy, the model, the rate limiter and the call log."""
 
     config: ServiceConfig
     workspace: Workspace
     policy: Policy
     limiter: RateLimiter
     model: Model | None
+    calls: CallLog
 
 
 @dataclass(frozen=True)
