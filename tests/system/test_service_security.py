@@ -106,6 +106,8 @@ def test_bad_input_is_a_one_line_4xx_and_changes_nothing(served: Served) -> None
             (analyst.post("/v1/protect", **raw), 422),  # malformed JSON
             (analyst.post("/v1/protect", content=b"x" * 300_000,
                           headers={"content-type": "application/json"}), 413),  # oversized
+            (analyst.post("/v1/protect", content=iter([b"[" * 150_000] * 2),
+                          headers={"content-type": "application/json"}), 413),  # chunked
             (analyst.post("/v1/protect", json={"records": "all", "purpose": "analytics"}), 422),
             (analyst.post("/v1/protect", json={"records": [{"a": 1}, {"a": "x"}],
                                                "purpose": "analytics"}), 400),  # mixed types

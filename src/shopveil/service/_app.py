@@ -33,7 +33,7 @@ from shopveil.policy import load_policy
 from shopveil.service import _audit, _dp, _personal, _records, _subjects
 from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
-from shopveil.service._limits import BodyLimit, BodyTooLarge, RateLimiter
+from shopveil.service._limits import BodyLimit, RateLimiter
 from shopveil.service._state import Model, Service
 
 __all__ = ["create_app"]
@@ -130,9 +130,6 @@ def _add_handlers(app: FastAPI) -> None:
         # The value is left out on purpose: it may be a customer's data.
         return _error(422, f"{where}: {what}" if where else what)
 
-    async def too_large(request: Request, exc: Exception) -> Response:
-        return _error(413, str(exc))
-
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("request failed: %s", type(exc).__name__)
         return _error(500, "the service failed; nothing was released")
@@ -140,7 +137,6 @@ def _add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ShopVeilError, shopveil_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(BodyTooLarge, too_large)
     app.add_exception_handler(Exception, unexpected)
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["BodyLimit", "BodyTooLarge", "RateLimiter"]
+__all__ = ["BodyLimit", "RateLimiter"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -16,17 +16,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class BodyTooLarge(Exception):
-    """A request body went past the service's limit (answered 413)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the request body is over the limit of {limit:,} bytes; send less")
-        self.limit = limit
-
-
 class BodyLimit:
-    """Refuse a body over ``limit`` bytes: by its Content-Length before it is read, or as
-    its chunks arrive, so an oversized body is never held in memory."""
+    """Refuse a body over ``limit`` bytes with 413: by its Content-Length before it is
+    read, or as its chunks arrive; at most ``limit`` bytes are ever held."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -41,18 +33,31 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await _too_large(send, self.limit)
             return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
-            return message
+            if message["type"] != "http.request":  # the client left: pass that on
+                chunks = []
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                await _too_large(send, self.limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send, limit: int) -> None:
