@@ -66,10 +66,15 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         description="Privacy middleware for a shop's systems: every call passes the policy.",
         lifespan=lifespan,
     )
-    for routes in (_audit.health, _records.router, _dp.router, _subjects.router):
+    for routes in (
+        _audit.health,
+        _records.router,
+        _dp.router,
+        _subjects.router,
+        _personal.router,
+        _audit.router,
+    ):
         app.include_router(routes)
-    app.include_router(_personal.router)
-    app.include_router(_audit.router)
     _add_handlers(app)
     app.middleware("http")(_audited)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)

@@ -29,9 +29,8 @@ class ServiceConfig:
     burst
         Requests a key may make at once above the average.
     max_body_bytes
-        The largest request body accepted (``SHOPVEIL_MAX_BODY``).
-    max_records
-        The most records, values or texts one request may carry.
+        The largest request body accepted (``SHOPVEIL_MAX_BODY``); one request carries
+        at most 1,000 records, values, tokens or texts whatever its size.
     """
 
     db_url: str | None = None
@@ -40,14 +39,13 @@ class ServiceConfig:
     rate_per_second: float = 50.0
     burst: int = 100
     max_body_bytes: int = 1_000_000
-    max_records: int = 1_000
 
     def __post_init__(self) -> None:
         if not self.rate_per_second > 0:
             raise ParameterError(
                 f"rate_per_second must be > 0, got {self.rate_per_second}; e.g. 50"
             )
-        for name in ("burst", "max_body_bytes", "max_records"):
+        for name in ("burst", "max_body_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ParameterError(f"{name} must be an integer >= 1, got {value!r}")
