@@ -7,9 +7,10 @@ scanner finds PII where the policy lets it out), then that the service stops it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from _served import ROLES, Served
+from _served import ROLES, Served, serve
 
 from shopveil.data import generate_retail
 from shopveil.governance import ROLE_ACTIONS, Action
@@ -162,3 +163,16 @@ def test_no_raw_pii_of_a_generated_shop_reaches_responses_or_logs(served: Served
     assert [e for e in emails if e in redacted.text] == []
     log = served.log.read_text()
     assert [v for v in pii if v in log] == []
+
+
+def test_a_key_past_its_rate_is_429_and_other_keys_are_served(tmp_path: Path) -> None:
+    limits = {"SHOPVEIL_RATE_LIMIT": "0.05", "SHOPVEIL_RATE_BURST": "3"}
+    with serve("sqlite", tmp_path, extra_env=limits) as slow:
+        with slow.client("analyst") as http:
+            codes = [http.get("/v1/budgets").status_code for _ in range(5)]
+            refused = http.get("/v1/budgets")
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert "rate limit" in _one_line(refused)
+        with slow.client("steward") as http:
+            assert http.get("/v1/budgets").status_code == 200
