@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-learn install clean
+.PHONY: demo test lint typecheck bench bench-learn install system-tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	bash scripts/run-tests.sh
+
+# wrk, chromium and chromedriver from Debian's packages (needs root): the service's load
+# benchmark and browser checks use them; the test suite does not need them.
+system-tools:
+	bash scripts/install-system-tools.sh
 
 # Benchmarks time peer tools in the same run: they need the [bench] extra and ../shared/data.
 bench: $(STAMP)

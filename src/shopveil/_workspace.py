@@ -3,7 +3,8 @@
 The command line, the demo and library users all go through :func:`open_workspace`, so
 every ledger charges with the audit log and the workspace's people key, every catalog
 change is audited with its actor, and every query and fit can ask the one consent
-register whose data its purpose may use (:meth:`Workspace.subjects`).
+register whose data its purpose may use (:meth:`Workspace.subjects`), and one call
+erases a customer everywhere (:meth:`Workspace.erase_subject`).
 
 >>> with open_workspace() as ws:                                      # doctest: +SKIP
 ...     ws.catalog.datasets()
@@ -19,14 +20,62 @@ from types import TracebackType
 
 from shopveil._core.budgets import Budget
 from shopveil._core.clock import Clock
+from shopveil._core.units import PerCustomer
 from shopveil.audit import AuditLog
 from shopveil.dp import DEFAULT_TOTAL, Catalog, Ledger, PeopleKey
-from shopveil.governance import ConsentFilter, ConsentRegister
-from shopveil.keys import Keyring, Vault
+from shopveil.governance import (
+    AccessRegister,
+    ConsentErasure,
+    ConsentFilter,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentRegister,
+    CustomerEvent,
+    EventHistory,
+)
+from shopveil.keys import Erasure, Keyring, Vault
 from shopveil.policy import Jurisdiction
 from shopveil.store import Store
 
-__all__ = ["Workspace", "open_workspace", "workspace_on"]
+__all__ = ["SubjectErasure", "SubjectReport", "Workspace", "open_workspace", "workspace_on"]
+
+
+@dataclass(frozen=True)
+class SubjectReport:
+    """What the workspace holds about one customer, for their access request."""
+
+    consent: dict[ConsentPurpose, ConsentRecord]
+    vault_tokens: list[tuple[str, str]]  # (token, purpose) the vault can still resolve
+    events: list[CustomerEvent]
+    budgets: list[tuple[str, Budget, Budget]]  # (dataset, spent on them, per-person total)
+
+    @property
+    def holds_anything(self) -> bool:
+        """Whether anything at all is held about the customer."""
+        return bool(self.consent or self.vault_tokens or self.events or self.budgets)
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as plain JSON-ready values."""
+        return {
+            "consent": {p.value: r.as_dict() for p, r in sorted(self.consent.items())},
+            "vault_tokens": [{"token": t, "purpose": p} for t, p in self.vault_tokens],
+            "events": [e.as_dict() for e in self.events],
+            "budgets": [
+                {"dataset": d, "spent": str(spent), "per_person": str(total)}
+                for d, spent, total in self.budgets
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class SubjectErasure:
+    """What erasing one customer did, everywhere the workspace keeps them (counts only)."""
+
+    vault: Erasure
+    consent: ConsentErasure
+    datasets: list[tuple[str, int]]  # (registered dataset, rows deleted)
+    events: int  # shop events deleted
+    audit_seq: int  # the closing ``subject.erase`` event
 
 
 @dataclass(frozen=True)
@@ -45,6 +94,8 @@ class Workspace:
     catalog: Catalog
     vault: Vault
     consent: ConsentRegister
+    access: AccessRegister
+    events: EventHistory
     actor: str
 
     def subjects(self, purpose: str, jurisdiction: Jurisdiction | str | None) -> ConsentFilter:
@@ -52,6 +103,50 @@ class Workspace:
         pass it to a DP query (``run_query(subjects=...)``) or a fit
         (``FitContext(subjects=...)``)."""
         return self.consent.filter(purpose, jurisdiction)
+
+    def subject_report(self, subject: str | int) -> SubjectReport:
+        """Everything held about one customer: consent decisions, vault tokens, shop
+        events and the budget spent on them per registered dataset; audited with counts."""
+        budgets = []
+        accounts = {state.dataset: state for state in self.ledger.accounts()}
+        for entry in self.catalog.datasets():
+            if not isinstance(entry.unit, PerCustomer) or entry.name not in accounts:
+                continue
+            total = accounts[entry.name].total
+            spent = self.ledger.person_spent(subject, entry.unit, total)
+            if spent is not None:
+                budgets.append((entry.name, spent, total))
+        report = SubjectReport(
+            self.consent.current(subject),
+            self.vault.tokens_of(subject),
+            self.events.held(subject),
+            budgets,
+        )
+        counts = {"vault_tokens": len(report.vault_tokens), "events": len(report.events)}
+        self.audit.append(self.actor, "subject.export", counts)
+        return report
+
+    def erase_subject(self, subject: str | int) -> SubjectErasure:
+        """Erase one customer end to end: crypto-shred their vault key, delete their
+        consent records (objections in force stay), their rows in every registered
+        dataset and their ledger entries, and their shop events; audited at each step,
+        then once more as ``subject.erase``. See ``docs/erasure.md``."""
+        vault = self.vault.erase_subject(subject, actor=self.actor)
+        consent = self.consent.erase_subject(subject, actor=self.actor)
+        rows = self.catalog.erase_subject(subject, actor=self.actor)
+        events = self.events.erase(subject)
+        event = self.audit.append(
+            self.actor,
+            "subject.erase",
+            {
+                "subject_ref": vault.subject_ref,
+                "vault_values": vault.values,
+                "consent_deleted": consent.deleted,
+                "dataset_rows": sum(count for _, count in rows),
+                "events": events,
+            },
+        )
+        return SubjectErasure(vault, consent, rows, events, event.seq)
 
     def close(self) -> None:
         """Close the workspace's store connections."""
@@ -127,7 +222,16 @@ def workspace_on(
     vault = Vault(store, keyring, audit)
     consent = ConsentRegister(store, keyring, audit)
     return Workspace(
-        store, keyring, audit, ledger, Catalog(ledger), vault, consent, actor or _default_actor()
+        store,
+        keyring,
+        audit,
+        ledger,
+        Catalog(ledger),
+        vault,
+        consent,
+        AccessRegister(store, keyring, audit),
+        EventHistory(store, keyring, consent),
+        actor or _default_actor(),
     )
 
 

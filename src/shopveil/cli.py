@@ -71,6 +71,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "recommend",
         "A customer's top-k items from a trained model and their own purchases; no budget spent.",
     ),
+    "serve": (
+        "service",
+        "Run the HTTP service: the policy, the vault, DP queries, consent and subject rights.",
+    ),
     "policy": ("policy", "Read what a policy does."),
     "data": ("data", "Register datasets: their privacy unit, budget per person and people."),
     "budget": ("budget", "Show, set or reset privacy budgets."),
@@ -84,6 +88,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "retention",
         "Retention: delete what ShopVeil's store keeps past the policy's periods.",
     ),
+    "access": ("service", "API keys for the service: each names a role of the policy."),
 }
 
 

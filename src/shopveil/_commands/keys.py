@@ -62,7 +62,8 @@ def erase(
     Also deletes the subject's rows from every dataset registered per customer (shopveil
     data add), rewriting each file, and their per-person budget rows, and their consent
     records except the refusals and withdrawals in force, kept (by a keyed hash, never
-    the id) so that their objection still holds if their data comes back.
+    the id) so that their objection still holds if their data comes back, and the shop
+    events kept for their personalization (shopveil serve).
 
     Does not cover: keyed tokens (technique token) and FPE output (technique fpe),
     which come from purpose keys, not subject keys, so they stay computable from the id
@@ -81,9 +82,8 @@ def erase(
     from shopveil._workspace import open_workspace
 
     with open_workspace(actor=actor) as workspace:
-        result = workspace.vault.erase_subject(subject, actor=workspace.actor)
-        consent = workspace.consent.erase_subject(subject, actor=workspace.actor)
-        rows = workspace.catalog.erase_subject(subject, actor=workspace.actor)
+        erased = workspace.erase_subject(subject)
+    result, consent, rows = erased.vault, erased.consent, erased.datasets
     note = " (already erased)" if result.already_erased else ""
     console.print(
         f"Erased subject ref {result.subject_ref[:16]}…{note}: {result.values} vault "
@@ -103,6 +103,7 @@ def erase(
         highlight=False,
         markup=False,
     )
+    console.print(f"shop events: {erased.events} deleted", highlight=False, markup=False)
 
 
 @translate_errors

@@ -27,6 +27,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "postgres": frozenset({"psycopg"}),
     "dp": frozenset({"duckdb"}),
     "ml": frozenset({"scipy", "sklearn", "torch", "opacus"}),
+    "service": frozenset({"fastapi", "uvicorn"}),
 }
 
 

@@ -68,7 +68,7 @@ from shopveil.dp._ledger_values import (
     zero,
 )
 from shopveil.dp._people import People, PeopleKey, PeopleSpending, id_array
-from shopveil.dp._people_sql import charge_people, people_spending
+from shopveil.dp._people_sql import charge_people, people_spending, person_spent
 from shopveil.dp._query._answer import budget_dict
 from shopveil.errors import ParameterError
 from shopveil.store import Store
@@ -225,6 +225,14 @@ class Ledger:
         """What the people of ``namespace`` have spent now against a per-person ``total``."""
         with self.store.engine.connect() as conn:
             return people_spending(conn, namespace, total, self.clock.now())
+
+    def person_spent(self, subject_id: object, unit: PerCustomer, total: Budget) -> Budget | None:
+        """What one customer has spent now under ``unit`` (None: never charged)."""
+        pid = int(self.hash_ids([subject_id], unit)[0])
+        if pid < 0:
+            return None
+        with self.store.engine.connect() as conn:
+            return person_spent(conn, unit.namespace, pid, total, self.clock.now())
 
     def accounts(self, dataset: str | None = None) -> list[AccountState]:
         """Every account, or every account of ``dataset``."""

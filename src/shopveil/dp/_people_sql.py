@@ -39,6 +39,7 @@ __all__ = [
     "forget_person",
     "lock_namespace",
     "people_spending",
+    "person_spent",
     "spending_summary",
 ]
 
@@ -131,6 +132,20 @@ def people_spending(
     """What the people of ``namespace`` have spent at ``now`` against a per-person ``total``."""
     top, exhausted = spending_summary(conn, namespace, now, parts(total))
     return PeopleSpending(namespace, total, make(kind_of(total), *top.values()), exhausted)
+
+
+def person_spent(
+    conn: sa.Connection, namespace: str, pid: int, total: Budget, now: datetime
+) -> Budget | None:
+    """What one person of ``namespace`` has spent at ``now``; None if never charged."""
+    bucket = bucket_of(np.array([pid], dtype=np.int64))
+    stored, stored_classes = read_buckets(conn, namespace, bucket)
+    at = int(np.searchsorted(stored, pid))
+    if at == stored.size or stored[at] != pid:
+        return None
+    classes = load_classes(conn, namespace)
+    row = classes.rows(np.array([stored_classes[at]], dtype=np.int64))[0]
+    return make(kind_of(total), *classes.spent_now(now)[row].tolist())
 
 
 def forget_person(conn: sa.Connection, namespace: str, pid: int) -> None:

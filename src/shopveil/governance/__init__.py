@@ -8,6 +8,10 @@
 - :meth:`ConsentRegister.filter` turns both into a :class:`ConsentFilter`, the
   :class:`~shopveil._core.subjects.SubjectFilter` that releases, DP queries and fits
   apply before anything is computed.
+- :class:`AccessRegister` keeps the service's named API keys (hashed), each bound to a
+  role of the policy; :data:`ROLE_ACTIONS` says what each role may ask the service for.
+- :class:`EventHistory` keeps each customer's own latest shop events for their own
+  personalization, only while the register allows it.
 - :func:`import_consent` reads and checks a consent file whole, then records it with
   one audit event; :func:`read_consent_file` only checks it.
 
@@ -17,6 +21,7 @@
 ``docs/consent.md`` gives the table with its articles.
 """
 
+from shopveil.governance._access import ROLE_ACTIONS, AccessGrant, AccessRegister, Action
 from shopveil.governance._bases import (
     CONTRACT_PURPOSES,
     LEGAL_BASES,
@@ -27,6 +32,7 @@ from shopveil.governance._bases import (
     consent_purpose,
     legal_basis,
 )
+from shopveil.governance._events import KEEP, CustomerEvent, EventHistory, EventKind
 from shopveil.governance._file import GPC, read_consent_file
 from shopveil.governance._filter import ConsentFilter
 from shopveil.governance._import import import_consent, unknown_customers
@@ -42,8 +48,13 @@ from shopveil.governance._retention import NOT_REACHED, RetentionRun, run_retent
 __all__ = [
     "CONTRACT_PURPOSES",
     "GPC",
+    "KEEP",
     "LEGAL_BASES",
     "NOT_REACHED",
+    "ROLE_ACTIONS",
+    "AccessGrant",
+    "AccessRegister",
+    "Action",
     "Basis",
     "ConsentErasure",
     "ConsentFilter",
@@ -53,6 +64,9 @@ __all__ = [
     "ConsentRegister",
     "ConsentRow",
     "ConsentStatus",
+    "CustomerEvent",
+    "EventHistory",
+    "EventKind",
     "LegalBasis",
     "RetentionRun",
     "consent_purpose",

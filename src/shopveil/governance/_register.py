@@ -181,6 +181,20 @@ class ConsentRegister:
             latest[record.purpose] = record  # later (or, on a tie, stricter) wins
         return latest
 
+    def allows(
+        self, customer: object, purpose: str, jurisdiction: Jurisdiction | str | None
+    ) -> bool:
+        """Whether ``purpose`` may use this one customer's data: :meth:`filter`'s rule,
+        read from their own records only."""
+        basis = legal_basis(purpose, jurisdiction)
+        if basis is None:
+            return True
+        current = self.current(customer)
+        honoured = {basis.purpose, *basis.also_honours}
+        if any(current[p].status.objects for p in honoured if p in current):
+            return False
+        return not basis.requires_grant or basis.purpose in current
+
     def filter(self, purpose: str, jurisdiction: Jurisdiction | str | None) -> ConsentFilter:
         """Whose data ``purpose`` may use under ``jurisdiction``: the law's table applied to
         every customer's latest records. See :data:`shopveil.governance.LEGAL_BASES`."""

@@ -45,7 +45,7 @@ from shopveil.keys._vault_checks import (
     subject_bytes,
 )
 from shopveil.keys._vault_rotation import Rotation, rotate_subject_keys
-from shopveil.store import Store, insert_ignore_many, vault_values
+from shopveil.store import Store, insert_ignore_many, vault_subjects, vault_values
 
 __all__ = ["Erasure", "Rotation", "Vault", "VaultConfig"]
 
@@ -118,6 +118,20 @@ class Vault:
         It is a keyed HMAC of the canonical id, so every spelling of one id shares it.
         """
         return hmac_hex(self._ref_key, subject_bytes(subject_id, "subject_id"))
+
+    def tokens_of(self, subject_id: str | int) -> list[tuple[str, str]]:
+        """``(token, purpose)`` of every value the vault can still resolve for a subject
+        (none once they are erased); an access request lists them, values stay encrypted."""
+        t, s = vault_values, vault_subjects
+        ref = self.subject_ref(subject_id)
+        query = (
+            sa.select(t.c.token, t.c.purpose)
+            .join(s, s.c.subject_ref == t.c.subject_ref)
+            .where(t.c.subject_ref == ref, s.c.erased_at.is_(None))
+            .order_by(t.c.purpose, t.c.token)
+        )
+        with self.store.engine.connect() as conn:
+            return [(str(r.token), str(r.purpose)) for r in conn.execute(query)]
 
     def tokenize(
         self,

@@ -57,7 +57,13 @@ from shopveil.learn._model_file import ModelFile, PrivacyMetadata, load_model, s
 from shopveil.learn._pate import LabelRelease, Student, Window, release_labels, train_student
 from shopveil.learn._pate_aggregate import GNMaxConfig
 from shopveil.learn._private_eval import EVALUATION_EPSILON, PrivateEvaluation, evaluate_private
-from shopveil.learn._recommend import CustomerList, load_history, model_catalogue, recommend
+from shopveil.learn._recommend import (
+    CustomerList,
+    history_of,
+    load_history,
+    model_catalogue,
+    recommend,
+)
 from shopveil.learn._recommender import (
     FitContext,
     FittedRecommender,
@@ -119,6 +125,7 @@ __all__ = [
     "evaluate",
     "evaluate_private",
     "from_table",
+    "history_of",
     "is_private",
     "load_catalogue",
     "load_history",

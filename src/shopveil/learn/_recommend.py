@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from shopveil.learn._metrics import top_k
 from shopveil.learn._model_file import ModelFile
 from shopveil.learn._recommender import FittedRecommender
 
-__all__ = ["CustomerList", "Pick", "load_history", "model_catalogue", "recommend"]
+__all__ = ["CustomerList", "Pick", "history_of", "load_history", "model_catalogue", "recommend"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,30 @@ def load_history(
 ) -> Interactions:
     """Purchases from ``path`` on the model's vocabulary; items it does not know are dropped."""
     return load_interactions(Path(path), user=user, item=item, time=time).on_catalogue(catalogue)
+
+
+def history_of(
+    customer: object, events: Sequence[tuple[str, datetime]], catalogue: Catalogue
+) -> Interactions:
+    """One customer's own events ``(item, time)`` as a history for :func:`recommend`.
+
+    Items the catalogue does not list are dropped; times must carry a time zone.
+    """
+    ids = np.asarray([item for item, _ in events], dtype=str)
+    at = catalogue.index(ids) if len(ids) else np.array([], dtype=np.int64)
+    keep = at >= 0
+    times = np.array(
+        [np.datetime64(t.astimezone(UTC).replace(tzinfo=None), "us") for _, t in events],
+        dtype="datetime64[us]",
+    )
+    return Interactions(
+        np.zeros(int(keep.sum()), dtype=np.int32),
+        at[keep].astype(np.int32),
+        times[keep] if len(times) else times,
+        np.array([canonical_id(customer)], dtype=str),
+        catalogue.item_ids,
+        catalogue,
+    )
 
 
 def recommend(

@@ -3,12 +3,14 @@
 from shopveil.pipeline._anonymize import AnonymizeResult, anonymize_file
 from shopveil.pipeline._audit import audit_release, manifest_path, records_of_processing
 from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for_role
+from shopveil.pipeline._records import ProtectedRecords, protect_records
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
 from shopveil.pipeline._table_release import KAnonymizeResult, k_anonymize_file
 
 __all__ = [
     "AnonymizeResult",
     "KAnonymizeResult",
+    "ProtectedRecords",
     "RunSummary",
     "anonymize_file",
     "apply_plan",
@@ -18,6 +20,7 @@ __all__ = [
     "manifest_path",
     "masked_view",
     "plan_for_role",
+    "protect_records",
     "records_of_processing",
     "run_plan",
 ]

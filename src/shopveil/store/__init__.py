@@ -18,8 +18,10 @@ from shopveil.store._people import (
 )
 from shopveil.store._schema import (
     SCHEMA_VERSION,
+    access_keys,
     audit_events,
     consent_records,
+    customer_events,
     data_keys,
     datasets,
     dp_accounts,
@@ -41,10 +43,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "SPENT",
     "Store",
+    "access_keys",
     "after_commit",
     "audit_events",
     "bucket_of",
     "consent_records",
+    "customer_events",
     "data_keys",
     "datasets",
     "default_home",

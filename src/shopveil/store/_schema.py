@@ -10,8 +10,10 @@ import sqlalchemy as sa
 
 __all__ = [
     "SCHEMA_VERSION",
+    "access_keys",
     "audit_events",
     "consent_records",
+    "customer_events",
     "data_keys",
     "datasets",
     "dp_accounts",
@@ -219,4 +221,29 @@ consent_records = sa.Table(
     sa.Column("recorded_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("subject_ref", "purpose", "at", "status", name="uq_consent_records"),
     sa.Index("ix_consent_records_purpose", "purpose", "subject_ref"),
+)
+
+# Service access: one row per API key, by name. Only a keyed HMAC of the key is kept, so
+# a reader of the database cannot use or recover a key; ``revoked_at`` ends it for good.
+access_keys = sa.Table(
+    "shopveil_access_keys",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("role", sa.String(100), nullable=False),
+    sa.Column("purposes", sa.Text, nullable=False),  # JSON list of purpose names
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("revoked_at", sa.String(40), nullable=True),
+)
+
+# The shop front's events (view, basket, purchase), kept per customer for their own
+# personalization only: by a keyed HMAC of the canonical customer id, never the id.
+customer_events = sa.Table(
+    "shopveil_customer_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject_ref", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("item", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
 )

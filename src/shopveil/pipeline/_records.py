@@ -1,0 +1,84 @@
+"""The record-level release for a handful of records in memory (a service request).
+
+The records go through the same path as a file: the policy is compiled for the
+recipient's role and purpose (unnamed columns scanned), customers without a lawful basis
+for the purpose are left out by the consent register, the plan's operators run, and one
+``anonymize.run`` audit event is written before the records are returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+
+from shopveil._workspace import Workspace
+from shopveil.errors import ParameterError
+from shopveil.pipeline._audit import audit_release
+from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
+from shopveil.pipeline._dynamic import plan_for_role
+from shopveil.pipeline._run import apply_plan
+from shopveil.policy import Plan, Policy
+
+__all__ = ["ProtectedRecords", "protect_records"]
+
+
+@dataclass(frozen=True)
+class ProtectedRecords:
+    """The records as the recipient may see them, the plan that made them, the audit event."""
+
+    records: list[dict[str, Any]]
+    plan: Plan
+    rows_in: int
+    audit_seq: int
+
+
+def protect_records(
+    workspace: Workspace,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    policy: Policy,
+    role: str,
+    purpose: str,
+    as_of: date | None = None,
+) -> ProtectedRecords:
+    """``records`` protected by ``policy`` for ``role`` acting for ``purpose``.
+
+    Every record must be a mapping of column name to a JSON value; a column holding
+    values of different types is refused (:class:`~shopveil.errors.ParameterError`)
+    before anything is written. The audit event names the workspace's actor.
+    """
+    table = _table(records)
+    plan = plan_for_role(policy, table, role, purpose=purpose)
+    subjects = release_subjects(plan, policy, workspace.store, workspace.keyring, workspace.audit)
+    plan = with_consent_note(plan, subjects)
+    batch = apply_plan(plan, table, keys=workspace.keyring, as_of=as_of, subjects=subjects)
+    seq = audit_release(
+        workspace.audit,
+        actor=workspace.actor,
+        plan=plan,
+        rows_in=table.num_rows,
+        rows_out=batch.num_rows,
+        consent=consent_details(subjects),
+        input="request",
+        output="response",
+    )
+    return ProtectedRecords(batch.to_pylist(), plan, table.num_rows, seq)
+
+
+def _table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
+    if not records:
+        raise ParameterError("records is empty; send at least one record")
+    if any(not isinstance(r, Mapping) for r in records):
+        raise ParameterError("every record must be an object of column name to value")
+    try:
+        return pa.Table.from_pylist(list(records))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        # Arrow's message quotes the offending value: never pass it on.
+        raise ParameterError(
+            "the records' columns must each hold one type of value (all text, all numbers, "
+            "all true/false, or null); send the column with one type"
+        ) from None

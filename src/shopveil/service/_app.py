@@ -1,0 +1,168 @@
+"""The FastAPI application: routes, limits, one-line errors, and an audit event per call.
+
+Every answer that is not a success is ``{"error": "one line"}``. Errors never echo the
+request's values (FastAPI's validation errors do; they are rewritten), and the request
+log names the route's template (``/v1/consent/{customer}``), never the path, so no
+customer id reaches the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from shopveil import __version__
+from shopveil._workspace import open_workspace
+from shopveil.errors import (
+    AccessDenied,
+    InputError,
+    MissingExtraError,
+    PrivacyError,
+    ShopVeilError,
+    SubjectErased,
+)
+from shopveil.policy import load_policy
+from shopveil.service import _audit, _dp, _personal, _records, _subjects
+from shopveil.service._calls import CallLog
+from shopveil.service._config import ServiceConfig
+from shopveil.service._limits import BodyLimit, RateLimiter
+from shopveil.service._state import Model, Service
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("shopveil.service")
+
+
+def create_app(config: ServiceConfig | None = None) -> FastAPI:
+    """The service for ``config`` (``ServiceConfig.from_env()`` by default)."""
+    config = config or ServiceConfig.from_env()
+    policy = load_policy(config.policy)
+    model = _load_model(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        workspace = open_workspace(config.db_url, actor="service")
+        limiter = RateLimiter(config.rate_per_second, config.burst)
+        calls = CallLog(workspace.audit)
+        app.state.service = Service(config, workspace, policy, limiter, model, calls)
+        calls.start()
+        try:
+            yield
+        finally:
+            calls.stop()
+            workspace.close()
+
+    app = FastAPI(
+        title="ShopVeil",
+        version=__version__,
+        description="Privacy middleware for a shop's systems: every call passes the policy.",
+        lifespan=lifespan,
+    )
+    for routes in (
+        _audit.health,
+        _records.router,
+        _dp.router,
+        _subjects.router,
+        _personal.router,
+        _audit.router,
+    ):
+        app.include_router(routes)
+    _add_handlers(app)
+    app.middleware("http")(_audited)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory`` (what ``shopveil serve`` runs), logging one line
+    per request to stderr beside uvicorn's own."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return create_app(ServiceConfig.from_env())
+
+
+def _load_model(config: ServiceConfig) -> Model | None:
+    if config.model is None:
+        return None
+    from shopveil.learn import load_recommender, model_catalogue
+
+    fitted, file = load_recommender(config.model)
+    return Model(fitted, model_catalogue(file), fitted.name)
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    line = message.splitlines()[0] if message else "error"
+    return JSONResponse({"error": line}, status_code=status, headers=dict(headers or {}))
+
+
+def _add_handlers(app: FastAPI) -> None:
+    statuses: list[tuple[type[Exception], int]] = [
+        (AccessDenied, 403),
+        (SubjectErased, 410),
+        (PrivacyError, 409),
+        (MissingExtraError, 503),
+        (InputError, 400),
+    ]
+
+    async def shopveil_error(request: Request, exc: Exception) -> Response:
+        for kind, status in statuses:
+            if isinstance(exc, kind):
+                return _error(status, str(exc))
+        log.error("request failed: %s", type(exc).__name__)
+        return _error(500, f"the service failed ({type(exc).__name__}); nothing was released")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return _error(exc.status_code, str(exc.detail), exc.headers)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        what = str(first.get("msg", "invalid request"))
+        # The value is left out on purpose: it may be a customer's data.
+        return _error(422, f"{where}: {what}" if where else what)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("request failed: %s", type(exc).__name__)
+        return _error(500, "the service failed; nothing was released")
+
+    app.add_exception_handler(ShopVeilError, shopveil_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)
+
+
+async def _audited(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Log one line and audit one ``service.call`` event per call, named by the key's name."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = getattr(request.scope.get("route"), "path", "-")
+    actor = getattr(request.state, "actor", "anonymous")
+    log.info(
+        "%s %s %d key=%s %.1fms",
+        request.method,
+        route,
+        response.status_code,
+        actor,
+        1000 * (time.perf_counter() - started),
+    )
+    if route != "/healthz" and request.url.path.startswith("/v1"):
+        service: Service = request.app.state.service
+        details = {"method": request.method, "route": route, "status": response.status_code}
+        service.calls.record(actor, details)
+    return response

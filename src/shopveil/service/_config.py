@@ -1,0 +1,75 @@
+"""The service's settings: a frozen dataclass, read from the environment by ``serve``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from shopveil.errors import ParameterError
+
+__all__ = ["ServiceConfig"]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """How the service runs.
+
+    Parameters
+    ----------
+    db_url
+        The store (``SHOPVEIL_DB_URL``); None for the default SQLite file.
+    policy
+        A preset name or a policy file (``SHOPVEIL_POLICY``): roles, purposes and the law.
+    model
+        A model file written by ``shopveil train`` (``SHOPVEIL_MODEL``) for
+        recommendations; None serves none.
+    rate_per_second
+        Requests per second each key may make on average (``SHOPVEIL_RATE_LIMIT``).
+    burst
+        Requests a key may make at once above the average.
+    max_body_bytes
+        The largest request body accepted (``SHOPVEIL_MAX_BODY``); one request carries
+        at most 1,000 records, values, tokens or texts whatever its size.
+    """
+
+    db_url: str | None = None
+    policy: str = "gdpr"
+    model: Path | None = None
+    rate_per_second: float = 50.0
+    burst: int = 100
+    max_body_bytes: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if not self.rate_per_second > 0:
+            raise ParameterError(
+                f"rate_per_second must be > 0, got {self.rate_per_second}; e.g. 50"
+            )
+        for name in ("burst", "max_body_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ParameterError(f"{name} must be an integer >= 1, got {value!r}")
+
+    @classmethod
+    def from_env(cls) -> ServiceConfig:
+        """The settings from ``SHOPVEIL_*`` variables, defaults for the rest."""
+        env = os.environ
+        model = env.get("SHOPVEIL_MODEL")
+        return cls(
+            db_url=env.get("SHOPVEIL_DB_URL") or None,
+            policy=env.get("SHOPVEIL_POLICY") or "gdpr",
+            model=Path(model) if model else None,
+            rate_per_second=_number(env, "SHOPVEIL_RATE_LIMIT", cls.rate_per_second),
+            burst=int(_number(env, "SHOPVEIL_RATE_BURST", cls.burst)),
+            max_body_bytes=int(_number(env, "SHOPVEIL_MAX_BODY", cls.max_body_bytes)),
+        )
+
+
+def _number(env: os._Environ[str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ParameterError(f"{name}={text!r} is not a number; e.g. {name}={default:g}") from None
