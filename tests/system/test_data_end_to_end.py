@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from shopveil.data import (
     bundled_online_retail,
@@ -15,6 +16,7 @@ from shopveil.data import (
     read_table,
     write_table,
 )
+from shopveil.data._io import _dictionary_text_columns
 
 
 def test_generated_tables_round_trip_through_parquet_and_csv(tmp_path: Path) -> None:
@@ -64,3 +66,29 @@ def test_bundled_slice_written_as_online_retail_csv_loads_back(tmp_path: Path) -
     assert loaded.num_rows == typed.num_rows
     for name in ("InvoiceNo", "Quantity", "UnitPrice", "CustomerID", "InvoiceDate"):
         assert loaded.column(name).equals(typed.column(name)), name
+
+
+def test_parquet_text_reads_back_the_same_whichever_way_it_was_stored(tmp_path: Path) -> None:
+    # Repeated text is stored as a dictionary and read as one; unique text outgrows the
+    # dictionary page and is read value by value; both come back as the file's types.
+    rows = 150_000
+    repeated = pa.array([None if i % 7 == 0 else f"customer {i % 300}" for i in range(rows)])
+    unique = pa.array([f"order-{i:09d}" for i in range(rows)])
+    table = pa.table(
+        {
+            "repeated": repeated,
+            "wide": repeated.cast(pa.large_string()),
+            "unique": unique,
+            "typed": pc.dictionary_encode(repeated),
+            "number": pa.array(range(rows), pa.int64()),
+        }
+    )
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(table, path, row_group_size=75_000)
+    meta = pq.ParquetFile(path)
+    assert _dictionary_text_columns(meta.metadata, meta.schema_arrow) == ["repeated", "wide"]
+    source = open_source(path)
+    batches = list(source.batches(batch_size=25_000))
+    assert [batch.schema for batch in batches] == [source.schema] * len(batches)
+    assert pa.Table.from_batches(batches).equals(pq.read_table(path))
+    assert read_table(path).equals(table)

@@ -110,10 +110,15 @@ def test_what_no_record_means_is_the_laws(
     register = _register(store)
     consent = legal_basis(purpose, law)
     assert consent is not None
+    empty = register.filter(purpose, law)
     register.record([_row("1", consent.purpose, R, 1), _row("2", consent.purpose, G, 1)], actor="t")
     assert _allowed(register, purpose, law, ["1", "2", "3"]) == [False, True, no_record]
     # A row without a customer id is no one's: it goes wherever a grant is needed.
     assert _allowed(register, purpose, law, [None, ""]) == [no_record, no_record]
+    # With no record at all, only the law decides, for ids and non-ids alike.
+    ids = pa.array(["1", "2", "17850.5", None, ""])
+    assert empty.allowed(ids).tolist() == [no_record] * 5
+    assert empty.allowed(pa.chunked_array([ids, ids])).tolist() == [no_record] * 10
 
 
 def test_ccpa_marketing_honours_a_gpc_opt_out_of_sale_and_sharing(store: Store) -> None:

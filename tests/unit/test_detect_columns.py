@@ -15,6 +15,7 @@ from faker import Faker
 from shopveil._core import ColumnClass, Kind
 from shopveil.data._io import TableSource, open_source, write_table
 from shopveil.detect import ColumnFinding, ScanReport, scan_source, scan_table
+from shopveil.detect._values import profile_values
 from shopveil.errors import ParameterError, SchemaError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -297,3 +298,18 @@ def test_title_case_product_names_are_not_personal() -> None:
     table = pa.table({"description": titles * 50, "title": titles * 50})
     report = scan_table(table)
     assert [f.column_class for f in report.columns] == [O, O]
+
+
+def test_value_shares_count_rows_not_distinct_values() -> None:
+    # The checks run once per distinct value; each share still counts the rows.
+    emails = ["ana@example.com"] * 7 + ["bo@example.org"] * 2
+    others = ["London"] * 20 + ["  "] * 4 + [None] * 3 + ["07700 900123", "Lisbon"]
+    values = pa.array(emails + others)
+    profile = profile_values(values)
+    rows = [v.strip() for v in emails + others if v is not None and v.strip()]
+    assert profile.count == len(rows) == 31
+    assert profile.get("email") == 9 / 31
+    assert profile.get("phone") == 1 / 31
+    assert profile.distinct == len({v.lower() for v in rows})
+    assert profile.mean_length == sum(len(v) for v in rows) / 31
+    assert profile.mean_words == sum(len(v.split()) for v in rows) / 31

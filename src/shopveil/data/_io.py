@@ -39,6 +39,7 @@ __all__ = [
 
 MAX_CSV_ROW_BYTES = 1 << 22
 """The longest CSV row Arrow parses in one block (4 MiB); a longer one is refused."""
+_DICTIONARY_PAGE_BYTES = 1 << 20  # Arrow's writer leaves the dictionary past this
 
 
 @dataclass(frozen=True)
@@ -151,13 +152,56 @@ def _open_csv_reader(path: Path, *, block_size: int) -> pacsv.CSVStreamingReader
 
 
 def _parquet_batches(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """The file's batches in its own types, read the cheapest way Arrow offers.
+
+    Text columns stored as a dictionary are read as that dictionary and each row's index
+    into it, then turned back into text in one vectorized ``take``: about half the CPU of
+    Arrow decoding them value by value. The reader's own threads are off: the pipeline
+    reads ahead in a thread of its own, and Arrow's threads spent twice the CPU for no
+    shorter wall time on two cores.
+    """
     try:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size)
+        file = pq.ParquetFile(path)
+        schema = file.schema_arrow
+        dictionary = _dictionary_text_columns(file.metadata, schema)
+        if dictionary:
+            file = pq.ParquetFile(path, read_dictionary=dictionary)
+        for batch in file.iter_batches(batch_size=batch_size, use_threads=False):
+            yield batch.cast(schema) if dictionary else batch
     except (OSError, pa.ArrowException) as exc:
         raise SourceError(
             f"{path.name}: cannot read it as Parquet ({type(exc).__name__}); "
             "the file is damaged or not Parquet"
         ) from None
+
+
+def _dictionary_text_columns(meta: pq.FileMetaData, schema: pa.Schema) -> list[str]:
+    """The top-level text columns whose every column chunk holds dictionary indices.
+
+    A writer falls back from the dictionary to plain pages once the dictionary outgrows
+    its page (1 MiB in Arrow); reading such a chunk as a dictionary would hash every
+    value, which costs more than it saves. Indices take at most 4 bytes a value, text in
+    plain pages at least 5 (its length, then its bytes), so a chunk within 4 bytes a
+    value plus one dictionary page was written as indices.
+    """
+    text = {
+        field.name
+        for field in schema
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+    }
+    found = []
+    for index in range(meta.num_columns):
+        name = meta.schema.column(index).path
+        if name not in text:
+            continue
+        chunks = [meta.row_group(group).column(index) for group in range(meta.num_row_groups)]
+        if chunks and all(
+            chunk.has_dictionary_page
+            and chunk.total_uncompressed_size <= 4 * chunk.num_values + _DICTIONARY_PAGE_BYTES
+            for chunk in chunks
+        ):
+            found.append(name)
+    return found
 
 
 def _csv_error(path: Path, exc: pa.ArrowInvalid) -> SourceError:

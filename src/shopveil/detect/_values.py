@@ -129,25 +129,38 @@ def _distinct(values: pa.Array) -> int:
         return len(values)
 
 
-def _fraction(mask: pa.Array | np.ndarray, count: int) -> float:
+def _fraction(mask: pa.Array | np.ndarray, count: int, weights: np.ndarray | None = None) -> float:
+    """The share of ``count`` rows ``mask`` holds; ``weights`` counts the rows of each value."""
     if count == 0:
         return 0.0
-    if isinstance(mask, np.ndarray):
-        return float(mask.sum()) / count
-    return float(pc.sum(pc.fill_null(mask, False).cast(pa.int64())).as_py() or 0) / count
+    if not isinstance(mask, np.ndarray):
+        mask = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    hits = int(weights[mask].sum()) if weights is not None else int(mask.sum())
+    return hits / count
 
 
 def _profile_strings(raw: pa.Array) -> ValueProfile:
-    values = pc.utf8_trim_whitespace(raw)
-    values = values.filter(pc.not_equal(pc.utf8_length(values), 0))
-    count = len(values)
+    """Each check runs once per distinct value, weighted by how many rows hold it.
+
+    Sampled columns repeat most of their values (countries, dates, product codes), and
+    the regular expressions are the cost; the shares are the same as over every row.
+    """
+    rows = pc.utf8_trim_whitespace(raw)
+    rows = rows.filter(pc.not_equal(pc.utf8_length(rows), 0))
+    count = len(rows)
     if count == 0:
         return ValueProfile(count=0, distinct=0)
+    tally = pc.value_counts(rows)
+    values = tally.field("values")
+    weights = tally.field("counts").to_numpy(zero_copy_only=False)
     lower = pc.utf8_lower(values)
     tokens = _tokens(values)
 
+    def share_of(mask: pa.Array | np.ndarray) -> float:
+        return _fraction(mask, count, weights)
+
     def share(pattern: str, on: pa.Array = values) -> float:
-        return _fraction(pc.match_substring_regex(on, pattern), count)
+        return share_of(pc.match_substring_regex(on, pattern))
 
     def member(words: frozenset[str], on: pa.Array = lower) -> np.ndarray:
         result: np.ndarray = pc.fill_null(
@@ -158,9 +171,9 @@ def _profile_strings(raw: pa.Array) -> ValueProfile:
     fractions: dict[str, float] = {
         "email": share(f"^(?:{EMAIL})$"),
         "ip": share(f"^(?:{IPV4})$|^(?:{IPV6})$"),
-        "card": _fraction(card_mask(values), count),
-        "iban": _fraction(iban_mask(values), count),
-        "phone": _fraction(_phone_mask(values), count),
+        "card": share_of(card_mask(values)),
+        "iban": share_of(iban_mask(values)),
+        "phone": share_of(_phone_mask(values)),
         "date": share(_DATE),
         "datetime": share(_DATETIME),
         "uk_postcode": share(_UK_POSTCODE),
@@ -171,26 +184,25 @@ def _profile_strings(raw: pa.Array) -> ValueProfile:
         "ssn": share(_SSN),
         "number": share(_NUMBER),
         "url": share(_URL),
-        "country": _fraction(member(countries()), count),
-        "city": _fraction(member(cities()) | _city_shape(values), count),
-        "street": _fraction(_street_mask(values, tokens), count),
-        "person": _fraction(_person_mask(values, tokens), count),
+        "country": share_of(member(countries())),
+        "city": share_of(member(cities()) | _city_shape(values)),
+        "street": share_of(_street_mask(values, tokens)),
+        "person": share_of(_person_mask(values, tokens)),
     }
     distinct = _distinct(lower)
-    gender = _fraction(pc.is_in(lower, value_set=_value_set(_GENDERS)), count)
-    fractions["gender"] = gender if distinct <= 8 else 0.0
+    fractions["gender"] = share_of(member(_GENDERS)) if distinct <= 8 else 0.0
     lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
     profile = ValueProfile(
         count=count,
         distinct=distinct,
         fractions=fractions,
-        mean_length=float(lengths.mean()),
-        mean_words=float(tokens[2].mean()),
+        mean_length=int((lengths * weights).sum()) / count,
+        mean_words=int((tokens[2] * weights).sum()) / count,
     )
     if fractions["date"] + fractions["datetime"] >= 0.8:
         profile = _with_years(profile, values, has_time=fractions["datetime"] > 0.5)
     if profile.mean_words >= 4 and profile.mean_length >= 20:
-        profile = _with_text_pii(profile, values)
+        profile = _with_text_pii(profile, rows)
     return profile
 
 

@@ -77,7 +77,9 @@ class ConsentFilter:
         """
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
-        if self.basis is None:
+        if self.basis is None or (not self.requires_grant and not self.excluded.size):
+            # No record limits the purpose, or no one objected to it: every row stays,
+            # and no id needs hashing.
             return np.ones(len(ids), dtype=bool)
         # Each distinct id is hashed once: a batch repeats its customers many times.
         encoded = pc.dictionary_encode(ids)
