@@ -34,7 +34,8 @@ def import_file(
         Path,
         typer.Argument(
             help="CSV or Parquet with columns customer, purpose (analytics, marketing, "
-            "personalization, sale_sharing, or gpc for a Global Privacy Control opt-out), "
+            "personalization, sale_sharing, sensitive_data, or gpc for a Global Privacy "
+            "Control opt-out), "
             "status (granted, refused, withdrawn) and optionally date (ISO 8601), "
             "jurisdiction and source."
         ),

@@ -23,6 +23,7 @@ from shopveil.governance._bases import (
     LegalBasis,
     consent_purpose,
     legal_basis,
+    sensitive_data_basis,
 )
 from shopveil.governance._file import GPC, read_consent_file
 from shopveil.governance._filter import ConsentFilter
@@ -53,5 +54,6 @@ __all__ = [
     "import_consent",
     "legal_basis",
     "read_consent_file",
+    "sensitive_data_basis",
     "unknown_customers",
 ]

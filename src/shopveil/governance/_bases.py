@@ -30,6 +30,7 @@ __all__ = [
     "LegalBasis",
     "consent_purpose",
     "legal_basis",
+    "sensitive_data_basis",
 ]
 
 
@@ -53,6 +54,9 @@ class ConsentPurpose(StrEnum):
     MARKETING = "marketing"  # direct marketing: offers, newsletters, targeted campaigns
     PERSONALIZATION = "personalization"  # profiling: recommenders, segments, churn scores
     SALE_SHARING = "sale_sharing"  # selling or sharing with third parties (CCPA: and ads)
+    # Special categories and sensitive personal information (health, religion, …), for
+    # the purposes whose policy declares ``sensitive_data_consent``.
+    SENSITIVE_DATA = "sensitive_data"
 
 
 class Basis(StrEnum):
@@ -112,11 +116,12 @@ class LegalBasis:
         return f"{purpose}: {rule}"
 
 
-_A, _M, _P, _S = (
+_A, _M, _P, _S, _SD = (
     ConsentPurpose.ANALYTICS,
     ConsentPurpose.MARKETING,
     ConsentPurpose.PERSONALIZATION,
     ConsentPurpose.SALE_SHARING,
+    ConsentPurpose.SENSITIVE_DATA,
 )
 _GDPR, _CCPA, _LGPD, _PIPL = (
     Jurisdiction.GDPR,
@@ -137,6 +142,7 @@ LEGAL_BASES = _rows(
     LegalBasis(_GDPR, _M, _OBJECTION, "GDPR Art. 6(1)(f), Recital 47, Art. 21(2)-(3)"),
     LegalBasis(_GDPR, _P, _OBJECTION, "GDPR Art. 6(1)(f), Art. 21(1)-(2), Art. 22"),
     LegalBasis(_GDPR, _S, _CONSENT, "GDPR Art. 6(1)(a), Art. 7(3)"),
+    LegalBasis(_GDPR, _SD, _CONSENT, "GDPR Art. 9(1), Art. 9(2)(a) (explicit consent)"),
     # CCPA / CPRA (Cal. Civ. Code 1798.100 ff.; CCPA Regulations, 11 CCR 7000 ff.)
     LegalBasis(_CCPA, _A, _OBJECTION, "Cal. Civ. Code 1798.100(c)"),
     LegalBasis(
@@ -144,11 +150,13 @@ LEGAL_BASES = _rows(
     ),
     LegalBasis(_CCPA, _P, _OBJECTION, "Cal. Civ. Code 1798.185(a)(16)"),
     LegalBasis(_CCPA, _S, _OBJECTION, "Cal. Civ. Code 1798.120(a), 1798.135; 11 CCR 7025"),
+    LegalBasis(_CCPA, _SD, _OBJECTION, "Cal. Civ. Code 1798.121 (right to limit); 11 CCR 7027"),
     # LGPD (Lei 13.709/2018)
     LegalBasis(_LGPD, _A, _OBJECTION, "LGPD Art. 7 IX, Art. 10, Art. 18 §2"),
     LegalBasis(_LGPD, _M, _CONSENT, "LGPD Art. 7 I, Art. 8 §5, Art. 18 IX"),
     LegalBasis(_LGPD, _P, _OBJECTION, "LGPD Art. 7 IX, Art. 10, Art. 18 §2, Art. 20"),
     LegalBasis(_LGPD, _S, _CONSENT, "LGPD Art. 7 I and §5, Art. 8 §5"),
+    LegalBasis(_LGPD, _SD, _CONSENT, "LGPD Art. 11 I (specific and highlighted consent)"),
     # PIPL (China, 2021): no legitimate-interest basis, so consent unless a contract needs it
     LegalBasis(_PIPL, _A, _CONSENT, "PIPL Art. 13(1), Art. 14, Art. 15"),
     LegalBasis(
@@ -156,12 +164,14 @@ LEGAL_BASES = _rows(
     ),
     LegalBasis(_PIPL, _P, _CONSENT, "PIPL Art. 13(1), Art. 24(2)"),
     LegalBasis(_PIPL, _S, _SEPARATE, "PIPL Art. 23, Art. 29, Art. 39"),
+    LegalBasis(_PIPL, _SD, _SEPARATE, "PIPL Art. 28, Art. 29 (separate consent)"),
     # No law named: a grant wherever GDPR or LGPD asks consent (sale_sharing, marketing);
     # opt-out for analytics and personalization, as GDPR, CCPA and LGPD have them.
     LegalBasis(None, _A, _OBJECTION, "no jurisdiction named"),
     LegalBasis(None, _M, _CONSENT, "no jurisdiction named", frozenset({_S})),
     LegalBasis(None, _P, _OBJECTION, "no jurisdiction named"),
     LegalBasis(None, _S, _CONSENT, "no jurisdiction named"),
+    LegalBasis(None, _SD, _CONSENT, "no jurisdiction named"),
 )
 """``(jurisdiction or None, purpose) → LegalBasis``: every law and purpose has a row."""
 
@@ -208,13 +218,25 @@ def legal_basis(purpose: str, jurisdiction: Jurisdiction | str | None) -> LegalB
     consent = consent_purpose(purpose)
     if consent is None:
         return None
-    law = None
-    if jurisdiction is not None:
-        try:
-            law = Jurisdiction(jurisdiction)
-        except ValueError:
-            choices = ", ".join(j.value for j in Jurisdiction)
-            raise ParameterError(
-                f"unknown jurisdiction {jurisdiction!r}; use one of {choices}"
-            ) from None
-    return LEGAL_BASES[(law, consent)]
+    return LEGAL_BASES[(_law(jurisdiction), consent)]
+
+
+def sensitive_data_basis(jurisdiction: Jurisdiction | str | None) -> LegalBasis:
+    """The row of :data:`LEGAL_BASES` for using special categories under ``jurisdiction``.
+
+    It applies to every purpose that uses them, contract purposes included: GDPR Art. 9
+    and LGPD Art. 11 ask their own condition whatever the purpose.
+    """
+    return LEGAL_BASES[(_law(jurisdiction), ConsentPurpose.SENSITIVE_DATA)]
+
+
+def _law(jurisdiction: Jurisdiction | str | None) -> Jurisdiction | None:
+    if jurisdiction is None:
+        return None
+    try:
+        return Jurisdiction(jurisdiction)
+    except ValueError:
+        choices = ", ".join(j.value for j in Jurisdiction)
+        raise ParameterError(
+            f"unknown jurisdiction {jurisdiction!r}; use one of {choices}"
+        ) from None

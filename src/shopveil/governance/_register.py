@@ -19,7 +19,9 @@ from shopveil.audit import AuditLog
 from shopveil.governance._bases import (
     ConsentPurpose,
     ConsentStatus,
+    LegalBasis,
     legal_basis,
+    sensitive_data_basis,
 )
 from shopveil.governance._filter import REF_BYTES, ConsentFilter, subject_ref
 from shopveil.keys import Keyring
@@ -186,6 +188,17 @@ class ConsentRegister:
         basis = legal_basis(purpose, jurisdiction)
         if basis is None:
             return ConsentFilter(purpose, None, self._key)
+        return self._filter(purpose, basis)
+
+    def sensitive_data_filter(
+        self, purpose: str, jurisdiction: Jurisdiction | str | None
+    ) -> ConsentFilter:
+        """Whose special-category columns ``purpose`` may use under ``jurisdiction``: the
+        law's row for ``sensitive_data`` (explicit, specific or separate consent; under
+        CCPA, the right to limit) applied to every customer's latest records."""
+        return self._filter(purpose, sensitive_data_basis(jurisdiction))
+
+    def _filter(self, purpose: str, basis: LegalBasis) -> ConsentFilter:
         honoured = {basis.purpose, *basis.also_honours}
         excluded: list[bytes] = []
         granted: list[bytes] = []

@@ -14,7 +14,7 @@ from shopveil.detect import ScanReport, scan_source
 from shopveil.errors import ParameterError
 from shopveil.keys import Keyring
 from shopveil.pipeline._audit import audit_release
-from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
+from shopveil.pipeline._consent import release_consent
 from shopveil.pipeline._run import RunSummary, run_plan
 from shopveil.policy import Plan, Policy, compile_plan, load_policy
 from shopveil.store import Store
@@ -72,8 +72,9 @@ def anonymize_file(
     try:
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
         audit = AuditLog(store, keyring)
-        subjects = release_subjects(plan, loaded, store, keyring, audit)
-        plan = with_consent_note(plan, subjects)
+        consent = release_consent(plan, loaded, store, keyring, audit)
+        plan = consent.noted(plan)
+        subjects = consent.rows
         if on_start is not None:
             on_start(source.estimate_rows())
         events: list[int] = []
@@ -87,7 +88,7 @@ def anonymize_file(
                     plan=plan,
                     rows_in=summary.rows_in,
                     rows_out=summary.rows_out,
-                    consent=consent_details(subjects),
+                    consent=consent.details(),
                     input=summary.input,
                     output=summary.output,
                 )

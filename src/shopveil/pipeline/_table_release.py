@@ -50,7 +50,7 @@ from shopveil.errors import ParameterError, SchemaError, SourceError
 from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
-from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
+from shopveil.pipeline._consent import release_consent
 from shopveil.pipeline._run import _check_gate, _left_out, apply_plan, kept_columns
 from shopveil.policy import Plan, Policy, ReleaseMode, compile_plan, load_policy
 from shopveil.store import Store
@@ -155,8 +155,9 @@ def k_anonymize_file(
     try:
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
         audit = AuditLog(store, keyring)
-        subjects = release_subjects(plan, loaded, store, keyring, audit)
-        plan = with_consent_note(plan, subjects)
+        consent = release_consent(plan, loaded, store, keyring, audit)
+        plan = consent.noted(plan)
+        subjects = consent.rows
         if on_start is not None:
             on_start(source.estimate_rows())
         seen = {*qi, *sensitive, *(plan.gate.columns if plan.gate is not None else ())}
@@ -217,7 +218,7 @@ def k_anonymize_file(
                 rows_in=first.rows_in,
                 rows_out=released.num_rows,
                 table_release=_describe(anonymized, qi, sensitive, choice),
-                consent=consent_details(subjects),
+                consent=consent.details(),
                 input=input_path.name,
                 output=output_path.name,
             )

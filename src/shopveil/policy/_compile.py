@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from shopveil._core.classes import ColumnClass, Kind
+from shopveil._core.classes import SPECIAL_KINDS, ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
 from shopveil.data import check_column_names
@@ -83,6 +83,7 @@ class Plan:
     opt_out_column: str | None
     notes: tuple[str, ...]
     gate: PlanGate | None = None
+    sensitive_columns: tuple[str, ...] = ()  # special categories released, on consent
 
     @property
     def output_columns(self) -> list[str]:
@@ -133,6 +134,7 @@ def compile_plan(
         )
     sees = policy.roles[role].sees if role else None
     steps = []
+    sensitive: list[str] = []  # special-category columns released on consent
     jurisdiction = policy.jurisdiction.value if policy.jurisdiction else None
     for column in schema.names:
         column_class, kind, spec, reason = _choose(policy, column, purpose, labels)
@@ -153,6 +155,9 @@ def compile_plan(
                 "drop, keep or \"null\" (quoted) under 'columns' in the policy, or flatten "
                 "it into one column per field"
             )
+        if kind in SPECIAL_KINDS and not _removes_value(operator):
+            _require_sensitive_consent(policy, purpose, column, kind, operator, spec)
+            sensitive.append(column)
         steps.append(ColumnStep(column, column_class, kind, operator, reason, spec.origin))
     return Plan(
         policy=policy.name,
@@ -162,6 +167,38 @@ def compile_plan(
         opt_out_column=_opt_out_column(policy, purpose, schema),
         notes=_notes(policy, purpose, schema, role if given_role is None else None),
         gate=_gate(policy, steps),
+        sensitive_columns=tuple(sensitive),
+    )
+
+
+def _removes_value(operator: RecordOperator | None) -> bool:
+    """True when nothing of a value is left, not even which rows share it (as a token)."""
+    if isinstance(operator, Redact):
+        return operator.mode is RedactMode.VALUE
+    return operator is None or isinstance(operator, Nullify)
+
+
+def _require_sensitive_consent(
+    policy: Policy,
+    purpose: str,
+    column: str,
+    kind: Kind,
+    operator: RecordOperator | None,
+    spec: TechniqueSpec,
+) -> None:
+    """Refuse a special-category column for a purpose that declares no consent for them."""
+    declared = policy.purposes[purpose]
+    if declared.sensitive_data_consent:
+        return
+    technique = operator.name if operator is not None else DROP
+    where = declared.origin or policy.source
+    raise PolicyError(
+        f"{spec.origin or policy.source}: column {column!r} holds {kind.value} data, a "
+        f"special category, and technique {technique!r} releases what it says, but purpose "
+        f"{purpose!r} ({where}) does not declare consent for such data; drop the column "
+        f"for {purpose!r}, or add 'sensitive_data_consent: true' to the purpose so that "
+        "only customers whose consent the register holds (purpose sensitive_data) are "
+        "released"
     )
 
 

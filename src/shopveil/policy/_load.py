@@ -193,6 +193,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
             reidentify=spec.get("reidentify", False),
             honours_opt_out=spec.get("honours_opt_out", False),
             origin=_origin(*spec[_WHERE]),
+            sensitive_data_consent=spec.get("sensitive_data_consent", False),
         )
         for name, spec in document.get("purposes", {}).items()
     }

@@ -117,11 +117,19 @@ class TechniqueSpec:
 
 @dataclass(frozen=True)
 class Purpose:
+    """What a purpose may do with the data.
+
+    ``sensitive_data_consent`` declares that the purpose uses special categories (health,
+    religion, …) on each customer's consent for them, as the consent register records it
+    under ``sensitive_data``; without it, no release for the purpose may carry them.
+    """
+
     name: str
     release_modes: frozenset[ReleaseMode]
     reidentify: bool = False
     honours_opt_out: bool = False
     origin: Origin | None = None
+    sensitive_data_consent: bool = False
 
 
 @dataclass(frozen=True)
