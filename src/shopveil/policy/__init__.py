@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         explain_policy,
     )
     from shopveil.policy._load import PRESETS, load_policy, parse_policy, preset_file
+    from shopveil.policy._minors import MinorCheck, Minors, UnknownAge
     from shopveil.policy._model import (
         ClassRule,
         ColumnRule,
@@ -61,6 +62,7 @@ __getattr__, __dir__ = lazy_exports(
             "explain_policy",
         ),
         "shopveil.policy._load": ("PRESETS", "load_policy", "parse_policy", "preset_file"),
+        "shopveil.policy._minors": ("MinorCheck", "Minors", "UnknownAge"),
         "shopveil.policy._model": (
             "ClassRule",
             "ColumnRule",
@@ -98,6 +100,8 @@ __all__ = [
     "GateLine",
     "Gates",
     "Jurisdiction",
+    "MinorCheck",
+    "Minors",
     "Origin",
     "Plan",
     "PlanGate",
@@ -108,6 +112,7 @@ __all__ = [
     "Requirements",
     "Role",
     "TechniqueSpec",
+    "UnknownAge",
     "build_operator",
     "compile_plan",
     "draft_policy_yaml",

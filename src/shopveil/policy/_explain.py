@@ -384,8 +384,6 @@ def _notes(
                 f"rows flagged in column {requirements.opt_out_column!r} are left out of "
                 f"releases for {', '.join(honouring) or 'no purpose'}"
             )
-    if requirements.aggregates_require_dp:
-        notes.append("aggregates from this data must be released with differential privacy")
     if requirements.data_residency == "in_region":
         notes.append("personal data must stay in its region")
     return notes

@@ -17,6 +17,7 @@ from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.anonymity import KAnonymity, LDiversity, MaxRisk, Requirement, TCloseness
 from shopveil.errors import ParameterError, PolicyError
+from shopveil.policy._minors import build_minors
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
@@ -118,6 +119,12 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
             key: _origin(source, lines, ("gates", key)) for key in _GATE_KEYS if key in gates
         }
     document[_FILES] = [_origin(source, {}, ())]
+    minors = document.get("minors")
+    if minors:
+        minors[_MINORS_WHERE] = {
+            key: _origin(source, lines, ("minors", *((key,) if key else ())))
+            for key in ("", *minors)
+        }
     dp = document.get("dp", {})
     dp[_BOUNDS_WHERE] = {
         column: f"{source}:{_line(lines, ('dp', 'bounds', column))}"
@@ -127,6 +134,7 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
 
 _BOUNDS_WHERE = "__bounds_where__"
 _GATES_WHERE = "__gates_where__"
+_MINORS_WHERE = "__minors_where__"
 _GATE_KEYS = ("k", "l", "t", "max_risk")
 _FILES = "__files__"  # the files a policy was merged from, its own first
 
@@ -167,8 +175,13 @@ def _resolve_extends(
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """The child wins key by key; its rules are tried before the parent's."""
     merged = {**parent, **{k: v for k, v in child.items() if k != "extends"}}
-    for section in ("purposes", "roles", "columns", "requirements", "gates"):
+    for section in ("purposes", "roles", "columns", "requirements", "gates", "minors"):
         merged[section] = {**parent.get(section, {}), **child.get(section, {})}
+    if merged["minors"]:  # a policy may change one key (the age) and keep the rest
+        merged["minors"][_MINORS_WHERE] = {
+            **parent.get("minors", {}).get(_MINORS_WHERE, {}),
+            **child.get("minors", {}).get(_MINORS_WHERE, {}),
+        }
     merged["rules"] = [*child.get("rules", []), *parent.get("rules", [])]
     merged[_FILES] = [*child.get(_FILES, []), *parent.get(_FILES, [])]
     if merged["gates"]:
@@ -255,6 +268,12 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         gates=gates,
         dp=_dp_defaults(document.get("dp", {})),
         files=tuple(document.get(_FILES, ())),
+        minors=build_minors(
+            document.get("minors"),
+            Jurisdiction(jurisdiction) if jurisdiction else None,
+            purposes,
+            document.get("minors", {}).get(_MINORS_WHERE, {}),
+        ),
     )
 
 

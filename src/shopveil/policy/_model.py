@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
@@ -15,6 +15,9 @@ from shopveil._core.units import PrivacyUnit
 from shopveil.anonymity import KAnonymity, LDiversity, Requirement, TCloseness
 from shopveil.errors import AccessDenied, PolicyError
 from shopveil.policy._registry import DROP, with_kind_defaults
+
+if TYPE_CHECKING:
+    from shopveil.policy._minors import Minors
 
 __all__ = [
     "ClassRule",
@@ -192,7 +195,6 @@ class ColumnRule:
 class Requirements:
     """What the jurisdiction asks beyond per-column techniques."""
 
-    aggregates_require_dp: bool = False
     opt_out_column: str | None = None
     data_residency: str | None = None  # "in_region": personal data stays in its region
 
@@ -275,6 +277,7 @@ class Policy:
     gates: Gates | None = None
     dp: DPDefaults = field(default_factory=DPDefaults)
     files: tuple[Origin, ...] = ()
+    minors: Minors | None = None  # who is a minor, and which purposes leave them out
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "purposes", _frozen(self.purposes))
