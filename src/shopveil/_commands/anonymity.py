@@ -251,6 +251,7 @@ def k_anonymize_file(
     role: str | None = None,
     csv_escape: bool = True,
     time_limit: float = 60.0,
+    people: Path | None = None,
 ) -> None:
     """Protect ``input`` by ``policy``, make it k-anonymous, write ``output``, print a summary.
 
@@ -281,6 +282,7 @@ def k_anonymize_file(
             csv_escape=csv_escape,
             on_start=progress.start,
             time_limit=time_limit,
+            people=people,
         )
         progress.advance(done.rows_in)
     result = done.anonymized

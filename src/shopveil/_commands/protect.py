@@ -132,6 +132,13 @@ def anonymize(
             "left alone).",
         ),
     ] = True,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            help="The customers' table (id and birth date or age), for a table without "
+            "ages released for a purpose that leaves minors out."
+        ),
+    ] = None,
 ) -> None:
     """Protect a table by policy (--policy), and make it k-anonymous with --k.
 
@@ -158,6 +165,7 @@ def anonymize(
             role=role,
             csv_escape=csv_escape,
             time_limit=time_limit,
+            people=people,
         )
         return
     if policy is None:
@@ -177,6 +185,7 @@ def anonymize(
             on_start=progress.start,
             on_rows=progress.advance,
             csv_escape=csv_escape,
+            people=people,
         )
     summary = result.summary
     table = Table(title=f"{summary.input} → {summary.output} ({result.plan.policy}, {purpose})")
@@ -187,8 +196,8 @@ def anonymize(
     console.print(table)
     console.print(
         f"{summary.rows_in:,} rows in, {summary.rows_out:,} rows out "
-        f"({summary.rows_opted_out:,} left out: opted out, or no lawful basis for the "
-        f"purpose), {summary.rows_per_second:,.0f} rows/s; "
+        f"({summary.rows_opted_out:,} left out: opted out, no lawful basis for the "
+        f"purpose, or minors), {summary.rows_per_second:,.0f} rows/s; "
         f"audit event #{result.audit_seq}."
     )
     for note in result.plan.notes:

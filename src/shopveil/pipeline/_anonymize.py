@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from shopveil.errors import ParameterError
 from shopveil.keys import Keyring
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._consent import release_consent
+from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import RunSummary, run_plan
 from shopveil.policy import Plan, Policy, compile_plan, load_policy
 from shopveil.store import Store
@@ -45,6 +47,7 @@ def anonymize_file(
     on_start: Callable[[int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
     csv_escape: bool = True,
+    people: str | os.PathLike[str] | None = None,
 ) -> AnonymizeResult:
     """Protect ``input`` into ``output`` under ``policy`` for ``purpose`` (and ``role``).
 
@@ -53,7 +56,9 @@ def anonymize_file(
     the plan into ``output`` atomically, and one audit event records the run before the
     output appears. Rows of customers without a lawful basis for ``purpose`` under the
     policy's law (the store's consent register, :mod:`shopveil.governance`) are left
-    out, by every customer id column of the table.
+    out, by every customer id column of the table. Where the policy leaves minors out of
+    ``purpose``, their rows go too: by the table's own birth date or age column, else by
+    ``people``, a table of the same customers with their id and birth date or age.
     ``on_start`` receives an estimate of the row count (for progress bars).
     ``csv_escape=False`` writes CSV cells that start with ``=``, ``+``, ``-``, ``@``, tab
     or CR as they are, instead of prefixing them with ``'`` (numbers are never changed).
@@ -65,7 +70,9 @@ def anonymize_file(
     loaded = policy if isinstance(policy, Policy) else load_policy(policy)
     source = open_source(input_path)
     scan = scan_source(source)
-    plan = compile_plan(loaded, source.schema, purpose=purpose, role=role, labels=scan.labels())
+    plan = compile_plan(
+        loaded, source.schema, purpose=purpose, role=role, labels=scan.labels(), as_of=as_of
+    )
 
     owns_store = store is None
     store = store or Store.open()
@@ -74,6 +81,8 @@ def anonymize_file(
         audit = AuditLog(store, keyring)
         consent = release_consent(plan, loaded, store, keyring, audit)
         plan = consent.noted(plan)
+        minors, plan = minors_filter(plan, people)
+        consent = dataclasses.replace(consent, minors=minors)
         subjects = consent.rows
         if on_start is not None:
             on_start(source.estimate_rows())

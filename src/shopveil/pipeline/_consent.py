@@ -67,15 +67,19 @@ class ReleaseConsent:
         id and no opt-out flag, so no row of it can be tied to a decision.
     sensitive
         Who consented to the special categories the plan keeps; None when it keeps none.
+    minors
+        Who is no minor left out, by a table of the customers' ages; None when the
+        table's own age column decides, or the purpose keeps minors.
     """
 
     purpose: ConsentFilter | None
     sensitive: ConsentFilter | None = None
+    minors: SubjectFilter | None = None
 
     @property
     def rows(self) -> SubjectFilter | None:
         """The filter a run applies: every answer at once."""
-        parts = [f for f in (self.purpose, self.sensitive) if f is not None]
+        parts = [f for f in (self.purpose, self.sensitive, self.minors) if f is not None]
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
@@ -113,6 +117,7 @@ def release_consent(
     Raises :class:`~shopveil.errors.ParameterError` for a purpose the consent table does
     not know, and :class:`~shopveil.errors.PolicyError` for special-category columns in
     a table without a customer id (whose consent cannot be checked), before any row moves.
+    Minors are added by the caller (:func:`~shopveil.pipeline._minors.minors_filter`).
     """
     columns = customer_columns(plan)
     register = ConsentRegister(store, keyring, audit)

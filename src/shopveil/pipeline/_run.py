@@ -3,8 +3,9 @@
 Rows stream from the source in Arrow record batches through the plan's operators into an
 atomic writer: the output appears only when every batch was written, so a failure (a
 malformed row halfway through, a missing key) leaves no partial file behind. Rows of
-customers the consent register does not allow for the plan's purpose, and rows flagged
-in the policy's opt-out column, are removed before any column is protected.
+customers the consent register does not allow for the plan's purpose, rows flagged in the
+policy's opt-out column, and minors the policy leaves out of the purpose are removed
+before any column is protected.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import gate
 from shopveil.data import TableSource, TextTypes, apply_types, table_format, writing_batches
 from shopveil.errors import SchemaError
+from shopveil.pipeline._minors import not_minors
 from shopveil.policy import Plan, PlanGate
 
 __all__ = [
@@ -220,10 +222,14 @@ def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path
 
 
 def _left_out(plan: Plan, batch: pa.RecordBatch, subjects: SubjectFilter | None) -> pa.RecordBatch:
-    """``batch`` less the rows the opt-out column or the consent register leaves out."""
+    """``batch`` less the rows the opt-out column, the minors check (by the table's own
+    birth date or age) or the consent register leaves out."""
     batch = _drop_opted_out(
         batch, plan.opt_out_column, empty_allows=subjects is None or not subjects.requires_grant
     )
+    if plan.minors is not None and plan.minors.age_column is not None and batch.num_rows:
+        adults = not_minors(batch, plan.minors)
+        batch = batch if adults.all() else batch.filter(pa.array(adults))
     if subjects is None or not batch.num_rows:
         return batch
     keep = np.ones(batch.num_rows, dtype=bool)

@@ -51,6 +51,7 @@ from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._consent import release_consent
+from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import _check_gate, _left_out, apply_plan, kept_columns
 from shopveil.policy import Plan, Policy, ReleaseMode, compile_plan, load_policy
 from shopveil.store import Store
@@ -102,6 +103,7 @@ def k_anonymize_file(
     on_start: Callable[[int], None] | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     time_limit: float = 60.0,
+    people: str | os.PathLike[str] | None = None,
 ) -> KAnonymizeResult:
     """Protect ``input`` by ``policy``, make it k-anonymous on ``qi``, write ``output``.
 
@@ -120,6 +122,9 @@ def k_anonymize_file(
     are held too while the protected table fits ``memory_budget`` bytes; past it they are
     protected again from ``input`` while the output is written, so memory stays about
     flat in the number of columns and the input is read twice.
+
+    Rows leave before anything is computed as in :func:`~shopveil.pipeline.anonymize_file`
+    (consent, opt-out, minors; ``people`` gives ages by customer id).
     """
     method = _check_method(method, hierarchies)
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 0:
@@ -147,6 +152,7 @@ def k_anonymize_file(
         role=role,
         labels=scan.labels(),
         mode=ReleaseMode.TABLE,
+        as_of=as_of,
     )
     plan = _leave_quasi_identifiers(plan, loaded, qi, sensitive)
 
@@ -157,6 +163,8 @@ def k_anonymize_file(
         audit = AuditLog(store, keyring)
         consent = release_consent(plan, loaded, store, keyring, audit)
         plan = consent.noted(plan)
+        minors, plan = minors_filter(plan, people)
+        consent = dataclasses.replace(consent, minors=minors)
         subjects = consent.rows
         if on_start is not None:
             on_start(source.estimate_rows())
