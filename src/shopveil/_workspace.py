@@ -19,9 +19,10 @@ from types import TracebackType
 
 from shopveil._core.budgets import Budget
 from shopveil._core.clock import Clock
+from shopveil._core.subjects import SubjectFilter
 from shopveil.audit import AuditLog
 from shopveil.dp import DEFAULT_TOTAL, Catalog, Ledger, PeopleKey
-from shopveil.governance import ConsentFilter, ConsentRegister
+from shopveil.governance import AllOf, ConsentFilter, ConsentRegister, fit_minors
 from shopveil.keys import Keyring, Vault
 from shopveil.policy import Jurisdiction
 from shopveil.store import Store
@@ -52,6 +53,21 @@ class Workspace:
         pass it to a DP query (``run_query(subjects=...)``) or a fit
         (``FitContext(subjects=...)``)."""
         return self.consent.filter(purpose, jurisdiction)
+
+    def fit_subjects(
+        self,
+        purpose: str,
+        jurisdiction: Jurisdiction | str | None,
+        people: str | os.PathLike[str] | None = None,
+    ) -> SubjectFilter:
+        """Whose purchases a fit for ``purpose`` may read: :meth:`subjects`, less the
+        minors ``jurisdiction``'s preset leaves out of it, by ``people`` (a table of the
+        customers' ids and birth dates or ages; see
+        :func:`shopveil.governance.fit_minors`, which refuses a fail-closed law without
+        one)."""
+        consent = self.subjects(purpose, jurisdiction)
+        minors = fit_minors(purpose, jurisdiction, people)
+        return consent if minors is None else AllOf((consent, minors))
 
     def close(self) -> None:
         """Close the workspace's store connections."""

@@ -201,8 +201,19 @@ def test_a_fit_reads_no_event_of_a_customer_who_objects(shop: dict[str, object])
     assert np.array_equal(fitted.counts, without.counts)
     assert not np.array_equal(fitted.counts, everyone.counts)
     # The command line does the same: `train --purpose personalization` is the default.
-    out = _ok("train", "--data", str(folder / "purchases.csv"), "--model", "popularity",
-              "-o", str(folder / "m.npz"), "--jurisdiction", "gdpr")  # fmt: skip
+    out = _ok(
+        "train",
+        "--data",
+        str(folder / "purchases.csv"),
+        "--model",
+        "popularity",
+        "-o",
+        str(folder / "m.npz"),
+        "--jurisdiction",
+        "gdpr",
+        "--people",
+        str(folder / "customers.csv"),
+    )  # fmt: skip  (adults: ages known)
     active = len(np.unique(train.users[keep[train.users]]))
     assert f"{active} / {train.n_items}" in out
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
@@ -192,3 +193,34 @@ def test_the_cli_takes_the_ages_of_another_table(shop: Path) -> None:
         "--people", str(shop / "customers.csv"))  # fmt: skip
     released = set(_ids(read_table(out)))
     assert released and released <= _kept("gdpr")
+
+
+def test_a_fit_reads_no_purchase_of_a_minor_and_needs_the_ages(shop: Path) -> None:
+    from shopveil import open_workspace
+    from shopveil.learn import FitContext, Popularity, load_interactions
+
+    data = generate_retail(300, seed=3)  # the same shop: orders of _tables()' customers
+    lines = data.tables["order_lines"].select(["order_id", "stock_code"])
+    orders = data.tables["orders"].select(["order_id", "customer_id", "order_time"])
+    purchases = orders.join(lines, "order_id").rename_columns(
+        {"customer_id": "CustomerID", "stock_code": "StockCode", "order_time": "InvoiceDate"}
+    )
+    pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
+    train = load_interactions(shop / "purchases.csv")
+    with open_workspace() as workspace:
+        subjects = workspace.fit_subjects("personalization", "gdpr", shop / "customers.csv")
+        with pytest.raises(PolicyError, match="purchase histories carry no age; pass --people"):
+            workspace.fit_subjects("personalization", "gdpr")
+        assert workspace.fit_subjects("personalization", None) is not None  # no law named
+    fitted = Popularity().fit(train, FitContext(subjects=subjects))
+    keep = np.isin([canonical_id(u) for u in train.user_ids], sorted(_kept("gdpr")))
+    assert (~keep[train.users]).any()  # minors did buy: their events were in the input
+    assert np.array_equal(
+        fitted.counts, Popularity().fit(train.of_users(keep), FitContext()).counts
+    )
+    # The command line refuses a fit under GDPR without the ages, and takes them.
+    args = ["train", "--data", str(shop / "purchases.csv"), "--model", "popularity", "-o",
+            str(shop / "m.npz"), "--jurisdiction", "gdpr"]  # fmt: skip
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "pass --people" in refused.stderr
+    _ok(*args, "--people", str(shop / "customers.csv"))

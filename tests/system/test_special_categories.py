@@ -38,7 +38,7 @@ SPECIAL = ("health_condition", "religion", "ethnicity", "home_gps")
 def _tables() -> dict[str, pa.Table]:
     data = generate_retail(300, seed=5)
     rng = np.random.default_rng(5)
-    customers = data.tables["customers"].drop_columns(["birth_date"])  # minors: elsewhere
+    customers = data.tables["customers"]  # all adults: minors are tested elsewhere
     n = customers.num_rows
 
     def pick(values: list[str], size: int) -> pa.Array:
@@ -97,7 +97,10 @@ def test_every_preset_drops_special_categories_for_every_purpose(
 ) -> None:
     folder: Path = shop["dir"]  # type: ignore[assignment]
     out = folder / f"{table}-{law}-{purpose}.csv"
-    result = anonymize_file(folder / f"{table}.csv", out, policy=law, purpose=purpose, role=role)
+    people = folder / "customers.csv"  # the ages of the sessions' customers
+    result = anonymize_file(
+        folder / f"{table}.csv", out, policy=law, purpose=purpose, role=role, people=people
+    )
     special = [s for s in result.plan.steps if s.column in (*SPECIAL, "latitude_longitude")]
     assert special and all(s.dropped for s in special), [(s.column, s.kind) for s in special]
     assert {s.kind.value for s in special} <= {"health", "religion", "ethnicity",

@@ -11,6 +11,10 @@
 - :func:`import_consent` reads and checks a consent file whole, then records it with
   one audit event; :func:`read_consent_file` only checks it.
 
+- :func:`not_minors`, :class:`PeopleAges` and :func:`fit_minors` leave out the minors a
+  policy's ``minors:`` section names, by a birth date or age column or by a table of the
+  customers' ages.
+
 ``docs/consent.md`` gives the table with its articles.
 """
 
@@ -26,8 +30,9 @@ from shopveil.governance._bases import (
     sensitive_data_basis,
 )
 from shopveil.governance._file import GPC, read_consent_file
-from shopveil.governance._filter import ConsentFilter
+from shopveil.governance._filter import AllOf, ConsentFilter
 from shopveil.governance._import import import_consent, unknown_customers
+from shopveil.governance._minors import PeopleAges, fit_minors, not_minors, people_ages
 from shopveil.governance._register import (
     ConsentErasure,
     ConsentImport,
@@ -40,6 +45,7 @@ __all__ = [
     "CONTRACT_PURPOSES",
     "GPC",
     "LEGAL_BASES",
+    "AllOf",
     "Basis",
     "ConsentErasure",
     "ConsentFilter",
@@ -50,9 +56,13 @@ __all__ = [
     "ConsentRow",
     "ConsentStatus",
     "LegalBasis",
+    "PeopleAges",
     "consent_purpose",
+    "fit_minors",
     "import_consent",
     "legal_basis",
+    "not_minors",
+    "people_ages",
     "read_consent_file",
     "sensitive_data_basis",
     "unknown_customers",

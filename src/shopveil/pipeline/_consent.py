@@ -13,47 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
 from shopveil._core.subjects import SubjectFilter
 from shopveil.audit import AuditLog
 from shopveil.errors import PolicyError
-from shopveil.governance import ConsentFilter, ConsentRegister
+from shopveil.governance import AllOf, ConsentFilter, ConsentRegister
 from shopveil.keys import Keyring
 from shopveil.pipeline._run import customer_columns
 from shopveil.policy import Plan, Policy
 from shopveil.store import Store
 
-__all__ = ["AllOf", "ReleaseConsent", "release_consent"]
-
-
-@dataclass(frozen=True)
-class AllOf:
-    """The rows every one of ``filters`` allows.
-
-    ``requires_grant`` is the first filter's, the release purpose's own: it decides what
-    an empty opt-out flag means. Rows without an id are judged by each filter in
-    :meth:`allowed`.
-    """
-
-    filters: tuple[SubjectFilter, ...]
-
-    @property
-    def requires_grant(self) -> bool:
-        """Whether the release's purpose needs a recorded grant."""
-        return self.filters[0].requires_grant
-
-    def allowed(self, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """One bool per id: True where every filter allows the subject."""
-        keep = np.ones(len(ids), dtype=bool)
-        for part in self.filters:
-            keep &= part.allowed(ids)
-        return keep
-
-    def describe(self) -> str:
-        """Each filter's rule, in order."""
-        return "; ".join(part.describe() for part in self.filters)
+__all__ = ["ReleaseConsent", "release_consent"]
 
 
 @dataclass(frozen=True)

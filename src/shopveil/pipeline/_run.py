@@ -28,7 +28,7 @@ from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import gate
 from shopveil.data import TableSource, TextTypes, apply_types, table_format, writing_batches
 from shopveil.errors import SchemaError
-from shopveil.pipeline._minors import not_minors
+from shopveil.governance import not_minors
 from shopveil.policy import Plan, PlanGate
 
 __all__ = [

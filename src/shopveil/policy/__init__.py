@@ -21,13 +21,14 @@ if TYPE_CHECKING:
         explain_policy,
     )
     from shopveil.policy._load import PRESETS, load_policy, parse_policy, preset_file
-    from shopveil.policy._minors import MinorCheck, Minors, UnknownAge
+    from shopveil.policy._minors import MinorCheck, minor_check
     from shopveil.policy._model import (
         ClassRule,
         ColumnRule,
         DPDefaults,
         Gates,
         Jurisdiction,
+        Minors,
         Origin,
         Policy,
         Purpose,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         Requirements,
         Role,
         TechniqueSpec,
+        UnknownAge,
     )
     from shopveil.policy._registry import (
         OPERATORS,
@@ -62,13 +64,14 @@ __getattr__, __dir__ = lazy_exports(
             "explain_policy",
         ),
         "shopveil.policy._load": ("PRESETS", "load_policy", "parse_policy", "preset_file"),
-        "shopveil.policy._minors": ("MinorCheck", "Minors", "UnknownAge"),
+        "shopveil.policy._minors": ("MinorCheck", "minor_check"),
         "shopveil.policy._model": (
             "ClassRule",
             "ColumnRule",
             "DPDefaults",
             "Gates",
             "Jurisdiction",
+            "Minors",
             "Origin",
             "Policy",
             "Purpose",
@@ -76,6 +79,7 @@ __getattr__, __dir__ = lazy_exports(
             "Requirements",
             "Role",
             "TechniqueSpec",
+            "UnknownAge",
         ),
         "shopveil.policy._registry": (
             "OPERATORS",
@@ -118,6 +122,7 @@ __all__ = [
     "draft_policy_yaml",
     "explain_policy",
     "load_policy",
+    "minor_check",
     "parse_policy",
     "preset_file",
     "scoped_domain",

@@ -11,14 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from shopveil._core.classes import Kind
 from shopveil.errors import PolicyError
-from shopveil.policy._model import Jurisdiction, Origin, Purpose
+from shopveil.policy._model import (
+    DEFAULT_GUARDIAN_COLUMN,
+    Jurisdiction,
+    Minors,
+    Origin,
+    Purpose,
+    UnknownAge,
+)
 
-__all__ = ["LOWEST_AGE", "MinorCheck", "Minors", "UnknownAge", "build_minors", "minor_check"]
+__all__ = ["LOWEST_AGE", "MinorCheck", "build_minors", "minor_check"]
 
 LOWEST_AGE: Mapping[Jurisdiction, tuple[int, str]] = {
     Jurisdiction.GDPR: (13, "GDPR Art. 8(1): member states may lower 16 to no less than 13"),
@@ -28,39 +34,6 @@ LOWEST_AGE: Mapping[Jurisdiction, tuple[int, str]] = {
 }
 """Per law, the lowest minors' age a policy may name, and where the law says so."""
 HIGHEST_AGE = 18
-DEFAULT_GUARDIAN_COLUMN = "guardian_consent"
-
-
-class UnknownAge(StrEnum):
-    """What a row whose age cannot be told counts as."""
-
-    EXCLUDE = "exclude"  # as a minor: left out (fail closed)
-    INCLUDE = "include"  # as an adult: the law asks actual knowledge (CCPA)
-
-
-@dataclass(frozen=True)
-class Minors:
-    """A policy's ``minors:`` section.
-
-    Attributes
-    ----------
-    age
-        Customers younger than this are minors.
-    purposes
-        The purposes whose releases leave minors out unless a guardian consented.
-    unknown_age
-        What a row without a readable age counts as.
-    guardian_column
-        The column whose true flag records a guardian's consent (``guardian_consent``).
-    origin
-        The line of the section.
-    """
-
-    age: int
-    purposes: frozenset[str]
-    unknown_age: UnknownAge = UnknownAge.EXCLUDE
-    guardian_column: str = DEFAULT_GUARDIAN_COLUMN
-    origin: Origin | None = None
 
 
 @dataclass(frozen=True)

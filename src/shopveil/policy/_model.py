@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.classes import ColumnClass, Kind
@@ -16,15 +16,13 @@ from shopveil.anonymity import KAnonymity, LDiversity, Requirement, TCloseness
 from shopveil.errors import AccessDenied, PolicyError
 from shopveil.policy._registry import DROP, with_kind_defaults
 
-if TYPE_CHECKING:
-    from shopveil.policy._minors import Minors
-
 __all__ = [
     "ClassRule",
     "ColumnRule",
     "DPDefaults",
     "Gates",
     "Jurisdiction",
+    "Minors",
     "Origin",
     "Policy",
     "Purpose",
@@ -32,6 +30,7 @@ __all__ = [
     "Requirements",
     "Role",
     "TechniqueSpec",
+    "UnknownAge",
 ]
 
 
@@ -256,6 +255,41 @@ class DPDefaults:
     def __post_init__(self) -> None:
         object.__setattr__(self, "bounds", _frozen(self.bounds))
         object.__setattr__(self, "bounds_where", _frozen(self.bounds_where))
+
+
+class UnknownAge(StrEnum):
+    """What a row whose age cannot be told counts as."""
+
+    EXCLUDE = "exclude"  # as a minor: left out (fail closed)
+    INCLUDE = "include"  # as an adult: the law asks actual knowledge (CCPA)
+
+
+DEFAULT_GUARDIAN_COLUMN = "guardian_consent"
+
+
+@dataclass(frozen=True)
+class Minors:
+    """A policy's ``minors:`` section.
+
+    Attributes
+    ----------
+    age
+        Customers younger than this are minors.
+    purposes
+        The purposes whose releases leave minors out unless a guardian consented.
+    unknown_age
+        What a row without a readable age counts as.
+    guardian_column
+        The column whose true flag records a guardian's consent (``guardian_consent``).
+    origin
+        The line of the section.
+    """
+
+    age: int
+    purposes: frozenset[str]
+    unknown_age: UnknownAge = UnknownAge.EXCLUDE
+    guardian_column: str = DEFAULT_GUARDIAN_COLUMN
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
