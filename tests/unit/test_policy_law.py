@@ -97,3 +97,16 @@ def test_each_preset_names_its_laws_age(law: str, age: int) -> None:
     minors = load_policy(law).minors
     assert minors is not None and minors.age == age
     assert {"marketing", "model_training"} <= minors.purposes
+
+
+def test_explain_names_the_minors_rule_for_the_purposes_it_covers() -> None:
+    from shopveil.policy import explain_policy
+
+    marketing = explain_policy(load_policy("ccpa"), purpose="marketing").notes
+    assert any(
+        n.startswith("customers under 16 are left out of releases for marketing")
+        and "rows of unknown age are kept (ccpa.yaml:" in n
+        for n in marketing
+    )
+    analytics = explain_policy(load_policy("ccpa"), purpose="analytics").notes
+    assert not any("customers under" in n for n in analytics)

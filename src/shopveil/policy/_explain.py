@@ -18,7 +18,14 @@ from shopveil.anonymity import describe_requirement
 from shopveil.errors import AccessDenied, PolicyError
 from shopveil.policy._compile import _default_role, _hides_value
 from shopveil.policy._load import preset_file
-from shopveil.policy._model import ClassRule, ColumnRule, Origin, Policy, TechniqueSpec
+from shopveil.policy._model import (
+    ClassRule,
+    ColumnRule,
+    Origin,
+    Policy,
+    TechniqueSpec,
+    UnknownAge,
+)
 from shopveil.policy._registry import domain_base, keyed, scoped_domain
 
 __all__ = ["Choice", "Entry", "GateLine", "PolicyExplanation", "explain_policy"]
@@ -386,6 +393,14 @@ def _notes(
             )
     if requirements.data_residency == "in_region":
         notes.append("personal data must stay in its region")
+    minors = policy.minors
+    if minors is not None and (purpose is None or purpose in minors.purposes):
+        unknown = "left out" if minors.unknown_age is UnknownAge.EXCLUDE else "kept"
+        notes.append(
+            f"customers under {minors.age} are left out of releases for "
+            f"{', '.join(sorted(minors.purposes))} unless {minors.guardian_column!r} is true; "
+            f"rows of unknown age are {unknown} ({minors.origin})"
+        )
     return notes
 
 
