@@ -24,6 +24,7 @@ from shopveil.detect._names import (
     street_types,
 )
 from shopveil.detect._patterns import EMAIL, IPV4, IPV6, card_mask, iban_mask
+from shopveil.detect._special import special_fractions
 from shopveil.detect._text import TEXT_KINDS, _rows_with_candidates, find_text_pii
 
 __all__ = ["ValueProfile", "profile_values"]
@@ -175,6 +176,7 @@ def _profile_strings(raw: pa.Array) -> ValueProfile:
         "city": _fraction(member(cities()) | _city_shape(values), count),
         "street": _fraction(_street_mask(values, tokens), count),
         "person": _fraction(_person_mask(values, tokens), count),
+        **special_fractions(values, lower, count),
     }
     distinct = _distinct(lower)
     gender = _fraction(pc.is_in(lower, value_set=_value_set(_GENDERS)), count)
