@@ -224,3 +224,28 @@ def test_a_fit_reads_no_purchase_of_a_minor_and_needs_the_ages(shop: Path) -> No
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and "pass --people" in refused.stderr
     _ok(*args, "--people", str(shop / "customers.csv"))
+
+
+def test_the_services_record_release_leaves_minors_out_by_the_records_own_ages() -> None:
+    from shopveil._workspace import open_workspace
+    from shopveil.pipeline import protect_records
+    from shopveil.policy import load_policy
+
+    policy = load_policy("gdpr")
+    records = [
+        {"customer_id": "1", "birth_date": _born(15).isoformat(), "guardian_consent": "no"},
+        {"customer_id": "2", "birth_date": _born(15).isoformat(), "guardian_consent": "yes"},
+        {"customer_id": "3", "birth_date": _born(16).isoformat(), "guardian_consent": "no"},
+    ]
+    with open_workspace() as ws:
+        done = protect_records(
+            ws, records, policy=policy, role="marketer", purpose="marketing", as_of=AS_OF
+        )
+        # The 15-year-old without a guardian's consent is left out; the others stay.
+        assert done.rows_in == 3 and len(done.records) == 2
+        assert any("minors, by 'birth_date'" in n for n in done.plan.notes)
+        # A request without ages cannot show who is a minor: GDPR refuses it.
+        with pytest.raises(PolicyError, match="pass people="):
+            protect_records(
+                ws, [{"customer_id": "1"}], policy=policy, role="marketer", purpose="marketing"
+            )
