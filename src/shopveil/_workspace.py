@@ -20,11 +20,13 @@ from types import TracebackType
 
 from shopveil._core.budgets import Budget
 from shopveil._core.clock import Clock
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.audit import AuditLog
 from shopveil.dp import DEFAULT_TOTAL, Catalog, Ledger, PeopleKey
 from shopveil.governance import (
     AccessRegister,
+    AllOf,
     ConsentErasure,
     ConsentFilter,
     ConsentPurpose,
@@ -32,6 +34,7 @@ from shopveil.governance import (
     ConsentRegister,
     CustomerEvent,
     EventHistory,
+    fit_minors,
 )
 from shopveil.keys import Erasure, Keyring, Vault
 from shopveil.policy import Jurisdiction
@@ -147,6 +150,21 @@ class Workspace:
             },
         )
         return SubjectErasure(vault, consent, rows, events, event.seq)
+
+    def fit_subjects(
+        self,
+        purpose: str,
+        jurisdiction: Jurisdiction | str | None,
+        people: str | os.PathLike[str] | None = None,
+    ) -> SubjectFilter:
+        """Whose purchases a fit for ``purpose`` may read: :meth:`subjects`, less the
+        minors ``jurisdiction``'s preset leaves out of it, by ``people`` (a table of the
+        customers' ids and birth dates or ages; see
+        :func:`shopveil.governance.fit_minors`, which refuses a fail-closed law without
+        one)."""
+        consent = self.subjects(purpose, jurisdiction)
+        minors = fit_minors(purpose, jurisdiction, people)
+        return consent if minors is None else AllOf((consent, minors))
 
     def close(self) -> None:
         """Close the workspace's store connections."""

@@ -68,7 +68,14 @@ def test_gdpr_release_tokenizes_ids_keeps_rows_and_audits(tmp_path: Path, store:
     source = tmp_path / "orders.csv"
     rows = write_orders(source)
     analytics = anonymize_file(source, tmp_path / "a.parquet", policy="gdpr", store=store)
-    anonymize_file(source, tmp_path / "m.csv", policy="gdpr", purpose="marketing", store=store)
+    # Orders carry no age; marketing leaves minors out, so it takes the customers' ages.
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "CustomerID,birth_date\n" + "".join(f"{r[6]},1980-01-01\n" for r in rows if r[6])
+    )
+    anonymize_file(
+        source, tmp_path / "m.csv", policy="gdpr", purpose="marketing", store=store, people=people
+    )
 
     out_a = read_table(tmp_path / "a.parquet").to_pydict()
     out_m = read_table(tmp_path / "m.csv").to_pydict()

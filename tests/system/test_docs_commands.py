@@ -47,7 +47,7 @@ name: retail
 extends: gdpr
 gates:
   k: 5
-  quasi_identifiers: [age, sex, race]
+  quasi_identifiers: [age, sex, native-country]
 dp:
   bounds:
     UnitPrice: [0, 50]

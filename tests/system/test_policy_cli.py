@@ -27,11 +27,11 @@ with warnings.catch_warnings():
 
 runner = CliRunner()
 
-CUSTOMERS = (
-    "customer_id,email,phone,postcode,quantity\n"
-    "17850,ann@example.com,+44 7700 900123,SW1A 1AA,3\n"
-    "13047,bob@example.com,+44 7700 900456,EC1A 1BB,5\n"
-    "12583,cy@example.com,+44 7700 900789,W1A 0AX,1\n"
+CUSTOMERS = (  # adults: marketing leaves minors, and rows of unknown age, out
+    "customer_id,email,phone,postcode,quantity,birth_date\n"
+    "17850,ann@example.com,+44 7700 900123,SW1A 1AA,3,1971-05-02\n"
+    "13047,bob@example.com,+44 7700 900456,EC1A 1BB,5,1984-11-20\n"
+    "12583,cy@example.com,+44 7700 900789,W1A 0AX,1,1990-02-14\n"
 )
 MINE = """\
 shopveil_policy: 1
@@ -76,7 +76,7 @@ def test_anonymize_names_the_preset_line_of_an_inherited_rule(shop: Path) -> Non
     rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines() if "│" in line}
     assert "rule gdpr.yaml:12" in rows["customer_id"]  # once "mine rule 1"
     assert "named in mine.yaml:5" in rows["email"]
-    assert "rule gdpr.yaml:19" in rows["phone"]
+    assert "rule gdpr.yaml:26" in rows["phone"]
     assert "kind: customer_id" in _preset_line(12)
     assert "Traceback" not in done.stderr and "Warning" not in done.stderr
 
@@ -88,13 +88,13 @@ def test_policy_explain_prints_sources_precedence_and_key_domains(shop: Path) ->
 
     out = done.stdout
     assert "gdpr.yaml is shipped in the package: " + preset_file("gdpr") in out
-    assert "mine.yaml:5" in out and "gdpr.yaml:12" in out and "gdpr.yaml:19" in out
+    assert "mine.yaml:5" in out and "gdpr.yaml:12" in out and "gdpr.yaml:26" in out
     assert "customer_id|gdpr|marketer" in out and "email|gdpr|marketer" in out
     assert "rule 1 wins for direct_identifier, customer_id" in out
     assert "params: {domain: NAME}" in " ".join(out.split())
     as_json = json.loads(_run("policy", "explain", "--policy", "ccpa", "--json").stdout)
     assert as_json["files"] == ["ccpa.yaml", "base.yaml"]
-    assert as_json["rules"][0]["source"] == {"file": "ccpa.yaml", "line": 10, "preset": "ccpa"}
+    assert as_json["rules"][0]["source"] == {"file": "ccpa.yaml", "line": 12, "preset": "ccpa"}
     assert as_json["rules"][0]["choices"][0]["domain"] == "customer_id|ccpa|<role>"
 
 

@@ -1,7 +1,7 @@
 """What a release does when the caller leaves something out or the data is unclear.
 
-Leaving out ``--role`` once released support data with full card numbers, and an opt-out
-flag of ``"opted out"`` counted as not opted out.
+Leaving out ``--role`` once released support data with full card numbers (now no role
+gets them), and an opt-out flag of ``"opted out"`` counted as not opted out.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ CARDS = ["4111111111111111", "5500005555555559", "340000000000009"]
 
 def _customers(tmp_path: Path) -> Path:
     path = tmp_path / "customers.csv"
-    lines = ["customer_id,card_number,message"]
+    lines = ["customer_id,card_number,birth_date,message"]  # adults: marketing may have them
     lines += [
-        f"{i},{CARDS[i % 3]},the parcel for order {i} came late and the box was torn"
+        f"{i},{CARDS[i % 3]},1980-01-{i % 28 + 1:02},the parcel for order {i} came late and "
+        "the box was torn"
         for i in range(30)
     ]
     path.write_text("\n".join(lines) + "\n")
@@ -56,7 +57,9 @@ def test_support_without_a_role_is_refused_and_writes_nothing(tmp_path: Path) ->
         ],
     )
     assert with_role.exit_code == 0, with_role.stderr
-    assert read_table(output).column("card_number").to_pylist()[:3] == CARDS
+    # Even the support agent sees only the last four digits.
+    shown = read_table(output).column("card_number").to_pylist()[:3]
+    assert [s[-4:] for s in shown] == [c[-4:] for c in CARDS] and not set(shown) & set(CARDS)
 
 
 @pytest.mark.parametrize(("purpose", "role"), [("analytics", "analyst"), ("marketing", "marketer")])

@@ -115,7 +115,10 @@ def _policy(shop: dict[str, object], law: str, body: str, name: str = "shop") ->
 def _release(shop: dict[str, object], table: str, policy: Path, **options: object) -> Path:
     folder: Path = shop["dir"]  # type: ignore[assignment]
     out = folder / f"{table}-{policy.stem}-{len(list(folder.iterdir()))}.csv"
-    options = {"purpose": "analytics", "role": "admin", **options}
+    # Orders and sessions carry no age: where the law leaves minors out of the purpose
+    # (PIPL's analytics), their ages come from the customers' table.
+    people = None if table == "customers" else folder / "customers.csv"
+    options = {"purpose": "analytics", "role": "admin", "people": people, **options}
     anonymize_file(folder / f"{table}.csv", out, policy=policy, store=shop["store"], **options)  # type: ignore[arg-type]
     return out
 
@@ -418,10 +421,12 @@ def test_every_release_event_carries_the_records_of_processing(shop: dict[str, o
 
 
 def test_the_command_line_refuses_a_pipl_transfer_in_one_line(tmp_path: Path) -> None:
-    pacsv.write_csv(_shop().tables["orders"], tmp_path / "orders.csv")
+    for name in ("orders", "customers"):
+        pacsv.write_csv(_shop().tables[name], tmp_path / f"{name}.csv")
     out = tmp_path / "out.csv"
     args = ["anonymize", str(tmp_path / "orders.csv"), "-o", str(out), "--policy", "pipl",
-            "--role", "admin", "--to", "us"]  # fmt: skip
+            "--role", "admin", "--people", str(tmp_path / "customers.csv"),
+            "--to", "us"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1

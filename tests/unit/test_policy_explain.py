@@ -86,14 +86,14 @@ def test_a_rule_inherited_from_a_preset_is_credited_to_the_presets_file_and_line
     # The user's own rule and column name the user's file.
     assert plan.step("note").reason == f"rule {tmp_path / 'mine.yaml'}:12"
     assert plan.step("email").reason == f"named in {tmp_path / 'mine.yaml'}:5"
-    assert plan.step("pc").reason == "rule gdpr.yaml:34"
+    assert plan.step("pc").reason == "rule gdpr.yaml:42"
 
 
 def test_a_purpose_override_names_its_own_line(mine: Policy, tmp_path: Path) -> None:
     plan = compile_plan(mine, SCHEMA, purpose="support", role="support_agent", labels=LABELS)
     assert plan.step("name").technique == "keep"
-    assert plan.step("name").reason == "rule gdpr.yaml:19, for support at gdpr.yaml:23"
-    assert "support: {technique: keep}" in _line(preset_file("gdpr"), 23)
+    assert plan.step("name").reason == "rule gdpr.yaml:26, for support at gdpr.yaml:30"
+    assert "support: {technique: keep}" in _line(preset_file("gdpr"), 30)
     assert plan.step("email").reason == (
         f"named in {tmp_path / 'mine.yaml'}:5, for support at {tmp_path / 'mine.yaml'}:10"
     )
@@ -113,18 +113,19 @@ def test_explain_lists_every_rule_with_its_source_and_which_wins(
     # Rule 2 (sensitive free text) never applies: rule 1 takes every sensitive column.
     assert found.rules[1].covered_by == 1
     # GDPR's "any direct identifier" rule: the id rules before it win for their kinds.
-    catch_all = rules["gdpr.yaml:19"]
+    catch_all = rules["gdpr.yaml:26"]
     assert catch_all.covered_by is None
     assert [(p, k.value if k else None) for p, _, k in catch_all.taken_by] == [
         (3, "customer_id"),
         (4, "loyalty_id"),
         (5, "device_id"),
+        (6, "card_number"),
     ]
     choices = {c.purpose: (c.technique, str(c.origin)) for c in catch_all.choices}
     assert choices == {
-        None: ("drop", "gdpr.yaml:19"),
-        "fulfilment": ("keep", "gdpr.yaml:22"),
-        "support": ("keep", "gdpr.yaml:23"),
+        None: ("drop", "gdpr.yaml:26"),
+        "fulfilment": ("keep", "gdpr.yaml:29"),
+        "support": ("keep", "gdpr.yaml:30"),
     }
     assert [(g.requirement, str(g.origin)) for g in found.gates] == [
         ("k >= 5", f"{tmp_path / 'mine.yaml'}:17")

@@ -128,7 +128,7 @@ def test_an_unknown_top_level_jurisdiction_names_the_file_and_line(tmp_path: Pat
 
 def test_a_section_inherited_from_a_preset_is_reported_at_the_preset() -> None:
     policy = load_policy("pipl")
-    assert str(policy.processing.transfers.origin) == "pipl.yaml:15"
+    assert str(policy.processing.transfers.origin) == "pipl.yaml:16"
     assert policy.processing.transfers.region == "cn"
 
 
@@ -207,6 +207,7 @@ def test_a_transfer_under_no_named_law_is_refused(tmp_path: Path) -> None:
         _write(
             tmp_path,
             "shopveil_policy: 1\nname: bare\npurposes:\n  analytics: {release_modes: [record]}\n"
+            "roles:\n  analyst: {purposes: [analytics], sees: [quasi_identifier]}\n"
             "columns:\n  country: {class: quasi_identifier, technique: keep}\n"
             "transfers:\n  region: eu\n  to:\n    us: {mechanisms: [gdpr.scc]}\n",
         )

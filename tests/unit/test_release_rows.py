@@ -27,6 +27,8 @@ shopveil_policy: 1
 name: rows
 purposes:
   analytics: {release_modes: [record]}
+roles:
+  analyst: {purposes: [analytics], sees: [direct_identifier, quasi_identifier, other]}
 columns:
   customer_id: {class: direct_identifier, kind: customer_id, technique: keep}
   day: {class: quasi_identifier, kind: event_time, technique: keep}

@@ -256,6 +256,7 @@ def k_anonymize_file(
     destination: str | None = None,
     status: str | None = None,
     as_of: date | None = None,
+    people: Path | None = None,
 ) -> None:
     """Protect ``input`` by ``policy``, make it k-anonymous, write ``output``, print a summary.
 
@@ -290,6 +291,7 @@ def k_anonymize_file(
             destination=destination,
             status=status,
             as_of=as_of,
+            people=people,
         )
         progress.advance(done.rows_in)
     result = done.anonymized

@@ -34,8 +34,8 @@ def import_file(
         Path,
         typer.Argument(
             help="CSV or Parquet with columns customer, purpose (analytics, marketing, "
-            "personalization, sale_sharing, cross_border, or gpc for a Global Privacy Control "
-            "opt-out), "
+            "personalization, sale_sharing, cross_border, sensitive_data, or gpc for a Global "
+            "Privacy Control opt-out), "
             "status (granted, refused, withdrawn) and optionally date (ISO 8601), "
             "jurisdiction and source."
         ),

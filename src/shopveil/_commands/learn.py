@@ -57,6 +57,14 @@ Law = Annotated[
         r"needs consent \[default: none named; see docs/consent.md].",
     ),
 ]
+People = Annotated[
+    Path | None,
+    typer.Option(
+        "--people",
+        help="The customers' table (id and birth date or age): with --jurisdiction, the "
+        "minors its law leaves out of the purpose are left out of the fit.",
+    ),
+]
 Params = Annotated[
     list[str] | None,
     typer.Option(
@@ -126,11 +134,14 @@ def train(
     ] = None,
     purpose: Purpose = "personalization",
     jurisdiction: Law = None,
+    people: People = None,
 ) -> None:
     """Train a recommender on purchases and save it with its privacy metadata.
 
     Customers who objected to the purpose (or, where the law asks consent, did not grant
-    it) are left out of the training data: `shopveil consent import` records them.
+    it) are left out of the training data: `shopveil consent import` records them. With
+    --jurisdiction, so are the minors its law leaves out of the purpose, by the ages in
+    --people (GDPR, LGPD and PIPL refuse a fit without them).
     """
     from shopveil.learn import (
         MODELS,
@@ -146,7 +157,7 @@ def train(
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
     with _workspace(db) as workspace:
-        subjects = workspace.subjects(purpose, jurisdiction)
+        subjects = workspace.fit_subjects(purpose, jurisdiction, people)
         source = source_file(workspace, data)
         interactions = _load(source, user, item, time, catalogue)
         context = fit_context(
@@ -216,6 +227,7 @@ def evaluate(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     purpose: Purpose = "personalization",
     jurisdiction: Law = None,
+    people: People = None,
 ) -> None:
     """Measure a recommender: fit --model on the training window, or load --model-file."""
     from shopveil.learn import align, build_recommender, is_private, temporal_split
@@ -238,7 +250,7 @@ def evaluate(
                 workspace, model_file, history_file=train_file, test_file=test_file, data=data,
                 split_at=split_at, epsilon=epsilon, k=k,
                 columns={"user": user, "item": item, "time": time}, json_output=json_output,
-                subjects=workspace.subjects(purpose, jurisdiction),
+                subjects=workspace.fit_subjects(purpose, jurisdiction, people),
             )  # fmt: skip
         return
     assert model is not None
@@ -249,7 +261,7 @@ def evaluate(
     if one_file and (train_file is not None or test_file is not None):
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
     with _workspace(db) as workspace:
-        subjects = workspace.subjects(purpose, jurisdiction)
+        subjects = workspace.fit_subjects(purpose, jurisdiction, people)
         if data is not None and split_at is not None:
             from shopveil._commands._evaluate_file import split_date
 

@@ -162,6 +162,13 @@ def anonymize(
             help="The day (YYYY-MM-DD) retention periods and ages count from \\[default: today].",
         ),
     ] = None,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            help="The customers' table (id and birth date or age), for a table without "
+            "ages released for a purpose that leaves minors out."
+        ),
+    ] = None,
 ) -> None:
     """Protect a table by policy (--policy), and make it k-anonymous with --k.
 
@@ -194,6 +201,7 @@ def anonymize(
             destination=to,
             status=status,
             as_of=day,
+            people=people,
         )
         return
     if policy is None:
@@ -217,6 +225,7 @@ def anonymize(
             destination=to,
             status=status,
             as_of=day,
+            people=people,
         )
     summary = result.summary
     table = Table(title=f"{summary.input} → {summary.output} ({result.plan.policy}, {purpose})")
@@ -227,8 +236,8 @@ def anonymize(
     console.print(table)
     console.print(
         f"{summary.rows_in:,} rows in, {summary.rows_out:,} rows out "
-        f"({summary.rows_opted_out:,} left out: opted out, or no lawful basis for the "
-        f"purpose), {summary.rows_per_second:,.0f} rows/s; "
+        f"({summary.rows_opted_out:,} left out: opted out, no lawful basis for the "
+        f"purpose, or minors), {summary.rows_per_second:,.0f} rows/s; "
         f"audit event #{result.audit_seq}."
     )
     for note in result.plan.notes:

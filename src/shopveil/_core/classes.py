@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ColumnClass", "Kind"]
+__all__ = ["SPECIAL_KINDS", "ColumnClass", "Kind"]
 
 
 class ColumnClass(StrEnum):
@@ -55,4 +55,29 @@ class Kind(StrEnum):
     PRODUCT = "product"
     AMOUNT = "amount"
     URL = "url"
+    # Special categories (GDPR Art. 9, LGPD Art. 5 II and 11) and sensitive personal
+    # information (CCPA 1798.140(ae), PIPL Art. 28) that no other kind covers.
+    HEALTH = "health"
+    RELIGION = "religion"
+    ETHNICITY = "ethnicity"
+    SEX_LIFE = "sex_life"
+    BIOMETRIC = "biometric"
+    PRECISE_LOCATION = "precise_location"
     UNKNOWN = "unknown"
+
+
+SPECIAL_KINDS = frozenset(
+    {
+        Kind.HEALTH,
+        Kind.RELIGION,
+        Kind.ETHNICITY,
+        Kind.SEX_LIFE,
+        Kind.BIOMETRIC,
+        Kind.PRECISE_LOCATION,
+    }
+)
+"""Kinds whose use needs the customer's explicit or separate consent (GDPR Art. 9(2)(a),
+LGPD Art. 11 I, PIPL Art. 29) or honours their limit (CCPA 1798.121), whatever technique
+protects them short of removing the value. Financial accounts (``card_number``,
+``iban``) and government ids (``national_id``) are sensitive too, and are direct
+identifiers the presets drop for every purpose but the customer's own contract."""

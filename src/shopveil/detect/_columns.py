@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from shopveil._core import ColumnClass, Kind
 from shopveil.detect._report import ColumnFinding
+from shopveil.detect._special import SPECIAL_VALUE_CHECKS
 from shopveil.detect._values import ValueProfile, profile_values
 
 __all__ = ["classify_column", "normalize_name"]
@@ -37,13 +38,34 @@ KIND_CLASS: dict[Kind, ColumnClass] = {
     Kind.IP_ADDRESS: _D, Kind.DEVICE_ID: _D, Kind.NATIONAL_ID: _D,
     Kind.POSTCODE: _Q, Kind.CITY: _Q, Kind.COUNTRY: _Q, Kind.BIRTH_DATE: _Q, Kind.AGE: _Q,
     Kind.GENDER: _Q, Kind.EVENT_TIME: _Q,
-    Kind.FREE_TEXT: _S,
+    Kind.FREE_TEXT: _S, Kind.HEALTH: _S, Kind.RELIGION: _S, Kind.ETHNICITY: _S,
+    Kind.SEX_LIFE: _S, Kind.BIOMETRIC: _S, Kind.PRECISE_LOCATION: _S,
     Kind.RECORD_ID: _O, Kind.PRODUCT: _O, Kind.AMOUNT: _O, Kind.URL: _O, Kind.UNKNOWN: _O,
 }  # fmt: skip
 
 _ID = r"_?(?:id|no|nr|num|number|key|ref|code|uuid|guid|identifier)"
 # (pattern over the normalized name, kind, weight); the highest weight among matches wins.
 _NAME_RULES: tuple[tuple[str, Kind, float], ...] = (
+    # Special categories outweigh the generic words they contain ("health_notes").
+    (r"(?:^|_)(?:health|medical|medicine|medication|medications|diagnosis|diagnoses"
+     r"|illness|disease|disability|disabilities|allerg(?:y|ies)|prescriptions?|symptoms?"
+     r"|pregnan(?:t|cy)|blood_?type|conditions?_?medical|medical_?conditions?"
+     r"|health_?conditions?|chronic_?conditions?|dietary_?requirements?)(?:_|$)",
+     Kind.HEALTH, 0.95),
+    (r"(?:^|_)(?:religion|religious|faith|denomination|beliefs?|church|worship)(?:_|$)",
+     Kind.RELIGION, 0.95),
+    (r"(?:^|_)(?:ethnicity|ethnic|ethnic_?origin|ethnic_?group|race|racial|racial_?origin)"
+     r"(?:_|$)", Kind.ETHNICITY, 0.95),
+    (r"(?:^|_)(?:sexual_?orientation|sexuality|sex_?life|sexual_?preference)(?:_|$)"
+     r"|^orientation$", Kind.SEX_LIFE, 0.95),
+    (r"(?:^|_)(?:biometrics?|fingerprint_?(?:template|hash|scan|image)|faceprint|face_?"
+     r"(?:template|embedding|encoding|vector|scan|id)|voiceprint|voice_?print|iris_?(?:scan"
+     r"|code|template)|retina_?scan|palm_?(?:print|vein)|dna|genetic|genome)(?:_|$)",
+     Kind.BIOMETRIC, 0.95),
+    (r"^(?:lat|lng|lon|long|latitude|longitude|geo|geolocation|gps|coordinates?|coords"
+     r"|latlong|lat_?lng|lat_?lon|location_?(?:lat|lng|lon|coordinates|gps)|geo_?(?:point"
+     r"|location|lat|lng|lon))$|(?:^|_)(?:latitude|longitude|gps|geolocation|lat_?lng"
+     r"|lat_?lon)(?:_|$)", Kind.PRECISE_LOCATION, 0.9),
     (r"(?:^|_)(?:ip|ipv4|ipv6|ip_?address|ip_?addr|remote_addr|client_ip|remote_ip)(?:_|$)",
      Kind.IP_ADDRESS, 0.95),
     (r"(?:^|_)e_?mail(?:_?address)?(?:_|$)", Kind.EMAIL, 0.9),
@@ -118,6 +140,7 @@ _VALUE_CHECKS: tuple[tuple[str, Kind, float, str], ...] = (
     ("city", Kind.CITY, 0.7, "cities"),
     ("gender", Kind.GENDER, 0.9, "gender values"),
     ("url", Kind.URL, 0.9, "URLs"),
+    *SPECIAL_VALUE_CHECKS,
 )
 # Kinds whose values have a format we can check: a name alone is not enough for them.
 _CHECKABLE: dict[Kind, tuple[str, ...]] = {
@@ -130,6 +153,7 @@ _CHECKABLE: dict[Kind, tuple[str, ...]] = {
 _TEXTUAL = {
     Kind.EMAIL, Kind.PHONE, Kind.PERSON_NAME, Kind.STREET_ADDRESS, Kind.CITY, Kind.COUNTRY,
     Kind.GENDER, Kind.URL, Kind.FREE_TEXT, Kind.IBAN, Kind.IP_ADDRESS, Kind.POSTCODE,
+    Kind.RELIGION, Kind.ETHNICITY, Kind.SEX_LIFE,
 }  # fmt: skip
 _NUMERIC_KINDS = {Kind.CUSTOMER_ID, Kind.RECORD_ID, Kind.AMOUNT, Kind.AGE}
 _MIN_VALUES = 20  # below this many sampled values, value shares are not trusted alone

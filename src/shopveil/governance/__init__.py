@@ -18,6 +18,10 @@
 - :func:`run_retention` deletes what the store keeps past the policy's periods
   (superseded consent records, erased customers' vault values) and says what it cannot.
 
+- :func:`not_minors`, :class:`PeopleAges` and :func:`fit_minors` leave out the minors a
+  policy's ``minors:`` section names, by a birth date or age column or by a table of the
+  customers' ages.
+
 ``docs/consent.md`` gives the table with its articles.
 """
 
@@ -31,11 +35,13 @@ from shopveil.governance._bases import (
     LegalBasis,
     consent_purpose,
     legal_basis,
+    sensitive_data_basis,
 )
 from shopveil.governance._events import KEEP, CustomerEvent, EventHistory, EventKind
 from shopveil.governance._file import GPC, read_consent_file
-from shopveil.governance._filter import ConsentFilter
+from shopveil.governance._filter import AllOf, ConsentFilter
 from shopveil.governance._import import import_consent, unknown_customers
+from shopveil.governance._minors import PeopleAges, fit_minors, not_minors, people_ages
 from shopveil.governance._register import (
     ConsentErasure,
     ConsentImport,
@@ -55,6 +61,7 @@ __all__ = [
     "AccessGrant",
     "AccessRegister",
     "Action",
+    "AllOf",
     "Basis",
     "ConsentErasure",
     "ConsentFilter",
@@ -68,11 +75,16 @@ __all__ = [
     "EventHistory",
     "EventKind",
     "LegalBasis",
+    "PeopleAges",
     "RetentionRun",
     "consent_purpose",
+    "fit_minors",
     "import_consent",
     "legal_basis",
+    "not_minors",
+    "people_ages",
     "read_consent_file",
     "run_retention",
+    "sensitive_data_basis",
     "unknown_customers",
 ]

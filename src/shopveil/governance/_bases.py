@@ -30,6 +30,7 @@ __all__ = [
     "LegalBasis",
     "consent_purpose",
     "legal_basis",
+    "sensitive_data_basis",
 ]
 
 
@@ -54,6 +55,9 @@ class ConsentPurpose(StrEnum):
     PERSONALIZATION = "personalization"  # profiling: recommenders, segments, churn scores
     SALE_SHARING = "sale_sharing"  # selling or sharing with third parties (CCPA: and ads)
     CROSS_BORDER = "cross_border"  # a transfer out of the data's region (PIPL Art. 39)
+    # Special categories and sensitive personal information (health, religion, …), for
+    # the purposes whose policy declares ``sensitive_data_consent``.
+    SENSITIVE_DATA = "sensitive_data"
 
 
 class Basis(StrEnum):
@@ -113,12 +117,13 @@ class LegalBasis:
         return f"{purpose}: {rule}"
 
 
-_A, _M, _P, _S, _X = (
+_A, _M, _P, _S, _X, _SD = (
     ConsentPurpose.ANALYTICS,
     ConsentPurpose.MARKETING,
     ConsentPurpose.PERSONALIZATION,
     ConsentPurpose.SALE_SHARING,
     ConsentPurpose.CROSS_BORDER,
+    ConsentPurpose.SENSITIVE_DATA,
 )
 _GDPR, _CCPA, _LGPD, _PIPL = (
     Jurisdiction.GDPR,
@@ -141,6 +146,7 @@ LEGAL_BASES = _rows(
     LegalBasis(_GDPR, _S, _CONSENT, "GDPR Art. 6(1)(a), Art. 7(3)"),
     # Asked only when the policy's transfer mechanism is the customer's consent.
     LegalBasis(_GDPR, _X, _CONSENT, "GDPR Art. 49(1)(a)"),
+    LegalBasis(_GDPR, _SD, _CONSENT, "GDPR Art. 9(1), Art. 9(2)(a) (explicit consent)"),
     # CCPA / CPRA (Cal. Civ. Code 1798.100 ff.; CCPA Regulations, 11 CCR 7000 ff.)
     LegalBasis(_CCPA, _A, _OBJECTION, "Cal. Civ. Code 1798.100(c)"),
     LegalBasis(
@@ -149,6 +155,7 @@ LEGAL_BASES = _rows(
     LegalBasis(_CCPA, _P, _OBJECTION, "Cal. Civ. Code 1798.185(a)(16)"),
     LegalBasis(_CCPA, _S, _OBJECTION, "Cal. Civ. Code 1798.120(a), 1798.135; 11 CCR 7025"),
     LegalBasis(_CCPA, _X, _OBJECTION, "no transfer rule in Cal. Civ. Code 1798.100 ff."),
+    LegalBasis(_CCPA, _SD, _OBJECTION, "Cal. Civ. Code 1798.121 (right to limit); 11 CCR 7027"),
     # LGPD (Lei 13.709/2018)
     LegalBasis(_LGPD, _A, _OBJECTION, "LGPD Art. 7 IX, Art. 10, Art. 18 §2"),
     LegalBasis(_LGPD, _M, _CONSENT, "LGPD Art. 7 I, Art. 8 §5, Art. 18 IX"),
@@ -156,6 +163,7 @@ LEGAL_BASES = _rows(
     LegalBasis(_LGPD, _S, _CONSENT, "LGPD Art. 7 I and §5, Art. 8 §5"),
     # Asked only when the policy's transfer mechanism is the customer's consent.
     LegalBasis(_LGPD, _X, _CONSENT, "LGPD Art. 33 VIII"),
+    LegalBasis(_LGPD, _SD, _CONSENT, "LGPD Art. 11 I (specific and highlighted consent)"),
     # PIPL (China, 2021): no legitimate-interest basis, so consent unless a contract needs it
     LegalBasis(_PIPL, _A, _CONSENT, "PIPL Art. 13(1), Art. 14, Art. 15"),
     LegalBasis(
@@ -164,6 +172,7 @@ LEGAL_BASES = _rows(
     LegalBasis(_PIPL, _P, _CONSENT, "PIPL Art. 13(1), Art. 24(2)"),
     LegalBasis(_PIPL, _S, _SEPARATE, "PIPL Art. 23, Art. 29, Art. 39"),
     LegalBasis(_PIPL, _X, _SEPARATE, "PIPL Art. 39"),
+    LegalBasis(_PIPL, _SD, _SEPARATE, "PIPL Art. 28, Art. 29 (separate consent)"),
     # No law named: a grant wherever GDPR or LGPD asks consent (sale_sharing, marketing);
     # opt-out for analytics and personalization, as GDPR, CCPA and LGPD have them.
     LegalBasis(None, _A, _OBJECTION, "no jurisdiction named"),
@@ -171,6 +180,7 @@ LEGAL_BASES = _rows(
     LegalBasis(None, _P, _OBJECTION, "no jurisdiction named"),
     LegalBasis(None, _S, _CONSENT, "no jurisdiction named"),
     LegalBasis(None, _X, _CONSENT, "no jurisdiction named"),
+    LegalBasis(None, _SD, _CONSENT, "no jurisdiction named"),
 )
 """``(jurisdiction or None, purpose) → LegalBasis``: every law and purpose has a row."""
 
@@ -217,13 +227,25 @@ def legal_basis(purpose: str, jurisdiction: Jurisdiction | str | None) -> LegalB
     consent = consent_purpose(purpose)
     if consent is None:
         return None
-    law = None
-    if jurisdiction is not None:
-        try:
-            law = Jurisdiction(jurisdiction)
-        except ValueError:
-            choices = ", ".join(j.value for j in Jurisdiction)
-            raise ParameterError(
-                f"unknown jurisdiction {jurisdiction!r}; use one of {choices}"
-            ) from None
-    return LEGAL_BASES[(law, consent)]
+    return LEGAL_BASES[(_law(jurisdiction), consent)]
+
+
+def sensitive_data_basis(jurisdiction: Jurisdiction | str | None) -> LegalBasis:
+    """The row of :data:`LEGAL_BASES` for using special categories under ``jurisdiction``.
+
+    It applies to every purpose that uses them, contract purposes included: GDPR Art. 9
+    and LGPD Art. 11 ask their own condition whatever the purpose.
+    """
+    return LEGAL_BASES[(_law(jurisdiction), ConsentPurpose.SENSITIVE_DATA)]
+
+
+def _law(jurisdiction: Jurisdiction | str | None) -> Jurisdiction | None:
+    if jurisdiction is None:
+        return None
+    try:
+        return Jurisdiction(jurisdiction)
+    except ValueError:
+        choices = ", ".join(j.value for j in Jurisdiction)
+        raise ParameterError(
+            f"unknown jurisdiction {jurisdiction!r}; use one of {choices}"
+        ) from None

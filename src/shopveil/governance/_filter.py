@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.prf import hmac_sha256_array
-from shopveil._core.subjects import canonical_id, canonical_ids
+from shopveil._core.subjects import SubjectFilter, canonical_id, canonical_ids
 from shopveil.governance._bases import LegalBasis
 
-__all__ = ["ConsentFilter", "subject_ref", "subject_refs"]
+__all__ = ["AllOf", "ConsentFilter", "subject_ref", "subject_refs"]
 
 REF_BYTES = 32
 _EMPTY = np.array([], dtype=f"S{REF_BYTES}")
@@ -105,3 +105,31 @@ class ConsentFilter:
                 "records do not limit it"
             )
         return self.basis.describe()
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """The rows every one of ``filters`` allows.
+
+    ``requires_grant`` is the first filter's, the release purpose's own: it decides what
+    an empty opt-out flag means. Rows without an id are judged by each filter in
+    :meth:`allowed`.
+    """
+
+    filters: tuple[SubjectFilter, ...]
+
+    @property
+    def requires_grant(self) -> bool:
+        """Whether the release's purpose needs a recorded grant."""
+        return self.filters[0].requires_grant
+
+    def allowed(self, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """One bool per id: True where every filter allows the subject."""
+        keep = np.ones(len(ids), dtype=bool)
+        for part in self.filters:
+            keep &= part.allowed(ids)
+        return keep
+
+    def describe(self) -> str:
+        """Each filter's rule, in order."""
+        return "; ".join(part.describe() for part in self.filters)

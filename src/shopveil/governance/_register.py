@@ -21,6 +21,7 @@ from shopveil.governance._bases import (
     ConsentStatus,
     LegalBasis,
     legal_basis,
+    sensitive_data_basis,
 )
 from shopveil.governance._filter import REF_BYTES, ConsentFilter, subject_ref
 from shopveil.keys import Keyring
@@ -202,6 +203,14 @@ class ConsentRegister:
         if basis is None:
             return ConsentFilter(purpose, None, self._key)
         return self.filter_basis(purpose, basis)
+
+    def sensitive_data_filter(
+        self, purpose: str, jurisdiction: Jurisdiction | str | None
+    ) -> ConsentFilter:
+        """Whose special-category columns ``purpose`` may use under ``jurisdiction``: the
+        law's row for ``sensitive_data`` (explicit, specific or separate consent; under
+        CCPA, the right to limit) applied to every customer's latest records."""
+        return self.filter_basis(purpose, sensitive_data_basis(jurisdiction))
 
     def filter_basis(self, purpose: str, basis: LegalBasis) -> ConsentFilter:
         """Whose data ``purpose`` may use under one row of the law's table, ``basis``

@@ -15,6 +15,7 @@ from shopveil.errors import ParameterError
 from shopveil.keys import Keyring
 from shopveil.pipeline._audit import audit_release, records_of_processing, write_manifest
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
+from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import RunSummary, run_plan
 from shopveil.policy import (
     Plan,
@@ -55,6 +56,7 @@ def anonymize_file(
     recipient: str | None = None,
     destination: str | None = None,
     status: ReleaseStatus | str | None = None,
+    people: str | os.PathLike[str] | None = None,
 ) -> AnonymizeResult:
     """Protect ``input`` into ``output`` under ``policy`` for ``purpose`` (and ``role``).
 
@@ -63,7 +65,9 @@ def anonymize_file(
     the plan into ``output`` atomically, and one audit event records the run before the
     output appears. Rows of customers without a lawful basis for ``purpose`` under the
     policy's law (the store's consent register, :mod:`shopveil.governance`) are left
-    out, by every customer id column of the table.
+    out, by every customer id column of the table. Where the policy leaves minors out of
+    ``purpose``, their rows go too: by the table's own birth date or age column, else by
+    ``people``, a table of the same customers with their id and birth date or age.
     ``on_start`` receives an estimate of the row count (for progress bars).
     ``csv_escape=False`` writes CSV cells that start with ``=``, ``+``, ``-``, ``@``, tab
     or CR as they are, instead of prefixing them with ``'`` (numbers are never changed).
@@ -82,7 +86,9 @@ def anonymize_file(
     loaded = policy if isinstance(policy, Policy) else load_policy(policy)
     source = open_source(input_path)
     scan = scan_source(source)
-    plan = compile_plan(loaded, source.schema, purpose=purpose, role=role, labels=scan.labels())
+    plan = compile_plan(
+        loaded, source.schema, purpose=purpose, role=role, labels=scan.labels(), as_of=as_of
+    )
     plan = bind_processing(
         plan,
         loaded,
@@ -101,6 +107,7 @@ def anonymize_file(
         audit = AuditLog(store, keyring)
         subjects = release_subjects(plan, loaded, store, keyring, audit)
         plan = with_consent_note(plan, subjects)
+        subjects, plan = minors_filter(plan, subjects, people)
         if on_start is not None:
             on_start(source.estimate_rows())
         events: list[int] = []

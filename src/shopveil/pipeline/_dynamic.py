@@ -66,8 +66,12 @@ def plan_for_role(
     *,
     purpose: str | None = None,
     labels: Mapping[str, ColumnLabel] | None = None,
+    as_of: date | None = None,
 ) -> Plan:
-    """The plan ``role`` reads under; columns the policy does not name are scanned."""
+    """The plan ``role`` reads under; columns the policy does not name are scanned.
+
+    ``as_of`` is the day minors' ages are counted at (today by default).
+    """
     purpose = _purpose_for(policy, role, purpose)
     if isinstance(schema_or_table, pa.Table):
         schema = schema_or_table.schema
@@ -75,7 +79,7 @@ def plan_for_role(
             labels = _labels_for(schema_or_table, policy)
     else:
         schema = schema_or_table
-    return compile_plan(policy, schema, purpose=purpose, role=role, labels=labels)
+    return compile_plan(policy, schema, purpose=purpose, role=role, labels=labels, as_of=as_of)
 
 
 def masked_view(
@@ -93,7 +97,7 @@ def masked_view(
     ``purpose`` may be left out when the role reads records for one purpose only.
     The input table is not changed.
     """
-    plan = plan_for_role(policy, table, role, purpose=purpose, labels=labels)
+    plan = plan_for_role(policy, table, role, purpose=purpose, labels=labels, as_of=as_of)
     return pa.Table.from_batches([apply_plan(plan, table, keys=keys, as_of=as_of)])
 
 

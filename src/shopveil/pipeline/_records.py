@@ -2,8 +2,9 @@
 
 The records go through the same path as a file: the policy is compiled for the
 recipient's role and purpose (unnamed columns scanned), customers without a lawful basis
-for the purpose are left out by the consent register, the plan's operators run, and one
-``anonymize.run`` audit event is written before the records are returned.
+for the purpose are left out by the consent register, minors by the records' own birth
+date or age where the policy leaves them out of the purpose, the plan's operators run,
+and one ``anonymize.run`` audit event is written before the records are returned.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shopveil.errors import ParameterError
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._dynamic import plan_for_role
+from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import apply_plan
 from shopveil.policy import Plan, Policy
 
@@ -52,9 +54,12 @@ def protect_records(
     before anything is written. The audit event names the workspace's actor.
     """
     table = _table(records)
-    plan = plan_for_role(policy, table, role, purpose=purpose)
+    plan = plan_for_role(policy, table, role, purpose=purpose, as_of=as_of)
     subjects = release_subjects(plan, policy, workspace.store, workspace.keyring, workspace.audit)
     plan = with_consent_note(plan, subjects)
+    # No table of ages comes with a request: records for a purpose that leaves minors out
+    # carry their own birth date or age, or a law that keeps unknown ages must apply.
+    subjects, plan = minors_filter(plan, subjects, None)
     batch = apply_plan(plan, table, keys=workspace.keyring, as_of=as_of, subjects=subjects)
     seq = audit_release(
         workspace.audit,

@@ -3,8 +3,9 @@
 Rows stream from the source in Arrow record batches through the plan's operators into an
 atomic writer: the output appears only when every batch was written, so a failure (a
 malformed row halfway through, a missing key) leaves no partial file behind. Rows of
-customers the consent register does not allow for the plan's purpose, and rows flagged
-in the policy's opt-out column, are removed before any column is protected.
+customers the consent register does not allow for the plan's purpose, rows flagged in the
+policy's opt-out column, rows past retention, and minors the policy leaves out of the
+purpose are removed before any column is protected.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import gate
 from shopveil.data import TableSource, TextTypes, apply_types, table_format, writing_batches
 from shopveil.errors import SchemaError
+from shopveil.governance import not_minors
 from shopveil.pipeline._subjects import ReleaseConsent
 from shopveil.policy import Plan, PlanGate
 
@@ -221,8 +223,8 @@ def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path
 
 
 def _left_out(plan: Plan, batch: pa.RecordBatch, subjects: SubjectFilter | None) -> pa.RecordBatch:
-    """``batch`` less the rows past retention, and those the opt-out column or the consent
-    register leaves out."""
+    """``batch`` less the rows past retention, and those the opt-out column, the minors
+    check (by the table's own birth date or age) or the consent register leaves out."""
     batch = _drop_opted_out(
         batch, plan.opt_out_column, empty_allows=subjects is None or not subjects.requires_grant
     )
@@ -231,6 +233,9 @@ def _left_out(plan: Plan, batch: pa.RecordBatch, subjects: SubjectFilter | None)
         dated = _dates(batch.column(retention.clock), retention.clock)
         # A row without a date cannot be shown to be within its period: it stays out.
         batch = batch.filter(pc.fill_null(pc.greater_equal(dated, retention.cutoff), False))
+    if plan.minors is not None and plan.minors.age_column is not None and batch.num_rows:
+        adults = not_minors(batch, plan.minors)
+        batch = batch if adults.all() else batch.filter(pa.array(adults))
     if subjects is None or not batch.num_rows:
         return batch
     if isinstance(subjects, ReleaseConsent):

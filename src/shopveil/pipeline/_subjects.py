@@ -3,8 +3,11 @@
 A release is checked against the register for its own purpose; a sale or a share also
 against the customers' opt-out of sale and sharing (a Global Privacy Control signal
 included); a transfer under PIPL (and a transfer that rests on consent under GDPR or
-LGPD) also against each customer's consent to it. With a residence column, each row is
-checked under the law of the customer's residence.
+LGPD) also against each customer's consent to it; special-category columns kept on
+consent (``sensitive_data_consent``) against each customer's consent to those; and, by a
+table of the customers' ages, whether the customer is a minor the release leaves out.
+With a residence column, each row's consent is checked under the law of the customer's
+residence.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopveil._core.subjects import SubjectFilter
 from shopveil.errors import SchemaError
-from shopveil.governance import ConsentFilter
+from shopveil.governance import ConsentFilter, ConsentPurpose
 from shopveil.policy import Jurisdiction, Residence
 
 __all__ = ["ReleaseConsent"]
@@ -39,10 +43,15 @@ class ReleaseConsent:
         Per law (None: no law named), the register's filters a customer must pass.
     residence
         The residence column that chooses each row's law; None: one law for all rows.
+    minors
+        Who is no minor left out, by a table of the customers' ages
+        (:class:`shopveil.governance.PeopleAges`); None when the table's own age column
+        decides, or the purpose keeps minors.
     """
 
     by_law: Mapping[Jurisdiction | None, tuple[ConsentFilter, ...]]
     residence: Residence | None = None
+    minors: SubjectFilter | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_law", MappingProxyType(dict(self.by_law)))
@@ -59,14 +68,17 @@ class ReleaseConsent:
 
     @property
     def requires_grant(self) -> bool:
-        """True when some check needs a recorded grant."""
+        """True when some consent check needs a recorded grant."""
         return any(f.requires_grant for f in self.filters)
 
     def allowed(self, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """One bool per id: True where every check of every law allows the customer."""
+        """One bool per id: True where every check of every law allows the customer, and
+        the customer is no minor left out."""
         keep = np.ones(len(ids), dtype=bool)
         for check in self.filters:
             keep &= check.allowed(ids)
+        if self.minors is not None:
+            keep &= self.minors.allowed(ids)
         return keep
 
     def allowed_rows(self, batch: pa.RecordBatch, id_columns: Sequence[str]) -> np.ndarray:
@@ -90,23 +102,30 @@ class ReleaseConsent:
                 ids = batch.column(column).take(taken)
                 for check in filters:
                     keep[rows] &= check.allowed(ids)
+        if self.minors is not None:
+            for column in id_columns:
+                keep &= self.minors.allowed(batch.column(column))
         return keep
 
-    def describe(self) -> str:
-        """The checks in words, per law, for notes and the audit log."""
-        parts = [f.describe() for f in self.filters if f.basis is not None]
+    def describe(self, *, sensitive: bool = False) -> str:
+        """The checks in words, per law, for notes and the audit log: those of the
+        release's purpose, or (``sensitive``) those for the special categories it keeps."""
+        parts = [
+            f.describe()
+            for f in self.filters
+            if f.basis is not None and _is_sensitive(f) == sensitive
+        ]
         return "; ".join(dict.fromkeys(parts))
 
     def details(self) -> dict[str, Any]:
         """What the audit event says about the consent check: the release purpose's
         consent purpose, law and basis (the first law's), and every check made."""
-        first = self.filters[0]
-        basis = first.basis
-        found: dict[str, Any] = {
-            "purpose": basis.purpose.value if basis else None,
-            "jurisdiction": basis.jurisdiction.value if basis and basis.jurisdiction else None,
-            "basis": basis.basis.value if basis else "contract",
-        }
+        if not self.filters:  # ages alone: no consent check was made
+            return {}
+        found = _basis(self.filters[0])
+        sensitive = [f for f in self.filters if _is_sensitive(f)]
+        if sensitive:
+            found["sensitive_data"] = _basis(sensitive[0])
         if len(self.filters) > 1:
             found["checks"] = self.legal_bases()
         return found
@@ -127,6 +146,20 @@ class ReleaseConsent:
                     }
                 )
         return found
+
+
+def _is_sensitive(check: ConsentFilter) -> bool:
+    """Whether ``check`` is the consent for special categories, not the purpose's own."""
+    return check.basis is not None and check.basis.purpose is ConsentPurpose.SENSITIVE_DATA
+
+
+def _basis(check: ConsentFilter) -> dict[str, Any]:
+    basis = check.basis
+    return {
+        "purpose": basis.purpose.value if basis else None,
+        "jurisdiction": basis.jurisdiction.value if basis and basis.jurisdiction else None,
+        "basis": basis.basis.value if basis else "contract",
+    }
 
 
 def _row_laws(residence: Residence, values: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -51,6 +51,7 @@ from shopveil.keys import Keyring
 from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release, records_of_processing, write_manifest
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
+from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import _check_gate, _left_out, apply_plan, kept_columns
 from shopveil.policy import (
     Plan,
@@ -113,6 +114,7 @@ def k_anonymize_file(
     recipient: str | None = None,
     destination: str | None = None,
     status: ReleaseStatus | str | None = None,
+    people: str | os.PathLike[str] | None = None,
 ) -> KAnonymizeResult:
     """Protect ``input`` by ``policy``, make it k-anonymous on ``qi``, write ``output``.
 
@@ -135,6 +137,9 @@ def k_anonymize_file(
     ``recipient``, ``destination`` and ``status``: see
     :func:`~shopveil.pipeline.anonymize_file`; a claimed status's k and risk checks run
     on the k-anonymous output.
+
+    Rows leave before anything is computed as in :func:`~shopveil.pipeline.anonymize_file`
+    (consent, opt-out, minors; ``people`` gives ages by customer id).
     """
     method = _check_method(method, hierarchies)
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 0:
@@ -162,6 +167,7 @@ def k_anonymize_file(
         role=role,
         labels=scan.labels(),
         mode=ReleaseMode.TABLE,
+        as_of=as_of,
     )
     plan = _leave_quasi_identifiers(plan, loaded, qi, sensitive)
     plan = bind_processing(
@@ -182,6 +188,7 @@ def k_anonymize_file(
         audit = AuditLog(store, keyring)
         subjects = release_subjects(plan, loaded, store, keyring, audit)
         plan = with_consent_note(plan, subjects)
+        subjects, plan = minors_filter(plan, subjects, people)
         if on_start is not None:
             on_start(source.estimate_rows())
         seen = {*qi, *sensitive, *(plan.gate.columns if plan.gate is not None else ())}

@@ -21,12 +21,14 @@ if TYPE_CHECKING:
         explain_policy,
     )
     from shopveil.policy._load import PRESETS, load_policy, parse_policy, preset_file
+    from shopveil.policy._minors import MinorCheck, minor_check
     from shopveil.policy._model import (
         ClassRule,
         ColumnRule,
         DPDefaults,
         Gates,
         Jurisdiction,
+        Minors,
         Origin,
         Policy,
         Purpose,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
         Requirements,
         Role,
         TechniqueSpec,
+        UnknownAge,
     )
     from shopveil.policy._processing import (
         Flow,
@@ -77,12 +80,14 @@ __getattr__, __dir__ = lazy_exports(
             "explain_policy",
         ),
         "shopveil.policy._load": ("PRESETS", "load_policy", "parse_policy", "preset_file"),
+        "shopveil.policy._minors": ("MinorCheck", "minor_check"),
         "shopveil.policy._model": (
             "ClassRule",
             "ColumnRule",
             "DPDefaults",
             "Gates",
             "Jurisdiction",
+            "Minors",
             "Origin",
             "Policy",
             "Purpose",
@@ -90,6 +95,7 @@ __getattr__, __dir__ = lazy_exports(
             "Requirements",
             "Role",
             "TechniqueSpec",
+            "UnknownAge",
         ),
         "shopveil.policy._processing": (
             "Flow",
@@ -131,6 +137,8 @@ __all__ = [
     "GateLine",
     "Gates",
     "Jurisdiction",
+    "MinorCheck",
+    "Minors",
     "Origin",
     "Plan",
     "PlanGate",
@@ -155,12 +163,14 @@ __all__ = [
     "TransferMechanism",
     "TransferRoute",
     "Transfers",
+    "UnknownAge",
     "bind_processing",
     "build_operator",
     "compile_plan",
     "draft_policy_yaml",
     "explain_policy",
     "load_policy",
+    "minor_check",
     "parse_policy",
     "preset_file",
     "scoped_domain",

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from shopveil._core.classes import ColumnClass, Kind
+from shopveil._core.classes import SPECIAL_KINDS, ColumnClass, Kind
 from shopveil._core.operators import RecordOperator
 from shopveil.anonymity import Requirement
 from shopveil.data import check_column_names
 from shopveil.errors import AccessDenied, ParameterError, PolicyError, SchemaError
 from shopveil.mask import FakeSubstitute, Keep, Nullify, Redact, RedactMode
+from shopveil.policy._minors import MinorCheck, minor_check
 from shopveil.policy._model import Origin, Policy, ReleaseMode, TechniqueSpec
 from shopveil.policy._registry import DROP, scope_operator
 from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken
@@ -92,6 +94,8 @@ class Plan:
     notes: tuple[str, ...]
     gate: PlanGate | None = None
     processing: PlanProcessing | None = None
+    sensitive_columns: tuple[str, ...] = ()  # special categories released, on consent
+    minors: MinorCheck | None = None  # minors left out of this release, and how
 
     @property
     def output_columns(self) -> list[str]:
@@ -114,6 +118,7 @@ def compile_plan(
     role: str | None = None,
     labels: Mapping[str, ColumnLabel] | None = None,
     mode: ReleaseMode = ReleaseMode.RECORD,
+    as_of: date | None = None,
 ) -> Plan:
     """Compile ``policy`` for a table with ``schema``, released for ``purpose`` by ``role``.
 
@@ -128,6 +133,9 @@ def compile_plan(
     ``<kind or column>|<jurisdiction>|<role>`` (see :func:`scoped_domain`), so releases
     for other jurisdictions or roles do not share tokens; keys are bound to the purpose
     in any case. A ``domain`` the policy sets is used as written.
+
+    When the policy's ``minors:`` section names ``purpose``, the plan's ``minors`` check
+    counts ages at ``as_of`` (today by default) from the table's birth date or age column.
     """
     labels = labels or {}
     check_column_names(schema.names, "the data")
@@ -140,8 +148,9 @@ def compile_plan(
             f"{where}: the policy names column {unknown[0]!r}, which the data does not have; "
             f"the data's columns are: {', '.join(schema.names)}"
         )
-    sees = policy.roles[role].sees if role else None
+    sees = policy.roles[role].sees
     steps = []
+    sensitive: list[str] = []  # special-category columns released on consent
     jurisdiction = policy.jurisdiction.value if policy.jurisdiction else None
     for column in schema.names:
         column_class, kind, spec, reason = _choose(policy, column, purpose, labels)
@@ -152,7 +161,7 @@ def compile_plan(
             except ParameterError as exc:
                 raise PolicyError(f"{spec.origin or policy.source}: {exc}") from None
         nested = pa.types.is_nested(schema.field(column).type)
-        if sees is not None and column_class not in sees and not _hides_value(operator):
+        if column_class not in sees and not _hides_value(operator):
             operator = Nullify() if nested else Redact()
             reason += f"; role {role!r} may not see {column_class.value} columns, so hidden"
         if nested and not isinstance(operator, Keep | Nullify | None):
@@ -162,6 +171,9 @@ def compile_plan(
                 "drop, keep or \"null\" (quoted) under 'columns' in the policy, or flatten "
                 "it into one column per field"
             )
+        if kind in SPECIAL_KINDS and not _removes_value(operator):
+            _require_sensitive_consent(policy, purpose, column, kind, operator, spec)
+            sensitive.append(column)
         steps.append(ColumnStep(column, column_class, kind, operator, reason, spec.origin))
     return Plan(
         policy=policy.name,
@@ -171,6 +183,52 @@ def compile_plan(
         opt_out_column=_opt_out_column(policy, purpose, schema),
         notes=_notes(policy, purpose, schema, role if given_role is None else None),
         gate=_gate(policy, steps),
+        sensitive_columns=tuple(sensitive),
+        minors=minor_check(
+            policy.minors,
+            purpose,
+            {step.column: step.kind for step in steps},
+            as_of or date.today(),
+        )
+        if _releases_personal_data(steps)
+        else None,
+    )
+
+
+def _releases_personal_data(steps: list[ColumnStep]) -> bool:
+    """Whether a release keeps anything of a person: a table of quantities and prices
+    alone holds no one's data, so no one in it can be a minor."""
+    return any(not step.dropped and step.column_class.is_personal for step in steps)
+
+
+def _removes_value(operator: RecordOperator | None) -> bool:
+    """True when nothing of a value is left, not even which rows share it (as a token)."""
+    if isinstance(operator, Redact):
+        return operator.mode is RedactMode.VALUE
+    return operator is None or isinstance(operator, Nullify)
+
+
+def _require_sensitive_consent(
+    policy: Policy,
+    purpose: str,
+    column: str,
+    kind: Kind,
+    operator: RecordOperator | None,
+    spec: TechniqueSpec,
+) -> None:
+    """Refuse a special-category column for a purpose that declares no consent for them."""
+    declared = policy.purposes[purpose]
+    if declared.sensitive_data_consent:
+        return
+    technique = operator.name if operator is not None else DROP
+    where = declared.origin or policy.source
+    raise PolicyError(
+        f"{spec.origin or policy.source}: column {column!r} holds {kind.value} data, a "
+        f"special category, and technique {technique!r} releases what it says, but purpose "
+        f"{purpose!r} ({where}) does not declare consent for such data; drop the column "
+        f"for {purpose!r}, or add 'sensitive_data_consent: true' to the purpose so that "
+        "only customers whose consent the register holds (purpose sensitive_data) are "
+        "released"
     )
 
 
@@ -183,7 +241,7 @@ def _hides_value(operator: RecordOperator | None) -> bool:
     )
 
 
-def _resolve_role(policy: Policy, purpose: str, role: str | None, mode: ReleaseMode) -> str | None:
+def _resolve_role(policy: Policy, purpose: str, role: str | None, mode: ReleaseMode) -> str:
     """The role this release is for: the one given, checked, or the default one.
 
     Without a role, a purpose that re-identifies people is refused, and any other gets
@@ -202,7 +260,7 @@ def _resolve_role(policy: Policy, purpose: str, role: str | None, mode: ReleaseM
     return role
 
 
-def _default_role(policy: Policy, purpose: str) -> str | None:
+def _default_role(policy: Policy, purpose: str) -> str:
     allowed = sorted(
         (r for r in policy.roles.values() if purpose in r.purposes),
         key=lambda r: (len(r.sees), len(r.purposes), r.name),
@@ -214,7 +272,10 @@ def _default_role(policy: Policy, purpose: str) -> str | None:
             f"(--role) with one of the roles allowed it ({choices})"
         )
     if not policy.roles:
-        return None  # a policy without roles restricts no one by role
+        raise AccessDenied(
+            f"policy {policy.name!r} declares no roles, and every release is for a role; "
+            "declare roles under 'roles' (or extend a preset, which declares them)"
+        )
     if not allowed:
         raise AccessDenied(
             f"no role of policy {policy.name!r} may process data for purpose {purpose!r}; "
@@ -305,6 +366,4 @@ def _notes(
             f"purpose {purpose!r} honours the opt-out column {column!r}, which this table "
             "lacks: filter opted-out customers before joining this table with others"
         )
-    if requirements.aggregates_require_dp:
-        notes.append("aggregates from this data must be released with differential privacy")
     return tuple(notes)

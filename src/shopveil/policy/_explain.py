@@ -19,7 +19,14 @@ from shopveil.errors import AccessDenied, PolicyError
 from shopveil.policy._compile import _default_role, _hides_value
 from shopveil.policy._explain_processing import processing_notes
 from shopveil.policy._load import preset_file
-from shopveil.policy._model import ClassRule, ColumnRule, Origin, Policy, TechniqueSpec
+from shopveil.policy._model import (
+    ClassRule,
+    ColumnRule,
+    Origin,
+    Policy,
+    TechniqueSpec,
+    UnknownAge,
+)
 from shopveil.policy._registry import domain_base, keyed, scoped_domain
 
 __all__ = ["Choice", "Entry", "GateLine", "PolicyExplanation", "explain_policy"]
@@ -386,8 +393,14 @@ def _notes(
                 f"rows flagged in column {requirements.opt_out_column!r} are left out of "
                 f"releases for {', '.join(honouring) or 'no purpose'}"
             )
-    if requirements.aggregates_require_dp:
-        notes.append("aggregates from this data must be released with differential privacy")
+    minors = policy.minors
+    if minors is not None and (purpose is None or purpose in minors.purposes):
+        unknown = "left out" if minors.unknown_age is UnknownAge.EXCLUDE else "kept"
+        notes.append(
+            f"customers under {minors.age} are left out of releases for "
+            f"{', '.join(sorted(minors.purposes))} unless {minors.guardian_column!r} is true; "
+            f"rows of unknown age are {unknown} ({minors.origin})"
+        )
     return notes
 
 

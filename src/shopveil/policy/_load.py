@@ -17,6 +17,7 @@ from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.anonymity import KAnonymity, LDiversity, MaxRisk, Requirement, TCloseness
 from shopveil.errors import ParameterError, PolicyError
+from shopveil.policy._minors import build_minors
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
@@ -120,6 +121,12 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
         }
     document[_FILES] = [_origin(source, {}, ())]
     annotate_processing(document, source, lines)
+    minors = document.get("minors")
+    if minors:
+        minors[_MINORS_WHERE] = {
+            key: _origin(source, lines, ("minors", *((key,) if key else ())))
+            for key in ("", *minors)
+        }
     dp = document.get("dp", {})
     dp[_BOUNDS_WHERE] = {
         column: f"{source}:{_line(lines, ('dp', 'bounds', column))}"
@@ -129,6 +136,7 @@ def _annotate(document: dict[str, Any], source: str, lines: _Lines) -> None:
 
 _BOUNDS_WHERE = "__bounds_where__"
 _GATES_WHERE = "__gates_where__"
+_MINORS_WHERE = "__minors_where__"
 _GATE_KEYS = ("k", "l", "t", "max_risk")
 _FILES = "__files__"  # the files a policy was merged from, its own first
 
@@ -169,8 +177,13 @@ def _resolve_extends(
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """The child wins key by key; its rules are tried before the parent's."""
     merged = {**parent, **{k: v for k, v in child.items() if k != "extends"}}
-    for section in ("purposes", "roles", "columns", "requirements", "gates"):
+    for section in ("purposes", "roles", "columns", "requirements", "gates", "minors"):
         merged[section] = {**parent.get(section, {}), **child.get(section, {})}
+    if merged["minors"]:  # a policy may change one key (the age) and keep the rest
+        merged["minors"][_MINORS_WHERE] = {
+            **parent.get("minors", {}).get(_MINORS_WHERE, {}),
+            **child.get("minors", {}).get(_MINORS_WHERE, {}),
+        }
     merged["rules"] = [*child.get("rules", []), *parent.get("rules", [])]
     merged[_FILES] = [*child.get(_FILES, []), *parent.get(_FILES, [])]
     if merged["gates"]:
@@ -195,6 +208,7 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
             reidentify=spec.get("reidentify", False),
             honours_opt_out=spec.get("honours_opt_out", False),
             origin=_origin(*spec[_WHERE]),
+            sensitive_data_consent=spec.get("sensitive_data_consent", False),
         )
         for name, spec in document.get("purposes", {}).items()
     }
@@ -257,6 +271,12 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         dp=_dp_defaults(document.get("dp", {})),
         files=tuple(document.get(_FILES, ())),
         processing=build_processing(document, purposes=purposes, roles=roles, origin_of=_origin),
+        minors=build_minors(
+            document.get("minors"),
+            Jurisdiction(jurisdiction) if jurisdiction else None,
+            purposes,
+            document.get("minors", {}).get(_MINORS_WHERE, {}),
+        ),
     )
 
 

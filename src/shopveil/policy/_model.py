@@ -24,6 +24,7 @@ __all__ = [
     "DPDefaults",
     "Gates",
     "Jurisdiction",
+    "Minors",
     "Origin",
     "Policy",
     "Purpose",
@@ -31,6 +32,7 @@ __all__ = [
     "Requirements",
     "Role",
     "TechniqueSpec",
+    "UnknownAge",
 ]
 
 
@@ -87,11 +89,19 @@ class TechniqueSpec:
 
 @dataclass(frozen=True)
 class Purpose:
+    """What a purpose may do with the data.
+
+    ``sensitive_data_consent`` declares that the purpose uses special categories (health,
+    religion, …) on each customer's consent for them, as the consent register records it
+    under ``sensitive_data``; without it, no release for the purpose may carry them.
+    """
+
     name: str
     release_modes: frozenset[ReleaseMode]
     reidentify: bool = False
     honours_opt_out: bool = False
     origin: Origin | None = None
+    sensitive_data_consent: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,7 +164,6 @@ class ColumnRule:
 class Requirements:
     """What the jurisdiction asks beyond per-column techniques."""
 
-    aggregates_require_dp: bool = False
     opt_out_column: str | None = None
 
 
@@ -217,6 +226,41 @@ class DPDefaults:
         object.__setattr__(self, "bounds_where", _frozen(self.bounds_where))
 
 
+class UnknownAge(StrEnum):
+    """What a row whose age cannot be told counts as."""
+
+    EXCLUDE = "exclude"  # as a minor: left out (fail closed)
+    INCLUDE = "include"  # as an adult: the law asks actual knowledge (CCPA)
+
+
+DEFAULT_GUARDIAN_COLUMN = "guardian_consent"
+
+
+@dataclass(frozen=True)
+class Minors:
+    """A policy's ``minors:`` section.
+
+    Attributes
+    ----------
+    age
+        Customers younger than this are minors.
+    purposes
+        The purposes whose releases leave minors out unless a guardian consented.
+    unknown_age
+        What a row without a readable age counts as.
+    guardian_column
+        The column whose true flag records a guardian's consent (``guardian_consent``).
+    origin
+        The line of the section.
+    """
+
+    age: int
+    purposes: frozenset[str]
+    unknown_age: UnknownAge = UnknownAge.EXCLUDE
+    guardian_column: str = DEFAULT_GUARDIAN_COLUMN
+    origin: Origin | None = None
+
+
 @dataclass(frozen=True)
 class Policy:
     """A validated policy. Load one with :func:`shopveil.policy.load_policy`.
@@ -239,6 +283,7 @@ class Policy:
     dp: DPDefaults = field(default_factory=DPDefaults)
     files: tuple[Origin, ...] = ()
     processing: Processing = field(default_factory=Processing)
+    minors: Minors | None = None  # who is a minor, and which purposes leave them out
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "purposes", _frozen(self.purposes))
