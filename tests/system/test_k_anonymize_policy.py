@@ -93,3 +93,20 @@ def test_a_direct_identifier_cannot_be_a_quasi_identifier(tmp_path: Path) -> Non
     with pytest.raises(SchemaError, match="--qi names 'email', a direct identifier"):
         k_anonymize_file(source, tmp_path / "out.csv", k=2, qi=["email", "age"])
     assert not (tmp_path / "out.csv").exists()
+
+
+ADULT = Path(__file__).resolve().parents[1] / "data" / "adult" / "adult_slice.csv"
+
+
+def test_a_special_category_the_policy_drops_cannot_be_a_quasi_identifier(
+    tmp_path: Path,
+) -> None:
+    # Adult's race column is ethnic origin (GDPR Art. 9): the preset drops it unless the
+    # purpose declares explicit consent, so naming it in --qi must not release it.
+    with pytest.raises(
+        SchemaError, match=r"--qi names 'race', a special-category column \(ethnicity\)"
+    ):
+        k_anonymize_file(ADULT, tmp_path / "out.csv", k=5, qi=["age", "sex", "race"], policy="gdpr")
+    assert not (tmp_path / "out.csv").exists()
+    k_anonymize_file(ADULT, tmp_path / "out.csv", k=5, qi=["age", "sex"], policy="gdpr")
+    assert "race" not in read_table(tmp_path / "out.csv").column_names

@@ -22,7 +22,7 @@ from typing import Any, cast
 import numpy as np
 import pyarrow as pa
 
-from shopveil._core.classes import ColumnClass
+from shopveil._core.classes import SPECIAL_KINDS, ColumnClass
 from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import (
     AnonymizationResult,
@@ -287,6 +287,13 @@ def _leave_quasi_identifiers(
                 raise SchemaError(
                     f"--qi names {step.column!r}, a direct identifier that policy "
                     f"{plan.policy!r} {step.technique}s first; leave it out of --qi"
+                )
+            if step.kind in SPECIAL_KINDS and step.dropped:
+                raise SchemaError(
+                    f"--qi names {step.column!r}, a special-category column "
+                    f"({step.kind.value}) that policy {plan.policy!r} drops for purpose "
+                    f"{plan.purpose!r}; leave it out of --qi, or declare "
+                    "sensitive_data_consent for the purpose"
                 )
             if sees is not None and step.column_class not in sees:
                 raise SchemaError(
