@@ -29,10 +29,12 @@ from shopveil.errors import (
     ShopVeilError,
     SubjectErased,
 )
+from shopveil.pipeline import PlanCache
 from shopveil.policy import load_policy
 from shopveil.service import _audit, _dp, _personal, _records, _subjects
 from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
+from shopveil.service._keys import GrantCache
 from shopveil.service._limits import BodyLimit, RateLimiter
 from shopveil.service._state import Model, Service
 
@@ -52,7 +54,9 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         workspace = open_workspace(config.db_url, actor="service")
         limiter = RateLimiter(config.rate_per_second, config.burst)
         calls = CallLog(workspace.audit)
-        app.state.service = Service(config, workspace, policy, limiter, model, calls)
+        keys = GrantCache(workspace.access, config.key_check_seconds)
+        plans = PlanCache(policy)
+        app.state.service = Service(config, workspace, policy, limiter, model, calls, keys, plans)
         calls.start()
         try:
             yield
