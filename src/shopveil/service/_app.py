@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -80,7 +80,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     ):
         app.include_router(routes)
     _add_handlers(app)
-    app.middleware("http")(_audited)
+    app.add_middleware(_Audited)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     return app
 
@@ -149,24 +149,45 @@ def _add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-async def _audited(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Log one line and audit one ``service.call`` event per call, named by the key's name."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = getattr(request.scope.get("route"), "path", "-")
-    actor = getattr(request.state, "actor", "anonymous")
-    log.info(
-        "%s %s %d key=%s %.1fms",
-        request.method,
-        route,
-        response.status_code,
-        actor,
-        1000 * (time.perf_counter() - started),
-    )
-    if route != "/healthz" and request.url.path.startswith("/v1"):
-        service: Service = request.app.state.service
-        details = {"method": request.method, "route": route, "status": response.status_code}
-        service.calls.record(actor, details)
-    return response
+class _Audited:
+    """Log one line and audit one ``service.call`` event per call, named by the key's name.
+
+    A plain ASGI wrapper (Starlette's ``BaseHTTPMiddleware`` costs a task and a stream
+    per request): it notes the status as the answer starts, and the route's template and
+    the caller's key name that routing and authentication left in the request's scope.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noting(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        finally:
+            route = getattr(scope.get("route"), "path", "-")
+            actor = scope.get("state", {}).get("actor", "anonymous")
+            method = scope["method"]
+            log.info(
+                "%s %s %d key=%s %.1fms",
+                method,
+                route,
+                status,
+                actor,
+                1000 * (time.perf_counter() - started),
+            )
+            if route != "/healthz" and scope["path"].startswith("/v1"):
+                service: Service = scope["app"].state.service
+                details = {"method": method, "route": route, "status": status}
+                service.calls.record(actor, details)
