@@ -32,6 +32,7 @@ from shopveil.governance._bases import (
     consent_purpose,
     legal_basis,
 )
+from shopveil.governance._documents import BudgetUse, Release, dpia_draft, processing_record
 from shopveil.governance._events import KEEP, CustomerEvent, EventHistory, EventKind
 from shopveil.governance._file import GPC, read_consent_file
 from shopveil.governance._filter import ConsentFilter
@@ -56,6 +57,7 @@ __all__ = [
     "AccessRegister",
     "Action",
     "Basis",
+    "BudgetUse",
     "ConsentErasure",
     "ConsentFilter",
     "ConsentImport",
@@ -68,10 +70,13 @@ __all__ = [
     "EventHistory",
     "EventKind",
     "LegalBasis",
+    "Release",
     "RetentionRun",
     "consent_purpose",
+    "dpia_draft",
     "import_consent",
     "legal_basis",
+    "processing_record",
     "read_consent_file",
     "run_retention",
     "unknown_customers",

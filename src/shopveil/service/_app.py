@@ -31,7 +31,7 @@ from shopveil.errors import (
 )
 from shopveil.pipeline import PlanCache
 from shopveil.policy import load_policy
-from shopveil.service import _audit, _dp, _personal, _records, _subjects
+from shopveil.service import _audit, _dashboard, _dp, _governance, _personal, _records, _subjects
 from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
 from shopveil.service._keys import GrantCache
@@ -77,6 +77,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         _subjects.router,
         _personal.router,
         _audit.router,
+        _governance.router,
+        _dashboard.router,
     ):
         app.include_router(routes)
     _add_handlers(app)
@@ -187,7 +189,7 @@ class _Audited:
                 actor,
                 1000 * (time.perf_counter() - started),
             )
-            if route != "/healthz" and scope["path"].startswith("/v1"):
+            if scope["path"].startswith("/v1") or route in _dashboard.PAGES:
                 service: Service = scope["app"].state.service
                 details = {"method": method, "route": route, "status": status}
                 service.calls.record(actor, details)
