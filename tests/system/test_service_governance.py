@@ -101,6 +101,14 @@ def test_a_browser_signs_in_with_a_stewards_key_in_an_httponly_cookie(served: Se
         assert http.get("/").status_code == 403
     with served.client("steward") as http:
         assert http.get("/").status_code == 200
+        calls = [e["details"] for e in http.get("/v1/audit", params={"limit": 200}).json()["events"]
+                 if e["action"] == "service.call" and e["actor"] == "steward"]  # fmt: skip
+    routes = {(c["method"], c["route"], c["status"]) for c in calls}
+    assert {
+        ("GET", "/", 200),
+        ("GET", "/governance/{name}", 200),
+        ("POST", "/login", 303),
+    } <= routes
 
 
 COOKIE = "shopveil_key"

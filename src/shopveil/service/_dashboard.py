@@ -30,7 +30,7 @@ from shopveil.service._svg import bar_chart, line_chart
 __all__ = ["COOKIE", "PAGES", "router"]
 
 COOKIE = "shopveil_key"
-PAGES = frozenset({"/", "/login", "/logout", "/governance/ropa", "/governance/dpia"})
+PAGES = frozenset({"/", "/login", "/logout", "/governance/{name}"})  # route templates
 router = APIRouter(include_in_schema=False)
 _LOGIN = (
     '<section class="panel"><p>{message}</p><form method="post" action="/login">'
@@ -134,7 +134,11 @@ def _panel(title: str, body: str) -> str:
 
 def _budgets(workspace: Workspace) -> str:
     plots = [
-        line_chart(f"Budget spent over time: {name}", per, y_label="ε spent (hours →)")
+        line_chart(
+            f"Budget spent per analyst, over the hours since the first charge: {name}",
+            per,
+            y_label="ε spent",
+        )
         for name, per in sorted(_views.budget_lines(workspace).items())
     ]
     uses = _views.budget_uses(workspace)
