@@ -45,8 +45,12 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("artifacts", numbered=False)
+def artifacts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``<pytest's temp folder>/artifacts/<test>-<backend>/``: kept after the run."""
+    name = request.node.name.replace("[", "-").rstrip("]")
+    folder = tmp_path_factory.getbasetemp() / "artifacts" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _errors(driver: webdriver.Chrome) -> list[str]:
