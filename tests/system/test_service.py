@@ -192,7 +192,11 @@ def test_every_call_is_audited_with_the_keys_name_never_the_key(served: Served) 
     assert not any(key in text for key in served.keys.values())
 
 
-def test_a_revoked_key_is_refused_at_once(served: Served) -> None:
+def test_a_revoked_key_is_refused_within_the_key_check_time(served: Served) -> None:
+    # The service trusts a key's grant for key_check_seconds (1 s by default), then asks
+    # the store again: a key revoked by another process is refused from then on.
+    import time
+
     from shopveil.policy import load_policy
 
     with served.workspace() as ws:
@@ -201,6 +205,10 @@ def test_a_revoked_key_is_refused_at_once(served: Served) -> None:
         assert http.get("/v1/budgets").status_code == 200
         with served.workspace() as ws:
             ws.access.revoke("temp", actor="t")
+        revoked_at = time.monotonic()
+        time.sleep(1.05)
+        assert http.get("/v1/budgets").status_code == 401
+        assert time.monotonic() - revoked_at < 5
         assert http.get("/v1/budgets").status_code == 401
 
 

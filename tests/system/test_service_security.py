@@ -38,6 +38,8 @@ ENDPOINTS = [
      Action.EVENTS),
     ("GET", "/v1/recommendations/C9", None, Action.RECOMMEND),
     ("GET", "/v1/audit", None, Action.AUDIT),
+    ("GET", "/v1/governance/ropa", None, Action.AUDIT),
+    ("GET", "/v1/governance/dpia", None, Action.AUDIT),
 ]  # fmt: skip
 
 

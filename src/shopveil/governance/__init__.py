@@ -37,6 +37,7 @@ from shopveil.governance._bases import (
     legal_basis,
     sensitive_data_basis,
 )
+from shopveil.governance._documents import BudgetUse, Release, dpia_draft, processing_record
 from shopveil.governance._events import KEEP, CustomerEvent, EventHistory, EventKind
 from shopveil.governance._file import GPC, read_consent_file
 from shopveil.governance._filter import AllOf, ConsentFilter
@@ -63,6 +64,7 @@ __all__ = [
     "Action",
     "AllOf",
     "Basis",
+    "BudgetUse",
     "ConsentErasure",
     "ConsentFilter",
     "ConsentImport",
@@ -76,13 +78,16 @@ __all__ = [
     "EventKind",
     "LegalBasis",
     "PeopleAges",
+    "Release",
     "RetentionRun",
     "consent_purpose",
+    "dpia_draft",
     "fit_minors",
     "import_consent",
     "legal_basis",
     "not_minors",
     "people_ages",
+    "processing_record",
     "read_consent_file",
     "run_retention",
     "sensitive_data_basis",

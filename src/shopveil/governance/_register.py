@@ -250,6 +250,13 @@ class ConsentRegister:
             )
         return ConsentErasure(len(gone), len(keep), event.seq)
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """How many customers' records in force say each status, per consent purpose."""
+        found: dict[str, dict[str, int]] = {p.value: {} for p in ConsentPurpose}
+        for _, purpose, status in self._latest([p.value for p in ConsentPurpose]):
+            found[purpose][status] = found[purpose].get(status, 0) + 1
+        return found
+
     def _latest(self, purposes: Sequence[str]) -> list[tuple[str, str, str]]:
         """(ref, purpose, status) of the record in force per customer and purpose."""
         t = consent_records

@@ -3,13 +3,14 @@
 from shopveil.pipeline._anonymize import AnonymizeResult, anonymize_file
 from shopveil.pipeline._audit import audit_release, manifest_path, records_of_processing
 from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for_role
-from shopveil.pipeline._records import ProtectedRecords, protect_records
+from shopveil.pipeline._records import PlanCache, ProtectedRecords, protect_records
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
 from shopveil.pipeline._table_release import KAnonymizeResult, k_anonymize_file
 
 __all__ = [
     "AnonymizeResult",
     "KAnonymizeResult",
+    "PlanCache",
     "ProtectedRecords",
     "RunSummary",
     "anonymize_file",

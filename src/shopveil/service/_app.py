@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,10 +29,12 @@ from shopveil.errors import (
     ShopVeilError,
     SubjectErased,
 )
+from shopveil.pipeline import PlanCache
 from shopveil.policy import load_policy
-from shopveil.service import _audit, _dp, _personal, _records, _subjects
+from shopveil.service import _audit, _dashboard, _dp, _governance, _personal, _records, _subjects
 from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
+from shopveil.service._keys import GrantCache
 from shopveil.service._limits import BodyLimit, RateLimiter
 from shopveil.service._state import Model, Service
 
@@ -52,7 +54,9 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         workspace = open_workspace(config.db_url, actor="service")
         limiter = RateLimiter(config.rate_per_second, config.burst)
         calls = CallLog(workspace.audit)
-        app.state.service = Service(config, workspace, policy, limiter, model, calls)
+        keys = GrantCache(workspace.access, config.key_check_seconds)
+        plans = PlanCache(policy)
+        app.state.service = Service(config, workspace, policy, limiter, model, calls, keys, plans)
         calls.start()
         try:
             yield
@@ -73,10 +77,12 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         _subjects.router,
         _personal.router,
         _audit.router,
+        _governance.router,
+        _dashboard.router,
     ):
         app.include_router(routes)
     _add_handlers(app)
-    app.middleware("http")(_audited)
+    app.add_middleware(_Audited)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     return app
 
@@ -145,24 +151,45 @@ def _add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-async def _audited(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Log one line and audit one ``service.call`` event per call, named by the key's name."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = getattr(request.scope.get("route"), "path", "-")
-    actor = getattr(request.state, "actor", "anonymous")
-    log.info(
-        "%s %s %d key=%s %.1fms",
-        request.method,
-        route,
-        response.status_code,
-        actor,
-        1000 * (time.perf_counter() - started),
-    )
-    if route != "/healthz" and request.url.path.startswith("/v1"):
-        service: Service = request.app.state.service
-        details = {"method": request.method, "route": route, "status": response.status_code}
-        service.calls.record(actor, details)
-    return response
+class _Audited:
+    """Log one line and audit one ``service.call`` event per call, named by the key's name.
+
+    A plain ASGI wrapper (Starlette's ``BaseHTTPMiddleware`` costs a task and a stream
+    per request): it notes the status as the answer starts, and the route's template and
+    the caller's key name that routing and authentication left in the request's scope.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noting(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting)
+        finally:
+            route = getattr(scope.get("route"), "path", "-")
+            actor = scope.get("state", {}).get("actor", "anonymous")
+            method = scope["method"]
+            log.info(
+                "%s %s %d key=%s %.1fms",
+                method,
+                route,
+                status,
+                actor,
+                1000 * (time.perf_counter() - started),
+            )
+            if scope["path"].startswith("/v1") or route in _dashboard.PAGES:
+                service: Service = scope["app"].state.service
+                details = {"method": method, "route": route, "status": status}
+                service.calls.record(actor, details)

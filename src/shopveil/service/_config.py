@@ -31,6 +31,9 @@ class ServiceConfig:
     max_body_bytes
         The largest request body accepted (``SHOPVEIL_MAX_BODY``); one request carries
         at most 1,000 records, values, tokens or texts whatever its size.
+    key_check_seconds
+        How long a key's grant is trusted before the store is asked again
+        (``SHOPVEIL_KEY_CHECK_SECONDS``): a revoked key is refused within this time.
     """
 
     db_url: str | None = None
@@ -39,11 +42,16 @@ class ServiceConfig:
     rate_per_second: float = 50.0
     burst: int = 100
     max_body_bytes: int = 1_000_000
+    key_check_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.rate_per_second > 0:
             raise ParameterError(
                 f"rate_per_second must be > 0, got {self.rate_per_second}; e.g. 50"
+            )
+        if not 0 <= self.key_check_seconds <= 60:
+            raise ParameterError(
+                f"key_check_seconds must be in [0, 60], got {self.key_check_seconds}; e.g. 1"
             )
         for name in ("burst", "max_body_bytes"):
             value = getattr(self, name)
@@ -62,6 +70,7 @@ class ServiceConfig:
             rate_per_second=_number(env, "SHOPVEIL_RATE_LIMIT", cls.rate_per_second),
             burst=int(_number(env, "SHOPVEIL_RATE_BURST", cls.burst)),
             max_body_bytes=int(_number(env, "SHOPVEIL_MAX_BODY", cls.max_body_bytes)),
+            key_check_seconds=_number(env, "SHOPVEIL_KEY_CHECK_SECONDS", cls.key_check_seconds),
         )
 
 

@@ -36,6 +36,7 @@ def protect(body: ProtectIn, caller: Caller = allowed(Action.PROTECT)) -> Protec
         policy=caller.service.policy,
         role=caller.grant.role,
         purpose=caller.purpose(body.purpose),
+        plans=caller.service.plans,
     )
     steps = [{"column": s.column, "technique": s.technique} for s in done.plan.steps]
     return ProtectOut.model_validate(

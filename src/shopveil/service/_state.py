@@ -12,9 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from shopveil._workspace import Workspace
 from shopveil.errors import AccessDenied
 from shopveil.governance import AccessGrant, Action
+from shopveil.pipeline import PlanCache
 from shopveil.policy import Policy
 from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
+from shopveil.service._keys import GrantCache
 from shopveil.service._limits import RateLimiter
 
 if TYPE_CHECKING:
@@ -36,7 +38,8 @@ class Model:
 
 @dataclass(frozen=True)
 class Service:
-    """The open workspace, the policy, the model, the rate limiter and the call log."""
+    """The open workspace, the policy, the model, the rate limiter, the call log, the
+    recently checked keys and the plans of the request shapes seen."""
 
     config: ServiceConfig
     workspace: Workspace
@@ -44,6 +47,8 @@ class Service:
     limiter: RateLimiter
     model: Model | None
     calls: CallLog
+    keys: GrantCache
+    plans: PlanCache
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def caller_for(
     service = service_of(request)
     grant = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
-        grant = service.workspace.access.authenticate(credentials.credentials)
+        grant = service.keys.authenticate(credentials.credentials)
     if grant is None:
         raise HTTPException(
             401, "no valid API key: send Authorization: Bearer KEY", {"WWW-Authenticate": "Bearer"}

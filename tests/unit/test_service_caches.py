@@ -1,0 +1,72 @@
+"""What the service keeps between requests: key grants for a short time, plans per shape."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+import shopveil.pipeline._dynamic as dynamic
+from shopveil._workspace import workspace_on
+from shopveil.data import generate_retail
+from shopveil.errors import ParameterError
+from shopveil.pipeline import PlanCache, protect_records
+from shopveil.policy import load_policy
+from shopveil.store import Store
+
+pytest.importorskip("fastapi")
+
+from shopveil.service._keys import GrantCache
+
+GDPR = load_policy("gdpr")
+
+
+def test_a_revoked_key_is_refused_once_its_grant_is_older_than_the_ttl(store: Store) -> None:
+    ws = workspace_on(store, master_key=secrets.token_bytes(32), actor="t")
+    grant, key = ws.access.grant("front", "shop_front", [], policy=GDPR, actor="t")
+    now = [100.0]
+    cache = GrantCache(ws.access, ttl=1.0, clock=lambda: now[0])
+    assert cache.authenticate(key) == grant
+    ws.access.revoke("front", actor="t")
+    now[0] += 0.5
+    assert cache.authenticate(key) == grant  # trusted for up to ttl seconds
+    now[0] += 0.6
+    assert cache.authenticate(key) is None  # asked the store again: revoked
+    now[0] += 0.1
+    assert cache.authenticate(key) is None  # a refusal is never cached as a grant
+    assert cache.authenticate("sv_not-a-key") is None
+
+
+def test_a_ttl_of_zero_asks_the_store_every_time(store: Store) -> None:
+    ws = workspace_on(store, master_key=secrets.token_bytes(32), actor="t")
+    _, key = ws.access.grant("front", "shop_front", [], policy=GDPR, actor="t")
+    cache = GrantCache(ws.access, ttl=0.0, clock=lambda: 5.0)
+    assert cache.authenticate(key) is not None
+    ws.access.revoke("front", actor="t")
+    assert cache.authenticate(key) is None
+
+
+def test_a_shape_is_scanned_once_and_every_requests_values_are_protected(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = workspace_on(store, master_key=secrets.token_bytes(32), actor="t")
+    people = generate_retail(20, seed=4).tables["customers"].to_pylist()
+    first, second = people[:10], people[10:]
+    scans = []
+    scan = dynamic._labels_for
+    monkeypatch.setattr(dynamic, "_labels_for", lambda t, p: scans.append(1) or scan(t, p))
+    plans = PlanCache(GDPR)
+    kwargs = {"policy": GDPR, "role": "analyst", "purpose": "analytics", "plans": plans}
+    done = [protect_records(ws, batch, **kwargs) for batch in (first, second)]
+    assert len(scans) == 1 and done[0].plan.steps == done[1].plan.steps
+    for batch, out in zip((first, second), done, strict=True):
+        text = str(out.records)
+        assert not any(r["email"] in text or r["name"] in text for r in batch)
+    uncached = protect_records(ws, second, policy=GDPR, role="analyst", purpose="analytics")
+    assert len(scans) == 2 and uncached.plan.steps == done[1].plan.steps
+    # Another shape (a column dropped) is a new plan, and another role too.
+    protect_records(ws, [{k: v for k, v in r.items() if k != "city"} for r in first], **kwargs)
+    assert len(scans) == 3
+    with pytest.raises(ParameterError, match="another policy"):
+        protect_records(ws, first, policy=load_policy("ccpa"), role="analyst",
+                        purpose="analytics", plans=plans)  # fmt: skip
