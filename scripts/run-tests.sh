@@ -20,7 +20,7 @@ PY
     fi
 fi
 
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n 2 --dist loadfile --durations=15 "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: failing" >&2

@@ -154,7 +154,10 @@ def test_per_row_unit_and_replay(ledger: Ledger) -> None:
         epsilon=PureDP(8.0), unit=PerRow(), unit_declared=True, automatic=AutoBounds()
     )
     sql = "SELECT SUM(v) AS total, AVG(v) AS mean, COUNT(*) AS n FROM t"
-    first = run_query(sql, table, table="t", options=options, ledger=ledger, request_id="r1")
+    # A fixed seed: the checks below hold for most draws, not all (the clip bound is noisy).
+    first = run_query(
+        sql, table, table="t", options=options, ledger=ledger, request_id="r1", rng=seeded(7)
+    )
     row = first.rows[0]
     assert abs(row["n"].value - 2001) < 20
     assert abs(row["mean"].value - 50.0) < 5
