@@ -24,6 +24,7 @@ import httpx
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
+from _stores import fresh_store_url
 from shopveil._core.budgets import ApproxDP
 from shopveil._workspace import open_workspace
 from shopveil.data import bundled_online_retail, product_catalogue
@@ -85,24 +86,8 @@ def free_port() -> int:
 @contextmanager
 def database(backend: str, folder: Path) -> Iterator[str]:
     """A store URL: a SQLite file, or a fresh schema of SHOPVEIL_TEST_PG_URL."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'store.db'}"
-        return
-    pg = os.environ["SHOPVEIL_TEST_PG_URL"]
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(pg)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield (
-            sa.make_url(pg)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with fresh_store_url(backend, folder, os.environ.get("SHOPVEIL_TEST_PG_URL")) as url:
+        yield url
 
 
 def train_model(folder: Path) -> tuple[Path, Path]:

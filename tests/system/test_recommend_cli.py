@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow.csv as pacsv
 import pytest
+from _served import train_model
 
-from shopveil._core.budgets import ApproxDP
-from shopveil.data import bundled_online_retail, product_catalogue
-from shopveil.dp import Ledger, PeopleKey
+from shopveil.data import product_catalogue
+from shopveil.dp import Ledger
 from shopveil.learn import (
-    Catalogue,
-    DPCoPurchase,
     FitContext,
-    NoSignalWarning,
     Popularity,
     load_interactions,
     save_recommender,
-    temporal_split,
 )
 from shopveil.store import Store
 
@@ -41,22 +36,9 @@ CUSTOMER = "17850"  # in the bundled slice, with purchases before and after 2010
 def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A DP co-purchase model trained on the slice's first days, and its purchase files."""
     folder = tmp_path_factory.mktemp("shop")
-    orders, catalogue = folder / "orders.csv", folder / "catalogue.csv"
-    pacsv.write_csv(bundled_online_retail(), orders)
+    model, orders = train_model(folder)
+    catalogue = folder / "catalogue.csv"
     pacsv.write_csv(product_catalogue(), catalogue)
-    items = Catalogue.from_table(product_catalogue())
-    train, _ = temporal_split(load_interactions(orders, catalogue=items), datetime(2010, 12, 9))
-    store = Store.open(f"sqlite:///{folder / 'ledger.db'}")
-    try:
-        ledger = Ledger(store, default_total=ApproxDP(10, 1e-5), people_key=PeopleKey(b"k" * 32))
-        config = DPCoPurchase(ApproxDP(1.0, 1e-6))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NoSignalWarning)
-            fitted = config.fit(train, FitContext(ledger=ledger, dataset="orders"))
-    finally:
-        store.close()
-    model = folder / "recs.npz"
-    save_recommender(fitted, model, train=train, config=config, dataset="orders")
     bare = load_interactions(orders)  # no catalogue: a model file without descriptions
     popular = folder / "popular.npz"
     save_recommender(Popularity().fit(bare, FitContext()), popular, train=bare, config=Popularity())
