@@ -170,7 +170,7 @@ def save_model(
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
         with os.fdopen(handle, "wb") as out:
-            np.savez(out, **payload)
+            np.savez(out, allow_pickle=False, **payload)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, target)
