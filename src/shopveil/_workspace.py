@@ -151,7 +151,7 @@ class Workspace:
         )
         return SubjectErasure(vault, consent, rows, events, event.seq)
 
-    def fit_subjects(
+    def allowed_subjects(
         self,
         purpose: str,
         jurisdiction: Jurisdiction | str | None,

@@ -9,6 +9,7 @@ age, are matched by customer id against the customers' table (``people=``).
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import date, timedelta
 from functools import lru_cache
@@ -208,10 +209,10 @@ def test_a_fit_reads_no_purchase_of_a_minor_and_needs_the_ages(shop: Path) -> No
     pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
     train = load_interactions(shop / "purchases.csv")
     with open_workspace() as workspace:
-        subjects = workspace.fit_subjects("personalization", "gdpr", shop / "customers.csv")
+        subjects = workspace.allowed_subjects("personalization", "gdpr", shop / "customers.csv")
         with pytest.raises(PolicyError, match="purchase histories carry no age; pass --people"):
-            workspace.fit_subjects("personalization", "gdpr")
-        assert workspace.fit_subjects("personalization", None) is not None  # no law named
+            workspace.allowed_subjects("personalization", "gdpr")
+        assert workspace.allowed_subjects("personalization", None) is not None  # no law named
     fitted = Popularity().fit(train, FitContext(subjects=subjects))
     keep = np.isin([canonical_id(u) for u in train.user_ids], sorted(_kept("gdpr")))
     assert (~keep[train.users]).any()  # minors did buy: their events were in the input
@@ -224,6 +225,75 @@ def test_a_fit_reads_no_purchase_of_a_minor_and_needs_the_ages(shop: Path) -> No
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and "pass --people" in refused.stderr
     _ok(*args, "--people", str(shop / "customers.csv"))
+    # A private fit's charge records its processing: training, under consent and ages.
+    products = data.tables["order_lines"].group_by("stock_code").aggregate([])
+    pacsv.write_csv(products, shop / "catalogue.csv")
+    private = [*args, "--people", str(shop / "customers.csv"), "--epsilon", "1",
+               "--catalogue", str(shop / "catalogue.csv")]  # fmt: skip
+    private[private.index("popularity")] = "dp-popularity"
+    _ok(*private)
+    with open_workspace() as workspace:
+        charge = workspace.audit.events(action="dp.charge")[-1]
+    record = charge.details["records_of_processing"]
+    assert record["purpose"] == "model_training" and record["transfers"] == []
+    assert "16" in " ".join(record["legal_basis"])
+
+
+def test_a_marketing_query_counts_no_minor_and_records_its_basis(shop: Path) -> None:
+    from shopveil import open_workspace
+
+    # The gdpr preset caps a DP answer at ε = 1; this policy lifts it for an exact count.
+    policy = shop / "gdpr-query.yaml"
+    policy.write_text(
+        (shop / "gdpr.yaml").read_text()
+        + "release_status:\n  anonymous: {k: 11, epsilon_cap: 1.0e+7}\n"
+    )
+    _ok("budget", "set", "customers", "--epsilon", "1e7")  # orders are the customers' people
+    args = ["query", "SELECT COUNT(*) AS n FROM orders", "--data", str(shop / "orders.csv"),
+            "--epsilon", "1e6", "--policy", str(policy), "--purpose", "marketing",
+            "--privacy-unit", "customer_id", "--max-contributions", "1000", "--json"]  # fmt: skip
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "pass --people" in refused.stderr
+    answer = json.loads(_ok(*args, "--people", str(shop / "customers.csv")))
+    orders = _ids(_tables()["orders"])
+    kept = _kept("gdpr")
+    expected = sum(1 for c in orders if c in kept)
+    assert expected < len(orders)  # minors did order
+    assert abs(answer["rows"][0]["n"]["value"] - expected) < 1
+    with open_workspace() as workspace:
+        charge = workspace.audit.events(action="dp.charge")[-1]
+    record = charge.details["records_of_processing"]
+    assert record["purpose"] == "marketing"
+    assert record["recipients"] == [{"name": "-", "kind": "first_party", "flow": "internal"}]
+    basis = " ".join(record["legal_basis"])
+    assert "gdpr" in basis.lower() and "16" in basis  # consent's basis, then the minors rule
+
+
+def test_recommendations_for_a_minor_are_not_built_from_their_purchases(shop: Path) -> None:
+    data = generate_retail(300, seed=3)
+    lines = data.tables["order_lines"].select(["order_id", "stock_code"])
+    orders = data.tables["orders"].select(["order_id", "customer_id", "order_time"])
+    purchases = orders.join(lines, "order_id").rename_columns(
+        {"customer_id": "CustomerID", "stock_code": "StockCode", "order_time": "InvoiceDate"}
+    )
+    pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
+    model = shop / "knn.npz"
+    _ok("train", "--data", str(shop / "purchases.csv"), "--model", "itemknn", "-o", str(model),
+        "--jurisdiction", "ccpa")  # fmt: skip
+    buyers = {canonical_id(c) for c in purchases.column("CustomerID").to_pylist()}
+    ids = _ids(_tables()["customers"])
+    minor = next(str(c) for i, c in enumerate(ids[:YOUNG]) if i % 10 and str(c) in buyers
+                 and str(c) not in _kept("gdpr"))  # fmt: skip
+    args = ["recommend", "--model", str(model), "--customer", minor, "--history",
+            str(shop / "purchases.csv"), "--jurisdiction", "gdpr", "--json"]  # fmt: skip
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "pass --people" in refused.stderr
+    result = runner.invoke(app, [*args, "--people", str(shop / "customers.csv")])
+    assert result.exit_code == 0, result.output
+    assert "minors the law leaves out" in result.stderr
+    unlawful = json.loads(result.stdout)
+    adult = json.loads(_ok(*args[:-3], "--json"))  # no law named: personalized
+    assert unlawful != adult
 
 
 def test_the_services_record_release_leaves_minors_out_by_the_records_own_ages() -> None:

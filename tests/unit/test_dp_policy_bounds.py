@@ -150,6 +150,16 @@ def test_from_policy_takes_the_policy_defaults_and_lets_explicit_options_win() -
     assert mine.unit == PerRow()
 
 
+def test_from_policy_refuses_an_epsilon_over_the_policy_cap() -> None:
+    policy = parse_policy(RETAIL, "retail.yaml")  # gdpr's preset caps ε at 1
+    QueryOptions.from_policy(policy, epsilon=PureDP(1.0))
+    with pytest.raises(PolicyError, match=r"base\.yaml:\d+: .*at most ε = 1 .*asked ε = 1\.5"):
+        QueryOptions.from_policy(policy, epsilon=PureDP(1.5))
+    lower = parse_policy(RETAIL + "release_status:\n  anonymous: {k: 20, epsilon_cap: 0.25}\n")
+    with pytest.raises(PolicyError, match=r"<policy>:\d+: .*at most ε = 0\.25"):
+        QueryOptions.from_policy(lower, epsilon=PureDP(0.5))
+
+
 def test_from_policy_checks_the_purpose_allows_aggregates() -> None:
     policy = parse_policy(RETAIL)
     QueryOptions.from_policy(policy, epsilon=PureDP(1.0), purpose="analytics")
@@ -162,7 +172,9 @@ def test_from_policy_checks_the_purpose_allows_aggregates() -> None:
 def test_a_query_clamps_to_the_policy_bounds_and_says_where_they_came_from(
     ledger: Ledger,
 ) -> None:
-    policy = parse_policy(RETAIL, "retail.yaml")
+    # The presets cap a DP release at ε = 1; this policy lifts it for a noiseless look.
+    uncapped = RETAIL + "release_status:\n  anonymous: {k: 11, epsilon_cap: 1.0e+7}\n"
+    policy = parse_policy(uncapped, "retail.yaml")
     options = QueryOptions.from_policy(
         policy,
         epsilon=PureDP(1e6),

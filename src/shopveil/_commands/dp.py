@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -133,6 +134,14 @@ def query(
             "default budget (options given here win).",
         ),
     ] = None,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            "--people",
+            help="The customers' table (id and birth date or age): the minors --policy's law "
+            "leaves out of --purpose are left out of the query.",
+        ),
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Print how ε was split, and why.")
     ] = False,
@@ -185,7 +194,7 @@ def query(
             catalog=workspace.catalog,
             table=table,
             request_id=request_id,
-            subjects=workspace.subjects(purpose, jurisdiction),
+            subjects=workspace.allowed_subjects(purpose, jurisdiction, people),
         )
     if json_output:
         print(answer.to_json())

@@ -157,7 +157,7 @@ def train(
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
     with _workspace(db) as workspace:
-        subjects = workspace.fit_subjects(purpose, jurisdiction, people)
+        subjects = workspace.allowed_subjects(purpose, jurisdiction, people)
         source = source_file(workspace, data)
         interactions = _load(source, user, item, time, catalogue)
         context = fit_context(
@@ -250,7 +250,7 @@ def evaluate(
                 workspace, model_file, history_file=train_file, test_file=test_file, data=data,
                 split_at=split_at, epsilon=epsilon, k=k,
                 columns={"user": user, "item": item, "time": time}, json_output=json_output,
-                subjects=workspace.fit_subjects(purpose, jurisdiction, people),
+                subjects=workspace.allowed_subjects(purpose, jurisdiction, people),
             )  # fmt: skip
         return
     assert model is not None
@@ -261,7 +261,7 @@ def evaluate(
     if one_file and (train_file is not None or test_file is not None):
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
     with _workspace(db) as workspace:
-        subjects = workspace.fit_subjects(purpose, jurisdiction, people)
+        subjects = workspace.allowed_subjects(purpose, jurisdiction, people)
         if data is not None and split_at is not None:
             from shopveil._commands._evaluate_file import split_date
 

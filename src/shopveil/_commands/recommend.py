@@ -78,6 +78,14 @@ def recommend(
             "needs consent \\[default: none named].",
         ),
     ] = None,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            "--people",
+            help="The customers' table (id and birth date or age): with --jurisdiction, a "
+            "minor its law leaves out of the purpose gets the list for a new customer.",
+        ),
+    ] = None,
 ) -> None:
     """A customer's top-k items from a trained model and their own purchases; no budget spent.
 
@@ -85,7 +93,8 @@ def recommend(
     it and from that customer's purchases in --history, so nothing about anyone else is
     read and nothing is charged. A customer the history does not hold gets the model's
     ranking for a new customer (popular items), with a note; so does a customer who
-    objected to personalization (or, where the law asks consent, did not grant it).
+    objected to personalization (or, where the law asks consent, did not grant it), and
+    a minor the law leaves out of it (by the ages in --people).
     """
     from shopveil._workspace import open_workspace
     from shopveil.learn import (
@@ -109,7 +118,7 @@ def recommend(
         else None
     )
     with open_workspace() as workspace:
-        subjects = workspace.subjects(purpose, jurisdiction)
+        subjects = workspace.allowed_subjects(purpose, jurisdiction, people)
     objecting = _objecting(subjects, customer)
     if purchases is not None:
         purchases = FitContext(subjects=subjects).consented(purchases)
@@ -117,8 +126,8 @@ def recommend(
     if objecting:
         err_console.print(
             f"note: {objecting} of {len(lists)} customers have no lawful basis for "
-            f"{purpose} in the consent register: their purchases were not read, and they "
-            "get the list for a new customer",
+            f"{purpose} in the consent register, or are minors the law leaves out of it: "
+            "their purchases were not read, and they get the list for a new customer",
             highlight=False,
             markup=False,
             soft_wrap=True,

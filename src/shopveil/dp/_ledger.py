@@ -288,6 +288,7 @@ class Ledger:
         purpose: str = "-",
         what: str = "",
         answer: str | None = None,
+        processing: Mapping[str, Any] | None = None,
     ) -> Charge:
         """Charge ``cost`` once for ``request_id``; refuse with :class:`BudgetExceeded`.
 
@@ -299,7 +300,8 @@ class Ledger:
         ``answer`` (a DP release, safe to keep) is stored with the charge and returned
         to a retry of the same request instead of a fresh release; a release made after
         its charge attaches it with :meth:`record_answer`. With an audit log, the
-        charge appends a ``dp.charge`` event (actor: ``analyst``) that commits with it.
+        charge appends a ``dp.charge`` event (actor: ``analyst``) that commits with it,
+        with ``processing`` (see :func:`processing_record`) as its record of processing.
         """
         check_name("request_id", request_id)
         if isinstance(unit, PerCustomer) != (people is not None):
@@ -314,8 +316,9 @@ class Ledger:
         for attempt in range(3):
             try:
                 return self._charge(
-                    request_id, dataset, unit, cost, people, analyst, purpose, what, answer
-                )
+                    request_id, dataset, unit, cost, people, analyst, purpose, what, answer,
+                    processing,
+                )  # fmt: skip
             except sa.exc.IntegrityError:
                 # Another client created the account or used this request id first.
                 if attempt == 2:
@@ -343,6 +346,7 @@ class Ledger:
         purpose: str,
         what: str,
         answer: str | None,
+        processing: Mapping[str, Any] | None,
     ) -> Charge:
         check_name("dataset", dataset)
         key = unit_key(unit)
@@ -382,6 +386,8 @@ class Ledger:
             }
             if people is not None:
                 details["people_charged"] = len(people) - len(left_out)
+            if processing is not None:
+                details["records_of_processing"] = dict(processing)
             self._audit(conn, analyst, "dp.charge", dataset, key, details)
         return Charge(
             request_id, dataset, key, cost_k, remaining(total, new_spent), total,

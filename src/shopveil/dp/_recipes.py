@@ -21,6 +21,7 @@ from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog, Dataset
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._measurement import half_width, laplace_for
+from shopveil.dp._processing import processing_record
 from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._bounding import bound_contributions, bounding_seed
 from shopveil.dp._query._duckdb import fetch, open_data
@@ -105,7 +106,7 @@ def top_k(
         sql = f"SELECT item, count(*) FROM ({bounded}) GROUP BY item"
         return _release(
             target, [(str(i),) for i in candidates] if candidates else None,
-            (column,), con, sql, k, epsilon, delta, ledger, request_id, bits,
+            (column,), con, sql, k, epsilon, delta, ledger, request_id, bits, subjects,
         )  # fmt: skip
     finally:
         con.close()
@@ -167,7 +168,7 @@ def top_pairs(
             public = [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
         return _release(
             target, public, ("item_a", "item_b"), con, sql, k, epsilon, delta, ledger,
-            request_id, bits,
+            request_id, bits, subjects,
         )  # fmt: skip
     finally:
         con.close()
@@ -222,6 +223,7 @@ def _release(
     ledger: Ledger,
     request_id: str | None,
     bits: RandomBits,
+    subjects: SubjectFilter | None,
 ) -> Answer:
     unit, name = target.unit, target.dataset
     n = unit.max_contributions
@@ -235,6 +237,7 @@ def _release(
         cost,
         people=target.people.people if target.people is not None else None,
         what=f"top-{k} on {name}",
+        processing=processing_record("-", subjects, "-"),
     )
     if charge.replayed:
         if charge.answer is None:

@@ -93,7 +93,7 @@ def admit(
     customers = pa.array(np.asarray(train.user_ids, dtype=str), pa.string(), mask=inactive)
     charge, keep = charge_customers(
         ledger, request_id, context.dataset, context.unit, cost, customers,
-        what=what, replayable=replayable,
+        what=what, subjects=context.subjects, replayable=replayable,
     )  # fmt: skip
     return train.of_users(keep), charge
 

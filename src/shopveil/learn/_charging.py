@@ -17,13 +17,16 @@ import numpy as np
 from shopveil._core.budgets import Budget
 from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
-from shopveil.dp import Charge, Ledger, People
+from shopveil.dp import Charge, Ledger, People, processing_record
 from shopveil.errors import PrivacyError
 
 __all__ = ["CUSTOMER", "charge_customers", "consenting"]
 
 CUSTOMER = PerCustomer("customer")
 """The unit of every model: one customer with all their purchases."""
+
+FIT_PURPOSE = "model_training"
+"""The processing a fit's charge records (the presets' name for training on customer data)."""
 
 
 def consenting(subjects: SubjectFilter | None, customers: Sequence[str]) -> np.ndarray:
@@ -45,6 +48,7 @@ def charge_customers(
     customers: Sequence[str] | np.ndarray | Any,
     *,
     what: str,
+    subjects: SubjectFilter | None,
     replayable: bool = False,
 ) -> tuple[Charge, np.ndarray]:
     """Charge ``cost`` to every customer in ``customers``; return the charge and who stays.
@@ -53,13 +57,19 @@ def charge_customers(
 
     The mask is True for the customers kept: an id that is not an id of ``unit`` is no
     one (its rows are dropped), and a customer who cannot afford ``cost`` is left out.
+    ``subjects`` (the consent register's answer the fit applied) gives the charge's audit
+    event its legal basis (:func:`shopveil.dp.processing_record`).
+
     A request id charged before is refused (:class:`PrivacyError`) unless ``replayable``
     (the caller then returns the answer stored with the charge): training again under a
     paid id would release a second, fresh model for one charge.
     """
     pids = ledger.hash_ids(customers, unit)
     people = People(unit.namespace, pids[pids >= 0])
-    charge = ledger.charge(request_id, dataset, unit, cost, people=people, what=what[:500])
+    processing = processing_record(FIT_PURPOSE, subjects, "model training")
+    charge = ledger.charge(
+        request_id, dataset, unit, cost, people=people, what=what[:500], processing=processing
+    )
     if charge.replayed and not replayable:
         raise PrivacyError(
             f"request id {request_id!r} already paid for a trained model; load that model, "

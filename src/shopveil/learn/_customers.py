@@ -201,7 +201,7 @@ def train_customer_model(
             )
         charge, keep = charge_customers(
             ledger, request_id, dataset, unit, privacy.budget, features.customers,
-            what=f"{config.task} model, DP-SGD",
+            what=f"{config.task} model, DP-SGD", subjects=subjects,
         )  # fmt: skip
         features, y = features.of_customers(keep), y[keep]
         caps = np.array([FEATURE_CAPS[n] for n in names], dtype=np.float64)

@@ -184,6 +184,7 @@ def dp_kmeans(
     charge, keep = charge_customers(
         ledger, request_id, dataset, unit, config.budget, features.customers,
         what=f"dp k-means: k={config.clusters}, {config.iterations} iterations",
+        subjects=subjects,
     )  # fmt: skip
     points = unit_scaled(features.of_customers(keep), caps) - 0.5
     source = rng if rng is not None else secure_rng()

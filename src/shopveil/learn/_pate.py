@@ -272,7 +272,7 @@ def release_labels(
         ledger, request_id, dataset, unit, budget, np.asarray(customers, dtype=object),
         what=f"PATE labels {name} {window.key}: {len(q)} queries, {n_teachers} teachers, "
         f"{_describe(config)}",
-        replayable=True,
+        subjects=subjects, replayable=True,
     )  # fmt: skip
     if charge.replayed:
         return _replay(charge.answer, charge.cost, request_id, window, digest)

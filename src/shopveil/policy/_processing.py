@@ -359,6 +359,27 @@ class Processing:
         object.__setattr__(self, "recipients", MappingProxyType(dict(self.recipients)))
         object.__setattr__(self, "statuses", MappingProxyType(dict(self.statuses)))
 
+    def check_epsilon(self, epsilon: float) -> None:
+        """Refuse (:class:`PolicyError`) a DP release spending more than ``epsilon_cap``.
+
+        A DP answer or model is released as aggregate, non-personal output; the status
+        rules say how much ε may buy that claim, and the smallest cap any of them sets
+        binds every DP release under the policy.
+        """
+        capped = [r for r in self.statuses.values() if r.epsilon_cap is not None]
+        if not capped:
+            return
+        rule = min(capped, key=lambda r: r.epsilon_cap or 0.0)
+        cap = rule.epsilon_cap
+        assert cap is not None
+        if epsilon > cap * (1 + 1e-12):
+            where = f"{rule.origin}: " if rule.origin else ""
+            raise PolicyError(
+                f"{where}a DP release under this policy spends at most ε = {cap:g} "
+                f"(release_status.{rule.status.value}.epsilon_cap), asked ε = {epsilon:g}; "
+                f"ask for ε ≤ {cap:g}"
+            )
+
     def recipient_for_role(self, role: str | None) -> Recipient | None:
         """The recipient that ``role``'s releases go to, if one names it."""
         if role is None:

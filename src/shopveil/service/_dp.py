@@ -44,6 +44,7 @@ def query(body: QueryIn, caller: Caller = allowed(Action.QUERY)) -> dict[str, An
         automatic=None if manual else AutoBounds(),
     )
     policy = caller.service.policy
+    policy.processing.check_epsilon(body.epsilon)
     answer = run_query(
         body.sql,
         body.dataset,

@@ -149,7 +149,8 @@ class QueryOptions:
         What ``options`` gives wins: its ``bounds`` override the policy's name by name
         (an alias given there wins over the column's bound from the policy), its
         ``unit`` replaces the policy's. A ``purpose`` must be one of the policy's
-        purposes and allow aggregate releases.
+        purposes and allow aggregate releases, and ``epsilon`` stay within the policy's
+        ``epsilon_cap`` (:class:`PolicyError` otherwise).
 
         >>> policy = load_policy("retail.yaml")                          # doctest: +SKIP
         >>> QueryOptions.from_policy(policy, epsilon=PureDP(0.5))        # doctest: +SKIP
@@ -166,6 +167,7 @@ class QueryOptions:
         purpose = options.get("purpose", "-")
         if purpose != "-":
             _check_purpose(policy, purpose)
+        policy.processing.check_epsilon(epsilon.epsilon)
         return cls(
             epsilon=epsilon,
             bounds={**policy.dp.bounds, **given},

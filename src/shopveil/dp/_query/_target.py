@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shlex
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -213,6 +213,7 @@ def charge_target(
     request_id: str | None,
     analyst: str,
     purpose: str,
+    processing: Mapping[str, Any] | None = None,
 ) -> Charge:
     """Charge the query's ``cost`` to ``target``'s people, then leave out who cannot pay.
 
@@ -228,6 +229,7 @@ def charge_target(
         analyst=analyst,
         purpose=purpose,
         what=f"query on {target.dataset}: {', '.join(aliases)}",
+        processing=processing,
     )
     if not charge.replayed:
         exclude(con, target, charge.left_out)
