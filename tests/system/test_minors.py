@@ -319,3 +319,19 @@ def test_the_services_record_release_leaves_minors_out_by_the_records_own_ages()
             protect_records(
                 ws, [{"customer_id": "1"}], policy=policy, role="marketer", purpose="marketing"
             )
+
+
+def test_pipl_trains_only_where_the_data_is(shop: Path) -> None:
+    data = generate_retail(300, seed=3)
+    lines = data.tables["order_lines"].select(["order_id", "stock_code"])
+    orders = data.tables["orders"].select(["order_id", "customer_id", "order_time"])
+    purchases = orders.join(lines, "order_id").rename_columns(
+        {"customer_id": "CustomerID", "stock_code": "StockCode", "order_time": "InvoiceDate"}
+    )
+    pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
+    args = ["train", "--data", str(shop / "purchases.csv"), "--model", "popularity", "-o",
+            str(shop / "m.npz"), "--people", str(shop / "customers.csv"), "--jurisdiction"]  # fmt: skip
+    refused = runner.invoke(app, [*args, "pipl"])
+    assert refused.exit_code != 0 and not (shop / "m.npz").exists()
+    assert "model_training" in refused.stderr and "shopveil fl" in refused.stderr
+    _ok(*args, "lgpd")  # other laws allow a central fit

@@ -156,6 +156,9 @@ def train(
         err_console.print(f"note: {model} is not private; --epsilon is ignored", highlight=False)
     if not output.parent.is_dir():
         raise ParameterError(f"-o {output}: the folder {output.parent} does not exist")
+    from shopveil.governance import require_central_fit
+
+    require_central_fit(jurisdiction)
     with _workspace(db) as workspace:
         subjects = workspace.allowed_subjects(purpose, jurisdiction, people)
         source = source_file(workspace, data)
@@ -260,6 +263,9 @@ def evaluate(
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
     if one_file and (train_file is not None or test_file is not None):
         raise ParameterError("give --train FILE --test FILE, or --data FILE --split-at DATE")
+    from shopveil.governance import require_central_fit
+
+    require_central_fit(jurisdiction)
     with _workspace(db) as workspace:
         subjects = workspace.allowed_subjects(purpose, jurisdiction, people)
         if data is not None and split_at is not None:

@@ -4,7 +4,8 @@
   per purpose, by a keyed hash of their canonical id; the latest record by date decides.
 - :data:`LEGAL_BASES` says, per law and purpose, whether the purpose needs the customer's
   consent (no record: left out) or lets them object (no record: included; a refusal
-  or a withdrawal: left out). :func:`legal_basis` finds the row for a release purpose.
+  or a withdrawal: left out). :func:`legal_basis` finds the row for a release purpose;
+  :func:`require_central_fit` refuses a central fit where the law's preset trains federated.
 - :meth:`ConsentRegister.filter` turns both into a :class:`ConsentFilter`, the
   :class:`~shopveil._core.subjects.SubjectFilter` that releases, DP queries and fits
   apply before anything is computed.
@@ -35,6 +36,7 @@ from shopveil.governance._bases import (
     LegalBasis,
     consent_purpose,
     legal_basis,
+    require_central_fit,
     sensitive_data_basis,
 )
 from shopveil.governance._documents import BudgetUse, Release, dpia_draft, processing_record
@@ -85,6 +87,7 @@ __all__ = [
     "fit_minors",
     "import_consent",
     "legal_basis",
+    "require_central_fit",
     "not_minors",
     "people_ages",
     "processing_record",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from shopveil.errors import ParameterError
+from shopveil.errors import AccessDenied, ParameterError
 from shopveil.policy import Jurisdiction
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "LegalBasis",
     "consent_purpose",
     "legal_basis",
+    "require_central_fit",
     "sensitive_data_basis",
 ]
 
@@ -237,6 +238,25 @@ def sensitive_data_basis(jurisdiction: Jurisdiction | str | None) -> LegalBasis:
     and LGPD Art. 11 ask their own condition whatever the purpose.
     """
     return LEGAL_BASES[(_law(jurisdiction), ConsentPurpose.SENSITIVE_DATA)]
+
+
+def require_central_fit(jurisdiction: Jurisdiction | str | None) -> None:
+    """Refuse (:class:`~shopveil.errors.AccessDenied`) a model trained on one machine where
+    ``jurisdiction``'s preset trains models only where the data is.
+
+    A fit is the presets' ``model_training``; PIPL's allows only federated releases
+    (``pipl.yaml``), so its customers' data does not leave for a central fit.
+    """
+    from shopveil.policy import ReleaseMode, load_policy
+
+    law = _law(jurisdiction)
+    if law is None:
+        return
+    preset = load_policy(law.value)
+    try:
+        preset.require_release("model_training", ReleaseMode.MODEL, "a model trained centrally")
+    except AccessDenied as denied:
+        raise AccessDenied(f"{denied}; train it where the data is, with `shopveil fl`") from None
 
 
 def _law(jurisdiction: Jurisdiction | str | None) -> Jurisdiction | None:
