@@ -330,7 +330,8 @@ def test_pipl_trains_only_where_the_data_is(shop: Path) -> None:
     )
     pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
     args = ["train", "--data", str(shop / "purchases.csv"), "--model", "popularity", "-o",
-            str(shop / "m.npz"), "--people", str(shop / "customers.csv"), "--jurisdiction"]  # fmt: skip
+            str(shop / "m.npz"), "--people", str(shop / "customers.csv"),
+            "--jurisdiction"]  # fmt: skip
     refused = runner.invoke(app, [*args, "pipl"])
     assert refused.exit_code != 0 and not (shop / "m.npz").exists()
     assert "model_training" in refused.stderr and "shopveil fl" in refused.stderr

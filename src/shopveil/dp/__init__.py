@@ -37,7 +37,7 @@ from shopveil.dp._measurement import (
     make_laplace,
 )
 from shopveil.dp._people import People, PeopleKey
-from shopveil.dp._processing import processing_record
+from shopveil.dp._processing import charge_record
 from shopveil.dp._query._answer import Answer, Cell, budget_dict
 from shopveil.dp._query._engine import run_query, table_name
 from shopveil.dp._query._parser import parse_query
@@ -75,6 +75,7 @@ __all__ = [
     "Renewal",
     "auto_granularity",
     "budget_dict",
+    "charge_record",
     "check_ledger",
     "compose",
     "count_accounts",
@@ -91,7 +92,6 @@ __all__ = [
     "make_top_k",
     "parse_query",
     "partition_selection_for",
-    "processing_record",
     "read_contents",
     "run_query",
     "table_name",

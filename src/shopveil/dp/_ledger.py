@@ -301,7 +301,7 @@ class Ledger:
         to a retry of the same request instead of a fresh release; a release made after
         its charge attaches it with :meth:`record_answer`. With an audit log, the
         charge appends a ``dp.charge`` event (actor: ``analyst``) that commits with it,
-        with ``processing`` (see :func:`processing_record`) as its record of processing.
+        with ``processing`` (see :func:`charge_record`) as its record of processing.
         """
         check_name("request_id", request_id)
         if isinstance(unit, PerCustomer) != (people is not None):

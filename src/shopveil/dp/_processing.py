@@ -12,10 +12,10 @@ from typing import Any
 
 from shopveil._core.subjects import SubjectFilter
 
-__all__ = ["processing_record"]
+__all__ = ["charge_record"]
 
 
-def processing_record(purpose: str, subjects: SubjectFilter | None, actor: str) -> dict[str, Any]:
+def charge_record(purpose: str, subjects: SubjectFilter | None, actor: str) -> dict[str, Any]:
     """The record-of-processing fields of one charge: purpose, legal basis, recipients,
     transfers and retention, in the shape release events carry them."""
     return {

@@ -21,7 +21,7 @@ from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog, Dataset
 from shopveil.dp._ledger import Ledger
 from shopveil.dp._measurement import half_width, laplace_for
-from shopveil.dp._processing import processing_record
+from shopveil.dp._processing import charge_record
 from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._bounding import bound_contributions, bounding_seed
 from shopveil.dp._query._duckdb import fetch, open_data
@@ -237,7 +237,7 @@ def _release(
         cost,
         people=target.people.people if target.people is not None else None,
         what=f"top-{k} on {name}",
-        processing=processing_record("-", subjects, "-"),
+        processing=charge_record("-", subjects, "-"),
     )
     if charge.replayed:
         if charge.answer is None:

@@ -17,7 +17,7 @@ import numpy as np
 from shopveil._core.budgets import Budget
 from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
-from shopveil.dp import Charge, Ledger, People, processing_record
+from shopveil.dp import Charge, Ledger, People, charge_record
 from shopveil.errors import PrivacyError
 
 __all__ = ["CUSTOMER", "charge_customers", "consenting"]
@@ -58,7 +58,7 @@ def charge_customers(
     The mask is True for the customers kept: an id that is not an id of ``unit`` is no
     one (its rows are dropped), and a customer who cannot afford ``cost`` is left out.
     ``subjects`` (the consent register's answer the fit applied) gives the charge's audit
-    event its legal basis (:func:`shopveil.dp.processing_record`).
+    event its legal basis (:func:`shopveil.dp.charge_record`).
 
     A request id charged before is refused (:class:`PrivacyError`) unless ``replayable``
     (the caller then returns the answer stored with the charge): training again under a
@@ -66,7 +66,7 @@ def charge_customers(
     """
     pids = ledger.hash_ids(customers, unit)
     people = People(unit.namespace, pids[pids >= 0])
-    processing = processing_record(FIT_PURPOSE, subjects, "model training")
+    processing = charge_record(FIT_PURPOSE, subjects, "model training")
     charge = ledger.charge(
         request_id, dataset, unit, cost, people=people, what=what[:500], processing=processing
     )

@@ -31,7 +31,7 @@ from shopveil.dp._bits import RandomBits, Rng, as_bits
 from shopveil.dp._catalog import Catalog
 from shopveil.dp._ledger import Charge, Ledger
 from shopveil.dp._measurement import half_width
-from shopveil.dp._processing import processing_record
+from shopveil.dp._processing import charge_record
 from shopveil.dp._query._answer import Answer, Cell
 from shopveil.dp._query._auto_run import run_automatic
 from shopveil.dp._query._bounding import bounding_seed
@@ -235,7 +235,7 @@ def run_query(
         charge = charge_target(
             con, ledger, target, plan.cost, [a.alias for a in spec.aggregates],
             request_id=request_id, analyst=options.analyst, purpose=options.purpose,
-            processing=processing_record(options.purpose, subjects, options.analyst),
+            processing=charge_record(options.purpose, subjects, options.analyst),
         )  # fmt: skip
         if charge.replayed:
             return _replayed(charge)
