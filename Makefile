@@ -24,11 +24,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) system-tools lint typecheck
 	bash scripts/run-tests.sh
 
-# wrk, chromium and chromedriver from Debian's packages (needs root): the service's load
-# benchmark and browser checks use them; the test suite does not need them.
+# wrk, chromium and chromedriver from Debian's packages (needs root when one is missing):
+# the browser tests and the service's load benchmark use them.
 system-tools:
 	bash scripts/install-system-tools.sh
 
