@@ -16,10 +16,12 @@ from shopveil.policy import (
     RecipientKind,
     ReleaseStatus,
     TransferMechanism,
+    UnknownAge,
     bind_processing,
     compile_plan,
     explain_policy,
     load_policy,
+    parse_policy,
 )
 
 SECTIONS = """\
@@ -232,3 +234,20 @@ def test_explain_lists_recipients_transfers_retention_and_statuses(tmp_path: Pat
     assert "transfers to us: gdpr.scc (GDPR Art. 46(2)(c))" in shown
     assert "retention for marketing: rows older than 365 days" in shown
     assert "status anonymous" in shown and "needs k 20, max risk 0.05" in shown
+
+
+def test_a_table_under_several_laws_takes_the_strictest_minors_rule() -> None:
+    text = (
+        "shopveil_policy: 1\nname: shop\nextends: ccpa\nresidence:\n  column: residence\n"
+        "  jurisdictions: {ccpa: [US-CA], pipl: [CN], lgpd: [BR]}\n"
+    )
+    minors = parse_policy(text).minors
+    assert minors is not None
+    # CCPA keeps unknown ages and only marketing and training; PIPL adds analytics and
+    # leaves unknown ages out; CCPA's 16 is the highest age.
+    assert minors.age == 16
+    assert minors.purposes == {"analytics", "marketing", "model_training"}
+    assert minors.unknown_age is UnknownAge.EXCLUDE
+    alone = parse_policy("shopveil_policy: 1\nname: shop\nextends: ccpa\n").minors
+    assert alone is not None and alone.unknown_age is UnknownAge.INCLUDE
+    assert "analytics" not in alone.purposes

@@ -17,7 +17,7 @@ from shopveil._core.classes import ColumnClass, Kind
 from shopveil._core.units import PerCustomer, PerRow, PrivacyUnit
 from shopveil.anonymity import KAnonymity, LDiversity, MaxRisk, Requirement, TCloseness
 from shopveil.errors import ParameterError, PolicyError
-from shopveil.policy._minors import build_minors
+from shopveil.policy._minors import build_minors, strictest_minors
 from shopveil.policy._model import (
     ClassRule,
     ColumnRule,
@@ -258,6 +258,17 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         )
     jurisdiction = document.get("jurisdiction")
     gates = _gates(document.get("gates"), source, lines)
+    processing = build_processing(document, purposes=purposes, roles=roles, origin_of=_origin)
+    minors = build_minors(
+        document.get("minors"),
+        Jurisdiction(jurisdiction) if jurisdiction else None,
+        purposes,
+        document.get("minors", {}).get(_MINORS_WHERE, {}),
+    )
+    if processing.residence is not None:
+        # Rows under several laws: no row's minors rule may be laxer than its own law's.
+        laws = [load_policy(law.value).minors for law in processing.residence.jurisdictions]
+        minors = strictest_minors(minors, laws, purposes)
     return Policy(
         name=document["name"],
         source=source,
@@ -270,13 +281,8 @@ def _build(document: dict[str, Any], source: str, lines: _Lines) -> Policy:
         gates=gates,
         dp=_dp_defaults(document.get("dp", {})),
         files=tuple(document.get(_FILES, ())),
-        processing=build_processing(document, purposes=purposes, roles=roles, origin_of=_origin),
-        minors=build_minors(
-            document.get("minors"),
-            Jurisdiction(jurisdiction) if jurisdiction else None,
-            purposes,
-            document.get("minors", {}).get(_MINORS_WHERE, {}),
-        ),
+        processing=processing,
+        minors=minors,
     )
 
 

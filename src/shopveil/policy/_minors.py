@@ -8,7 +8,7 @@ age a policy may name; a policy may always name a higher one, up to 18.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +24,7 @@ from shopveil.policy._model import (
     UnknownAge,
 )
 
-__all__ = ["LOWEST_AGE", "MinorCheck", "build_minors", "minor_check"]
+__all__ = ["LOWEST_AGE", "MinorCheck", "build_minors", "minor_check", "strictest_minors"]
 
 LOWEST_AGE: Mapping[Jurisdiction, tuple[int, str]] = {
     Jurisdiction.GDPR: (13, "GDPR Art. 8(1): member states may lower 16 to no less than 13"),
@@ -103,6 +103,29 @@ def build_minors(
         unknown_age=UnknownAge(spec.get("unknown_age", UnknownAge.EXCLUDE)),
         guardian_column=spec.get("guardian_column", DEFAULT_GUARDIAN_COLUMN),
         origin=where.get(""),
+    )
+
+
+def strictest_minors(
+    own: Minors | None, laws: Iterable[Minors | None], purposes: Mapping[str, Purpose]
+) -> Minors | None:
+    """One ``minors:`` rule for a table whose rows fall under several laws (``residence``).
+
+    The strictest of the policy's own section and each law's preset: the highest age,
+    every purpose any of them leaves minors out of (among those the policy declares), and
+    rows of unknown age left out if any of them leaves them out. A row is never judged
+    by a laxer rule than its own law's; some are judged by a stricter one.
+    """
+    found = [m for m in (own, *laws) if m is not None]
+    if not found:
+        return None
+    excluded = any(m.unknown_age is UnknownAge.EXCLUDE for m in found)
+    return Minors(
+        age=max(m.age for m in found),
+        purposes=frozenset(p for m in found for p in m.purposes if p in purposes),
+        unknown_age=UnknownAge.EXCLUDE if excluded else UnknownAge.INCLUDE,
+        guardian_column=found[0].guardian_column,
+        origin=found[0].origin,
     )
 
 
