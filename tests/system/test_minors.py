@@ -336,3 +336,18 @@ def test_pipl_trains_only_where_the_data_is(shop: Path) -> None:
     assert refused.exit_code != 0 and not (shop / "m.npz").exists()
     assert "model_training" in refused.stderr and "shopveil fl" in refused.stderr
     _ok(*args, "lgpd")  # other laws allow a central fit
+
+
+def test_a_sale_leaves_minors_out_whatever_its_purpose(shop: Path) -> None:
+    policy = shop / "ccpa-sale.yaml"
+    policy.write_text(
+        (shop / "ccpa.yaml").read_text() + "recipients:\n  adnet: {kind: third_party, flow: sale}\n"
+    )
+    internal = anonymize_file(shop / "customers.csv", shop / "in.csv", policy=policy,
+                              purpose="analytics", role="admin", as_of=AS_OF)  # fmt: skip
+    assert internal.summary.rows_out == _tables()["customers"].num_rows  # analytics keeps them
+    sold = anonymize_file(shop / "customers.csv", shop / "sold.csv", policy=policy,
+                          purpose="analytics", role="admin", recipient="adnet",
+                          as_of=AS_OF)  # fmt: skip
+    assert set(_ids(read_table(shop / "sold.csv"))) == _kept("ccpa")
+    assert any(note.startswith("minors") for note in sold.plan.notes)

@@ -10,7 +10,7 @@ work on a nested column are errors naming the column and the fix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -190,12 +190,12 @@ def compile_plan(
             {step.column: step.kind for step in steps},
             as_of or date.today(),
         )
-        if _releases_personal_data(steps)
+        if releases_personal_data(steps)
         else None,
     )
 
 
-def _releases_personal_data(steps: list[ColumnStep]) -> bool:
+def releases_personal_data(steps: Sequence[ColumnStep]) -> bool:
     """Whether a release keeps anything of a person: a table of quantities and prices
     alone holds no one's data, so no one in it can be a minor."""
     return any(not step.dropped and step.column_class.is_personal for step in steps)

@@ -19,7 +19,8 @@ import pyarrow as pa
 from shopveil._core.classes import ColumnClass
 from shopveil.anonymity import KAnonymity, MaxRisk, Requirement
 from shopveil.errors import AccessDenied, ParameterError, PolicyError, PrivacyError, SchemaError
-from shopveil.policy._compile import Plan, PlanGate, _hides_value
+from shopveil.policy._compile import Plan, PlanGate, _hides_value, releases_personal_data
+from shopveil.policy._minors import MinorCheck, minor_check
 from shopveil.policy._model import Jurisdiction, Policy
 from shopveil.policy._processing import (
     STATUS_ARTICLES,
@@ -106,7 +107,20 @@ def bind_processing(
         status_rule=rule,
     )
     notes = (*plan.notes, *_notes(bound))
-    return dataclasses.replace(plan, processing=bound, gate=gate, notes=notes)
+    minors = plan.minors
+    if bound.sells_or_shares and minors is None:
+        minors = _minors_of_a_sale(policy, plan, as_of or date.today())
+    return dataclasses.replace(plan, processing=bound, gate=gate, notes=notes, minors=minors)
+
+
+def _minors_of_a_sale(policy: Policy, plan: Plan, as_of: date) -> MinorCheck | None:
+    """A sale or share leaves minors out whatever its purpose (CCPA 1798.120(c): no sale
+    of a consumer under 16 without an opt-in; the presets' ``guardian_consent``)."""
+    if policy.minors is None or not releases_personal_data(plan.steps):
+        return None
+    selling = dataclasses.replace(policy.minors, purposes=policy.minors.purposes | {plan.purpose})
+    kinds = {step.column: step.kind for step in plan.steps}
+    return minor_check(selling, plan.purpose, kinds, as_of)
 
 
 def _recipient(policy: Policy, plan: Plan, name: str | None) -> Recipient | None:
