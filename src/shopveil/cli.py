@@ -91,7 +91,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "access": ("service", "API keys for the service: each names a role of the policy."),
     "attack": (
         "attack",
-        "Attack ShopVeil's own models and mechanisms: membership inference, DP audits.",
+        "Attack ShopVeil's own releases, models and mechanisms: membership, linkage, audits.",
     ),
 }
 

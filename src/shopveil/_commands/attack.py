@@ -1,4 +1,4 @@
-"""``shopveil attack``: membership inference and DP audits over ``shopveil.attacks``."""
+"""``shopveil attack``: membership, linkage and DP audits over ``shopveil.attacks``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from shopveil.errors import ParameterError, SourceError
 __all__ = ["register"]
 
 attack_app = typer.Typer(
-    help="Attack ShopVeil's own models and mechanisms: membership inference, DP audits.",
+    help="Attack ShopVeil's own releases, models and mechanisms: membership, linkage, audits.",
     no_args_is_help=True,
 )
 
@@ -147,3 +147,43 @@ def audit(
         )
     if not result.passed:
         raise typer.Exit(1)
+
+
+@attack_app.command("linkage")
+@translate_errors
+def linkage(
+    release: Annotated[Path, typer.Option("--release", help="The released table.")],
+    original: Annotated[
+        Path, typer.Option("--original", help="The original table, in the release's row order.")
+    ],
+    aux: Annotated[
+        str,
+        typer.Option("--aux", help="Quasi-identifiers the outsider knows: InvoiceDate,StockCode."),
+    ],
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Customer column, if not detected.")
+    ] = None,
+    known: Annotated[int, typer.Option("--known", help="Purchases known per customer.")] = 3,
+    targets: Annotated[int, typer.Option("--targets", help="Customers attacked (sample).")] = 1000,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the sample.")] = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Re-identify customers in a release from a few of their purchases (aux columns).
+
+    Prints the fraction of attacked customers whose own record is the only one in the
+    release consistent with the purchases the outsider knows.
+    """
+    from shopveil._commands._common import split_names
+    from shopveil.attacks import LinkageConfig, linkage_attack_files
+
+    config = LinkageConfig(tuple(split_names(aux)), customer, known, targets, seed)
+    result = linkage_attack_files(release, original, config)
+    if json_output:
+        print(json.dumps(result.as_dict()))
+        return
+    console.print(
+        f"{result.reidentified:.1%} of {result.targets} customers re-identified from "
+        f"{config.known} known purchases ({', '.join(config.aux)}); "
+        f"{result.mean_candidates:.1f} consistent records on average",
+        highlight=False,
+    )

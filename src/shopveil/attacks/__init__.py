@@ -1,4 +1,4 @@
-"""Attacks on ShopVeil's own releases and models: membership inference, DP audits.
+"""Attacks on ShopVeil's own releases and models: membership, linkage, DP audits.
 
 Everything here needs the ``[ml]`` extra (scipy, scikit-learn).
 
@@ -9,6 +9,8 @@ Everything here needs the ``[ml]`` extra (scipy, scikit-learn).
   a mechanism (Laplace, geometric, Gaussian, the DP query engine, DP popularity) from
   draws on neighbouring inputs (:func:`audit_samples`, Clopper-Pearson); a mechanism
   whose noise is halved is caught.
+- :func:`linkage_attack` with a :class:`LinkageConfig`: re-identify customers in a
+  release from a few of their purchases an outsider knows.
 - Helpers: :func:`auc`, :func:`tpr_at_fpr`, :func:`clopper_pearson`.
 """
 
@@ -19,6 +21,12 @@ with from_extra("ml"):
 
 from shopveil.attacks._audit import AuditResult, Measure, audit_samples
 from shopveil.attacks._audit_targets import AuditConfig, AuditTarget, run_audit
+from shopveil.attacks._linkage import (
+    LinkageConfig,
+    LinkageResult,
+    linkage_attack,
+    linkage_attack_files,
+)
 from shopveil.attacks._membership import (
     AttackScores,
     MembershipConfig,
@@ -33,6 +41,8 @@ __all__ = [
     "AuditConfig",
     "AuditResult",
     "AuditTarget",
+    "LinkageConfig",
+    "LinkageResult",
     "Measure",
     "MembershipConfig",
     "MembershipResult",
@@ -40,6 +50,8 @@ __all__ = [
     "audit_samples",
     "clopper_pearson",
     "config_from_model_file",
+    "linkage_attack",
+    "linkage_attack_files",
     "membership_attack",
     "run_audit",
     "tpr_at_fpr",
