@@ -7,6 +7,7 @@ import secrets
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -102,3 +103,14 @@ def test_release_values_consistent_with_originals(
     released: str, original: str, expected: bool
 ) -> None:
     assert consistent(released, original) is expected
+
+
+def test_the_index_finds_exactly_the_consistent_values() -> None:
+    from shopveil.attacks._linkage import _ReleasedColumn
+
+    released = ["2011-03", "2011-03-07 10:15:00", "{a, b}", "12***", "*", "France", "2011"]
+    column = _ReleasedColumn(np.asarray(released, dtype=object))
+    distinct = sorted(set(released))
+    for original in ["2011-03-07 10:15:00", "a", "12345", "France", "Germany", "2011-04-01"]:
+        want = [k for k, u in enumerate(distinct) if consistent(u, original)]
+        assert column.matching(original).tolist() == want

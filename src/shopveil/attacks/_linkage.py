@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +123,48 @@ def consistent(released: str, original: str) -> bool:
     )
 
 
+class _ReleasedColumn:
+    """A release column's distinct values, indexed to find those consistent with a value.
+
+    Equivalent to testing :func:`consistent` against every distinct value, without the
+    scan: exact values and separator-ended prefixes by lookup, sets by their elements.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        distinct, codes = np.unique(values, return_inverse=True)
+        self.codes = codes
+        self.exact: dict[str, int] = {}
+        self.elements: dict[str, list[int]] = {}
+        self.stars: list[tuple[str, int]] = []
+        self.anything: list[int] = []
+        for k, u in enumerate(distinct):
+            if u in ("", "*"):
+                self.anything.append(k)
+            elif u.startswith("{") and u.endswith("}"):
+                for v in {v.strip() for v in u[1:-1].split(",")}:
+                    self.elements.setdefault(v, []).append(k)
+            elif u.endswith("*"):
+                self.stars.append((u.rstrip("*"), k))
+            else:
+                self.exact[u] = k
+        self._cache: dict[str, np.ndarray] = {}
+
+    def matching(self, original: str) -> np.ndarray:
+        """The codes of the distinct release values consistent with ``original``."""
+        found = self._cache.get(original)
+        if found is not None:
+            return found
+        hits = [*self.anything, *self.elements.get(original, ())]
+        hits += [k for prefix, k in self.stars if original.startswith(prefix)]
+        for i, char in enumerate(original):
+            if i and char in _SEPARATORS and original[:i] in self.exact:
+                hits.append(self.exact[original[:i]])
+        if original in self.exact:
+            hits.append(self.exact[original])
+        found = self._cache[original] = np.unique(np.asarray(hits, dtype=np.int64))
+        return found
+
+
 def _find(names: Sequence[str], wanted: Sequence[str]) -> str | None:
     lower = {n.lower(): n for n in names}
     return next((lower[w] for w in wanted if w in lower), None)
@@ -166,17 +207,10 @@ def linkage_attack(original: pa.Table, release: pa.Table, config: LinkageConfig)
     chosen = list(rows_of)
     if config.targets is not None and config.targets < len(chosen):
         chosen = [chosen[i] for i in rng.choice(len(chosen), config.targets, replace=False)]
-    columns = []
-    for name in config.aux:
-        released = _strings(release.column(name))
-        distinct, codes = np.unique(released, return_inverse=True)
-        columns.append((_strings(original.column(name)), distinct, codes))
-
-    @cache
-    def matching(col: int, value: str) -> np.ndarray:
-        _, distinct, _ = columns[col]
-        return np.flatnonzero([consistent(u, value) for u in distinct])
-
+    columns = [
+        (_strings(original.column(name)), _ReleasedColumn(_strings(release.column(name))))
+        for name in config.aux
+    ]
     hits, expected, sizes = 0, 0.0, []
     for who in chosen:
         rows = rows_of[who]
@@ -185,8 +219,8 @@ def linkage_attack(original: pa.Table, release: pa.Table, config: LinkageConfig)
         candidates: np.ndarray | None = None
         for row in known:
             mask = np.ones(release.num_rows, dtype=bool)
-            for col, (values, _, codes) in enumerate(columns):
-                mask &= np.isin(codes, matching(col, values[row]))
+            for values, released in columns:
+                mask &= np.isin(released.codes, released.matching(values[row]))
             found = np.unique(records[mask])
             candidates = found if candidates is None else np.intersect1d(candidates, found)
         assert candidates is not None
