@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from _purchases import purchases
 from shopveil.attacks import MembershipConfig, config_from_model_file, membership_attack
+from shopveil.dp import Ledger
 from shopveil.errors import ParameterError, SourceError
+from shopveil.learn import FitContext, NoSignalWarning, build_recommender, save_recommender
 
 
 def test_a_memorizing_als_leaks_membership() -> None:
@@ -64,3 +68,19 @@ def test_a_model_file_without_privacy_metadata_is_refused(tmp_path: object) -> N
     np.savez(path, __shopveil_model__=np.frombuffer(meta, dtype=np.uint8))
     with pytest.raises(SourceError, match="no privacy metadata"):
         config_from_model_file(path)
+
+
+def test_a_saved_model_is_attacked_with_its_own_configuration(
+    tmp_path: object, scratch_ledger: Ledger
+) -> None:
+    from pathlib import Path
+
+    data = purchases(customers=60)
+    config = build_recommender("dp-als", 2.0, {"rank": 3})
+    with warnings.catch_warnings():  # 60 customers: the factors may drown in the noise
+        warnings.simplefilter("ignore", NoSignalWarning)
+        fitted = config.fit(data, FitContext(ledger=scratch_ledger))
+    path = save_recommender(fitted, Path(str(tmp_path)) / "m.npz", train=data, config=config)
+    attack = config_from_model_file(path, shadows=3)
+    assert (attack.model, attack.options["rank"], attack.shadows) == ("dp-als", 3, 3)
+    assert attack.epsilon is not None and 1.9 < attack.epsilon <= 2.0
