@@ -63,10 +63,11 @@ def test_a_model_file_without_privacy_metadata_is_one_line(tmp_path: Path) -> No
 
 
 def test_audit_passes_a_sound_mechanism_and_catches_halved_noise() -> None:
-    sound = runner.invoke(app, ["attack", "audit", "--target", "geometric", "--json"])
+    audit = ["attack", "audit", "--target", "geometric", "--alpha", "1e-6", "--json"]
+    sound = runner.invoke(app, audit)
     assert sound.exit_code == 0, sound.output
     assert json.loads(sound.stdout)["passed"] is True
-    broken = runner.invoke(app, ["attack", "audit", "--target", "geometric", "--broken", "--json"])
+    broken = runner.invoke(app, [*audit, "--broken"])
     assert broken.exit_code == 1
     out = json.loads(broken.stdout)
     assert out["passed"] is False and out["lower_bound"] > out["claimed"]
