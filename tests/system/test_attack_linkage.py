@@ -114,3 +114,12 @@ def test_the_index_finds_exactly_the_consistent_values() -> None:
     for original in ["2011-03-07 10:15:00", "a", "12345", "France", "Germany", "2011-04-01"]:
         want = [k for k, u in enumerate(distinct) if consistent(u, original)]
         assert column.matching(original).tolist() == want
+
+
+def test_progress_counts_the_targets() -> None:
+    table = pacsv.read_csv(SAMPLE)
+    seen: list[tuple[int, int]] = []
+    result = linkage_attack(
+        table, table, LinkageConfig(("StockCode",)), progress=lambda d, t: seen.append((d, t))
+    )
+    assert seen[-1] == (result.targets, result.targets)

@@ -177,7 +177,11 @@ def linkage(
     from shopveil.attacks import LinkageConfig, linkage_attack_files
 
     config = LinkageConfig(tuple(split_names(aux)), customer, known, targets, seed)
-    result = linkage_attack_files(release, original, config)
+    result = _with_progress(
+        lambda progress: linkage_attack_files(release, original, config, progress=progress),
+        "attacking customers",
+        enabled=not json_output,
+    )
     if json_output:
         print(json.dumps(result.as_dict()))
         return

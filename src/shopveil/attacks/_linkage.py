@@ -20,7 +20,7 @@ attack knows whose each release row was; it prints rates only, never an id.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,8 +170,17 @@ def _find(names: Sequence[str], wanted: Sequence[str]) -> str | None:
     return next((lower[w] for w in wanted if w in lower), None)
 
 
-def linkage_attack(original: pa.Table, release: pa.Table, config: LinkageConfig) -> LinkageResult:
-    """Re-identify customers of ``original`` in ``release`` (row-aligned) from aux columns."""
+def linkage_attack(
+    original: pa.Table,
+    release: pa.Table,
+    config: LinkageConfig,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> LinkageResult:
+    """Re-identify customers of ``original`` in ``release`` (row-aligned) from aux columns.
+
+    ``progress(done, total)`` is called as the targets are attacked.
+    """
     customer = config.customer or _find(original.column_names, _CUSTOMER_NAMES)
     if customer is None or customer not in original.column_names:
         raise SchemaError(
@@ -212,7 +221,7 @@ def linkage_attack(original: pa.Table, release: pa.Table, config: LinkageConfig)
         for name in config.aux
     ]
     hits, expected, sizes = 0, 0.0, []
-    for who in chosen:
+    for done, who in enumerate(chosen, 1):
         rows = rows_of[who]
         known = rows if len(rows) <= config.known else rng.choice(rows, config.known, replace=False)
         truth = records[rows[0]]
@@ -228,6 +237,8 @@ def linkage_attack(original: pa.Table, release: pa.Table, config: LinkageConfig)
         if truth in candidates:
             expected += 1 / len(candidates)
             hits += len(candidates) == 1
+        if progress is not None and (done % 50 == 0 or done == len(chosen)):
+            progress(done, len(chosen))
     n = len(chosen)
     return LinkageResult(
         hits / n, expected / n, float(np.mean(sizes)), n, int(records.max()) + 1, config
@@ -235,7 +246,11 @@ def linkage_attack(original: pa.Table, release: pa.Table, config: LinkageConfig)
 
 
 def linkage_attack_files(
-    release: str | os.PathLike[str], original: str | os.PathLike[str], config: LinkageConfig
+    release: str | os.PathLike[str],
+    original: str | os.PathLike[str],
+    config: LinkageConfig,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LinkageResult:
     """:func:`linkage_attack` on two files (CSV, Parquet, ...)."""
     from shopveil.data import read_table
@@ -243,4 +258,4 @@ def linkage_attack_files(
     for label, path in (("--release", release), ("--original", original)):
         if not Path(path).exists():
             raise SourceError(f"{label} {path}: no such file")
-    return linkage_attack(read_table(original), read_table(release), config)
+    return linkage_attack(read_table(original), read_table(release), config, progress=progress)
