@@ -89,6 +89,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Retention: delete what ShopVeil's store keeps past the policy's periods.",
     ),
     "access": ("service", "API keys for the service: each names a role of the policy."),
+    "attack": (
+        "attack",
+        "Attack ShopVeil's own releases, models and mechanisms: membership, linkage, audits.",
+    ),
 }
 
 

@@ -199,6 +199,11 @@ def load_model(path: str | os.PathLike[str], *, kind: str | None = None) -> Mode
             f"{source} has model format {document.get('format')!r}; this version reads "
             f"{FORMAT_VERSION}"
         )
+    if not isinstance(document.get("privacy"), dict):
+        raise SourceError(
+            f"{source} has no privacy metadata (budget, unit, window); train it again with "
+            "shopveil train, which writes them"
+        )
     if kind is not None and document["kind"] != kind:
         raise SourceError(f"{source} holds a {document['kind']!r} model, not {kind!r}")
     return ModelFile(
