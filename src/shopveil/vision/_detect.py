@@ -13,6 +13,7 @@ import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -73,15 +74,28 @@ class DetectorConfig:
             raise ParameterError(f"merge_iou={self.merge_iou}: use a value in (0, 1]")
 
 
+class _Cascade(Protocol):
+    """The part of ``cv2.CascadeClassifier`` the detector uses."""
+
+    def empty(self) -> bool: ...
+
+    def detectMultiScale(
+        self, image: Any, scaleFactor: float, minNeighbors: int, minSize: tuple[int, int]
+    ) -> Any: ...
+
+
 @functools.cache
-def _cascade(name: str) -> cv2.CascadeClassifier:
-    # cv2.data is the wheel's data package; OpenCV's type stubs leave it out.
-    path = Path(importlib.import_module("cv2.data").haarcascades) / name
-    cascade = cv2.CascadeClassifier(str(path))
-    if cascade.empty():
+def _cascade(name: str) -> _Cascade:
+    # OpenCV 5 dropped the cascades from its main modules (and its wheels from
+    # cv2.data): the vision extra pins 4.x, but an environment may hold another.
+    classifier = getattr(cv2, "CascadeClassifier", None)
+    folder = getattr(importlib.import_module("cv2.data"), "haarcascades", "")
+    path = Path(folder) / name
+    cascade: _Cascade | None = classifier(str(path)) if classifier is not None else None
+    if cascade is None or cascade.empty():
         raise ParameterError(
-            f"the face cascade {name} is missing from OpenCV's data at {path.parent}; "
-            "reinstall it: pip install 'shopveil[vision]'"
+            f"OpenCV {cv2.__version__} has no face cascade {name}; install the 4.x wheel "
+            "that carries it: pip install 'shopveil[vision]' (opencv-python-headless<5)"
         )
     return cascade
 
