@@ -115,3 +115,11 @@ def test_a_small_video_goes_through_the_command(tmp_path: Path) -> None:
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     capture.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.avi", "out.mp4"]
+
+
+def test_detecting_less_often_than_tracking_bridges_is_refused(tmp_path: Path) -> None:
+    source = _mjpeg_avi(tmp_path / "in.avi")
+    args = ["redact-video", str(source), "-o", str(tmp_path / "out.mp4"), "--detect-every"]
+    line = _one_line_error([*args, "17"])
+    assert "--detect-every 17" in line and "16" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.avi"]

@@ -149,3 +149,20 @@ def test_tracking_covers_the_frames_the_detector_missed(
 
     assert worst(TrackingConfig()) >= 0.9
     assert worst(TrackingConfig(max_gap=0, extend=0)) == 0.0
+
+
+def test_detecting_one_frame_in_three_still_shows_no_face(tmp_path: Path) -> None:
+    truth = moving_clip(tmp_path / "shoppers.avi")
+    result = redact_video(
+        tmp_path / "shoppers.avi", tmp_path / "redacted.avi", policy=FILL, detect_every=3
+    )
+    assert sum(1 for d in result.detections if d) <= len(truth) // 3 + 2
+    capture = cv2.VideoCapture(str(tmp_path / "redacted.avi"))
+    index = 0
+    while (read := capture.read())[0]:
+        painted = _painted(read[1], tolerance=60)
+        for box in truth[index]:
+            assert coverage(box, painted) >= 0.9, (index, box)
+        index += 1
+    capture.release()
+    assert index == len(truth)

@@ -106,6 +106,9 @@ def redact_video(
     ],
     method: Annotated[Method, _METHOD] = Method.BLUR,
     margin: Annotated[float, _MARGIN] = 0.3,
+    detect_every: Annotated[
+        int, typer.Option(help="Detect faces in one frame in N (tracking covers the rest).")
+    ] = 1,
     json_output: Annotated[bool, _JSON] = False,
 ) -> None:
     """Redact the faces in every frame of a video, tracked between detections.
@@ -116,7 +119,13 @@ def redact_video(
     from shopveil.vision import redact_video as run
 
     with _frame_progress(not json_output) as report:
-        result = run(source, output, policy=_policy(method, margin), progress=report)
+        result = run(
+            source,
+            output,
+            policy=_policy(method, margin),
+            progress=report,
+            detect_every=detect_every,
+        )
     if json_output:
         console.print_json(json.dumps(result.to_dict()))
         return

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from shopveil._core.extras import from_extra
 from shopveil.errors import ParameterError, SinkError, SourceError
@@ -108,8 +109,13 @@ def redact_video(
     policy: FaceRedaction | None = None,
     tracking: TrackingConfig | None = None,
     progress: Progress | None = None,
+    detect_every: int = 1,
 ) -> VideoResult:
     """Redact every face in every frame of ``source`` into ``output``.
+
+    Faces are detected in every frame, or in one frame in ``detect_every`` (faster; the
+    tracking then carries them across the frames in between, so ``detect_every`` must
+    stay within the tracking's ``max_gap``).
 
     The output's suffix picks its codec (:data:`VIDEO_CODECS`); it keeps the source's
     size and frame rate, and has no audio track. Nothing is written unless every frame
@@ -118,6 +124,11 @@ def redact_video(
     detector = detector or FaceDetector()
     policy = policy or FaceRedaction()
     tracking = tracking or TrackingConfig()
+    if not 1 <= detect_every <= tracking.max_gap + 1:
+        raise ParameterError(
+            f"--detect-every {detect_every}: use 1 (every frame) up to "
+            f"{tracking.max_gap + 1}, the longest gap tracking bridges"
+        )
     codec = VIDEO_CODECS.get(output.suffix.lower())
     if codec is None:
         raise ParameterError(
@@ -136,15 +147,21 @@ def redact_video(
         estimate = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         detections: list[list[Box]] = []
         size: tuple[int, int] | None = None
+        last: npt.NDArray[np.uint8] | None = None
         while True:
             ok, decoded = capture.read()
             if not ok:
                 break
             frame = np.asarray(decoded, dtype=np.uint8)
             size = size or (frame.shape[1], frame.shape[0])
-            detections.append(detector.detect(frame))
+            index = len(detections)
+            detections.append(detector.detect(frame) if index % detect_every == 0 else [])
+            last = frame
             if progress:
                 progress("detect", len(detections), max(estimate, len(detections)))
+        if last is not None and (len(detections) - 1) % detect_every:
+            # The last frame is always searched, so tracks reach the end of the video.
+            detections[-1] = detector.detect(last)
         if size is None:
             raise SourceError(
                 f"{source.name}: no frame could be decoded (codec {_fourcc_name(capture)!r} "
