@@ -59,6 +59,14 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "link",
         "Match records of two files through keyed Bloom-filter encodings (CLKs).",
     ),
+    "redact-image": (
+        "vision",
+        "Redact the faces in images and strip their metadata (EXIF, GPS), into a folder.",
+    ),
+    "redact-video": (
+        "vision",
+        "Redact the faces in every frame of a video, tracked between detections.",
+    ),
     "train": (
         "learn",
         "Train a recommender on purchases and save it with its privacy metadata.",

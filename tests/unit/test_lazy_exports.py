@@ -135,7 +135,8 @@ def _distribution(requirement: str) -> str:
 def test_extras_table_matches_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    import_names = {"scikit-learn": "sklearn"}  # distribution -> import name, where they differ
+    # distribution -> import name, where they differ
+    import_names = {"scikit-learn": "sklearn", "opencv-python-headless": "cv2", "pillow": "PIL"}
     for extra, packages in EXTRAS.items():
         installs = {import_names.get(d, d) for d in map(_distribution, extras[extra])}
         assert packages <= installs, (extra, packages - installs)
