@@ -31,7 +31,16 @@ from shopveil.dp import gaussian_for, half_width, make_exponential_mechanism, ma
 from shopveil.dp.hazmat import RandomBits, max_zcdp_within
 from shopveil.synth._domain import Categorical, Numeric, value_counts
 
-__all__ = ["NoisePlan", "TreeModel", "fit_tree", "measure_one_way", "noise_plan", "project"]
+__all__ = [
+    "NoisePlan",
+    "TreeModel",
+    "fit_tree",
+    "measure_edges",
+    "measure_one_way",
+    "noise_plan",
+    "pair_counts",
+    "project",
+]
 
 Encoder = Numeric | Categorical
 
@@ -169,7 +178,8 @@ def _draw(p: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(found, len(p) - 1)
 
 
-def _pair_counts(codes: np.ndarray, i: int, j: int, sizes: Sequence[int]) -> np.ndarray:
+def pair_counts(codes: np.ndarray, i: int, j: int, sizes: Sequence[int]) -> np.ndarray:
+    """The 2-way histogram of columns ``i`` and ``j``, flattened (``i`` major)."""
     flat = codes[:, i] * sizes[j] + codes[:, j]
     return np.bincount(flat, minlength=sizes[i] * sizes[j]).astype(np.float64)
 
@@ -197,7 +207,7 @@ def fit_tree(
     errors = np.array(
         [
             np.abs(
-                _pair_counts(codes, i, j, sizes) - np.outer(probs[i], probs[j]).ravel() * rows
+                pair_counts(codes, i, j, sizes) - np.outer(probs[i], probs[j]).ravel() * rows
             ).sum()
             for i, j in pairs
         ]
@@ -219,12 +229,28 @@ def fit_tree(
         edges.append(chosen)
     if on_edges is not None:
         on_edges()
-    measure = make_gaussian(plan.sigma_two)
-    tables = {}
-    for i, j in edges:
-        noisy = np.asarray(measure(_pair_counts(codes, i, j, sizes).astype(np.int64), rng=bits))
-        tables[(i, j)] = project(noisy.astype(np.float64), rows).reshape(sizes[i], sizes[j])
+    tables = {
+        (i, j): project(noisy, rows).reshape(sizes[i], sizes[j])
+        for (i, j), noisy in measure_edges(codes, sizes, edges, plan, bits).items()
+    }
     return _tree_model(sizes, marginals, tables), edges
+
+
+def measure_edges(
+    codes: np.ndarray,
+    sizes: Sequence[int],
+    edges: Sequence[tuple[int, int]],
+    plan: NoisePlan,
+    bits: RandomBits,
+) -> dict[tuple[int, int], np.ndarray]:
+    """Each edge's 2-way histogram (flattened) with discrete Gaussian noise of ``sigma_two``."""
+    measure = make_gaussian(plan.sigma_two)
+    return {
+        (i, j): np.asarray(
+            measure(pair_counts(codes, i, j, sizes).astype(np.int64), rng=bits), dtype=np.float64
+        )
+        for i, j in edges
+    }
 
 
 def _tree_model(
