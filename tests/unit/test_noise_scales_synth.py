@@ -18,7 +18,13 @@ from _noise import MIN_DRAWS, assert_noise, discrete_gaussian_sd, seeded
 from shopveil._core.budgets import ApproxDP
 from shopveil.dp.hazmat import DEFAULT_ORDERS, as_bits, max_zcdp_within, rdp_to_approx_dp
 from shopveil.synth._domain import Categorical, Numeric
-from shopveil.synth._mst import measure_edges, measure_one_way, noise_plan, pair_counts
+from shopveil.synth._mst import (
+    measure_edges,
+    measure_one_way,
+    noise_plan,
+    pair_counts,
+    split_budget,
+)
 
 BUDGET = ApproxDP(2.0, 1e-6)
 COLUMNS = 4
@@ -39,7 +45,7 @@ def test_one_way_histograms_carry_the_noise_a_third_of_the_budget_buys() -> None
     rho = max_zcdp_within(BUDGET).rho
     promised = math.sqrt((COLUMNS + 1) / (2 * rho / 3))  # d histograms and the row count
     table, encoders = _table()
-    plan = noise_plan(BUDGET, COLUMNS, 0)
+    plan = noise_plan(max_zcdp_within(BUDGET).rho, COLUMNS)
     bits = as_bits(seeded(11))
     truth = [np.bincount(e.encode(table.column(e.name)), minlength=e.size) for e in encoders]  # type: ignore[union-attr]
     draws = []
@@ -57,7 +63,7 @@ def test_tree_edges_carry_the_noise_a_third_of_the_budget_buys() -> None:
     codes = np.column_stack([e.encode(table.column(e.name)) for e in encoders])  # type: ignore[union-attr]
     sizes = [256] * COLUMNS
     edges = [(0, 1), (1, 2), (2, 3)]
-    plan = noise_plan(BUDGET, COLUMNS, 0)
+    plan = noise_plan(max_zcdp_within(BUDGET).rho, COLUMNS)
     noisy = measure_edges(codes, sizes, edges, plan, as_bits(seeded(12)))
     draws = np.concatenate([noisy[e] - pair_counts(codes, *e, sizes) for e in edges])
     assert draws.size >= MIN_DRAWS
@@ -66,28 +72,32 @@ def test_tree_edges_carry_the_noise_a_third_of_the_budget_buys() -> None:
 
 def test_the_plan_spends_the_budget_and_no_more() -> None:
     for columns, private in ((1, 0), (4, 0), (9, 9), (30, 2)):
-        plan = noise_plan(BUDGET, columns, private)
+        rho, delta_select = split_budget(BUDGET, private)
+        plan = noise_plan(rho, columns, delta_select, sensitivity=1 + columns % 3)
         spent = plan.spent().rho
         assert spent <= plan.rho * (1 + 1e-9)
         assert spent >= plan.rho * 0.999, "the plan leaves budget unspent"
         delta_left = BUDGET.delta - private * plan.delta_select
         grid = np.asarray(DEFAULT_ORDERS)
         assert rdp_to_approx_dp(grid * spent, delta_left, grid).epsilon <= BUDGET.epsilon
+        unit = noise_plan(rho, columns, delta_select)
+        assert math.isclose(plan.sigma_one, plan.sensitivity * unit.sigma_one, rel_tol=1e-9)
         if columns > 1:
+            assert math.isclose(plan.sigma_two, plan.sensitivity * unit.sigma_two, rel_tol=1e-9)
             assert math.isclose(
                 plan.epsilon_select, math.sqrt(2 * plan.rho / 3 / (columns - 1)), rel_tol=1e-9
             )
 
 
 def test_a_value_one_person_has_clears_the_threshold_with_probability_at_most_delta() -> None:
-    plan = noise_plan(BUDGET, 3, 3)
+    rho, delta_select = split_budget(BUDGET, 3)
+    plan = noise_plan(rho, 3, delta_select, sensitivity=2)
     sigma = plan.sigma_one
     support = np.arange(0, math.ceil(40 * sigma) + 8)
     weights = np.exp(-(support**2) / (2 * sigma**2))
     total = weights[0] + 2 * weights[1:].sum()
-    # A count of 1 is kept when 1 + Z > threshold, i.e. Z >= threshold.
-    tail = weights[plan.threshold :].sum() / total
+    # A value one person has counts at most 2 (the sensitivity): kept when 2 + Z > threshold.
+    tail = weights[plan.threshold - 1 :].sum() / total
     assert tail <= plan.delta_select
     assert plan.delta_select * 3 <= BUDGET.delta / 2 * (1 + 1e-12)
-    # The threshold is not loose: one less would break the bound.
-    assert weights[plan.threshold - 2 :].sum() / total > plan.delta_select
+    assert plan.threshold < 2 + 6 * sigma  # and not needlessly high

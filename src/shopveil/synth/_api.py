@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,13 +19,13 @@ from shopveil.dp import Ledger, People
 from shopveil.dp.hazmat import Rng, as_bits
 from shopveil.errors import InputError, ParameterError, PrivacyError, SchemaError
 from shopveil.synth._domain import Categorical, Numeric, column_kind
-from shopveil.synth._mst import fit_tree, measure_one_way, noise_plan
+from shopveil.synth._mst import NoisePlan, fit_tree, measure_one_way, noise_plan, split_budget
 from shopveil.synth._options import Synthetic, SynthOptions
 
 if TYPE_CHECKING:
     from shopveil.policy import Policy
 
-__all__ = ["STEPS", "identifier_columns", "synthesize"]
+__all__ = ["STEPS", "Drawn", "fit_and_draw", "identifier_columns", "synthesize"]
 
 STEPS = ("1-way marginals", "tree selection", "2-way marginals", "sampling")
 """The steps ``on_step`` reports, in order."""
@@ -112,37 +113,67 @@ def synthesize(
     bounds.update(options.bounds)
     encoders = [_encoder(name, table.schema.field(name).type, options, bounds) for name in kept]
     private = sum(isinstance(e, str) for e in encoders)
-    plan = noise_plan(options.budget, len(kept), private)
+    rho, delta_select = split_budget(options.budget, private)
+    plan = noise_plan(rho, len(kept), delta_select)
     if table.num_rows == 0:
         raise InputError("the data has no rows; nothing to synthesize")
 
     request_id = request_id or uuid.uuid4().hex
     what = f"synth {options.method.value} of {len(kept)} columns"
     table = _charge(table, ledger, request_id, dataset, unit, options, what)
-    bits = as_bits(rng)
-    draws = rng if isinstance(rng, np.random.Generator) else secure_rng()
-    source = table.select(kept)
-    _step(on_step, 0)
-    final, histograms, rows = measure_one_way(source, encoders, plan, bits)
-    codes = np.column_stack([e.encode(source.column(e.name)) for e in final])
-    _step(on_step, 1)
-    sizes = [e.size for e in final]
-    model, edges = fit_tree(codes, sizes, histograms, rows, plan, bits, on_edges=_stepper(on_step))
-    _step(on_step, 3)
-    drawn = model.sample(options.rows or round(rows), draws)
-    out = pa.table({e.name: e.decode(drawn[:, k], draws) for k, e in enumerate(final)})
+    drawn = fit_and_draw(table.select(kept), encoders, plan, rng, options.rows, on_step)
     return Synthetic(
-        table=out,
+        table=drawn.table,
         cost=options.budget,
         columns=tuple(kept),
         dropped=dropped,
-        edges=tuple((kept[i], kept[j]) for i, j in edges),
+        edges=drawn.edges,
+        categories=drawn.categories,
+        request_id=request_id,
+    )
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One table's synthetic rows, the tree it was drawn from and its noisy row count."""
+
+    table: pa.Table
+    edges: tuple[tuple[str, str], ...]
+    categories: Mapping[str, int]
+    noisy_rows: float
+
+
+def fit_and_draw(
+    source: pa.Table,
+    encoders: Sequence[Numeric | Categorical | str],
+    plan: NoisePlan,
+    rng: Rng,
+    rows: int | None,
+    on_step: Callable[[str], None] | None = None,
+) -> Drawn:
+    """Measure ``source`` as ``plan`` says, fit the tree, draw ``rows`` (None: the noisy count)."""
+    bits = as_bits(rng)
+    draws = rng if isinstance(rng, np.random.Generator) else secure_rng()
+    _step(on_step, 0)
+    final, histograms, noisy_rows = measure_one_way(source, encoders, plan, bits)
+    codes = np.column_stack([e.encode(source.column(e.name)) for e in final])
+    _step(on_step, 1)
+    sizes = [e.size for e in final]
+    model, edges = fit_tree(
+        codes, sizes, histograms, noisy_rows, plan, bits, on_edges=_stepper(on_step)
+    )
+    _step(on_step, 3)
+    drawn = model.sample(rows if rows is not None else round(noisy_rows), draws)
+    names = [e.name for e in final]
+    return Drawn(
+        table=pa.table({e.name: e.decode(drawn[:, k], draws) for k, e in enumerate(final)}),
+        edges=tuple((names[i], names[j]) for i, j in edges),
         categories={
             e.name: len(e.values)
             for e, given in zip(final, encoders, strict=True)
             if isinstance(given, str) and isinstance(e, Categorical)
         },
-        request_id=request_id,
+        noisy_rows=noisy_rows,
     )
 
 

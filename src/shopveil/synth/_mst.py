@@ -40,6 +40,7 @@ __all__ = [
     "noise_plan",
     "pair_counts",
     "project",
+    "split_budget",
 ]
 
 Encoder = Numeric | Categorical
@@ -63,6 +64,8 @@ class NoisePlan:
         δ spent per categorical column whose values are chosen privately.
     threshold
         A value with no public domain is kept when its noisy count exceeds this.
+    sensitivity
+        Rows one person may hold in this table: every count moves by at most this much.
     """
 
     columns: int
@@ -72,32 +75,42 @@ class NoisePlan:
     sigma_two: float
     delta_select: float
     threshold: int
+    sensitivity: int = 1
 
     def spent(self) -> ZCDP:
-        """The zCDP the steps spend at sensitivity 1 (to check against ``rho``)."""
-        d = self.columns
-        one = (d + 1) / (2 * self.sigma_one**2)
+        """The zCDP the steps spend at the plan's sensitivity (to check against ``rho``)."""
+        d, shift = self.columns, self.sensitivity**2
+        one = (d + 1) * shift / (2 * self.sigma_one**2)
         if d == 1:
             return ZCDP(one)
         select = (d - 1) * PureDP(self.epsilon_select).to_zcdp().rho
-        return ZCDP(one + select + (d - 1) / (2 * self.sigma_two**2))
+        return ZCDP(one + select + (d - 1) * shift / (2 * self.sigma_two**2))
 
 
-def noise_plan(budget: ApproxDP, columns: int, private_domains: int) -> NoisePlan:
-    """Split ``budget`` over MST's steps for ``columns`` columns, ``private_domains`` of
-    them categorical without a public domain."""
+def split_budget(budget: ApproxDP, private_domains: int) -> tuple[float, float]:
+    """ρ for the Gaussian steps and δ for each of ``private_domains`` privately chosen
+    domains: those share δ/2 (Gaussian thresholding), the zCDP conversion the rest."""
     delta_select = budget.delta / 2 if private_domains else 0.0
     rho = max_zcdp_within(ApproxDP(budget.epsilon, budget.delta - delta_select)).rho
+    return rho, (delta_select / private_domains if private_domains else 0.0)
+
+
+def noise_plan(
+    rho: float, columns: int, delta_select: float = 0.0, *, sensitivity: int = 1
+) -> NoisePlan:
+    """Split ``rho`` over MST's steps for ``columns`` columns; ``delta_select`` > 0 sets
+    the threshold of the columns whose values are chosen privately."""
     share = rho if columns == 1 else rho / 3
-    one = gaussian_for(ZCDP(share / (columns + 1)), 1.0)
-    per_column = delta_select / private_domains if private_domains else 0.0
-    threshold = 1 + int(half_width(one, per_column)) if private_domains else 0
+    one = gaussian_for(ZCDP(share / (columns + 1)), sensitivity)
+    threshold = sensitivity + int(half_width(one, delta_select)) if delta_select > 0 else 0
     if columns == 1:
-        return NoisePlan(columns, rho, one.scale, 0.0, 0.0, per_column, threshold)
-    two = gaussian_for(ZCDP(share / (columns - 1)), 1.0)
+        return NoisePlan(columns, rho, one.scale, 0.0, 0.0, delta_select, threshold, sensitivity)
+    two = gaussian_for(ZCDP(share / (columns - 1)), sensitivity)
     # ε²/2-zCDP per pick (pure DP to zCDP): exact for permute-and-flip, no bounded-range claim.
     epsilon = math.sqrt(2 * share / (columns - 1)) * (1 - 2**-40)
-    return NoisePlan(columns, rho, one.scale, epsilon, two.scale, per_column, threshold)
+    return NoisePlan(
+        columns, rho, one.scale, epsilon, two.scale, delta_select, threshold, sensitivity
+    )
 
 
 def measure_one_way(
@@ -212,7 +225,8 @@ def fit_tree(
             for i, j in pairs
         ]
     )
-    pick = make_exponential_mechanism(2.0 / plan.epsilon_select)
+    # Utilities are L1 errors: one person moves each by at most the sensitivity.
+    pick = make_exponential_mechanism(2.0 * plan.sensitivity / plan.epsilon_select)
     part = list(range(d))
 
     def find(x: int) -> int:
