@@ -18,6 +18,7 @@ from _noise import MIN_DRAWS, assert_noise, discrete_gaussian_sd, seeded
 from shopveil._core.budgets import ApproxDP
 from shopveil.dp.hazmat import DEFAULT_ORDERS, as_bits, max_zcdp_within, rdp_to_approx_dp
 from shopveil.synth._domain import Categorical, Numeric
+from shopveil.synth._linked import noisy_counts
 from shopveil.synth._mst import (
     measure_edges,
     measure_one_way,
@@ -101,3 +102,11 @@ def test_a_value_one_person_has_clears_the_threshold_with_probability_at_most_de
     assert tail <= plan.delta_select
     assert plan.delta_select * 3 <= BUDGET.delta / 2 * (1 + 1e-12)
     assert plan.threshold < 2 + 6 * sigma  # and not needlessly high
+
+
+def test_rows_per_parent_carry_noise_for_the_rows_one_person_holds() -> None:
+    rho, sensitivity = 0.05, 3  # a customer with up to 3 orders moves 3 counts
+    promised = sensitivity / math.sqrt(2 * rho)
+    counts = np.arange(MIN_DRAWS) % 50
+    noisy = noisy_counts(counts, rho, sensitivity, as_bits(seeded(13)))
+    assert_noise(noisy - counts, discrete_gaussian_sd(promised), "rows per parent")

@@ -7,9 +7,23 @@ once to the people ledger; the policy's direct identifiers (and those a scan fin
 never enter the model; numeric columns are binned over public bounds, and categorical
 values without a public domain are kept only when their noisy counts clear a threshold.
 :func:`identifier_columns` says which columns are left out and why.
+:func:`synthesize_linked` does the same for a chain of linked tables (customers → orders
+→ order lines) under one budget: foreign keys that join, rows per parent drawn from a
+released histogram.
 """
 
 from shopveil.synth._api import STEPS, identifier_columns, synthesize
+from shopveil.synth._linked import Child, LinkedSynthetic, synthesize_linked
 from shopveil.synth._options import Synthetic, SynthMethod, SynthOptions
 
-__all__ = ["STEPS", "SynthMethod", "SynthOptions", "Synthetic", "identifier_columns", "synthesize"]
+__all__ = [
+    "STEPS",
+    "Child",
+    "LinkedSynthetic",
+    "SynthMethod",
+    "SynthOptions",
+    "Synthetic",
+    "identifier_columns",
+    "synthesize",
+    "synthesize_linked",
+]
