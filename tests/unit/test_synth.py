@@ -149,3 +149,18 @@ def test_outputs_stay_in_the_public_domain(
     assert set(out.column("kind").to_pylist()) <= {"a", "b", "c", None}
     numbers = [v for v in out.column("amount").to_pylist() if v is not None]
     assert all(0.0 <= v <= 10.0 for v in numbers)
+
+
+def test_pairs_too_large_to_tabulate_leave_a_forest_whose_columns_are_all_drawn(
+    scratch_ledger: Ledger,
+) -> None:
+    values = tuple(f"v{i}" for i in range(2100))  # 2101 codes: any pair is over MAX_CELLS
+    data = np.random.default_rng(5)  # data only, never noise
+    table = pa.table({c: pa.array(data.choice(values[:3], 3000)) for c in ("a", "b", "c")})
+    options = SynthOptions(epsilon=8.0, domains={c: values for c in ("a", "b", "c")})
+    result = synthesize(table, options, ledger=scratch_ledger, dataset="f", rng=_quiet_rng(6))
+    assert result.edges == ()
+    for column in ("a", "b", "c"):
+        drawn = result.table.column(column).drop_null().to_pylist()
+        shares = [drawn.count(v) / len(drawn) for v in ("v0", "v1", "v2")]
+        assert len(drawn) > 2000 and min(shares) > 0.2  # each drawn, not left at code 0

@@ -32,6 +32,7 @@ from shopveil.dp.hazmat import RandomBits, max_zcdp_within
 from shopveil.synth._domain import Categorical, Numeric, value_counts
 
 __all__ = [
+    "MAX_CELLS",
     "NoisePlan",
     "TreeModel",
     "fit_tree",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 Encoder = Numeric | Categorical
+MAX_CELLS = 1 << 22
+"""Largest 2-way marginal tabulated (cells); larger pairs are never candidates."""
 
 
 @dataclass(frozen=True)
@@ -160,18 +163,18 @@ def project(values: np.ndarray, total: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TreeModel:
-    """A tree of columns: the root's marginal and each child's conditional on its parent."""
+    """A forest of columns: each root's marginal, each child's conditional on its parent."""
 
     sizes: tuple[int, ...]
-    root: int
-    root_marginal: np.ndarray
+    roots: tuple[tuple[int, np.ndarray], ...]
     # (parent, child, P(child | parent) as a parent-size x child-size array), in BFS order
     conditionals: tuple[tuple[int, int, np.ndarray], ...]
 
     def sample(self, rows: int, rng: np.random.Generator) -> np.ndarray:
         """``rows`` x columns codes drawn from the model."""
         codes = np.zeros((rows, len(self.sizes)), dtype=np.int64)
-        codes[:, self.root] = _draw(self.root_marginal, rows, rng)
+        for root, marginal in self.roots:
+            codes[:, root] = _draw(marginal, rows, rng)
         for parent, child, table in self.conditionals:
             cdf = np.cumsum(table, axis=1)
             u = rng.random(rows)
@@ -214,9 +217,10 @@ def fit_tree(
     d = len(sizes)
     marginals = [project(h, rows) for h in histograms]
     if d == 1:
-        return TreeModel(tuple(sizes), 0, marginals[0], ()), []
+        return _tree_model(sizes, marginals, {}), []
     probs = [m / max(m.sum(), 1e-12) for m in marginals]
-    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    # Sizes are released values: leaving out the pairs too large to tabulate is public.
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d) if sizes[i] * sizes[j] <= MAX_CELLS]
     errors = np.array(
         [
             np.abs(
@@ -238,6 +242,8 @@ def fit_tree(
     edges: list[tuple[int, int]] = []
     for _ in range(d - 1):
         open_pairs = [k for k, (i, j) in enumerate(pairs) if find(i) != find(j)]
+        if not open_pairs:  # the rest join only through pairs too large: a forest
+            break
         chosen = pairs[open_pairs[pick(errors[open_pairs], rng=bits)]]
         part[find(chosen[0])] = find(chosen[1])
         edges.append(chosen)
@@ -276,8 +282,25 @@ def _tree_model(
     for i, j in tables:
         neighbours[i].append(j)
         neighbours[j].append(i)
-    root = max(neighbours, key=lambda n: len(neighbours[n]))
-    order, seen, conditionals = [root], {root}, []
+    seen: set[int] = set()
+    roots, conditionals = [], []
+    for root in sorted(neighbours, key=lambda n: -len(neighbours[n])):
+        if root in seen:
+            continue
+        seen.add(root)
+        roots.append((root, marginals[root]))
+        conditionals += _branches(root, neighbours, seen, marginals, tables)
+    return TreeModel(tuple(sizes), tuple(roots), tuple(conditionals))
+
+
+def _branches(
+    root: int,
+    neighbours: dict[int, list[int]],
+    seen: set[int],
+    marginals: Sequence[np.ndarray],
+    tables: dict[tuple[int, int], np.ndarray],
+) -> list[tuple[int, int, np.ndarray]]:
+    order, conditionals = [root], []
     while order:
         parent = order.pop(0)
         for child in neighbours[parent]:
@@ -292,4 +315,4 @@ def _tree_model(
             fallback = marginals[child] / max(marginals[child].sum(), 1e-12)
             conditional = np.where(totals > 0, joint / np.maximum(totals, 1e-12), fallback)
             conditionals.append((parent, child, conditional))
-    return TreeModel(tuple(sizes), root, marginals[root], tuple(conditionals))
+    return conditionals
