@@ -94,7 +94,7 @@ def synth(
         raise SourceError(f"{source}: no such file; give a CSV or Parquet file")
     table = _typed(read_table(source), parsed)
     with open_default() as workspace:
-        dataset, unit = _account(workspace, source, table, privacy_unit)
+        dataset, unit = _account(workspace, source, table, privacy_unit, loaded)
         result = _run(workspace, table, options, dataset, unit, request_id, loaded, json_output)
     write_table(result.table, output)
     summary = {"output": str(output), "dataset": dataset, **result.summary()}
@@ -155,9 +155,10 @@ def _typed(table: pa.Table, bounds: dict[str, tuple[float, float]]) -> pa.Table:
 
 
 def _account(
-    workspace: Workspace, source: Path, table: pa.Table, column: str | None
+    workspace: Workspace, source: Path, table: pa.Table, column: str | None, policy: Policy | None
 ) -> tuple[str, PrivacyUnit]:
-    """The ledger account: the registered dataset the file is, else the file's name."""
+    """The ledger account: the registered dataset the file is, else the file's name; the
+    unit: --privacy-unit, else the registered dataset's, else the policy's, else a row."""
     from shopveil._commands._fit import dataset_name
     from shopveil._core.units import PerCustomer, PerRow
 
@@ -173,6 +174,8 @@ def _account(
         unit: PrivacyUnit = PerCustomer(column)
     elif entry is not None:
         unit = entry.unit
+    elif policy is not None and policy.dp.unit is not None:
+        unit = policy.dp.unit
     else:
         unit = PerRow()
     return (entry.name if entry is not None else dataset_name(source)), unit
