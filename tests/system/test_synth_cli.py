@@ -38,9 +38,11 @@ def test_synth_writes_a_table_without_identifiers_and_charges_once(
 ) -> None:
     out = tmp_path / "synthetic.parquet"
     args = ["synth", str(customers), "-o", str(out), "--epsilon", "1", "--bounds", "age=18:80"]
-    result = runner.invoke(app, [*args, "--json", "--request-id", "s1"])
+    result = runner.invoke(app, [*args, "--json", "--request-id", "s1", "--report"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
+    assert set(summary["report"]["marginal_error"]) == {"1-way", "2-way", "3-way"}
+    assert 0 < summary["report"]["marginal_error"]["3-way"] < 1
     assert summary["dataset"] == "customers"
     assert summary["dropped"] == {"email": "direct identifier (scan: email)"}
     table = read_table(out)

@@ -19,7 +19,7 @@ from shopveil.dp import Ledger
 from shopveil.errors import ParameterError, PrivacyError, SchemaError
 from shopveil.policy import parse_policy
 from shopveil.store import Store
-from shopveil.synth import SynthOptions, identifier_columns, synthesize
+from shopveil.synth import SynthOptions, compare_tables, identifier_columns, synthesize
 
 
 def _shop(rows: int = 2000, seed: int = 0) -> pa.Table:
@@ -164,3 +164,17 @@ def test_pairs_too_large_to_tabulate_leave_a_forest_whose_columns_are_all_drawn(
         drawn = result.table.column(column).drop_null().to_pylist()
         shares = [drawn.count(v) / len(drawn) for v in ("v0", "v1", "v2")]
         assert len(drawn) > 2000 and min(shares) > 0.2  # each drawn, not left at code 0
+
+
+def test_the_report_is_zero_for_the_real_table_and_sees_lost_dependencies() -> None:
+    shop = _shop(1000).drop_columns(["customer_id", "email"])
+    same = compare_tables(shop, shop, bounds={"age": (18, 90)}, rng=np.random.default_rng(0))
+    assert same.marginal_error == {1: 0.0, 2: 0.0, 3: 0.0}
+    assert same.closest_record["exact_copies"] == 1.0
+    data = np.random.default_rng(1)  # data only: each column shuffled on its own
+    shuffled = pa.table(
+        {c: shop[c].take(pa.array(data.permutation(1000))) for c in shop.column_names}
+    )
+    apart = compare_tables(shop, shuffled, bounds={"age": (18, 90)}, rng=np.random.default_rng(0))
+    assert apart.marginal_error[1] == 0.0  # the same values...
+    assert apart.marginal_error[2] > 0.1  # ...without country → tier

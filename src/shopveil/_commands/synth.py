@@ -71,6 +71,14 @@ def synth(
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Retry-safe id: charged once.")
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also print 1-, 2- and 3-way marginal errors and the distance to the closest "
+            "real record (computed from the real data: for the data owner, not to publish).",
+        ),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object, no progress bar.")
     ] = False,
@@ -98,6 +106,12 @@ def synth(
         result = _run(workspace, table, options, dataset, unit, request_id, loaded, json_output)
     write_table(result.table, output)
     summary = {"output": str(output), "dataset": dataset, **result.summary()}
+    if report:
+        from shopveil.synth import compare_tables
+
+        summary["report"] = compare_tables(
+            table.select(list(result.columns)), result.table, bounds=parsed, bins=bins
+        ).to_dict()
     if json_output:
         print(json.dumps(summary))
         return
@@ -110,8 +124,19 @@ def synth(
     )
     for name, why in result.dropped.items():
         console.print(f"  left out {name}: {why}", highlight=False, markup=False, soft_wrap=True)
-    tree = ", ".join(f"{a}-{b}" for a, b in result.edges) or "none (one column)"
+    tree = ", ".join(f"{a}-{b}" for a, b in result.edges) or "none"
     console.print(f"  2-way marginals: {tree}", highlight=False, markup=False, soft_wrap=True)
+    if report:
+        shown = summary["report"]
+        assert isinstance(shown, dict)
+        errors = ", ".join(f"{k} {v}" for k, v in shown["marginal_error"].items())
+        close = ", ".join(f"{k} {v}" for k, v in shown["closest_record"].items())
+        for line in (
+            f"  mean total variation distance of marginals: {errors}",
+            f"  closest real record (columns that differ): {close}",
+            f"  ({shown['note']})",
+        ):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _method(name: str) -> SynthMethod:

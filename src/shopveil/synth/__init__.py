@@ -9,12 +9,14 @@ values without a public domain are kept only when their noisy counts clear a thr
 :func:`identifier_columns` says which columns are left out and why.
 :func:`synthesize_linked` does the same for a chain of linked tables (customers → orders
 → order lines) under one budget: foreign keys that join, rows per parent drawn from a
-released histogram.
+released histogram. :func:`compare_tables` measures a synthetic table against the real
+one (marginal errors, distance to the closest record) for the data owner; it is not private.
 """
 
 from shopveil.synth._api import STEPS, identifier_columns, synthesize
 from shopveil.synth._linked import Child, LinkedSynthetic, synthesize_linked
 from shopveil.synth._options import Synthetic, SynthMethod, SynthOptions
+from shopveil.synth._report import SynthReport, compare_tables
 
 __all__ = [
     "STEPS",
@@ -22,7 +24,9 @@ __all__ = [
     "LinkedSynthetic",
     "SynthMethod",
     "SynthOptions",
+    "SynthReport",
     "Synthetic",
+    "compare_tables",
     "identifier_columns",
     "synthesize",
     "synthesize_linked",
