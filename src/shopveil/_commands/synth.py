@@ -100,7 +100,8 @@ def synth(
     loaded = _policy(policy, purpose)
     if not source.is_file():
         raise SourceError(f"{source}: no such file; give a CSV or Parquet file")
-    table = _typed(read_table(source), parsed)
+    public = {**(loaded.dp.bounds if loaded is not None else {}), **parsed}
+    table = _typed(read_table(source), public)
     with open_default() as workspace:
         dataset, unit = _account(workspace, source, table, privacy_unit, loaded)
         result = _run(workspace, table, options, dataset, unit, request_id, loaded, json_output)
@@ -110,7 +111,7 @@ def synth(
         from shopveil.synth import compare_tables
 
         summary["report"] = compare_tables(
-            table.select(list(result.columns)), result.table, bounds=parsed, bins=bins
+            table.select(list(result.columns)), result.table, bounds=public, bins=bins
         ).to_dict()
     if json_output:
         print(json.dumps(summary))
