@@ -10,6 +10,8 @@ import pyarrow.compute as pc
 import pytest
 from _noise import seeded
 from _people import PEOPLE_KEY
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.units import PerCustomer
@@ -74,3 +76,42 @@ def test_a_child_column_that_does_not_exist_is_refused(shop: dict[str, pa.Table]
         Child(shop["orders"], "customer_id", "order_id", 0)
     with pytest.raises(SchemaError, match="'client' is not in the child table"):
         Child(shop["orders"], "client")
+
+
+# Each example fits three small models; the scratch ledger has room for all of them.
+@settings(max_examples=10, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    orders_of=st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    lines=st.integers(1, 4),
+    cap=st.integers(1, 3),
+)
+def test_every_synthetic_foreign_key_resolves(
+    scratch_ledger: Ledger, orders_of: list[int], lines: int, cap: int
+) -> None:
+    people = len(orders_of)
+    customers = pa.table({"cid": [f"c{i}" for i in range(people)], "tier": ["a"] * people})
+    order_rows = [(f"o{i}-{k}", f"c{i}") for i, n in enumerate(orders_of) for k in range(n)]
+    orders = pa.table(
+        {
+            "oid": pa.array([o for o, _ in order_rows], pa.string()),
+            "cid": pa.array([c for _, c in order_rows], pa.string()),
+            "x": pa.array(["u"] * len(order_rows), pa.string()),
+        }
+    )
+    line_oids = [o for o, _ in order_rows for _ in range(lines)]
+    items = pa.table(
+        {"oid": pa.array(line_oids, pa.string()), "qty": pa.array([1] * len(line_oids), pa.int64())}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = synthesize_linked(
+            customers, "cid",
+            [Child(orders, "cid", "oid", cap), Child(items, "oid", None, cap)],
+            SynthOptions(epsilon=2.0, bounds={"qty": (0, 5)}),
+            ledger=scratch_ledger, dataset="p",
+        )  # fmt: skip
+    c, o, li = result.tables
+    assert pc.all(pc.is_in(o["cid"], value_set=c["cid"])).as_py() in (True, None)
+    assert pc.all(pc.is_in(li["oid"], value_set=o["oid"])).as_py() in (True, None)
+    per_customer = pc.value_counts(o["cid"]).field("counts").to_pylist()
+    assert max(per_customer, default=0) <= cap
