@@ -43,6 +43,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "dp",
         "Answer an aggregate SQL query with differential privacy, charged to the ledger.",
     ),
+    "synth": (
+        "synth",
+        "Draw a DP synthetic copy of a table (MST), charged once to the privacy ledger.",
+    ),
     "assess": (
         "anonymity",
         "Print k, l, t and the re-identification risks, then a verdict against the gates.",

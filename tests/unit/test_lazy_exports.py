@@ -146,13 +146,14 @@ def test_extras_table_matches_pyproject() -> None:
 
 def test_every_import_of_an_extras_package_is_guarded() -> None:
     """Outside ``TYPE_CHECKING``, an optional package is imported only under
-    ``with from_extra(...)``, or in ``shopveil.learn``, whose ``__init__`` checks scipy first,
+    ``with from_extra(...)``, or in ``shopveil.learn`` and ``shopveil.attacks``, whose
+    ``__init__`` checks scipy first,
     or in ``shopveil.service``, whose ``__init__`` checks fastapi first."""
     optional = {p: extra for extra, packages in EXTRAS.items() for p in packages}
     unguarded = []
     for path in sorted((SRC / "shopveil").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        in_learn = path.parent.name == "learn" and path.name != "__init__.py"
+        in_learn = path.parent.name in ("learn", "attacks") and path.name != "__init__.py"
         in_service = path.parent.name == "service" and path.name != "__init__.py"
         for node, guard in _walk(tree, None):
             if isinstance(node, ast.Import):
