@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from shopveil.vision import FaceRedaction
-    from shopveil.vision._video import Progress
 
 __all__ = ["register"]
 
@@ -73,7 +72,7 @@ def redact_image(
 
 
 @contextmanager
-def _frame_progress(enabled: bool) -> Iterator[Progress]:
+def _frame_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
