@@ -39,6 +39,7 @@ from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_als import DPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase
+from shopveil.learn._dp_eigen import DPEigen
 from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import PrivateTraining, make_private
 from shopveil.learn._dpsgd_budget import DPSGDAccountant, DPSGDConfig
@@ -94,6 +95,7 @@ __all__ = [
     "CustomerModel",
     "CustomerModelConfig",
     "DPCoPurchase",
+    "DPEigen",
     "DPKMeansConfig",
     "DPPopularity",
     "DPSGDAccountant",

@@ -32,6 +32,7 @@ from shopveil.learn._baselines import (
 from shopveil.learn._charging import CUSTOMER
 from shopveil.learn._dp_als import DPALS, FittedDPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase, FittedCoPurchase
+from shopveil.learn._dp_eigen import DPEigen, FittedDPEigen
 from shopveil.learn._dp_mf import DPMF, FittedDPMF
 from shopveil.learn._interactions import Interactions
 from shopveil.learn._itemknn import ItemKNN, ItemKNNModel
@@ -96,6 +97,10 @@ def _dp_als(epsilon: float, options: Options) -> DPALS:
     return DPALS(ApproxDP(epsilon, DELTA), **{**options, "rank": rank})
 
 
+def _dp_eigen(epsilon: float, options: Options) -> DPEigen:
+    return DPEigen(ApproxDP(epsilon, DELTA), **options)
+
+
 def _dp_mf(epsilon: float, options: Options) -> DPMF:
     return DPMF(ApproxDP(epsilon, DELTA), **options)
 
@@ -112,6 +117,7 @@ MODELS: dict[str, ModelEntry] = {
     "dp-als": ModelEntry(_dp_als, PRIVATE, "private ALS, user-side (after Chien et al. 2021)"),  # type: ignore[arg-type]
     "dp-mf": ModelEntry(_dp_mf, PRIVATE, "DP-SGD factorization (Opacus) + DP popularity"),  # type: ignore[arg-type]
     "dp-cobuy": ModelEntry(_dp_cobuy, EITHER, "DP co-purchase + public catalogue text"),
+    "dp-eigen": ModelEntry(_dp_eigen, PRIVATE, "DP Gram matrix (Analyze Gauss), eigenspace"),  # type: ignore[arg-type]
 }
 
 
@@ -209,6 +215,16 @@ def _dp_mf_model(file: ModelFile) -> FittedDPMF:
     return FittedDPMF(a["kept"], a["item_in"], a["item_out"], a["item_bias"], privacy=budget)
 
 
+def _dp_eigen_model(file: ModelFile) -> FittedDPEigen:
+    budget = file.privacy.budget
+    if not isinstance(budget, ApproxDP):
+        raise ParameterError(f"a dp-eigen model file must hold an (ε, δ) budget, got {budget}")
+    names = {f.name for f in dataclasses.fields(DPEigen)} - {"budget"}
+    options: dict[str, Any] = {k: v for k, v in file.privacy.params.items() if k in names}
+    config = DPEigen(budget, **options)
+    return FittedDPEigen.from_arrays(config, file.arrays, float(file.config["noise_edge"]))
+
+
 # One line per saved kind (a fitted model's ``name``).
 LOADERS: dict[str, Callable[[ModelFile], FittedRecommender]] = {
     "popularity": _popularity,
@@ -219,6 +235,7 @@ LOADERS: dict[str, Callable[[ModelFile], FittedRecommender]] = {
     "dp-als": _dp_als_model,
     "dp-mf": _dp_mf_model,
     "dp-cobuy": _dp_cobuy_model,
+    "dp-eigen": _dp_eigen_model,
 }
 
 
