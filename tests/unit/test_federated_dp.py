@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit._noise import MIN_DRAWS, REL_TOL
 
 from shopveil._core.budgets import ApproxDP
 from shopveil.dp.hazmat import DEFAULT_ORDERS, rdp_to_approx_dp
@@ -24,7 +25,6 @@ from shopveil.federated._dp import (
     to_grid,
 )
 from shopveil.federated._server import _dp_step
-from tests.unit._noise import MIN_DRAWS, REL_TOL
 
 
 def _epsilon(z: float, rounds: int, adaptive: bool, delta: float) -> float:
