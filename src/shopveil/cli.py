@@ -89,6 +89,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Retention: delete what ShopVeil's store keeps past the policy's periods.",
     ),
     "access": ("service", "API keys for the service: each names a role of the policy."),
+    "fl": ("fl", "Federated learning on Flower: train where the customers' data is."),
 }
 
 
