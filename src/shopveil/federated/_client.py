@@ -171,7 +171,8 @@ def message_round(config: Any) -> int:
 
 
 def _array(value: np.ndarray) -> Any:
-    from flwr.app import Array
+    with from_extra("fl"):
+        from flwr.app import Array
 
     return Array(np.ascontiguousarray(value))
 

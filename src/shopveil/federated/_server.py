@@ -143,14 +143,16 @@ def _ask(
     rnd: int,
     timeout: float | None,
 ) -> dict[int, Any]:
-    from flwr.app import Message
+    with from_extra("fl"):
+        from flwr.app import Message
 
     messages = [Message(content(n), n, kind, group_id=str(rnd)) for n in nodes]
     return {r.metadata.src_node_id: r for r in grid.send_and_receive(messages, timeout=timeout)}
 
 
 def _content(arrays: dict[str, np.ndarray], config: dict[str, Any] | None = None) -> Any:
-    from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
+    with from_extra("fl"):
+        from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
 
     record = RecordDict(
         {"arrays": ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in arrays.items()})}
