@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import warnings
-from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("flwr", reason="the fl extra (Flower) is not installed")
@@ -19,35 +16,15 @@ with warnings.catch_warnings():
 
     from shopveil.cli import app
 
+from tests.system._retail_files import write_retail
+
 runner = CliRunner()
 CONTRACT = {"auc", "central_auc", "rounds", "bytes_per_round"}
 
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """240 customers in 3 countries buying from 2010-12 to 2011-09; half stop in June."""
-    rng = np.random.default_rng(11)
-    path = tmp_path_factory.mktemp("fl") / "retail.csv"
-    start = datetime(2010, 12, 1, 9)
-    with path.open("w", newline="") as handle:
-        out = csv.writer(handle)
-        out.writerow(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
-                      "UnitPrice", "CustomerID", "Country"])  # fmt: skip
-        invoice = 540000
-        for c in range(240):
-            country = ("United Kingdom", "Germany", "France")[c % 7 % 3]
-            churns = rng.random() < 0.5
-            last = 200 if churns else 300
-            days = np.sort(rng.uniform(0 if churns else 60, last, rng.integers(2, 12)))
-            for day in days:
-                invoice += 1
-                when = start + timedelta(days=float(day))
-                for _ in range(rng.integers(1, 4)):
-                    item, quantity = f"8{rng.integers(1000, 1100)}", int(rng.integers(1, 12))
-                    price, stamp = f"{rng.uniform(0.5, 9):.2f}", f"{when:%Y-%m-%d %H:%M:%S}"
-                    out.writerow([invoice, item, "ITEM", quantity, stamp, price, f"{13000 + c}.0",
-                                  country])  # fmt: skip
-    return path
+    return write_retail(tmp_path_factory.mktemp("fl") / "retail.csv", 240, seed=11)
 
 
 def test_simulate_prints_one_json_object(retail: Path) -> None:
