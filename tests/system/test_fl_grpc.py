@@ -46,6 +46,16 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait()
 
 
+def _wait_for(port: int, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"the SuperLink did not listen on {port} within {seconds} s")
+
+
 def _start(command: list[object], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A background process whose output goes to ``log``."""
     handle = log.open("wb")
@@ -109,6 +119,7 @@ insecure = true
          "--database", tmp_path / "link.db"],
         env, tmp_path / "superlink.log",
     ))  # fmt: skip
+    _wait_for(link)  # SuperNodes that find no SuperLink back off for up to 30 s
     for i in range(NODES):
         data = write_retail(tmp_path / f"store{i}.csv", 60, seed=i, first_id=13000 + 1000 * i)
         processes.append(_start(
@@ -116,7 +127,6 @@ insecure = true
              "--port", str(_port()), "--node-config", f'data="{data}"'],
             env, tmp_path / f"node{i}.log",
         ))  # fmt: skip
-    time.sleep(3)
     submitted = subprocess.run(
         [BIN / "flwr", "run", str(app), "loopback", "--stream"],
         env=env, capture_output=True, timeout=400, check=False,
