@@ -101,9 +101,6 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
         weights = arrays(message)["weights"]
         index = rows(context)
         x, y = data.x[index].astype(np.float64), data.y[index].astype(np.float64)
-        keep = arrays(message).get("keep")
-        if keep is not None:  # customers who could not afford the run are left out
-            x, y = x[keep[index]], y[keep[index]]
         training = LocalTraining(
             epochs=int(config["epochs"]), batch_size=int(config["batch-size"]),
             learning_rate=float(config["learning-rate"]), mu=float(config["mu"]),

@@ -214,15 +214,10 @@ def train_on_grid(
     dim: int,
     run: FederatedRun,
     *,
-    keep: np.ndarray | None = None,
     rng: Rng = None,
     on_round: Callable[[RoundReport], None] | None = None,
 ) -> tuple[np.ndarray, list[RoundReport]]:
-    """Train the churn model over the grid's nodes; the final weights and one report per round.
-
-    ``keep`` (one bool per customer of the data) leaves out the customers the ledger
-    refused.
-    """
+    """Train the churn model over the grid's nodes; the final weights and one report per round."""
     with from_extra("fl"):
         import flwr  # noqa: F401
 
@@ -240,7 +235,7 @@ def train_on_grid(
         if run.secure_aggregation:
             joined, keys, threshold = _secure_setup(grid, nodes, rnd, run)
         config = _config(run, rnd, clip)
-        sent = {"weights": weights} | ({"keep": keep} if keep is not None else {})
+        sent = {"weights": weights}
         replies = _ask(
             grid, joined, "train", functools.partial(_same, sent, config), rnd, run.timeout
         )

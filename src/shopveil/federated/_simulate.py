@@ -94,7 +94,6 @@ def simulate(
     (default: the honest :func:`~shopveil.federated._client.client_app`).
     """
     shards = partition(data, how, clients=clients)
-    keep = None
     dp = run.dp
     if dp is not None:
         if ledger is None or not dataset or not request_id:
@@ -106,8 +105,9 @@ def simulate(
             ledger, request_id, dataset, unit, dp.budget,
             [data.customers[i] for i in training], what="churn model, federated DP-FedAvg",
         )  # fmt: skip
-        keep = np.zeros(len(data.customers), dtype=bool)
-        keep[training[kept]] = True
+        # Those who could not afford the run leave their client's shard before round 1.
+        left_out = set(training[~kept].tolist())
+        shards = [np.array([i for i in s if i not in left_out], dtype=np.int64) for s in shards]
     if apps is None:
         app = client_app(data, shards, seed=seed)
         built: list[object] = [app] * len(shards)
@@ -119,7 +119,7 @@ def simulate(
     rng = None if seed is None else np.random.default_rng(seed)
     start = time.perf_counter()
     budget = run.dp.budget if run.dp is not None else None
-    weights, reports = train_on_grid(grid, data.dim, run, keep=keep, rng=rng, on_round=on_round)
+    weights, reports = train_on_grid(grid, data.dim, run, rng=rng, on_round=on_round)
     seconds = (time.perf_counter() - start) / run.rounds
     test = ~data.train
     return SimulationResult(
