@@ -54,3 +54,11 @@ def test_bad_input_is_one_line_and_exit_2(retail: Path, args: list[str], named: 
     assert result.exit_code == 2
     assert named in result.output
     assert result.stdout.count("\n") <= 1
+
+
+def test_a_file_without_the_label_window_is_refused() -> None:
+    """The Online Retail sample ends in December 2010: every customer churns."""
+    path = Path(__file__).resolve().parents[1] / "data" / "online_retail_sample.csv"
+    result = runner.invoke(app, ["fl", "simulate", "--data", str(path), "--json"])
+    assert result.exit_code == 2
+    assert "nothing to learn" in result.output

@@ -86,6 +86,12 @@ def churn_data(
             "federated churn needs at least 10 (use the Online Retail file)"
         )
     y = churn_labels(table, as_of=AS_OF, horizon=HORIZON, customers=features.customers)
+    if np.all(y == y[0]):
+        raise ParameterError(
+            f"--data: every customer active before {AS_OF:%Y-%m-%d} "
+            f"{'churns' if y[0] else 'buys again'} in the next {HORIZON.days} days, so there "
+            f"is nothing to learn; the file must run to {AS_OF + HORIZON:%Y-%m-%d}"
+        )
     frame = pl.from_arrow(table.select(["CustomerID", "Country"]))
     assert isinstance(frame, pl.DataFrame)
     first = frame.drop_nulls("CustomerID").group_by("CustomerID").agg(pl.col("Country").first())
