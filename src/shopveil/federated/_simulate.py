@@ -43,6 +43,7 @@ class SimulationResult:
     noise_multiplier: float | None
     rejected: int
     weights: np.ndarray
+    per_country_auc: dict[str, float]
 
     def as_dict(self) -> dict[str, object]:
         """The JSON the CLI prints."""
@@ -53,6 +54,7 @@ class SimulationResult:
             "seconds_per_round": round(self.seconds_per_round, 4),
             "epsilon": self.epsilon, "delta": self.delta,
             "noise_multiplier": self.noise_multiplier, "rejected_updates": self.rejected,
+            "per_country_auc": {k: round(v, 4) for k, v in self.per_country_auc.items()},
         }  # fmt: skip
 
 
@@ -122,8 +124,9 @@ def simulate(
     weights, reports = train_on_grid(grid, data.dim, run, rng=rng, on_round=on_round)
     seconds = (time.perf_counter() - start) / run.rounds
     test = ~data.train
+    scores = predict(weights, data.x.astype(np.float64))
     return SimulationResult(
-        auc=auc(predict(weights, data.x[test].astype(np.float64)), data.y[test]),
+        auc=auc(scores[test], data.y[test]),
         central_auc=central_auc(data, seed=seed),
         rounds=run.rounds,
         clients=len(shards),
@@ -134,4 +137,17 @@ def simulate(
         noise_multiplier=run.noise if budget is not None else None,
         rejected=sum(r.rejected for r in reports),
         weights=weights,
+        per_country_auc=_per_country(data, scores),
     )
+
+
+def _per_country(data: ChurnData, scores: np.ndarray, smallest: int = 30) -> dict[str, float]:
+    """Held-out AUC per country with at least ``smallest`` test customers of both classes."""
+    country = np.array(data.country)
+    out = {}
+    for name in sorted(set(country[~data.train].tolist())):
+        rows = (~data.train) & (country == name)
+        labels = data.y[rows]
+        if rows.sum() >= smallest and 0 < labels.sum() < rows.sum():
+            out[name] = auc(scores[rows], labels)
+    return out
