@@ -12,9 +12,10 @@ from shopveil.federated._secagg import MaskingClient, prg, reconstruct, share, u
 def _round(n: int, threshold: int) -> tuple[dict[int, MaskingClient], dict[int, bytes]]:
     clients = {i: MaskingClient(i) for i in range(1, n + 1)}
     keys = {i: c.public_key() for i, c in clients.items()}
-    for owner, client in clients.items():
-        for holder, pair in client.make_shares(keys, threshold).items():
-            clients[holder].keep_shares(owner, pair)
+    sealed = {owner: client.make_shares(keys, threshold) for owner, client in clients.items()}
+    for owner, boxes in sealed.items():
+        for holder, box in boxes.items():
+            clients[holder].keep_shares(owner, box)
     return clients, keys
 
 
@@ -78,6 +79,25 @@ def test_the_attack_of_asking_for_both_shares_is_refused() -> None:
     clients[3].reveal({2}, set())
     with pytest.raises(PrivacyError, match="revealed before"):
         clients[3].reveal(set(), {2})
+
+
+def test_the_server_cannot_open_the_shares_it_routes() -> None:
+    """What the server relays in step 2 is sealed to its holder: the share bytes do not
+    appear in it, and a box opened by anyone but its holder (or altered) is refused."""
+    clients, keys = _round(4, 3)
+    boxes = clients[1].make_shares(keys, 3)
+    for holder, box in boxes.items():
+        key_share, seed_share = clients[holder]._held[1]
+        assert key_share.to_bytes(66, "big")[-16:] not in box
+        assert seed_share.to_bytes(66, "big")[-16:] not in box
+    from cryptography.exceptions import InvalidTag
+
+    with pytest.raises(InvalidTag):
+        clients[3].keep_shares(1, boxes[2])  # not its box
+    tampered = bytearray(boxes[2])
+    tampered[20] ^= 1
+    with pytest.raises(InvalidTag):
+        clients[2].keep_shares(1, bytes(tampered))
 
 
 def test_fewer_shares_than_the_threshold_reveal_nothing() -> None:

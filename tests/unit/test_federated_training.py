@@ -55,7 +55,9 @@ def test_fedavg_and_fedprox_by_country_match_the_central_model(mu: float) -> Non
     run = FederatedRun(rounds=15, training=LocalTraining(mu=mu))
     result = simulate(DATA, run, how=Partition.COUNTRY, seed=1)
     assert result.clients == 6
-    assert "United Kingdom" in result.per_country_auc  # per-client metrics, where enough test customers
+    assert (
+        "United Kingdom" in result.per_country_auc
+    )  # per-client metrics, where enough test customers
     assert result.central_auc > 0.7
     assert result.auc > result.central_auc - 0.02
     assert result.bytes_per_round == 6 * 10 * 8  # six clients, ten float64 weights

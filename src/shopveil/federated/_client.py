@@ -24,9 +24,12 @@ from shopveil.federated._compress import Compression, Compressor, compress
 from shopveil.federated._data import ChurnData
 from shopveil.federated._dp import clip_rows, to_grid
 from shopveil.federated._model import LocalTraining, local_update, per_customer_updates
-from shopveil.federated._secagg import MaskingClient
+from shopveil.federated._secagg import SEALED, MaskingClient
 
-__all__ = ["PLAIN_GRID", "client_app", "decode_keys", "encode_keys", "pack_rows", "unpack_rows"]
+__all__ = [
+    "PLAIN_GRID", "client_app", "decode_keys", "encode_keys", "pack_rows", "pack_sealed",
+    "unpack_rows", "unpack_sealed",
+]  # fmt: skip
 
 PLAIN_GRID = 1e-7
 """Fixed-point step of plain (non-DP) updates under secure aggregation."""
@@ -38,8 +41,7 @@ _LIMB = 66  # bytes of one Shamir share (below 2^521)
 def pack_rows(rows: Sequence[tuple[int, ...]]) -> np.ndarray:
     """``(id, share, ...)`` tuples as one uint8 array: 8 bytes of id, 66 per share."""
     data = b"".join(
-        r[0].to_bytes(8, "little", signed=True) + b"".join(v.to_bytes(_LIMB, "big") for v in r[1:])
-        for r in rows
+        r[0].to_bytes(8, "little") + b"".join(v.to_bytes(_LIMB, "big") for v in r[1:]) for r in rows
     )
     return np.frombuffer(data, dtype=np.uint8).copy()
 
@@ -54,13 +56,27 @@ def unpack_rows(array: np.ndarray, values: int = 1) -> list[tuple[int, ...]]:
         shares = (
             int.from_bytes(row[8 + _LIMB * k : 8 + _LIMB * (k + 1)], "big") for k in range(values)
         )
-        out.append((int.from_bytes(row[:8], "little", signed=True), *shares))
+        out.append((int.from_bytes(row[:8], "little"), *shares))
     return out
+
+
+def pack_sealed(sealed: dict[int, bytes]) -> np.ndarray:
+    """Sealed shares by client id as one uint8 array: 8 bytes of id, then the box."""
+    data = b"".join(i.to_bytes(8, "little") + box for i, box in sealed.items())
+    return np.frombuffer(data, dtype=np.uint8).copy()
+
+
+def unpack_sealed(array: np.ndarray) -> dict[int, bytes]:
+    """The inverse of :func:`pack_sealed`."""
+    raw = np.asarray(array, dtype=np.uint8).tobytes()
+    width = 8 + SEALED
+    rows = (raw[k : k + width] for k in range(0, len(raw), width))
+    return {int.from_bytes(r[:8], "little"): r[8:] for r in rows}
 
 
 def encode_keys(keys: dict[int, bytes]) -> np.ndarray:
     """Public keys as one ``(n, 40)`` uint8 array: 8 bytes of id, then the 32-byte key."""
-    ids = np.array(sorted(keys), dtype=np.int64)
+    ids = np.array(sorted(keys), dtype=np.uint64)  # Flower node ids use all 64 bits
     raw = np.frombuffer(b"".join(keys[i] for i in ids), dtype=np.uint8).reshape(-1, 32)
     return np.concatenate([ids.view(np.uint8).reshape(-1, 8), raw], axis=1)
 
@@ -68,7 +84,7 @@ def encode_keys(keys: dict[int, bytes]) -> np.ndarray:
 def decode_keys(array: np.ndarray) -> dict[int, bytes]:
     """The inverse of :func:`encode_keys`."""
     rows = np.asarray(array, dtype=np.uint8).reshape(-1, 40)
-    ids = rows[:, :8].copy().view(np.int64).reshape(-1)
+    ids = rows[:, :8].copy().view(np.uint64).reshape(-1)
     return {int(i): rows[k, 8:].tobytes() for k, i in enumerate(ids)}
 
 
@@ -142,13 +158,13 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
         config = message.content.config_records["config"]
         session = sessions[context.node_id]
         made = session.make_shares(decode_keys(arrays(message)["keys"]), int(config["threshold"]))
-        return reply(message, {"shares": pack_rows([(h, a, b) for h, (a, b) in made.items()])})
+        return reply(message, {"shares": pack_sealed(made)})
 
     @app.query("hold")
     def hold(message: Message, context: Context) -> Message:
         session = sessions[context.node_id]
-        for owner, key_share, seed_share in unpack_rows(arrays(message)["held"], 2):
-            session.keep_shares(owner, (key_share, seed_share))
+        for owner, sealed in unpack_sealed(arrays(message)["held"]).items():
+            session.keep_shares(owner, sealed)
         return reply(message, {"ok": np.ones(1, dtype=np.uint8)})
 
     @app.query("reveal")

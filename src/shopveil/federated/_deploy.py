@@ -8,6 +8,10 @@ AUC. The Flower App that names them (``[tool.flwr.app.components]``) is
 ``serverapp = "shopveil.federated._deploy:server"`` and
 ``clientapp = "shopveil.federated._deploy:client"``; its run config keys are
 ``rounds``, ``min-nodes``, ``timeout`` and ``output`` (a JSON file for the result).
+
+Plain FedAvg only: a secure-aggregation session and a compression residual live in the
+ClientApp's memory between messages, and a SuperNode starts a fresh ClientApp process
+per message; keeping them in ``Context.state`` instead is not done yet.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ clients collude with it. One round:
 1. **Keys.** Client ``i`` makes an X25519 key pair and a random 32-byte self-mask seed
    ``b_i``, and publishes its public key.
 2. **Shares.** It splits its private key and ``b_i`` into Shamir shares (threshold
-   ``t``) over GF(2⁵²¹ − 1), one pair per peer (in a deployment each pair is encrypted
-   to its peer under their shared key; here the server only routes them).
+   ``t``) over GF(2⁵²¹ − 1), one pair per peer, each pair encrypted to its peer with
+   AES-256-GCM under ``HKDF(X25519(sk_i, pk_j))`` (another label than the masks'): the
+   server routes them and cannot read them.
 3. **Masked input.** ``y_i = x_i + PRG(b_i) + Σ_{j>i} PRG(s_ij) − Σ_{j<i} PRG(s_ij)``
    with ``s_ij = HKDF(X25519(sk_i, pk_j))``; PRG is AES-256-CTR. Clients may drop
    out before sending it.
@@ -27,11 +28,12 @@ import numpy as np
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shopveil.errors import ParameterError, PrivacyError
 
-__all__ = ["MaskingClient", "reconstruct", "share", "unmask_sum"]
+__all__ = ["SEALED", "MaskingClient", "reconstruct", "share", "unmask_sum"]
 
 PRIME = 2**521 - 1
 """The Shamir field: a Mersenne prime above every 32-byte secret."""
@@ -71,9 +73,15 @@ def prg(seed: bytes, size: int) -> np.ndarray:
     return np.frombuffer(encryptor.update(b"\0" * (8 * size)), dtype=np.uint64).copy()
 
 
-def _pair_seed(private: X25519PrivateKey, public: bytes) -> bytes:
+def _pair_seed(private: X25519PrivateKey, public: bytes, info: bytes = b"mask") -> bytes:
     secret = private.exchange(X25519PublicKey.from_public_bytes(public))
-    return HKDF(hashes.SHA256(), 32, salt=None, info=b"shopveil secagg mask").derive(secret)
+    label = b"shopveil secagg " + info
+    return HKDF(hashes.SHA256(), 32, salt=None, info=label).derive(secret)
+
+
+_SHARE = 66  # bytes of one Shamir share (below 2^521)
+SEALED = 12 + 2 * _SHARE + 16
+"""Bytes of one sealed pair of shares: nonce, two shares, GCM tag."""
 
 
 @dataclass(eq=False)
@@ -93,8 +101,9 @@ class MaskingClient:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
 
-    def make_shares(self, keys: dict[int, bytes], threshold: int) -> dict[int, tuple[int, int]]:
-        """Step 2: for each peer, its shares of this client's (private key, self seed)."""
+    def make_shares(self, keys: dict[int, bytes], threshold: int) -> dict[int, bytes]:
+        """Step 2: for each peer, its shares of this client's (private key, self seed),
+        sealed so that only that peer can open them."""
         self._peers = dict(keys)
         raw = self._key.private_bytes(
             serialization.Encoding.Raw,
@@ -106,11 +115,30 @@ class MaskingClient:
             share(raw, holders, threshold),
             share(self._seed, holders, threshold),
         )
-        return {h: (key_shares[h], seed_shares[h]) for h in holders if h != self.cid}
+        sealed = {}
+        for h in holders:
+            if h == self.cid:
+                continue
+            plain = key_shares[h].to_bytes(_SHARE, "big") + seed_shares[h].to_bytes(_SHARE, "big")
+            nonce = secrets.token_bytes(12)
+            box = AESGCM(_pair_seed(self._key, keys[h], b"shares"))
+            sealed[h] = nonce + box.encrypt(nonce, plain, self._aad(self.cid, h))
+        return sealed
 
-    def keep_shares(self, owner: int, pair: tuple[int, int]) -> None:
-        """Step 2, receiving: hold ``owner``'s shares."""
-        self._held[owner] = pair
+    @staticmethod
+    def _aad(owner: int, holder: int) -> bytes:
+        return owner.to_bytes(8, "big") + holder.to_bytes(8, "big")
+
+    def keep_shares(self, owner: int, sealed: bytes) -> None:
+        """Step 2, receiving: open and hold ``owner``'s shares (after :meth:`make_shares`)."""
+        if owner not in self._peers:
+            raise PrivacyError(f"shares from client {owner}, who published no key; refused")
+        box = AESGCM(_pair_seed(self._key, self._peers[owner], b"shares"))
+        plain = box.decrypt(sealed[:12], sealed[12:], self._aad(owner, self.cid))
+        self._held[owner] = (
+            int.from_bytes(plain[:_SHARE], "big"),
+            int.from_bytes(plain[_SHARE:], "big"),
+        )
 
     def masked(self, values: np.ndarray) -> np.ndarray:
         """Step 3: the masked input (integers mod 2⁶⁴)."""

@@ -22,7 +22,13 @@ import numpy as np
 from shopveil._core.extras import from_extra
 from shopveil.dp.hazmat import Rng
 from shopveil.errors import ParameterError, PrivacyError
-from shopveil.federated._client import PLAIN_GRID, encode_keys, pack_rows, unpack_rows
+from shopveil.federated._client import (
+    PLAIN_GRID,
+    encode_keys,
+    pack_sealed,
+    unpack_rows,
+    unpack_sealed,
+)
 from shopveil.federated._compress import Compression, Compressor, decompress, payload_bytes
 from shopveil.federated._dp import (
     KAPPA,
@@ -167,46 +173,91 @@ def _same(arrays: dict[str, np.ndarray], config: dict[str, Any] | None, node: in
     return _content(arrays, config)
 
 
+@dataclass(frozen=True)
+class _Secure:
+    """A secure-aggregation round's public state: client ids (1..n), keys, threshold."""
+
+    cid: dict[int, int]
+    keys: dict[int, bytes]
+    threshold: int
+
+
 def _secure_setup(
     grid: Any, nodes: list[int], rnd: int, run: FederatedRun
-) -> tuple[list[int], dict[int, bytes], int]:
-    keys_replies = _ask(
-        grid, nodes, "query.keys", lambda n: _content({}, {"cid": n}), rnd, run.timeout
+) -> tuple[list[int], _Secure]:
+    """Steps 1 and 2: keys published, sealed shares routed; the nodes that joined."""
+    # Protocol ids are 1..n (Shamir's points), not Flower's 64-bit node ids.
+    cid = {node: k + 1 for k, node in enumerate(sorted(nodes))}
+    replies = _ask(
+        grid, nodes, "query.keys", lambda n: _content({}, {"cid": cid[n]}), rnd, run.timeout
     )
     keys = {}
-    for node, reply in keys_replies.items():
+    for node, reply in replies.items():
         public = _valid(reply, "public", (32,), np.uint8)
         if public is not None:
-            keys[node] = public.tobytes()
-    joined = sorted(keys)
+            keys[cid[node]] = public.tobytes()
+    joined = sorted(n for n in nodes if cid[n] in keys)
     threshold = max(2, math.ceil(run.threshold * len(joined)))
     if len(joined) < threshold:
         raise PrivacyError(f"{len(joined)} clients joined secure aggregation, fewer than 2")
     table = encode_keys(keys)
     shares = _ask(
-        grid,
-        joined,
-        "query.shares",
-        lambda n: _content({"keys": table}, {"threshold": threshold}),
-        rnd,
-        run.timeout,
-    )
-    held: dict[int, list[tuple[int, ...]]] = {n: [] for n in joined}
+        grid, joined, "query.shares",
+        lambda n: _content({"keys": table}, {"threshold": threshold}), rnd, run.timeout,
+    )  # fmt: skip
+    # The server routes each sealed pair of shares to its holder; it cannot open them.
+    held: dict[int, dict[int, bytes]] = {cid[n]: {} for n in joined}
     for owner, reply in shares.items():
         if reply.has_error():
             continue
-        for holder, a, b in unpack_rows(reply.content.array_records["arrays"]["shares"].numpy(), 2):
+        sealed = unpack_sealed(reply.content.array_records["arrays"]["shares"].numpy())
+        for holder, box in sealed.items():
             if holder in held:
-                held[holder].append((owner, a, b))
+                held[holder][cid[owner]] = box
     _ask(
-        grid,
-        joined,
-        "query.hold",
-        lambda n: _content({"held": pack_rows(held[n])}),
-        rnd,
-        run.timeout,
+        grid, joined, "query.hold",
+        lambda n: _content({"held": pack_sealed(held[cid[n]])}), rnd, run.timeout,
+    )  # fmt: skip
+    return joined, _Secure(cid, keys, threshold)
+
+
+def _secure_sum(
+    grid: Any, replies: dict[int, Any], joined: list[int], secure: _Secure, width: int,
+    rnd: int, run: FederatedRun,
+) -> tuple[np.ndarray, int, int]:  # fmt: skip
+    """Steps 3 and 4: the survivors' masked inputs, unmasked; rejected count, uplink bytes."""
+    masked, rejected, uplink = {}, 0, 0
+    for node, reply in replies.items():
+        value = _valid(reply, "masked", (width,), np.uint64)
+        rejected += value is None
+        if value is not None:
+            masked[secure.cid[node]] = value
+            uplink += value.nbytes
+    survived = set(masked)
+    dropped = {secure.cid[n] for n in joined} - survived
+    if dropped:
+        log.warning(
+            "round %s: %s of %s clients dropped out; recovering their masks",
+            rnd, len(dropped), len(joined),
+        )  # fmt: skip
+    lists = {
+        "survived": np.array(sorted(survived), dtype=np.int64),
+        "dropped": np.array(sorted(dropped), dtype=np.int64),
+    }
+    asked = [n for n in joined if secure.cid[n] in survived]
+    answers = _ask(
+        grid, asked, "query.reveal", functools.partial(_same, lists, None), rnd, run.timeout
     )
-    return joined, keys, threshold
+    revealed = {
+        secure.cid[n]: {
+            owner: ("", value)
+            for owner, value in unpack_rows(r.content.array_records["arrays"]["revealed"].numpy())
+        }
+        for n, r in answers.items()
+        if not r.has_error()
+    }
+    total = unmask_sum(masked, secure.keys, revealed, secure.threshold)
+    return total, rejected, uplink
 
 
 def train_on_grid(
@@ -233,7 +284,7 @@ def train_on_grid(
         nodes = list(grid.get_node_ids())
         joined: list[int] = nodes
         if run.secure_aggregation:
-            joined, keys, threshold = _secure_setup(grid, nodes, rnd, run)
+            joined, secure = _secure_setup(grid, nodes, rnd, run)
         config = _config(run, rnd, clip)
         sent = {"weights": weights}
         replies = _ask(
@@ -242,43 +293,8 @@ def train_on_grid(
         rejected = 0
         uplink = 0
         if run.secure_aggregation:
-            masked = {}
-            for node, reply in replies.items():
-                value = _valid(reply, "masked", (width,), np.uint64)
-                rejected += value is None
-                if value is not None:
-                    masked[node] = value
-                    uplink += value.nbytes
-            survived, dropped = set(masked), set(joined) - set(masked)
-            if dropped:
-                log.warning(
-                    "round %s: %s of %s clients dropped out; recovering their masks",
-                    rnd,
-                    len(dropped),
-                    len(joined),
-                )
-            lists = {
-                "survived": np.array(sorted(survived), dtype=np.int64),
-                "dropped": np.array(sorted(dropped), dtype=np.int64),
-            }
-            answers = _ask(
-                grid,
-                sorted(survived),
-                "query.reveal",
-                functools.partial(_same, lists, None),
-                rnd,
-                run.timeout,
-            )
-            revealed = {
-                n: {
-                    o: ("", v)
-                    for o, v in unpack_rows(r.content.array_records["arrays"]["revealed"].numpy())
-                }
-                for n, r in answers.items()
-                if not r.has_error()
-            }
-            total = unmask_sum(masked, keys, revealed, threshold)
-            count = len(masked)
+            total, rejected, uplink = _secure_sum(grid, replies, joined, secure, width, rnd, run)
+            count = len(replies) - rejected
         else:
             parts: list[np.ndarray] = []
             weights_n: list[float] = []
