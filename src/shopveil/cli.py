@@ -105,6 +105,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "attack",
         "Attack ShopVeil's own releases, models and mechanisms: membership, linkage, audits.",
     ),
+    "fl": ("fl", "Federated learning on Flower: train where the customers' data is."),
 }
 
 

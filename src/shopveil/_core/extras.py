@@ -29,6 +29,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "ml": frozenset({"scipy", "sklearn", "torch", "opacus"}),
     "service": frozenset({"fastapi", "uvicorn"}),
     "vision": frozenset({"cv2", "PIL"}),
+    "fl": frozenset({"flwr"}),
 }
 
 

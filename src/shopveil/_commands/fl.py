@@ -1,0 +1,199 @@
+"""``shopveil fl simulate``: federated training of the churn model on Flower, in one process."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from shopveil._commands._common import console, err_console, translate_errors
+from shopveil.errors import ParameterError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from shopveil.federated import (
+        ChurnData,
+        FederatedRun,
+        Partition,
+        RoundReport,
+        SimulationResult,
+    )
+
+__all__ = ["register"]
+
+_HELP = "Federated learning on Flower: train where the customers' data is."
+
+
+def register(app: typer.Typer) -> None:
+    fl_app = typer.Typer(help=_HELP, no_args_is_help=True)
+    fl_app.command("simulate")(simulate)
+    app.add_typer(fl_app, name="fl")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ParameterError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _compression(value: str) -> tuple[str, int, float]:
+    """``none``, ``quantize:BITS`` or ``topk:FRACTION[:BITS]``."""
+    kind, _, rest = value.partition(":")
+    try:
+        if kind == "none" and not rest:
+            return "none", 8, 0.25
+        if kind == "quantize":
+            return "quantize", int(rest or 4), 0.25
+        if kind == "topk":
+            fraction, _, bits = rest.partition(":")
+            return "topk", int(bits or 8), float(fraction or 0.25)
+    except ValueError:
+        pass
+    raise ParameterError(
+        f"--compress {value!r} is not none, quantize:BITS or topk:FRACTION[:BITS]; "
+        "e.g. --compress quantize:4"
+    )
+
+
+@translate_errors
+def simulate(
+    data: Annotated[Path, typer.Option("--data", help="Online Retail CSV (plain or .gz).")],
+    partition: Annotated[
+        str, typer.Option("--partition", help="Clients: one per country, or one per customer.")
+    ] = "country",
+    model: Annotated[str, typer.Option("--model", help="The model to train: churn.")] = "churn",
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Federated rounds.")] = 20,
+    clients: Annotated[
+        int | None,
+        typer.Option(
+            "--clients", min=1, help="At most this many clients (countries: the rest merge)."
+        ),
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="fedavg, or fedprox (proximal term 0.1).")
+    ] = "fedavg",
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option("--dp-epsilon", help="Customer-level DP-FedAvg at this ε per customer."),
+    ] = None,
+    dp_delta: Annotated[float, typer.Option("--dp-delta", help="δ of the DP run.")] = 1e-6,
+    adaptive_clip: Annotated[
+        bool, typer.Option("--adaptive-clip", help="With DP: adapt the clip norm each round.")
+    ] = False,
+    secure_aggregation: Annotated[
+        bool,
+        typer.Option("--secure-aggregation", help="Mask updates: the server sees only the sum."),
+    ] = False,
+    compress: Annotated[
+        str,
+        typer.Option("--compress", help="none, quantize:BITS or topk:FRACTION[:BITS]."),
+    ] = "none",
+    db: Annotated[
+        str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", help="Retry-safe id of a DP run: charged once.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Train the churn model federated, next to the centralized model, and print both AUCs.
+
+    Each client (a country's store, or one customer's device) trains locally through a
+    Flower ClientApp; only updates travel. With --dp-epsilon every customer is charged
+    that ε once on the ledger (customer-level DP-FedAvg); --secure-aggregation masks
+    updates pairwise; --compress shrinks the uplink. Prints auc (federated),
+    central_auc (non-private, same data, same run), rounds and bytes_per_round.
+    """
+    from shopveil._core.budgets import ApproxDP
+    from shopveil.federated import (
+        ClipMode,
+        Compression,
+        Compressor,
+        DPFedAvgConfig,
+        FederatedRun,
+        LocalTraining,
+        Partition,
+        churn_data,
+    )
+    from shopveil.federated import (
+        simulate as run_simulation,
+    )
+    from shopveil.federated._data import load
+
+    _choice("--model", model, ("churn",))
+    how = Partition(_choice("--partition", partition, ("country", "customer")))
+    _choice("--strategy", strategy, ("fedavg", "fedprox"))
+    kind, bits, fraction = _compression(compress)
+    if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
+        raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
+    dp = None
+    if dp_epsilon is not None:
+        mode = ClipMode.ADAPTIVE if adaptive_clip else ClipMode.FIXED
+        dp = DPFedAvgConfig(ApproxDP(dp_epsilon, dp_delta), mode=mode)
+    run = FederatedRun(
+        rounds=rounds,
+        training=LocalTraining(
+            epochs=5 if dp is not None else 1, mu=0.1 if strategy == "fedprox" else 0.0
+        ),
+        dp=dp,
+        secure_aggregation=secure_aggregation,
+        compression=Compression(Compressor(kind), bits, fraction),
+    )
+    table = load(data)
+    task = churn_data(table)
+    progress = _progress(rounds, disable=json_output)
+    with progress:
+        bar = progress.add_task("federated rounds", total=rounds)
+
+        def on_round(report: RoundReport) -> None:
+            progress.advance(bar)
+
+        if dp is None:
+            result = run_simulation(task, run, how=how, clients=clients, on_round=on_round)
+        else:
+            result = _private(task, run, how, clients, data, request_id, db, on_round)
+    out = result.as_dict() | {"partition": how.value, "strategy": strategy, "model": model}
+    if json_output:
+        print(json.dumps(out, allow_nan=False))
+        return
+    for key, value in out.items():
+        console.print(f"{key}: {value}", highlight=False)
+
+
+def _progress(rounds: int, *, disable: bool) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err_console, transient=True,
+        disable=disable or not err_console.is_terminal,
+    )  # fmt: skip
+
+
+def _private(
+    task: ChurnData, run: FederatedRun, how: Partition, clients: int | None, data: Path,
+    request_id: str | None, db: str | None, on_round: Callable[[RoundReport], None],
+) -> SimulationResult:  # fmt: skip
+    from shopveil._commands._fit import dataset_name
+    from shopveil._core.units import PerCustomer
+    from shopveil._workspace import open_workspace
+    from shopveil.federated import simulate as run_simulation
+    from shopveil.learn import CUSTOMER
+
+    workspace = open_workspace(db)
+    try:
+        ledger = workspace.ledger
+        entry = workspace.catalog.resolve(data, lambda unit: ledger.people(task.customers, unit))
+        unit = entry.unit if entry is not None and isinstance(entry.unit, PerCustomer) else CUSTOMER
+        return run_simulation(
+            task, run, how=how, clients=clients, ledger=ledger,
+            dataset=entry.name if entry is not None else dataset_name(data),
+            request_id=request_id or f"fl-{secrets.token_hex(8)}", unit=unit, on_round=on_round,
+        )  # fmt: skip
+    finally:
+        workspace.close()

@@ -1,0 +1,38 @@
+"""Federated learning on Flower: the churn model trained where the customers' data is.
+
+Clients (regional stores, or customers' own devices) train locally and send updates
+only; the server averages them (FedAvg, FedProx). Customer-level DP-FedAvg (fixed or
+adaptive clipping, exact discrete Gaussian noise) is charged to the people ledger once
+per run; secure aggregation masks updates pairwise so the server sees only their sum;
+compression shrinks the uplink. Needs the ``fl`` extra (Flower).
+
+* Data: :func:`churn_data`, :class:`Partition`, :func:`partition`.
+* Runs: :class:`FederatedRun`, :class:`Strategy`, :class:`LocalTraining`,
+  :class:`DPFedAvgConfig`, :class:`ClipMode`, :class:`Compression`,
+  :class:`Compressor`, :func:`simulate`, :func:`train_on_grid`.
+"""
+
+from shopveil.federated._compress import Compression, Compressor
+from shopveil.federated._data import ChurnData, Partition, churn_data, partition
+from shopveil.federated._dp import ClipMode, DPFedAvgConfig
+from shopveil.federated._model import LocalTraining
+from shopveil.federated._server import FederatedRun, RoundReport, Strategy, train_on_grid
+from shopveil.federated._simulate import SimulationResult, simulate
+
+__all__ = [
+    "ChurnData",
+    "ClipMode",
+    "Compression",
+    "Compressor",
+    "DPFedAvgConfig",
+    "FederatedRun",
+    "LocalTraining",
+    "Partition",
+    "RoundReport",
+    "SimulationResult",
+    "Strategy",
+    "churn_data",
+    "partition",
+    "simulate",
+    "train_on_grid",
+]

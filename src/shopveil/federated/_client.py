@@ -1,0 +1,200 @@
+"""The Flower ClientApp: a store, region or device training the churn model on its customers.
+
+A client holds the rows of its shard of :class:`~shopveil.federated._data.ChurnData`
+(``node_config["partition-id"]``). Message types:
+
+* ``train``: plain local training (FedAvg / FedProx) → a compressed update and its
+  example count; or, with ``dp`` set, per-customer updates, clipped and rounded to the
+  grid, summed → an integer ``sum`` plus the count of customers within the clip.
+* ``query.keys`` / ``query.shares`` / ``query.reveal``: the secure-aggregation steps
+  (:mod:`shopveil.federated._secagg`); with ``secagg`` set, ``train`` sends the masked
+  integer vector instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shopveil._core.extras import from_extra
+from shopveil._core.rng import secure_rng
+from shopveil.federated._compress import Compression, Compressor, compress
+from shopveil.federated._data import ChurnData
+from shopveil.federated._dp import clip_rows, to_grid
+from shopveil.federated._model import LocalTraining, local_update, per_customer_updates
+from shopveil.federated._secagg import SEALED, MaskingClient
+
+__all__ = [
+    "PLAIN_GRID", "client_app", "decode_keys", "encode_keys", "pack_rows", "pack_sealed",
+    "unpack_rows", "unpack_sealed",
+]  # fmt: skip
+
+PLAIN_GRID = 1e-7
+"""Fixed-point step of plain (non-DP) updates under secure aggregation."""
+
+
+_LIMB = 66  # bytes of one Shamir share (below 2^521)
+
+
+def pack_rows(rows: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """``(id, share, ...)`` tuples as one uint8 array: 8 bytes of id, 66 per share."""
+    data = b"".join(
+        r[0].to_bytes(8, "little") + b"".join(v.to_bytes(_LIMB, "big") for v in r[1:]) for r in rows
+    )
+    return np.frombuffer(data, dtype=np.uint8).copy()
+
+
+def unpack_rows(array: np.ndarray, values: int = 1) -> list[tuple[int, ...]]:
+    """The inverse of :func:`pack_rows` for rows of ``values`` shares."""
+    raw = np.asarray(array, dtype=np.uint8).tobytes()
+    width = 8 + _LIMB * values
+    out = []
+    for start in range(0, len(raw), width):
+        row = raw[start : start + width]
+        shares = (
+            int.from_bytes(row[8 + _LIMB * k : 8 + _LIMB * (k + 1)], "big") for k in range(values)
+        )
+        out.append((int.from_bytes(row[:8], "little"), *shares))
+    return out
+
+
+def pack_sealed(sealed: dict[int, bytes]) -> np.ndarray:
+    """Sealed shares by client id as one uint8 array: 8 bytes of id, then the box."""
+    data = b"".join(i.to_bytes(8, "little") + box for i, box in sealed.items())
+    return np.frombuffer(data, dtype=np.uint8).copy()
+
+
+def unpack_sealed(array: np.ndarray) -> dict[int, bytes]:
+    """The inverse of :func:`pack_sealed`."""
+    raw = np.asarray(array, dtype=np.uint8).tobytes()
+    width = 8 + SEALED
+    rows = (raw[k : k + width] for k in range(0, len(raw), width))
+    return {int.from_bytes(r[:8], "little"): r[8:] for r in rows}
+
+
+def encode_keys(keys: dict[int, bytes]) -> np.ndarray:
+    """Public keys as one ``(n, 40)`` uint8 array: 8 bytes of id, then the 32-byte key."""
+    ids = np.array(sorted(keys), dtype=np.uint64)  # Flower node ids use all 64 bits
+    raw = np.frombuffer(b"".join(keys[i] for i in ids), dtype=np.uint8).reshape(-1, 32)
+    return np.concatenate([ids.view(np.uint8).reshape(-1, 8), raw], axis=1)
+
+
+def decode_keys(array: np.ndarray) -> dict[int, bytes]:
+    """The inverse of :func:`encode_keys`."""
+    rows = np.asarray(array, dtype=np.uint8).reshape(-1, 40)
+    ids = rows[:, :8].copy().view(np.uint64).reshape(-1)
+    return {int(i): rows[k, 8:].tobytes() for k, i in enumerate(ids)}
+
+
+def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = None) -> Any:
+    """A Flower ``ClientApp`` serving ``shards`` of ``data`` (one shard per partition id)."""
+    with from_extra("fl"):
+        from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+        from flwr.clientapp import ClientApp
+
+    app = ClientApp()
+    sessions: dict[int, MaskingClient] = {}
+    residuals: dict[int, np.ndarray] = {}
+
+    def rows(context: Context) -> np.ndarray:
+        return shards[int(context.node_config["partition-id"])]
+
+    def arrays(message: Message) -> dict[str, np.ndarray]:
+        record = message.content.array_records["arrays"]
+        return {k: v.numpy() for k, v in record.items()}
+
+    def reply(message: Message, out: dict[str, np.ndarray], **metrics: float) -> Message:
+        content = RecordDict({"arrays": ArrayRecord({k: _array(v) for k, v in out.items()})})
+        if metrics:
+            content["metrics"] = MetricRecord(dict(metrics))
+        return Message(content, reply_to=message)
+
+    @app.train()
+    def train(message: Message, context: Context) -> Message:
+        config = message.content.config_records["config"]
+        weights = arrays(message)["weights"]
+        index = rows(context)
+        x, y = data.x[index].astype(np.float64), data.y[index].astype(np.float64)
+        training = LocalTraining(
+            epochs=int(config["epochs"]), batch_size=int(config["batch-size"]),
+            learning_rate=float(config["learning-rate"]), mu=float(config["mu"]),
+        )  # fmt: skip
+        node = context.node_id
+        rng = (
+            secure_rng()
+            if seed is None
+            else np.random.default_rng([seed, node, message_round(config)])
+        )
+        if "clip" in config:
+            clip = float(config["clip"])
+            clipped, within = clip_rows(per_customer_updates(weights, x, y, training), clip)
+            total = to_grid(clipped, clip * float(config["grid"])).sum(axis=0)
+            vector = np.concatenate([total, [int(within.sum()), len(y)]])
+            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
+        update = local_update(weights, x, y, training, rng) if len(y) else np.zeros_like(weights)
+        if bool(config.get("secagg", False)):
+            vector = np.concatenate([to_grid(update * len(y), PLAIN_GRID), [len(y)]])
+            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
+        setting = Compression(
+            Compressor(str(config["compress"])), int(config["bits"]), float(config["fraction"])
+        )
+        payload, residuals[node] = compress(
+            update, residuals.get(node, np.zeros_like(update)), setting, rng
+        )
+        return reply(message, payload, **{"num-examples": float(len(y))})
+
+    @app.query("keys")
+    def keys(message: Message, context: Context) -> Message:
+        session = sessions[context.node_id] = MaskingClient(
+            int(message.content.config_records["config"]["cid"])
+        )
+        public = np.frombuffer(session.public_key(), dtype=np.uint8).copy()
+        return reply(message, {"public": public})
+
+    @app.query("shares")
+    def shares(message: Message, context: Context) -> Message:
+        config = message.content.config_records["config"]
+        session = sessions[context.node_id]
+        made = session.make_shares(decode_keys(arrays(message)["keys"]), int(config["threshold"]))
+        return reply(message, {"shares": pack_sealed(made)})
+
+    @app.query("hold")
+    def hold(message: Message, context: Context) -> Message:
+        session = sessions[context.node_id]
+        for owner, sealed in unpack_sealed(arrays(message)["held"]).items():
+            session.keep_shares(owner, sealed)
+        return reply(message, {"ok": np.ones(1, dtype=np.uint8)})
+
+    @app.query("reveal")
+    def reveal(message: Message, context: Context) -> Message:
+        got = arrays(message)
+        session = sessions.pop(context.node_id)
+        answer = session.reveal(set(got["survived"].tolist()), set(got["dropped"].tolist()))
+        table = [(owner, value) for owner, (_, value) in answer.items()]
+        return reply(message, {"revealed": pack_rows(table)})
+
+    return app
+
+
+def message_round(config: Any) -> int:
+    """The round number a server message carries."""
+    return int(config.get("round", 0))
+
+
+def _array(value: np.ndarray) -> Any:
+    with from_extra("fl"):
+        from flwr.app import Array
+
+    return Array(np.ascontiguousarray(value))
+
+
+def _maybe_masked(
+    message: Any, vector: np.ndarray, config: Any, sessions: dict[int, MaskingClient],
+    node: int, reply: Any, *, count: int,
+) -> Any:  # fmt: skip
+    """The integer vector, masked when the round runs secure aggregation."""
+    if bool(config.get("secagg", False)):
+        return reply(message, {"masked": sessions[node].masked(vector)})
+    return reply(message, {"sum": vector.astype(np.int64)}, **{"num-examples": float(count)})

@@ -1,0 +1,153 @@
+"""A federated churn run in one process, next to the centralized model on the same data.
+
+:func:`simulate` partitions the training customers, charges the ledger once when the
+run is private (every training customer, the run's whole ``ApproxDP``), drives the
+Flower ClientApps through :class:`~shopveil.federated._grid.InProcessGrid`, and scores
+the final model and a centralized non-private model (:mod:`shopveil.learn`'s churn
+model) on the same held-out customers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from shopveil._core.units import PerCustomer
+from shopveil.dp import Ledger
+from shopveil.errors import ParameterError
+from shopveil.federated._client import client_app
+from shopveil.federated._data import ChurnData, Partition, partition
+from shopveil.federated._dp import ClipMode, noise_multiplier
+from shopveil.federated._model import auc, predict
+from shopveil.federated._server import FederatedRun, RoundReport, train_on_grid
+from shopveil.learn._charging import CUSTOMER, charge_customers
+
+__all__ = ["SimulationResult", "central_auc", "simulate"]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """A run's scores and costs."""
+
+    auc: float
+    central_auc: float
+    rounds: int
+    clients: int
+    bytes_per_round: float
+    seconds_per_round: float
+    epsilon: float | None
+    delta: float | None
+    noise_multiplier: float | None
+    rejected: int
+    weights: np.ndarray
+    per_country_auc: dict[str, float]
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON the CLI prints."""
+        return {
+            "auc": round(self.auc, 4), "central_auc": round(self.central_auc, 4),
+            "rounds": self.rounds, "clients": self.clients,
+            "bytes_per_round": round(self.bytes_per_round, 1),
+            "seconds_per_round": round(self.seconds_per_round, 4),
+            "epsilon": self.epsilon, "delta": self.delta,
+            "noise_multiplier": self.noise_multiplier, "rejected_updates": self.rejected,
+            "per_country_auc": {k: round(v, 4) for k, v in self.per_country_auc.items()},
+        }  # fmt: skip
+
+
+def central_auc(data: ChurnData, *, seed: int | None = None) -> float:
+    """Test AUC of :mod:`shopveil.learn`'s non-private churn model on all training customers."""
+    from shopveil._core.rng import insecure_seeded_rng, secure_rng
+    from shopveil.learn import CustomerFeatures, CustomerModelConfig, train_customer_model
+
+    def rows(mask: np.ndarray) -> CustomerFeatures:
+        ids = tuple(c for c, k in zip(data.customers, mask, strict=True) if k)
+        return CustomerFeatures(ids, data.raw[mask])
+
+    rng = secure_rng() if seed is None else insecure_seeded_rng(seed)
+    model = train_customer_model(
+        rows(data.train), data.y[data.train], config=CustomerModelConfig(task="churn"), rng=rng
+    )
+    return auc(model.predict(rows(~data.train)), data.y[~data.train])
+
+
+def simulate(
+    data: ChurnData,
+    run: FederatedRun,
+    *,
+    how: Partition = Partition.COUNTRY,
+    clients: int | None = None,
+    ledger: Ledger | None = None,
+    dataset: str = "",
+    request_id: str = "",
+    unit: PerCustomer = CUSTOMER,
+    seed: int | None = None,
+    on_round: Callable[[RoundReport], None] | None = None,
+    apps: Callable[[list[np.ndarray]], list[object]] | None = None,
+) -> SimulationResult:
+    """Train federated, score it and the centralized model on the held-out customers.
+
+    With ``run.dp`` the run's noise multiplier is set from its budget and rounds, and
+    every training customer is charged that budget once on ``ledger`` before round 1;
+    those who cannot afford it are left out. ``apps`` builds one ClientApp per shard
+    (default: the honest :func:`~shopveil.federated._client.client_app`).
+    """
+    shards = partition(data, how, clients=clients)
+    dp = run.dp
+    if dp is not None:
+        if ledger is None or not dataset or not request_id:
+            raise ParameterError("a private run needs ledger=, dataset= and request_id=")
+        adaptive = dp.mode is ClipMode.ADAPTIVE
+        run = replace(run, noise=noise_multiplier(dp.budget, run.rounds, adaptive=adaptive))
+        training = np.concatenate(shards)
+        _, kept = charge_customers(
+            ledger, request_id, dataset, unit, dp.budget,
+            [data.customers[i] for i in training], what="churn model, federated DP-FedAvg",
+        )  # fmt: skip
+        # Those who could not afford the run leave their client's shard before round 1.
+        left_out = set(training[~kept].tolist())
+        shards = [np.array([i for i in s if i not in left_out], dtype=np.int64) for s in shards]
+    if apps is None:
+        app = client_app(data, shards, seed=seed)
+        built: list[object] = [app] * len(shards)
+    else:
+        built = apps(shards)
+    from shopveil.federated._grid import InProcessGrid
+
+    grid = InProcessGrid(built)
+    rng = None if seed is None else np.random.default_rng(seed)
+    start = time.perf_counter()
+    budget = run.dp.budget if run.dp is not None else None
+    weights, reports = train_on_grid(grid, data.dim, run, rng=rng, on_round=on_round)
+    seconds = (time.perf_counter() - start) / run.rounds
+    test = ~data.train
+    scores = predict(weights, data.x.astype(np.float64))
+    return SimulationResult(
+        auc=auc(scores[test], data.y[test]),
+        central_auc=central_auc(data, seed=seed),
+        rounds=run.rounds,
+        clients=len(shards),
+        bytes_per_round=float(np.mean([r.uplink_bytes for r in reports])),
+        seconds_per_round=seconds,
+        epsilon=budget.epsilon if budget is not None else None,
+        delta=budget.delta if budget is not None else None,
+        noise_multiplier=run.noise if budget is not None else None,
+        rejected=sum(r.rejected for r in reports),
+        weights=weights,
+        per_country_auc=_per_country(data, scores),
+    )
+
+
+def _per_country(data: ChurnData, scores: np.ndarray, smallest: int = 30) -> dict[str, float]:
+    """Held-out AUC per country with at least ``smallest`` test customers of both classes."""
+    country = np.array(data.country)
+    out = {}
+    for name in sorted(set(country[~data.train].tolist())):
+        rows = (~data.train) & (country == name)
+        labels = data.y[rows]
+        if rows.sum() >= smallest and 0 < labels.sum() < rows.sum():
+            out[name] = auc(scores[rows], labels)
+    return out
