@@ -62,3 +62,24 @@ def test_a_file_without_the_label_window_is_refused() -> None:
     result = runner.invoke(app, ["fl", "simulate", "--data", str(path), "--json"])
     assert result.exit_code == 2
     assert "nothing to learn" in result.output
+
+
+def test_customers_who_object_take_no_part(retail: Path, tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    ids = sorted({str(int(c)) for c in pacsv.read_csv(retail).column("CustomerID").to_pylist()
+                  if c is not None})  # fmt: skip
+    args = ["fl", "simulate", "--data", str(retail), "--rounds", "1", "--partition",
+            "customer", "--json"]  # fmt: skip
+    everyone = runner.invoke(app, args)
+    assert everyone.exit_code == 0, everyone.output
+    assert json.loads(everyone.stdout)["clients"] > 20
+    objections = tmp_path / "objections.csv"
+    objections.write_text(
+        "customer,purpose,status\n" + "".join(f"{c},personalization,refused\n" for c in ids[20:])
+    )
+    imported = runner.invoke(app, ["consent", "import", str(objections)])
+    assert imported.exit_code == 0, imported.output
+    consented = runner.invoke(app, args)
+    assert consented.exit_code == 0, consented.output
+    assert json.loads(consented.stdout)["clients"] <= 20  # one device per training customer

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shopveil._commands._common import console, err_console, translate_errors
+from shopveil._commands.learn import Law, People, Purpose
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ def simulate(
         str | None, typer.Option("--request-id", help="Retry-safe id of a DP run: charged once.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    purpose: Purpose = "personalization",
+    jurisdiction: Law = None,
+    people: People = None,
 ) -> None:
     """Train the churn model federated, next to the centralized model, and print both AUCs.
 
@@ -108,6 +112,8 @@ def simulate(
     that ε once on the ledger (customer-level DP-FedAvg); --secure-aggregation masks
     updates pairwise; --compress shrinks the uplink. Prints auc (federated),
     central_auc (non-private, same data, same run), rounds and bytes_per_round.
+    Customers without a lawful basis for --purpose in the consent register (and, with
+    --jurisdiction, the minors its law leaves out, by --people) take no part.
     """
     from shopveil._core.budgets import ApproxDP
     from shopveil.federated import (
@@ -119,9 +125,6 @@ def simulate(
         LocalTraining,
         Partition,
         churn_data,
-    )
-    from shopveil.federated import (
-        simulate as run_simulation,
     )
     from shopveil.federated._data import load
 
@@ -153,10 +156,8 @@ def simulate(
         def on_round(report: RoundReport) -> None:
             progress.advance(bar)
 
-        if dp is None:
-            result = run_simulation(task, run, how=how, clients=clients, on_round=on_round)
-        else:
-            result = _private(task, run, how, clients, data, request_id, db, on_round)
+        result = _run(task, run, how, clients, data, request_id, db, on_round,
+                      (purpose, jurisdiction, people))  # fmt: skip
     out = result.as_dict() | {"partition": how.value, "strategy": strategy, "model": model}
     if json_output:
         print(json.dumps(out, allow_nan=False))
@@ -175,9 +176,10 @@ def _progress(rounds: int, *, disable: bool) -> Progress:
     )  # fmt: skip
 
 
-def _private(
+def _run(
     task: ChurnData, run: FederatedRun, how: Partition, clients: int | None, data: Path,
     request_id: str | None, db: str | None, on_round: Callable[[RoundReport], None],
+    lawful: tuple[str, str | None, Path | None],
 ) -> SimulationResult:  # fmt: skip
     from shopveil._commands._fit import dataset_name
     from shopveil._core.units import PerCustomer
@@ -187,6 +189,11 @@ def _private(
 
     workspace = open_workspace(db)
     try:
+        subjects = workspace.allowed_subjects(*lawful)
+        if run.dp is None:
+            return run_simulation(
+                task, run, how=how, clients=clients, on_round=on_round, subjects=subjects
+            )
         ledger = workspace.ledger
         entry = workspace.catalog.resolve(data, lambda unit: ledger.people(task.customers, unit))
         unit = entry.unit if entry is not None and isinstance(entry.unit, PerCustomer) else CUSTOMER
@@ -194,6 +201,7 @@ def _private(
             task, run, how=how, clients=clients, ledger=ledger,
             dataset=entry.name if entry is not None else dataset_name(data),
             request_id=request_id or f"fl-{secrets.token_hex(8)}", unit=unit, on_round=on_round,
+            subjects=subjects,
         )  # fmt: skip
     finally:
         workspace.close()

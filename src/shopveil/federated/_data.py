@@ -61,6 +61,16 @@ class ChurnData:
         """Number of model weights: one per feature, plus a bias."""
         return int(self.x.shape[1]) + 1
 
+    def of_customers(self, keep: np.ndarray) -> ChurnData:
+        """Only the customers where ``keep`` (one bool per customer) is True."""
+        kept = np.asarray(keep, dtype=bool)
+        return ChurnData(
+            tuple(c for c, k in zip(self.customers, kept, strict=True) if k),
+            self.x[kept], self.y[kept],
+            tuple(c for c, k in zip(self.country, kept, strict=True) if k),
+            self.train[kept], self.raw[kept],
+        )  # fmt: skip
+
 
 def scale_declared(values: np.ndarray) -> np.ndarray:
     """``log1p(clamp(x, 0, cap))`` centred and scaled by the declared caps (no data statistic)."""

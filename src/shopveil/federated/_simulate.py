@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger
 from shopveil.errors import ParameterError
@@ -23,7 +24,7 @@ from shopveil.federated._data import ChurnData, Partition, partition
 from shopveil.federated._dp import ClipMode, noise_multiplier
 from shopveil.federated._model import auc, predict
 from shopveil.federated._server import FederatedRun, RoundReport, train_on_grid
-from shopveil.learn._charging import CUSTOMER, charge_customers
+from shopveil.learn import CUSTOMER, charge_customers, consenting
 
 __all__ = ["SimulationResult", "central_auc", "simulate"]
 
@@ -87,14 +88,21 @@ def simulate(
     seed: int | None = None,
     on_round: Callable[[RoundReport], None] | None = None,
     apps: Callable[[list[np.ndarray]], list[object]] | None = None,
+    subjects: SubjectFilter | None = None,
 ) -> SimulationResult:
     """Train federated, score it and the centralized model on the held-out customers.
 
     With ``run.dp`` the run's noise multiplier is set from its budget and rounds, and
     every training customer is charged that budget once on ``ledger`` before round 1;
     those who cannot afford it are left out. ``apps`` builds one ClientApp per shard
-    (default: the honest :func:`~shopveil.federated._client.client_app`).
+    (default: the honest :func:`~shopveil.federated._client.client_app`). ``subjects``
+    (the consent register's answer for the purpose) keeps the customers it does not
+    allow out of every client, the centralized baseline and the test set, before
+    anything is charged or trained.
     """
+    allowed = consenting(subjects, data.customers)
+    if not allowed.all():
+        data = data.of_customers(allowed)
     shards = partition(data, how, clients=clients)
     dp = run.dp
     if dp is not None:
@@ -106,6 +114,7 @@ def simulate(
         _, kept = charge_customers(
             ledger, request_id, dataset, unit, dp.budget,
             [data.customers[i] for i in training], what="churn model, federated DP-FedAvg",
+            subjects=subjects,
         )  # fmt: skip
         # Those who could not afford the run leave their client's shard before round 1.
         left_out = set(training[~kept].tolist())

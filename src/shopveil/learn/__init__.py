@@ -35,7 +35,7 @@ with from_extra("ml"):
 from shopveil.learn._als import ALS
 from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity
 from shopveil.learn._catalogue import Catalogue, load_catalogue
-from shopveil.learn._charging import CUSTOMER
+from shopveil.learn._charging import CUSTOMER, charge_customers, consenting
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
 from shopveil.learn._dp_als import DPALS
 from shopveil.learn._dp_cobuy import DPCoPurchase
@@ -120,8 +120,10 @@ __all__ = [
     "Window",
     "align",
     "build_recommender",
+    "charge_customers",
     "churn_labels",
     "clv_targets",
+    "consenting",
     "customer_features",
     "dp_kmeans",
     "evaluate",
