@@ -50,7 +50,10 @@ _INTRODUCERS = (
 )
 # After an address: flats and suites, towns, regions, countries and postcodes, on the
 # same line or the next, up to the first lower-case word.
-_TAIL_TOKEN = rf"(?:(?i:{_UNIT})|{_CAPWORD}|[A-Z]{{2,}}|[0-9]{{2,6}}(?:-[0-9]{{3,4}})?|nan)"
+_TAIL_TOKEN = (
+    r"(?:[A-Z]{1,2}[0-9][A-Z0-9]?\s?[0-9][A-Z]{2}\b"  # a UK postcode
+    rf"|(?i:{_UNIT})|{_CAPWORD}|[A-Z]{{2,}}|[0-9]{{2,6}}(?:-[0-9]{{3,4}})?|nan)"
+)
 _SEPARATOR = r"(?:[ \t]*[,>]?[ \t]*(?:\n[ \t]*>?[ \t]*)?)"
 _TAIL = rf"(?:{_SEPARATOR}{_TAIL_TOKEN}){{0,8}}"
 _LEAD = rf"(?<![\w.,-])(?:(?i:{_UNIT})\s+)?(?:[0-9]{{1,5}}\s+)?"

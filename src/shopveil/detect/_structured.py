@@ -69,7 +69,7 @@ _AGE = re.compile(
     r"(?<![\w.,-])(?P<v>[0-9]{1,3})(?:\s*-\s*|\s+)(?i:years?|yrs?)[\s-]*(?i:old)\b"
     r"|(?<![\w.,-])(?P<w>[0-9]{1,3})\s*(?i:y/?o)\b"
     r"|(?i:\b(?:aged?|age\s*(?:is|:|of)|i\s+am|i'm|turned|turning)\s*:?\s*)"
-    r"(?P<x>[0-9]{1,3})(?![\w.,/-]|\s+(?i:years?\s+(?!old)|[a-z]*s\b|%))",
+    r"(?P<x>[0-9]{1,3})(?![\w/%-]|[.,][0-9]|\s+(?i:years?\s+(?!old)|[a-z]*s\b|%))",
 )
 _UK_POSTCODE = re.compile(
     r"\b(?P<v>GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?[0-9][A-HJKPSTUW0-9]? ?[0-9][ABD-HJLNP-UW-Z]{2})\b",
