@@ -57,6 +57,8 @@ def luhn_digits_ok(digits: str) -> bool:
 def card_brand_ok(digits: str) -> bool:
     """True when ``digits`` has the prefix and length of a card brand that issues it."""
     length = len(digits)
+    if digits.startswith("0604") and 12 <= length <= 19:
+        return True  # Maestro's one prefix with a leading zero
     for (low, high), lengths in _BRANDS:
         width = len(str(low))
         if length in lengths and low <= int(digits[:width]) <= high:

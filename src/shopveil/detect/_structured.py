@@ -87,12 +87,12 @@ _POSTCODE_CONTEXT = re.compile(
 _ID_VALUE = r"#?(?P<v>[A-Za-z0-9](?:[A-Za-z0-9]|[-/](?=[A-Za-z0-9])){3,23})\b"
 _ORDER = re.compile(
     r"(?i:\b(?:order|invoice|tracking|shipment|parcel|booking|return|rma)"
-    r"(?:\s*(?:number|no\.?|num|nr|id|ref(?:erence)?|code)\b)?[\s:]*(?:is\s+)?)" + _ID_VALUE,
+    r"(?:\s*(?:(?:number|num|nr|id|ref(?:erence)?|code)\b|no\b\.?))?[\s:]*(?:is\s+)?)" + _ID_VALUE,
     re.ASCII,
 )
 _LOYALTY = re.compile(
     r"(?i:\b(?:loyalty|member(?:ship)?|rewards?|club\s*card|bonus\s*card)"
-    r"(?:\s*(?:card|account|number|no\.?|num|nr|id|code)\b)*[\s:]*(?:is\s+)?)" + _ID_VALUE,
+    r"(?:\s*(?:(?:card|account|number|num|nr|id|code)\b|no\b\.?))*[\s:]*(?:is\s+)?)" + _ID_VALUE,
     re.ASCII,
 )
 

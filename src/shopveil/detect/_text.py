@@ -288,7 +288,7 @@ def _is_phone(candidate: str) -> bool:
     digits = sum(char.isdigit() for char in core)
     if not 7 <= digits <= 15:
         return False
-    international = core.startswith(("+", "00")) or "(" in core
+    international = core.startswith("+") or bool(re.match(r"00[1-9]", core)) or "(" in core
     groups = re.split(r"[ .\-]+", core.replace("(", "").replace(")", " ").strip())
     if not international:
         if len(groups) == 1:
