@@ -60,6 +60,8 @@ class Kind(StrEnum):
     MARITAL_STATUS = "marital_status"
     EDUCATION = "education"
     OCCUPATION = "occupation"
+    INCOME_BAND = "income_band"
+    # An outcome a study of the table would learn about a person: sensitive.
     INCOME = "income"
     # Special categories (GDPR Art. 9, LGPD Art. 5 II and 11) and sensitive personal
     # information (CCPA 1798.140(ae), PIPL Art. 28) that no other kind covers.

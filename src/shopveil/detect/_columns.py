@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from shopveil._core import ColumnClass, Kind
+from shopveil.detect._demographic import DEMOGRAPHIC_VALUE_CHECKS
 from shopveil.detect._report import ColumnFinding
 from shopveil.detect._special import SPECIAL_VALUE_CHECKS
 from shopveil.detect._values import ValueProfile, profile_values
@@ -41,6 +42,8 @@ KIND_CLASS: dict[Kind, ColumnClass] = {
     Kind.FREE_TEXT: _S, Kind.HEALTH: _S, Kind.RELIGION: _S, Kind.ETHNICITY: _S,
     Kind.SEX_LIFE: _S, Kind.BIOMETRIC: _S, Kind.PRECISE_LOCATION: _S,
     Kind.RECORD_ID: _O, Kind.PRODUCT: _O, Kind.AMOUNT: _O, Kind.URL: _O, Kind.UNKNOWN: _O,
+    Kind.ORGANIZATION: _Q, Kind.MARITAL_STATUS: _Q, Kind.EDUCATION: _Q, Kind.OCCUPATION: _Q,
+    Kind.INCOME_BAND: _Q, Kind.INCOME: _S,
 }  # fmt: skip
 
 _ID = r"_?(?:id|no|nr|num|number|key|ref|code|uuid|guid|identifier)"
@@ -66,6 +69,26 @@ _NAME_RULES: tuple[tuple[str, Kind, float], ...] = (
      r"|latlong|lat_?lng|lat_?lon|location_?(?:lat|lng|lon|coordinates|gps)|geo_?(?:point"
      r"|location|lat|lng|lon))$|(?:^|_)(?:latitude|longitude|gps|geolocation|lat_?lng"
      r"|lat_?lon)(?:_|$)", Kind.PRECISE_LOCATION, 0.9),
+    # Demographic and socio-economic attributes, in several languages.
+    (r"(?:^|_)(?:marital|marital_?status|civil_?status|relationship_?status|relationship"
+     r"|estado_?civil|etat_?civil|familienstand|stato_?civile|burgerlijke_?staat)(?:_|$)",
+     Kind.MARITAL_STATUS, 0.9),
+    (r"(?:^|_)(?:education|educ|edu|education_?level|education_?num|degree|qualifications?"
+     r"|schooling|escolaridade|educacao|educación|educacion|escolaridad|bildung|ausbildung"
+     r"|niveau_?d_?etudes|formation|istruzione)(?:_|$)", Kind.EDUCATION, 0.9),
+    (r"(?:^|_)(?:occupation|occupations|job|job_?title|profession|workclass|work_?class"
+     r"|employment|employment_?status|employer|industry|profissao|profissão|ocupacao"
+     r"|ocupación|ocupacion|profesion|profesión|beruf|metier|métier|professione"
+     r"|emploi)(?:_|$)", Kind.OCCUPATION, 0.85),
+    (r"(?:^|_)(?:income|salary|salary_?class|wage|wages|earnings|pay|renda|salario|salário"
+     r"|ingresos|einkommen|gehalt|revenu|salaire|reddito|stipendio)(?:_|$)",
+     Kind.INCOME, 0.9),
+    (r"(?:^|_)(?:income|salary|wage|earnings)_?(?:band|bracket|group|range|level|category"
+     r"|bucket)(?:_|$)", Kind.INCOME_BAND, 0.95),
+    (r"(?:^|_)(?:religiao|religião|religion|religión|konfession|religione|culte)(?:_|$)",
+     Kind.RELIGION, 0.95),
+    (r"(?:^|_)(?:raca|raça|raza|etnia|ethnie|ethnizitat|ethnizität|razza|cor_?raca)(?:_|$)",
+     Kind.ETHNICITY, 0.95),
     (r"(?:^|_)(?:ip|ipv4|ipv6|ip_?address|ip_?addr|remote_addr|client_ip|remote_ip)(?:_|$)",
      Kind.IP_ADDRESS, 0.95),
     (r"(?:^|_)e_?mail(?:_?address)?(?:_|$)", Kind.EMAIL, 0.9),
@@ -141,6 +164,7 @@ _VALUE_CHECKS: tuple[tuple[str, Kind, float, str], ...] = (
     ("gender", Kind.GENDER, 0.9, "gender values"),
     ("url", Kind.URL, 0.9, "URLs"),
     *SPECIAL_VALUE_CHECKS,
+    *DEMOGRAPHIC_VALUE_CHECKS,
 )
 # Kinds whose values have a format we can check: a name alone is not enough for them.
 _CHECKABLE: dict[Kind, tuple[str, ...]] = {
@@ -151,6 +175,7 @@ _CHECKABLE: dict[Kind, tuple[str, ...]] = {
     Kind.IP_ADDRESS: ("ip",),
 }
 _TEXTUAL = {
+    Kind.MARITAL_STATUS, Kind.EDUCATION, Kind.OCCUPATION,
     Kind.EMAIL, Kind.PHONE, Kind.PERSON_NAME, Kind.STREET_ADDRESS, Kind.CITY, Kind.COUNTRY,
     Kind.GENDER, Kind.URL, Kind.FREE_TEXT, Kind.IBAN, Kind.IP_ADDRESS, Kind.POSTCODE,
     Kind.RELIGION, Kind.ETHNICITY, Kind.SEX_LIFE,

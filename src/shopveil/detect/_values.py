@@ -24,6 +24,7 @@ from shopveil.detect._names import (
     street_types,
 )
 from shopveil.detect._patterns import EMAIL, IPV4, IPV6, card_mask, iban_mask
+from shopveil.detect._demographic import demographic_masks
 from shopveil.detect._special import special_masks
 from shopveil.detect._text import TEXT_KINDS, _rows_with_candidates, find_text_pii
 
@@ -190,6 +191,7 @@ def _profile_strings(raw: pa.Array) -> ValueProfile:
         "street": share_of(_street_mask(values, tokens)),
         "person": share_of(_person_mask(values, tokens)),
         **{check: share_of(mask) for check, mask in special_masks(values, lower).items()},
+        **{check: share_of(mask) for check, mask in demographic_masks(values, lower).items()},
     }
     distinct = _distinct(lower)
     fractions["gender"] = share_of(member(_GENDERS)) if distinct <= 8 else 0.0
