@@ -71,6 +71,7 @@ class Kind(StrEnum):
     SEX_LIFE = "sex_life"
     BIOMETRIC = "biometric"
     PRECISE_LOCATION = "precise_location"
+    POLITICAL_OPINION = "political_opinion"
     UNKNOWN = "unknown"
 
 
@@ -82,6 +83,7 @@ SPECIAL_KINDS = frozenset(
         Kind.SEX_LIFE,
         Kind.BIOMETRIC,
         Kind.PRECISE_LOCATION,
+        Kind.POLITICAL_OPINION,
     }
 )
 """Kinds whose use needs the customer's explicit or separate consent (GDPR Art. 9(2)(a),

@@ -41,6 +41,7 @@ KIND_CLASS: dict[Kind, ColumnClass] = {
     Kind.GENDER: _Q, Kind.EVENT_TIME: _Q,
     Kind.FREE_TEXT: _S, Kind.HEALTH: _S, Kind.RELIGION: _S, Kind.ETHNICITY: _S,
     Kind.SEX_LIFE: _S, Kind.BIOMETRIC: _S, Kind.PRECISE_LOCATION: _S,
+    Kind.POLITICAL_OPINION: _S,
     Kind.RECORD_ID: _O, Kind.PRODUCT: _O, Kind.AMOUNT: _O, Kind.URL: _O, Kind.UNKNOWN: _O,
     Kind.ORGANIZATION: _Q, Kind.MARITAL_STATUS: _Q, Kind.EDUCATION: _Q, Kind.OCCUPATION: _Q,
     Kind.INCOME_BAND: _Q, Kind.INCOME: _S,
@@ -71,7 +72,9 @@ _NAME_RULES: tuple[tuple[str, Kind, float], ...] = (
      r"|lat_?lon)(?:_|$)", Kind.PRECISE_LOCATION, 0.9),
     # Demographic and socio-economic attributes, in several languages.
     (r"(?:^|_)(?:marital|marital_?status|civil_?status|relationship_?status|relationship"
-     r"|estado_?civil|etat_?civil|familienstand|stato_?civile|burgerlijke_?staat)(?:_|$)",
+     r"|estado_?civil|etat_?civil|familienstand|stato_?civile|burgerlijke_?staat"
+     r"|(?:yrs|years)_?married|children|num_?children|n_?children|dependents|kids"
+     r"|household_?size)(?:_|$)",
      Kind.MARITAL_STATUS, 0.9),
     (r"(?:^|_)(?:education|educ|edu|education_?level|education_?num|degree|qualifications?"
      r"|schooling|escolaridade|educacao|educación|educacion|escolaridad|bildung|ausbildung"
@@ -85,6 +88,12 @@ _NAME_RULES: tuple[tuple[str, Kind, float], ...] = (
      Kind.INCOME, 0.9),
     (r"(?:^|_)(?:income|salary|wage|earnings)_?(?:band|bracket|group|range|level|category"
      r"|bucket)(?:_|$)", Kind.INCOME_BAND, 0.95),
+    (r"(?:^|_)(?:political|politics|ideology|party|party_?id|pid|partisan|vote|voted|voting"
+     r"|lr|left_?right|partido|partei|parti|voto)(?:_|$)", Kind.POLITICAL_OPINION, 0.9),
+    (r"(?:^|_)(?:affairs?|extramarital|infidelity)(?:_|$)", Kind.SEX_LIFE, 0.9),
+    (r"(?:^|_)(?:bmi|blood_?pressure|bp|cholesterol|glucose|hba1c|heart_?rate|pulse"
+     r"|disease|diabetes|diabetic|cancer|tumou?r|hiv|smok(?:er|ing)|alcohol)(?:_|$)",
+     Kind.HEALTH, 0.85),
     (r"(?:^|_)(?:religiao|religião|religion|religión|konfession|religione|culte)(?:_|$)",
      Kind.RELIGION, 0.95),
     (r"(?:^|_)(?:raca|raça|raza|etnia|ethnie|ethnizitat|ethnizität|razza|cor_?raca)(?:_|$)",
@@ -179,6 +188,12 @@ _TEXTUAL = {
     Kind.EMAIL, Kind.PHONE, Kind.PERSON_NAME, Kind.STREET_ADDRESS, Kind.CITY, Kind.COUNTRY,
     Kind.GENDER, Kind.URL, Kind.FREE_TEXT, Kind.IBAN, Kind.IP_ADDRESS, Kind.POSTCODE,
     Kind.RELIGION, Kind.ETHNICITY, Kind.SEX_LIFE,
+}  # fmt: skip
+# Kinds surveys often store as numeric codes (religious 1-4, a coded education level):
+# numbers do not contradict the name.
+_CODED = {
+    Kind.POSTCODE, Kind.RELIGION, Kind.ETHNICITY, Kind.SEX_LIFE, Kind.MARITAL_STATUS,
+    Kind.EDUCATION, Kind.OCCUPATION, Kind.GENDER,
 }  # fmt: skip
 _NUMERIC_KINDS = {Kind.CUSTOMER_ID, Kind.RECORD_ID, Kind.AMOUNT, Kind.AGE}
 _MIN_VALUES = 20  # below this many sampled values, value shares are not trusted alone
@@ -356,7 +371,7 @@ def _discount_names(
         if checks and max(profile.get(c) for c in checks) < 0.2:
             score.name *= 0.3
             evidence[kind].append(f"but few of {profile.count:,} sampled values fit that kind")
-        elif kind in _TEXTUAL and kind is not Kind.POSTCODE and numeric:
+        elif kind in _TEXTUAL and kind not in _CODED and numeric:
             score.name *= 0.3
             evidence[kind].append("but the values are numbers")
         elif pa.types.is_boolean(arrow_type) and kind is not Kind.UNKNOWN:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core import Kind
+from shopveil.detect._demographic import demographic_masks
 from shopveil.detect._names import (
     TITLES,
     cities,
@@ -24,7 +25,6 @@ from shopveil.detect._names import (
     street_types,
 )
 from shopveil.detect._patterns import EMAIL, IPV4, IPV6, card_mask, iban_mask
-from shopveil.detect._demographic import demographic_masks
 from shopveil.detect._special import special_masks
 from shopveil.detect._text import TEXT_KINDS, _rows_with_candidates, find_text_pii
 
