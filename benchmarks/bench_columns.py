@@ -29,7 +29,7 @@ from _harness import load_average, machine, shared_data
 from shopveil.detect import scan_table
 
 DATA = shared_data()
-D, Q, S, O = "direct_identifier", "quasi_identifier", "sensitive", "other"
+D, Q, S, OTHER = "direct_identifier", "quasi_identifier", "sensitive", "other"
 
 EXPECTED: dict[str, dict[str, str]] = {
     "adult": {
@@ -48,7 +48,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
     "statsmodels_anes96": {
         "popul": Q,  # population of the respondent's place
-        "TVnews": O,  # days a week watching TV news
+        "TVnews": OTHER,  # days a week watching TV news
         "selfLR": S, "ClinLR": S, "DoleLR": S, "PID": S,  # political opinions
         "age": Q, "educ": Q,
         "income": Q,  # a 24-band income bracket
@@ -112,7 +112,7 @@ def main() -> int:
         result[name] = columns
     scan_s = time.perf_counter() - start
     per_class = {}
-    for cls in (D, Q, S, O):
+    for cls in (D, Q, S, OTHER):
         tp = sum(1 for e, f in pairs if e == f == cls)
         predicted = sum(1 for _, f in pairs if f == cls)
         actual = sum(1 for e, _ in pairs if e == cls)
@@ -122,7 +122,7 @@ def main() -> int:
             "precision": round(tp / predicted, 3) if predicted else None,
             "recall": round(tp / actual, 3) if actual else None,
         }
-    personal = [(e != O, f != O) for e, f in pairs]
+    personal = [(e != OTHER, f != OTHER) for e, f in pairs]
     result["overall"] = {
         "tables": len(loaded),
         "columns": len(pairs),
