@@ -164,6 +164,9 @@ def test_street_addresses(text: str, address: str) -> None:
 def test_title_case_product_names_are_not_addresses() -> None:
     assert _found("12 Ivory Rose Peg Place Settings") == []
     assert _found("SET OF 3 CAKE TINS PANTRY DESIGN") == []
+    # ALL-CAPS labels: street types and order words inside product names
+    assert _found("3 TIER CAKE TIN GREEN AND CREAM") == []
+    assert _found("SET 10 CARDS OUT OF ORDER 17216") == []
 
 
 def test_rules_and_model_agree_on_structured_kinds() -> None:

@@ -106,6 +106,8 @@ def address_spans(text: str) -> Iterator[tuple[int, int]]:
             value = match.group(group)
             if group == "v" and not any(char.isdigit() for char in value):
                 continue
+            if not any(char.islower() for char in value):
+                continue  # ALL-CAPS product labels ("3 TIER CAKE TIN GREEN") are not streets
             tail = _TAIL_PATTERN.match(text, end)
             if tail is not None:
                 end = tail.end()

@@ -109,9 +109,14 @@ def _value(match: re.Match[str]) -> tuple[int, int, str]:
 
 
 def _checked(
-    pattern: re.Pattern[str], kind: Kind, check: Callable[[str], bool]
+    pattern: re.Pattern[str], kind: Kind, check: Callable[[str], bool], *, prose: bool = False
 ) -> Callable[[str], Iterator[tuple[int, int, Kind]]]:
+    """A stage of ``pattern`` whose value passes ``check``; with ``prose``, only in text
+    with some lower-case letter (ALL-CAPS product labels: "CARDS OUT OF ORDER 17216")."""
+
     def stage(text: str) -> Iterator[tuple[int, int, Kind]]:
+        if prose and not any(char.islower() for char in text):
+            return
         for match in pattern.finditer(text):
             start, end, value = _value(match)
             if check(value):
@@ -159,8 +164,8 @@ STRUCTURED_STAGES: tuple[Callable[[str], Iterator[tuple[int, int, Kind]]], ...] 
     _checked(_SSN, Kind.NATIONAL_ID, _ssn),
     _checked(_NINO, Kind.NATIONAL_ID, _nino),
     _checked(_BIRTH, Kind.BIRTH_DATE, _anything),
-    _checked(_ORDER, Kind.RECORD_ID, _id_number),
-    _checked(_LOYALTY, Kind.LOYALTY_ID, _id_number),
+    _checked(_ORDER, Kind.RECORD_ID, _id_number, prose=True),
+    _checked(_LOYALTY, Kind.LOYALTY_ID, _id_number, prose=True),
     _checked(_UK_POSTCODE, Kind.POSTCODE, _anything),
     _checked(_US_ZIP, Kind.POSTCODE, _anything),
     _checked(_POSTCODE_CONTEXT, Kind.POSTCODE, _has_digit),
