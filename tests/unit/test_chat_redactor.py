@@ -37,6 +37,14 @@ def test_different_people_get_different_fakes() -> None:
     assert a != b and a.split()[1] == b.split()[1]  # same first name, different surnames
 
 
+def test_a_value_is_never_its_own_fake() -> None:
+    # Many conversations: a surname that is also in the pool of fakes ("Nicholson") must
+    # never come out unchanged.
+    redactor = ChatRedactor(RULES)
+    for _ in range(3000):
+        assert "Nicholson" not in redactor.conversation().redact("Mr. Tilly Nicholson")
+
+
 def test_keys_and_conversations() -> None:
     keyed = ChatRedactor(RULES, key=KEY)
     message = "Dear Mr. Tilly Nicholson, mail tilly@example.org"

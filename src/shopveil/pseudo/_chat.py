@@ -218,10 +218,11 @@ class Conversation:
             return known
         digest = hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).digest()
         index = int.from_bytes(digest[:8], "big") % len(pool)
-        # Two values never share a fake while the pool has room: probe to the next one.
+        # Two values never share a fake while the pool has room, and no value is its own
+        # fake: probe to the next one.
         for step in range(len(pool)):
             fake = pool[(index + step) % len(pool)]
-            if (kind, fake) not in self._used:
+            if (kind, fake) not in self._used and fake.casefold() != value:
                 break
         self._used.add((kind, fake))
         self._fakes[(kind, value)] = fake
