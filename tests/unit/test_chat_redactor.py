@@ -88,6 +88,15 @@ def test_with_the_model() -> None:
     assert "Gutiérrez" not in out and "Lisbon" not in out
 
 
+def test_policies_are_frozen_and_hashable() -> None:
+    policy = TextPolicy(per_kind={Kind.CARD_NUMBER: TextAction.MASK})
+    assert hash(policy) == hash(TextPolicy(per_kind={Kind.CARD_NUMBER: TextAction.MASK}))
+    assert policy.action_for(Kind.CARD_NUMBER) is TextAction.MASK
+    assert policy.action_for(Kind.EMAIL) is TextAction.PSEUDONYM
+    with pytest.raises(TypeError):
+        policy.per_kind[Kind.EMAIL] = TextAction.LABEL  # type: ignore[index]
+
+
 def test_bad_policies_and_keys_are_refused() -> None:
     with pytest.raises(ParameterError, match="TextAction"):
         TextPolicy(action="label")  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ class TextPolicy:
     """
 
     action: TextAction = TextAction.PSEUDONYM
-    per_kind: Mapping[Kind, TextAction] = field(default_factory=dict)
+    per_kind: Mapping[Kind, TextAction] = field(default_factory=dict, hash=False)
     engine: TextEngine = TextEngine.MODEL
 
     def __post_init__(self) -> None:
