@@ -59,6 +59,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "keys",
         "Print the values behind vault tokens, one per line; allowed purposes only, audited.",
     ),
+    "redact-text": (
+        "text",
+        "Find and replace PII in the text of a CSV, Parquet or JSONL file.",
+    ),
     "link": (
         "link",
         "Match records of two files through keyed Bloom-filter encodings (CLKs).",

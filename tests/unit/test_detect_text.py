@@ -45,8 +45,9 @@ def _found(text: str) -> list[tuple[str, str]]:
         ("call +44 (0)20 7946 0958 today", [("phone", "+44 (0)20 7946 0958")]),
         ("call (555) 123-4567 x89", [("phone", "(555) 123-4567 x89")]),
         ("ring 07700 900123", [("phone", "07700 900123")]),
-        # dates, SSN shapes, prices, order numbers and house numbers are not phones
-        ("on 2011-09-30 order 536365 cost 1234.50 at 17 2450", []),
+        # dates, SSN shapes, prices and house numbers are not phones; an order number
+        # after its context word is an order number
+        ("on 2011-09-30 order 536365 cost 1234.50 at 17 2450", [("record_id", "536365")]),
         ("Mr. Faina D. Yefremova and Tilly Nicholson", [
             ("person_name", "Faina D. Yefremova"), ("person_name", "Tilly Nicholson")]),
         ("Thanks Sarah, we will call", [("person_name", "Sarah")]),

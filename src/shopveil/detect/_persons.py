@@ -18,9 +18,17 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
-from shopveil.detect._names import GREETINGS, TITLES, first_names, last_names, street_types
+from shopveil.detect._names import (
+    GREETINGS,
+    TITLES,
+    cities,
+    countries,
+    first_names,
+    last_names,
+    street_types,
+)
 
-__all__ = ["INTRODUCERS", "person_spans"]
+__all__ = ["INTRODUCERS", "lone_first_names", "person_spans"]
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 # Words after which a capitalized known first name is a name: greetings, sign-offs, "I'm".
@@ -175,3 +183,48 @@ def _not_names() -> frozenset[str]:
         "his her thanks thank hello hi dear regards please yes no ok great good"
     )
     return frozenset(words.split()) | street_types()
+
+
+_SENTENCE_ENDS = frozenset('.!?:;"“(\n')
+# First names that are also everyday words, months or places: alone, they say nothing.
+_AMBIGUOUS = frozenset((
+    "will", "may", "june", "april", "august", "mark", "bill", "rose", "grace", "hope", "joy",
+    "faith", "amber", "iris", "summer", "dawn", "autumn", "ivy", "holly", "daisy", "ruby",
+    "pearl", "jade", "crystal", "sky", "river", "art", "mercy", "sunny", "victoria",
+    "florence", "austin", "jackson", "orlando", "charlotte", "madison", "savannah", "georgia",
+    "sydney", "adelaide", "chelsea", "phoenix", "aurora", "paris", "lincoln", "dallas",
+    "houston", "virginia", "carolina", "page", "sterling", "king", "major", "royal", "frank",
+    "earnest", "hunter", "chase", "gene", "sonny", "guy", "nick", "sam", "max", "ray", "don",
+    "jack", "lee", "van", "dean", "love", "german", "christian",
+))  # fmt: skip
+
+
+def lone_first_names(text: str) -> Iterator[tuple[int, int]]:
+    """Known first names standing alone: mid-sentence ("my kid Lukas", "shouted at
+    Todd"), or at a sentence start when a colon or comma follows ("Ella: what a wife",
+    "Danial, can I ..."). First names that are also common words or places are left out."""
+    firsts, places = first_names(), _places()
+    for match in _TOKEN.finditer(text):
+        word = match.group()
+        folded = word.casefold()
+        if (
+            not _is_capitalized(word)
+            or len(word) < 3
+            or folded not in firsts
+            or folded in _AMBIGUOUS
+            or folded in places
+            or folded in _not_names()
+        ):
+            continue
+        start, end = match.span()
+        after = text[end : end + 1]
+        before = text[max(0, start - 8) : start].rstrip(" \t")
+        at_start = not before or before[-1] in _SENTENCE_ENDS
+        if at_start and after not in (":", ","):
+            continue
+        yield start, end
+
+
+@cache
+def _places() -> frozenset[str]:
+    return cities() | countries()

@@ -4,10 +4,14 @@ Detection runs in a fixed order of stages; each stage sees the text with the spa
 earlier stages found blanked out, so spans never overlap:
 
 1. emails, IPv6 and IPv4 addresses: plain regular expressions;
-2. IBANs (country length and mod-97), card numbers (Luhn), phone numbers (digit count,
-   not a date or an SSN), person names (a title before capitalized words, a greeting
-   before a known first name, or known first name + known last name): candidates that
-   a check confirms.
+2. IBANs (country length and mod-97), card numbers (Luhn; 12 digits only with a Maestro
+   prefix), national ids with their checks, dates of birth, order and loyalty numbers
+   after their context words, phone numbers (digit count, not a date or an SSN),
+   postcodes and ZIP codes, ages, street addresses (:mod:`._addresses`) and person
+   names (a title before capitalized words, a greeting before a known first name, or
+   known first name + known last name): candidates that a check or a context confirms;
+3. with ``engine=TextEngine.MODEL``, a named-entity model (:mod:`._entities`) adds the
+   person names, places and organisations the rules miss.
 
 :func:`redact_text` runs stage 1 over the whole array with RE2
 (``pyarrow.compute.replace_substring_regex``) and stage 2 in Python only for the values
@@ -26,6 +30,9 @@ import pyarrow.compute as pc
 
 from shopveil._core import Kind
 from shopveil._core.spans import TextSpan
+from shopveil.detect._addresses import address_spans
+from shopveil.detect._entities import TextEngine, entity_spans
+from shopveil.detect._ids import card_brand_ok
 from shopveil.detect._names import TITLES
 from shopveil.detect._patterns import (
     CARD_CANDIDATE,
@@ -38,10 +45,11 @@ from shopveil.detect._patterns import (
     iban_ok,
     luhn_ok,
 )
-from shopveil.detect._persons import INTRODUCERS, person_spans
+from shopveil.detect._persons import INTRODUCERS, lone_first_names, person_spans
+from shopveil.detect._structured import CONTEXT_WORDS, STRUCTURED_STAGES
 from shopveil.errors import ParameterError, SchemaError
 
-__all__ = ["TEXT_KINDS", "find_text_pii", "redact_text"]
+__all__ = ["TEXT_KINDS", "TextEngine", "find_text_pii", "redact_text"]
 
 
 # Stage 1: plain patterns, in precedence order.
@@ -57,6 +65,16 @@ TEXT_KINDS: tuple[Kind, ...] = (
     Kind.CARD_NUMBER,
     Kind.PHONE,
     Kind.PERSON_NAME,
+    Kind.NATIONAL_ID,
+    Kind.BIRTH_DATE,
+    Kind.AGE,
+    Kind.POSTCODE,
+    Kind.RECORD_ID,
+    Kind.LOYALTY_ID,
+    Kind.STREET_ADDRESS,
+    Kind.CITY,
+    Kind.COUNTRY,
+    Kind.ORGANIZATION,
 )
 """The kinds :func:`find_text_pii` reports."""
 
@@ -80,6 +98,7 @@ _DATE_SHAPE = re.compile(
 )
 _SSN_SHAPE = re.compile(r"^[0-9]{3}-[0-9]{2}-[0-9]{4}$", re.ASCII)
 _BLANK = "\ue000"
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 # Values that may hold a stage-2 candidate. A superset of what stage 2 accepts: any
 # accepted phone or card has seven digits joined by short separators; an IBAN starts
@@ -87,8 +106,13 @@ _BLANK = "\ue000"
 # capital, a capitalized word (one with a lower-case letter, so ALL-CAPS labels stay
 # out) before another, or a single word set off by a comma and a full stop.
 _WORDS = "|".join(sorted(TITLES | INTRODUCERS))
+_CONTEXT = "|".join(sorted(word.replace(".", r"\.").replace(" ", r"\s*") for word in CONTEXT_WORDS))
 _PREFILTER = (
     r"[0-9](?:[ .()-]{0,3}[0-9]){6,}"
+    rf"|(?i:\b(?:{_CONTEXT})\b)"
+    r"|\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b"
+    r"|[0-9]{1,5}[A-Za-z]?,? +\p{Lu}\p{Ll}"
+    r"|\p{Lu}\p{Ll}+ +[0-9]{1,5}\b"
     r"|[A-Z]{2}[0-9]{2}"
     rf"|(?i:\b(?:{_WORDS})\b)[.,]*[ \t]*\p{{Lu}}"
     r"|\p{Lu}[\p{L}'’-]*\p{Ll}[\p{L}'’-]*[ \t]+\p{Lu}"
@@ -96,13 +120,17 @@ _PREFILTER = (
 )
 
 
-def find_text_pii(text: str) -> list[TextSpan]:
-    """Find emails, phones, card numbers, IBANs, IP addresses and person names in ``text``.
+def find_text_pii(text: str, *, engine: TextEngine = TextEngine.RULES) -> list[TextSpan]:
+    """Find the personal data of :data:`TEXT_KINDS` in ``text``.
 
     Parameters
     ----------
     text
         Any string.
+    engine
+        ``RULES`` (patterns, checks and word lists: fast, no extra needed) or ``MODEL``
+        (the rules plus a named-entity model for names, places and organisations; needs
+        the ``text`` extra).
 
     Returns
     -------
@@ -111,13 +139,57 @@ def find_text_pii(text: str) -> list[TextSpan]:
     """
     if not isinstance(text, str):
         raise ParameterError(f"find_text_pii needs a str, got {type(text).__name__}")
+    if not isinstance(engine, TextEngine):
+        raise ParameterError(
+            f"engine={engine!r} is not a TextEngine; use TextEngine.RULES or TextEngine.MODEL"
+        )
+    original = text
     spans: list[TextSpan] = []
     for kind, pattern in _COMPILED_REGEX_STAGES:
         found = [TextSpan(m.start(), m.end(), kind) for m in pattern.finditer(text)]
         spans.extend(found)
         text = _blank(text, found)
     spans.extend(_validated_spans(text))
+    if engine is TextEngine.MODEL:
+        spans = _merge_entities(original, spans)
     return sorted(spans)
+
+
+def _merge_entities(text: str, spans: list[TextSpan]) -> list[TextSpan]:
+    """Add the model's entities that overlap no span the rules found; a rule name inside
+    a longer model name is widened to it ("Faina D. Yefremova" over "Faina")."""
+    kept = list(spans)
+    found = entity_spans(text)
+    found += [(start, end, Kind.PERSON_NAME) for start, end in lone_first_names(text)]
+    for start, end, kind in found:
+        overlapping = [s for s in kept if s.start < end and start < s.end]
+        if not overlapping:
+            kept.append(TextSpan(start, end, kind))
+        elif kind is Kind.PERSON_NAME and all(
+            s.kind is Kind.PERSON_NAME and start <= s.start and s.end <= end for s in overlapping
+        ):
+            kept = [s for s in kept if s not in overlapping]
+            kept.append(TextSpan(start, end, kind))
+    return kept + _repeated_names(text, kept)
+
+
+def _repeated_names(text: str, spans: list[TextSpan]) -> list[TextSpan]:
+    """A word of a person's name, seen again alone elsewhere in the text, names them too."""
+    words = {
+        word
+        for span in spans
+        if span.kind is Kind.PERSON_NAME
+        for word in _NAME_WORD.findall(text[span.start : span.end])
+        if len(word) > 2
+    }
+    if not words:
+        return []
+    found = []
+    for match in _NAME_WORD.finditer(text):
+        start, end = match.span()
+        if match.group() in words and not any(s.start < end and start < s.end for s in spans):
+            found.append(TextSpan(start, end, Kind.PERSON_NAME))
+    return found
 
 
 def _blank(text: str, spans: list[TextSpan]) -> str:
@@ -138,8 +210,12 @@ def _validated_spans(text: str) -> list[TextSpan]:
     spans: list[TextSpan] = []
     stages: tuple[Callable[[str], Iterator[TextSpan]], ...] = (
         _iban_spans,
+        _structured_stage(0),  # Chinese resident ids before cards: 18 digits
         _card_spans,
+        *(_structured_stage(i) for i in range(1, 7)),  # other ids, births, orders
         _phone_spans,
+        _address_spans,  # before postcodes: an address takes its postcode along
+        *(_structured_stage(i) for i in range(7, len(STRUCTURED_STAGES))),
         _name_spans,
     )
     for stage in stages:
@@ -176,8 +252,24 @@ def _iban_spans(text: str) -> Iterator[TextSpan]:
 def _card_spans(text: str) -> Iterator[TextSpan]:
     for match in _CARD.finditer(text):
         digits = match.group().replace(" ", "").replace("-", "")
-        if luhn_ok(digits):
+        # Luhn passes one number in ten: a 12-digit one must also carry a Maestro prefix.
+        if luhn_ok(digits) and (len(digits) > 12 or card_brand_ok(digits)):
             yield TextSpan(match.start(), match.end(), Kind.CARD_NUMBER)
+
+
+def _structured_stage(index: int) -> Callable[[str], Iterator[TextSpan]]:
+    stage = STRUCTURED_STAGES[index]
+
+    def spans(text: str) -> Iterator[TextSpan]:
+        for start, end, kind in stage(text):
+            yield TextSpan(start, end, kind)
+
+    return spans
+
+
+def _address_spans(text: str) -> Iterator[TextSpan]:
+    for start, end in address_spans(text):
+        yield TextSpan(start, end, Kind.STREET_ADDRESS)
 
 
 def _name_spans(text: str) -> Iterator[TextSpan]:
@@ -196,7 +288,7 @@ def _is_phone(candidate: str) -> bool:
     digits = sum(char.isdigit() for char in core)
     if not 7 <= digits <= 15:
         return False
-    international = core.startswith(("+", "00")) or "(" in core
+    international = core.startswith("+") or bool(re.match(r"00[1-9]", core)) or "(" in core
     groups = re.split(r"[ .\-]+", core.replace("(", "").replace(")", " ").strip())
     if not international:
         if len(groups) == 1:

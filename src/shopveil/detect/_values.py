@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core import Kind
+from shopveil.detect._demographic import demographic_masks
 from shopveil.detect._names import (
     TITLES,
     cities,
@@ -190,6 +191,7 @@ def _profile_strings(raw: pa.Array) -> ValueProfile:
         "street": share_of(_street_mask(values, tokens)),
         "person": share_of(_person_mask(values, tokens)),
         **{check: share_of(mask) for check, mask in special_masks(values, lower).items()},
+        **{check: share_of(mask) for check, mask in demographic_masks(values, lower).items()},
     }
     distinct = _distinct(lower)
     fractions["gender"] = share_of(member(_GENDERS)) if distinct <= 8 else 0.0

