@@ -140,6 +140,22 @@ def test_a_rolled_back_transaction_leaves_no_checkpoint(log: AuditLog) -> None:
     assert log.verify() == 1
 
 
+def test_a_transaction_of_many_events_signs_one_checkpoint_of_its_last(log: AuditLog) -> None:
+    _fill(log, 1)
+    with log.store.transaction() as conn:
+        for i in range(5):
+            log.append_in(conn, "service", "service.call", {"n": i})
+    assert [c.seq for c in log.checkpoints()] == [1, 6]
+    # A rolled-back batch leaves nothing pending: the next commit checkpoints its own.
+    with pytest.raises(RuntimeError), log.store.transaction() as conn:
+        log.append_in(conn, "service", "service.call", {"n": 9})
+        raise RuntimeError("rolled back")
+    with log.store.transaction() as conn:
+        log.append_in(conn, "service", "service.call", {"n": 10})
+    assert [c.seq for c in log.checkpoints()] == [1, 6, 7]
+    assert log.verify() == 7
+
+
 def test_a_forged_checkpoint_line_is_caught(log: AuditLog) -> None:
     _fill(log, 2)
     lines = log.checkpoint_file.read_text().splitlines()

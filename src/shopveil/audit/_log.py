@@ -40,6 +40,7 @@ from shopveil.store import Store, after_commit, audit_events, insert_ignore, met
 __all__ = ["AuditLog"]
 
 _HEAD_KEY = "audit_head"
+_LATEST = "shopveil.audit.latest"  # per connection: the newest seq each log appended
 
 
 class AuditLog:
@@ -134,7 +135,15 @@ class AuditLog:
             sa.update(meta).where(meta.c.key == _HEAD_KEY).values(value=self._head(seq, digest))
         )
         # Only after the commit: a checkpoint of a rolled-back event would fail verify.
-        after_commit(conn, lambda: self._checkpoints.write(seq, digest, at))
+        # One per transaction, of its last event: a checkpoint covers the chain before it.
+        latest = conn.info.setdefault(_LATEST, {})
+        latest[id(self)] = seq
+
+        def checkpoint() -> None:
+            if latest.get(id(self)) == seq:
+                self._checkpoints.write(seq, digest, at)
+
+        after_commit(conn, checkpoint)
         return AuditEvent(
             seq=seq,
             at=datetime.fromisoformat(at),
