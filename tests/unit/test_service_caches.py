@@ -46,27 +46,49 @@ def test_a_ttl_of_zero_asks_the_store_every_time(store: Store) -> None:
     assert cache.authenticate(key) is None
 
 
-def test_a_shape_is_scanned_once_and_every_requests_values_are_protected(
+def test_a_shape_is_compiled_once_and_every_requests_values_are_protected(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws = workspace_on(store, master_key=secrets.token_bytes(32), actor="t")
     people = generate_retail(20, seed=4).tables["customers"].to_pylist()
     first, second = people[:10], people[10:]
-    scans = []
-    scan = dynamic._labels_for
-    monkeypatch.setattr(dynamic, "_labels_for", lambda t, p: scans.append(1) or scan(t, p))
+    compiled = []
+    compile_plan = dynamic.compile_plan
+    monkeypatch.setattr(
+        dynamic, "compile_plan", lambda *a, **k: compiled.append(1) or compile_plan(*a, **k)
+    )
     plans = PlanCache(GDPR)
     kwargs = {"policy": GDPR, "role": "analyst", "purpose": "analytics", "plans": plans}
     done = [protect_records(ws, batch, **kwargs) for batch in (first, second)]
-    assert len(scans) == 1 and done[0].plan.steps == done[1].plan.steps
+    assert len(compiled) == 1 and done[0].plan.steps == done[1].plan.steps
     for batch, out in zip((first, second), done, strict=True):
         text = str(out.records)
         assert not any(r["email"] in text or r["name"] in text for r in batch)
     uncached = protect_records(ws, second, policy=GDPR, role="analyst", purpose="analytics")
-    assert len(scans) == 2 and uncached.plan.steps == done[1].plan.steps
+    assert len(compiled) == 2 and uncached.plan.steps == done[1].plan.steps
     # Another shape (a column dropped) is a new plan, and another role too.
     protect_records(ws, [{k: v for k, v in r.items() if k != "city"} for r in first], **kwargs)
-    assert len(scans) == 3
+    assert len(compiled) == 3
     with pytest.raises(ParameterError, match="another policy"):
         protect_records(ws, first, policy=load_policy("ccpa"), role="analyst",
                         purpose="analytics", plans=plans)  # fmt: skip
+
+
+def test_a_cached_plan_does_not_pass_personal_data_a_column_did_not_hold_before(
+    store: Store,
+) -> None:
+    # The attack: a first request fixes the plan of a shape while its free column holds
+    # nothing personal; the next request of that shape, from any key, puts emails there.
+    ws = workspace_on(store, master_key=secrets.token_bytes(32), actor="t")
+    plans = PlanCache(GDPR)
+    kwargs = {"policy": GDPR, "role": "analyst", "purpose": "analytics", "plans": plans}
+    quiet = [{"customer_id": str(1000 + i), "remark": "called back"} for i in range(10)]
+    emails = [f"jo.smith{i}@example.com" for i in range(10)]
+    leaky = [{"customer_id": str(2000 + i), "remark": e} for i, e in enumerate(emails)]
+    kept = protect_records(ws, quiet, **kwargs)
+    assert [r["remark"] for r in kept.records] == ["called back"] * 10
+    out = protect_records(ws, leaky, **kwargs)
+    assert out.records and not any(e in str(out.records) for e in emails)
+    assert out.plan.steps != kept.plan.steps
+    # The quiet shape's plan is still the one its own values get.
+    assert protect_records(ws, quiet, **kwargs).plan.steps == kept.plan.steps

@@ -29,7 +29,7 @@ from shopveil._workspace import Workspace
 from shopveil.errors import ParameterError
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
-from shopveil.pipeline._dynamic import plan_for_role
+from shopveil.pipeline._dynamic import labels_for, plan_for_role
 from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import apply_plan
 from shopveil.policy import Plan, Policy
@@ -50,9 +50,11 @@ class ProtectedRecords:
 class PlanCache:
     """The plans compiled for the last ``size`` request shapes under one policy.
 
-    A shape is the role, the purpose, and the records' column names with their Arrow
-    types; the plan of a shape (its columns' detected kinds among it) is reused for the
-    next requests of that shape. Thread-safe.
+    A shape is the role, the purpose, the records' column names with their Arrow types,
+    and the kinds detected in the columns the policy does not name: those columns are
+    scanned on every request, so a column that held no personal data in one request
+    and holds emails in the next gets a new plan, whoever sends them. The policy's
+    compilation is what is reused. Thread-safe.
     """
 
     def __init__(self, policy: Policy, size: int = 256) -> None:
@@ -62,19 +64,21 @@ class PlanCache:
         self._lock = threading.Lock()
 
     def plan(self, table: pa.Table, role: str, purpose: str, *, as_of: date | None = None) -> Plan:
-        """The plan for ``table``'s shape, compiled (and its unnamed columns scanned) once.
+        """The plan for ``table``'s shape, compiled once per shape.
 
         ``as_of`` (today when None) is the day minors' ages are counted at; it is part of
         the shape, so a plan is not reused past its day.
         """
         day = as_of or date.today()
-        shape = (role, purpose, day, tuple((f.name, str(f.type)) for f in table.schema))
+        labels = labels_for(table, self.policy)  # this request's own values, every time
+        columns = tuple((f.name, str(f.type)) for f in table.schema)
+        shape = (role, purpose, day, columns, tuple(sorted(labels.items())))
         with self._lock:
             found = self._plans.get(shape)
             if found is not None:
                 self._plans.move_to_end(shape)
                 return found
-        plan = plan_for_role(self.policy, table, role, purpose=purpose, as_of=day)
+        plan = plan_for_role(self.policy, table, role, purpose=purpose, labels=labels, as_of=day)
         with self._lock:
             self._plans[shape] = plan
             while len(self._plans) > self.size:
