@@ -9,7 +9,7 @@ import pytest
 import shopveil.pipeline._dynamic as dynamic
 from shopveil._workspace import workspace_on
 from shopveil.data import generate_retail
-from shopveil.errors import ParameterError
+from shopveil.errors import ParameterError, SchemaError
 from shopveil.pipeline import PlanCache, protect_records
 from shopveil.policy import load_policy
 from shopveil.store import Store
@@ -90,5 +90,11 @@ def test_a_cached_plan_does_not_pass_personal_data_a_column_did_not_hold_before(
     out = protect_records(ws, leaky, **kwargs)
     assert out.records and not any(e in str(out.records) for e in emails)
     assert out.plan.steps != kept.plan.steps
-    # The quiet shape's plan is still the one its own values get.
+    # The leaky request's plan was its own; the quiet shape keeps the cached one.
     assert protect_records(ws, quiet, **kwargs).plan.steps == kept.plan.steps
+    assert not any(e in str(protect_records(ws, leaky, **kwargs).records) for e in emails)
+    # A card number sent as a number is found too: its full scan refuses the column.
+    numbers = [{"customer_id": "3001", "remark": 17}]
+    assert protect_records(ws, numbers, **kwargs).records[0]["remark"] == 17
+    with pytest.raises(SchemaError, match="'remark' looks personal"):
+        protect_records(ws, [{"customer_id": "3000", "remark": 4111111111111111}], **kwargs)

@@ -49,8 +49,7 @@ def _purpose_for(policy: Policy, role: str, purpose: str | None) -> str:
     return record[0]
 
 
-def labels_for(table: pa.Table, policy: Policy) -> dict[str, ColumnLabel]:
-    """The kinds detected in ``table``'s columns that ``policy`` does not name."""
+def _labels_for(table: pa.Table, policy: Policy) -> dict[str, ColumnLabel]:
     from shopveil.detect import scan_table
 
     unnamed = [c for c in table.column_names if c not in policy.columns]
@@ -77,7 +76,7 @@ def plan_for_role(
     if isinstance(schema_or_table, pa.Table):
         schema = schema_or_table.schema
         if labels is None:
-            labels = labels_for(schema_or_table, policy)
+            labels = _labels_for(schema_or_table, policy)
     else:
         schema = schema_or_table
     return compile_plan(policy, schema, purpose=purpose, role=role, labels=labels, as_of=as_of)
