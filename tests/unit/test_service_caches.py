@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import shopveil.pipeline._dynamic as dynamic
@@ -98,3 +102,22 @@ def test_a_cached_plan_does_not_pass_personal_data_a_column_did_not_hold_before(
     assert protect_records(ws, numbers, **kwargs).records[0]["remark"] == 17
     with pytest.raises(SchemaError, match="'remark' looks personal"):
         protect_records(ws, [{"customer_id": "3000", "remark": 4111111111111111}], **kwargs)
+
+
+def test_requests_that_miss_together_compile_their_shape_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = pa.Table.from_pylist(generate_retail(10, seed=5).tables["customers"].to_pylist())
+    compiled = []
+    compile_plan = dynamic.compile_plan
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        compiled.append(1)
+        time.sleep(0.2)  # long enough for every other thread to miss too
+        return compile_plan(*args, **kwargs)
+
+    monkeypatch.setattr(dynamic, "compile_plan", slow)
+    plans = PlanCache(GDPR)
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: plans.plan(table, "analyst", "analytics"), range(8)))
+    assert len(compiled) == 1 and all(p is found[0] for p in found)

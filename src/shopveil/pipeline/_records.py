@@ -64,6 +64,7 @@ class PlanCache:
         self.policy = policy
         self.size = size
         self._plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+        self._compiling: dict[tuple[Any, ...], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def plan(self, table: pa.Table, role: str, purpose: str, *, as_of: date | None = None) -> Plan:
@@ -84,11 +85,20 @@ class PlanCache:
                 return found
             # Values the cached plan was not made for: this request's own plan, not kept.
             return plan_for_role(self.policy, table, role, purpose=purpose, as_of=day)
-        plan = plan_for_role(self.policy, table, role, purpose=purpose, as_of=day)
+        # One compilation per shape: the requests that miss together wait for the first.
         with self._lock:
-            self._plans[shape] = plan
-            while len(self._plans) > self.size:
-                self._plans.popitem(last=False)
+            compiling = self._compiling.setdefault(shape, threading.Lock())
+        with compiling:
+            with self._lock:
+                found = self._plans.get(shape)
+            if found is not None:
+                return self.plan(table, role, purpose, as_of=day)
+            plan = plan_for_role(self.policy, table, role, purpose=purpose, as_of=day)
+            with self._lock:
+                self._plans[shape] = plan
+                while len(self._plans) > self.size:
+                    self._plans.popitem(last=False)
+                self._compiling.pop(shape, None)
         return plan
 
 
