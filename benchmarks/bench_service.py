@@ -8,7 +8,14 @@ key on a fresh SQLite store, posts a few events for 200 customers, starts
 runs wrk against:
 
 - ``GET /v1/recommendations/{customer}`` (a random one of the 200 customers per request);
-- ``POST /v1/protect`` with 10 generated customer records (analyst, analytics).
+- ``POST /v1/protect`` with 10 generated customer records (analyst, analytics);
+- ``POST /v1/redact`` with 10 texts of Presidio's synthetic PII set (``../shared/data``),
+  beside Presidio's ``AnalyzerEngine`` + ``AnonymizerEngine`` served the same way
+  (``_presidio_app.py``: FastAPI, uvicorn, the same workers, the same wrk load and texts)
+  with a blank spaCy pipeline: no trained spaCy model installs from PyPI, so Presidio's
+  pattern recognizers run and its NER ones find nothing. Presidio comes from the
+  ``bench`` extra; ``--presidio-python`` names an interpreter that has it when the
+  project's does not (its ``presidio-anonymizer`` pins an older ``cryptography``).
 
 For each: requests/s, p50, p99 and errors (non-2xx answers, and socket errors, a request
 unanswered after 10 s among them) at 20 and 100 connections, and a sweep over 1-16
@@ -18,8 +25,12 @@ Every call is authenticated, rate-limited (the limit is set out of reach here) a
 audited, as in production. Usage (from the repository root)::
 
     .venv/bin/python benchmarks/bench_service.py [--workers 2] [--seconds 10] [--out FILE]
+        [--presidio-python PYTHON]
 
-Prints one JSON object, with the load average before and after.
+Prints one JSON object, with the load average before and after, and the server's CPU
+seconds per request for each run (the figure that stays comparable on a busy machine).
+The emails, cards, IBANs and IP addresses of the redacted texts must be gone from
+ShopVeil's answer (checked); how many Presidio's answer keeps is reported.
 """
 
 from __future__ import annotations
@@ -38,11 +49,12 @@ import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow.csv as pacsv
 
-from _harness import load_average, machine
+from _harness import load_average, machine, shared_data
 from shopveil._core.budgets import ApproxDP
 from shopveil._workspace import open_workspace
 from shopveil.data import bundled_online_retail, generate_retail, product_catalogue
@@ -59,7 +71,10 @@ from shopveil.learn import (
 from shopveil.policy import load_policy
 from shopveil.store import Store
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+# The values both servers must remove: the pattern kinds both detect (names need NER).
+PATTERNED = {"EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS"}
 # Prints the first answer that is not a 200, so a run with errors says why.
 REPORT_ERRORS = """
 local reported = false
@@ -136,12 +151,7 @@ def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str,
     }
 
 
-def serve(env: dict[str, str], port: int, workers: int, model: Path) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "shopveil", "serve", "--port", str(port), "--workers",
-         str(workers), "--model", str(model)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+def wait_healthy(server: subprocess.Popen[bytes], port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -150,7 +160,96 @@ def serve(env: dict[str, str], port: int, workers: int, model: Path) -> subproce
         except httpx.HTTPError:
             time.sleep(0.3)
     server.terminate()
-    raise SystemExit("the service did not start within 120 s")
+    raise SystemExit(f"the server on port {port} did not start within 120 s")
+
+
+def serve(env: dict[str, str], port: int, workers: int, model: Path) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shopveil", "serve", "--port", str(port), "--workers",
+         str(workers), "--model", str(model)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return wait_healthy(server, port)
+
+
+def serve_presidio(python: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """Presidio's analyzer and anonymizer behind FastAPI, under uvicorn as ShopVeil is."""
+    server = subprocess.Popen(
+        [python, "-m", "uvicorn", "_presidio_app:app", "--port", str(port), "--workers",
+         str(workers), "--no-access-log", "--log-level", "warning"],
+        cwd=HERE, env={**os.environ, "PYTHONPATH": str(HERE)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return wait_healthy(server, port)
+
+
+def cpu_seconds(server: subprocess.Popen[bytes]) -> float:
+    """User + system CPU seconds of the server and its worker processes so far."""
+    found = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True)
+    total = 0.0
+    for pid in [server.pid, *map(int, found.stdout.split())]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def pii_texts(n: int) -> tuple[list[str], list[str]]:
+    """``n`` texts of Presidio's synthetic set with an email, card, IBAN or IP in them,
+    and those values (the ones both servers must remove)."""
+    path = shared_data() / "pii-text" / "presidio_synth_v2_dev.jsonl"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: the redact comparison needs ../shared/data")
+    texts, values = [], []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        kept = [s["entity_value"] for s in row["spans"] if s["entity_type"] in PATTERNED]
+        if kept:
+            texts.append(row["full_text"])
+            values += kept
+        if len(texts) == n:
+            break
+    return texts, values
+
+
+def load_runs(
+    target: str, script: Path, drain: Callable[[], None], seconds: int, server: Any, sweep: bool
+) -> dict[str, Any]:
+    """wrk at 20 and 100 connections and, with ``sweep``, at 1-16 for the best rate whose
+    p99 stays under 50 ms; each run with the server's CPU milliseconds per request."""
+
+    def one(connections: int, length: int) -> dict[str, float]:
+        before = cpu_seconds(server)
+        found = run_wrk(target, script, connections, length)
+        drain()
+        used = cpu_seconds(server) - before
+        found["server_cpu_ms_per_request"] = round(1000 * used / max(1, found["requests"]), 2)
+        return found
+
+    run_wrk(target, script, 4, 3)  # warm-up, not kept: every worker's first calls
+    drain()
+    runs = [one(c, max(3, seconds // 2)) for c in ((1, 2, 4, 8, 16) if sweep else ())]
+    under = [r for r in runs if r["requests"] and r["p99_ms"] < 50 and not r["errors"]]
+    best = max(under, key=lambda r: r["requests_per_s"]) if under else None
+    out: dict[str, Any] = {"at_20": one(20, seconds), "at_100": one(100, seconds)}
+    if sweep:
+        out |= {"sweep": runs, "best_under_50ms_p99": best}
+    return out
+
+
+def post_lua(folder: Path, name: str, key: str | None, body: str) -> Path:
+    body_file = folder / f"{name}.json"
+    body_file.write_text(body)
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"\n' if key else ""
+    return lua(folder / f"{name}.lua", (
+        'wrk.method = "POST"\n' + auth +
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'local file = io.open("{body_file}", "rb")\n'
+        "wrk.body = file:read(\"*a\")\n"
+        "file:close()\n"
+    ))  # fmt: skip
 
 
 def main() -> None:
@@ -158,9 +257,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--presidio-python", default=os.environ.get("PRESIDIO_PYTHON", sys.executable),
+        help="a Python with presidio-analyzer and presidio-anonymizer (the bench extra)",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: sudo bash scripts/install-system-tools.sh")
+    texts, secrets_in_texts = pii_texts(10)
     load_before = load_average()
     folder = Path(tempfile.mkdtemp(prefix="shopveil-bench-service-"))
     model, customers, items = train(folder)
@@ -177,6 +281,7 @@ def main() -> None:
     port = int(os.environ.get("BENCH_PORT", "0")) or _free_port()
     url = f"http://127.0.0.1:{port}"
     server = serve(env, port, args.workers, model)
+    results: dict[str, Any] = {}
     try:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {front}"}) as http:
             for i, customer in enumerate(customers):
@@ -188,14 +293,18 @@ def main() -> None:
         records = json.loads(
             json.dumps(generate_retail(10, seed=3).tables["customers"].to_pylist(), default=str)
         )
-        body = json.dumps({"records": records, "purpose": "analytics"})
-        protected = httpx.post(f"{url}/v1/protect", content=body, timeout=30,
-                               headers={"Authorization": f"Bearer {analyst}",
-                                        "content-type": "application/json"})  # fmt: skip
+        protect_body = json.dumps({"records": records, "purpose": "analytics"})
+        redact_body = json.dumps({"texts": texts})
+        http = httpx.Client(base_url=url, timeout=600)
+        as_front = {"Authorization": f"Bearer {front}"}
+        as_analyst = {"Authorization": f"Bearer {analyst}", "content-type": "application/json"}
+        protected = http.post("/v1/protect", content=protect_body, headers=as_analyst)
         assert protected.status_code == 200 and protected.json()["rows_out"] == 10
         assert records[0]["email"] not in protected.text
-        body_file = folder / "protect.json"
-        body_file.write_text(body)
+        redacted = http.post("/v1/redact", content=redact_body, headers=as_analyst)
+        assert redacted.status_code == 200, redacted.text
+        left = [v for v in secrets_in_texts if v in redacted.text]
+        assert not left, f"ShopVeil left {len(left)} of the texts' PII values in place"
         ids = ", ".join(json.dumps(c) for c in customers)
         recommend = lua(folder / "recommend.lua", (
             f'wrk.headers["Authorization"] = "Bearer {front}"\n'
@@ -204,57 +313,45 @@ def main() -> None:
             '  return wrk.format(nil, "/v1/recommendations/" .. ids[math.random(#ids)])\n'
             "end\n"
         ))  # fmt: skip
-        protect = lua(folder / "protect.lua", (
-            'wrk.method = "POST"\n'
-            f'wrk.headers["Authorization"] = "Bearer {analyst}"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'local file = io.open("{body_file}", "rb")\n'
-            "wrk.body = file:read(\"*a\")\n"
-            "file:close()\n"
-        ))  # fmt: skip
-        results = {}
 
-        def drain_with(request: Callable[[], httpx.Response]) -> Callable[[], None]:
-            # Requests wrk gave up on still run in the server's thread pool; one more
-            # request answers only once they are done, so the next run starts idle.
-            def drain() -> None:
-                assert request().status_code == 200
+        # Requests wrk gave up on still run in the server's thread pool; one more
+        # request answers only once they are done, so the next run starts idle.
+        def drain(
+            path: str, headers: dict[str, str], body: str | None = None
+        ) -> Callable[[], None]:
+            def run() -> None:
+                answer = http.request("POST" if body else "GET", path, content=body,
+                                      headers=headers)  # fmt: skip
+                assert answer.status_code == 200, answer.text
 
-            return drain
+            return run
 
-        http = httpx.Client(base_url=url, timeout=600)
-        drains = {
-            "recommendations": drain_with(
-                lambda: http.get(f"/v1/recommendations/{customers[0]}",
-                                 headers={"Authorization": f"Bearer {front}"})
-            ),
-            "protect_10_records": drain_with(
-                lambda: http.post("/v1/protect", content=body,
-                                  headers={"Authorization": f"Bearer {analyst}",
-                                           "content-type": "application/json"})
-            ),
-        }  # fmt: skip
         runs = (
-            ("recommendations", url, recommend),
-            ("protect_10_records", f"{url}/v1/protect", protect),
-        )
-        for name, target, script in runs:
-            drain = drains[name]
-            run_wrk(target, script, 4, 3)  # warm-up, not kept: every worker's first calls
-            drain()
-            sweep = []
-            for c in (1, 2, 4, 8, 16):
-                sweep.append(run_wrk(target, script, c, max(3, args.seconds // 2)))
-                drain()
-            at = {}
-            for c in (20, 100):
-                at[c] = run_wrk(target, script, c, args.seconds)
-                drain()
-            under = [r for r in sweep if r["requests"] and r["p99_ms"] < 50 and not r["errors"]]
-            best = max(under, key=lambda r: r["requests_per_s"]) if under else None
-            results[name] = {"at_20": at[20], "at_100": at[100], "sweep": sweep,
-                             "best_under_50ms_p99": best}  # fmt: skip
+            ("recommendations", url, recommend, drain(f"/v1/recommendations/{customers[0]}",
+                                                      as_front), True),
+            ("protect_10_records", f"{url}/v1/protect",
+             post_lua(folder, "protect", analyst, protect_body),
+             drain("/v1/protect", as_analyst, protect_body), True),
+            ("redact_10_texts", f"{url}/v1/redact",
+             post_lua(folder, "redact", analyst, redact_body),
+             drain("/v1/redact", as_analyst, redact_body), False),
+        )  # fmt: skip
+        for name, target, script, drain_it, sweep in runs:
+            results[name] = load_runs(target, script, drain_it, args.seconds, server, sweep)
+        results["redact_10_texts"]["pii_values_left"] = f"0 of {len(secrets_in_texts)}"
         http.close()
+        results["presidio_redact_10_texts"] = presidio_runs(
+            args, folder, redact_body, secrets_in_texts
+        )
+        ours = results["redact_10_texts"]["at_20"]
+        theirs = results["presidio_redact_10_texts"].get("at_20")
+        if theirs:
+            results["redact_at_20_shopveil_over_presidio"] = {
+                "requests_per_s": round(ours["requests_per_s"] / theirs["requests_per_s"], 2),
+                "server_cpu_ms_per_request": round(
+                    theirs["server_cpu_ms_per_request"] / ours["server_cpu_ms_per_request"], 2
+                ),
+            }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -271,6 +368,40 @@ def main() -> None:
     if args.out is not None:
         args.out.write_text(text + "\n")
     print(text)
+
+
+def presidio_runs(
+    args: argparse.Namespace, folder: Path, body: str, values: list[str]
+) -> dict[str, Any]:
+    """Presidio's served redaction under the same load; a note instead when the given
+    interpreter lacks presidio."""
+    probe = subprocess.run(
+        [args.presidio_python, "-c", "import presidio_analyzer, presidio_anonymizer"],
+        capture_output=True,
+    )
+    if probe.returncode:
+        return {"skipped": f"{args.presidio_python} has no presidio; see --presidio-python"}
+    port = _free_port()
+    server = serve_presidio(args.presidio_python, port, args.workers)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        headers = {"content-type": "application/json"}
+        with httpx.Client(base_url=url, timeout=600) as http:
+            answer = http.post("/v1/redact", content=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            left = sum(v in answer.text for v in values)  # Presidio's misses: reported
+
+            def drain() -> None:
+                assert http.post("/v1/redact", content=body, headers=headers).status_code == 200
+
+            script = post_lua(folder, "presidio", None, body)
+            found = load_runs(f"{url}/v1/redact", script, drain, args.seconds, server, False)
+        found["setup"] = "presidio-analyzer + presidio-anonymizer, blank spaCy pipeline (patterns)"
+        found["pii_values_left"] = f"{left} of {len(values)}"
+        return found
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _free_port() -> int:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopveil.audit import AuditLog
-from shopveil.errors import IntegrityError
+from shopveil.errors import IntegrityError, ParameterError
 from shopveil.keys import Keyring
 from shopveil.store import Store
 
@@ -138,6 +138,37 @@ def test_a_rolled_back_transaction_leaves_no_checkpoint(log: AuditLog) -> None:
         raise RuntimeError("the change failed after its event was appended")
     assert [c.seq for c in log.checkpoints()] == [1]
     assert log.verify() == 1
+
+
+def test_a_transaction_of_many_events_signs_one_checkpoint_of_its_last(log: AuditLog) -> None:
+    _fill(log, 1)
+    with log.store.transaction() as conn:
+        for i in range(5):
+            log.append_in(conn, "service", "service.call", {"n": i})
+    assert [c.seq for c in log.checkpoints()] == [1, 6]
+    # A rolled-back batch leaves nothing pending: the next commit checkpoints its own.
+    with pytest.raises(RuntimeError), log.store.transaction() as conn:
+        log.append_in(conn, "service", "service.call", {"n": 9})
+        raise RuntimeError("rolled back")
+    with log.store.transaction() as conn:
+        log.append_in(conn, "service", "service.call", {"n": 10})
+    assert [c.seq for c in log.checkpoints()] == [1, 6, 7]
+    assert log.verify() == 7
+
+
+def test_many_events_appended_at_once_chain_like_one_at_a_time(log: AuditLog) -> None:
+    _fill(log, 2)
+    batch = [("front", "service.call", {"route": f"/v1/r{i}", "status": 200}) for i in range(4)]
+    with log.store.transaction() as conn:
+        assert log.append_many_in(conn, batch) == 6
+        assert log.append_many_in(conn, []) == 6
+    log.append("steward", "anonymize.run", {"rows": 9})
+    assert log.verify() == 7
+    assert [c.seq for c in log.checkpoints()] == [1, 2, 6, 7]
+    assert [(e.actor, e.details) for e in log.events()][2:6] == [(a, d) for a, _, d in batch]
+    with pytest.raises(ParameterError), log.store.transaction() as conn:  # nothing half-written
+        log.append_many_in(conn, [("front", "service.call", {}), ("", "service.call", {})])
+    assert log.verify() == 7
 
 
 def test_a_forged_checkpoint_line_is_caught(log: AuditLog) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from shopveil.store import Store, after_commit, audit_events, insert_ignore, met
 __all__ = ["AuditLog"]
 
 _HEAD_KEY = "audit_head"
+_LATEST = "shopveil.audit.latest"  # per connection: the newest seq each log appended
 
 
 class AuditLog:
@@ -133,8 +134,7 @@ class AuditLog:
         conn.execute(
             sa.update(meta).where(meta.c.key == _HEAD_KEY).values(value=self._head(seq, digest))
         )
-        # Only after the commit: a checkpoint of a rolled-back event would fail verify.
-        after_commit(conn, lambda: self._checkpoints.write(seq, digest, at))
+        self._checkpoint_after(conn, seq, digest, at)
         return AuditEvent(
             seq=seq,
             at=datetime.fromisoformat(at),
@@ -144,6 +144,36 @@ class AuditLog:
             prev_hash=head_hash,
             hash=digest,
         )
+
+    def append_many_in(
+        self, conn: sa.Connection, events: Sequence[tuple[str, str, Mapping[str, Any] | None]]
+    ) -> int:
+        """Append ``(actor, action, details)`` events in order inside the caller's
+        transaction: the head is locked, moved and checkpointed once for all of them.
+        Return the last one's seq (the head's when ``events`` is empty)."""
+        rows = []
+        for actor, action, details in events:
+            check_actor(actor)
+            check_action(action)
+            rows.append((actor, action, canonical_json(details)))
+        seq, digest = self._lock_head(conn)
+        if not rows:
+            return seq
+        at = iso_utc(self.clock.now())
+        values = []
+        for actor, action, details_json in rows:
+            prev, seq = digest, seq + 1
+            digest = self._mac(seq, at, actor, action, details_json, prev)
+            values.append(
+                {"seq": seq, "at": at, "actor": actor, "action": action,
+                 "details": details_json, "prev_hash": prev, "hash": digest}
+            )  # fmt: skip
+        conn.execute(sa.insert(audit_events), values)
+        conn.execute(
+            sa.update(meta).where(meta.c.key == _HEAD_KEY).values(value=self._head(seq, digest))
+        )
+        self._checkpoint_after(conn, seq, digest, at)
+        return seq
 
     def checkpoint(self) -> int:
         """Sign the log's committed head into the checkpoint file; return its seq (0: empty).
@@ -261,6 +291,18 @@ class AuditLog:
                 "log was rolled back to an older copy"
             )
         return count
+
+    def _checkpoint_after(self, conn: sa.Connection, seq: int, digest: str, at: str) -> None:
+        # Only after the commit: a checkpoint of a rolled-back event would fail verify.
+        # One per transaction, of its last event: a checkpoint covers the chain before it.
+        latest = conn.info.setdefault(_LATEST, {})
+        latest[id(self)] = seq
+
+        def checkpoint() -> None:
+            if latest.get(id(self)) == seq:
+                self._checkpoints.write(seq, digest, at)
+
+        after_commit(conn, checkpoint)
 
     def _lock_head(self, conn: sa.Connection) -> tuple[int, str]:
         query = sa.select(meta.c.value).where(meta.c.key == _HEAD_KEY).with_for_update()

@@ -117,22 +117,30 @@ class EventHistory:
     def recent(
         self, customer: object, jurisdiction: Jurisdiction | str | None
     ) -> list[CustomerEvent]:
-        """The customer's kept events, oldest first; none without a lawful basis."""
-        if not self.allowed(customer, jurisdiction):
-            return []
-        return self.held(customer)
+        """The customer's kept events, oldest first; none without a lawful basis.
+
+        The consent and the events are read in one transaction: a decision recorded
+        before the call is in force for it.
+        """
+        with self.store.engine.connect() as conn:
+            if not self.consent.allows(customer, PURPOSE, jurisdiction, conn):
+                return []
+            return self._held_in(conn, customer)
 
     def held(self, customer: object) -> list[CustomerEvent]:
         """Every event kept for ``customer``, oldest first, whatever their consent says
         (for their access request)."""
+        with self.store.engine.connect() as conn:
+            return self._held_in(conn, customer)
+
+    def _held_in(self, conn: sa.Connection, customer: object) -> list[CustomerEvent]:
         t = customer_events
         query = (
             sa.select(t.c.kind, t.c.item, t.c.at)
             .where(t.c.subject_ref == self._ref(customer))
             .order_by(t.c.at, t.c.id)
         )
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
+        rows = conn.execute(query).all()
         return [
             CustomerEvent(EventKind(r.kind), str(r.item), datetime.fromisoformat(str(r.at)))
             for r in rows

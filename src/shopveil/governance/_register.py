@@ -170,12 +170,18 @@ class ConsentRegister:
             )
         return ConsentImport(len(rows), customers, int(recorded), unknown, by_purpose, event.seq)
 
-    def current(self, customer: object) -> dict[ConsentPurpose, ConsentRecord]:
-        """The customer's decision in force per purpose (purposes without one are absent)."""
+    def current(
+        self, customer: object, conn: sa.Connection | None = None
+    ) -> dict[ConsentPurpose, ConsentRecord]:
+        """The customer's decision in force per purpose (purposes without one are absent),
+        read on ``conn`` when given."""
         t = consent_records
-        ref = self.ref(customer).hex()
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.subject_ref == ref)).all()
+        query = sa.select(t).where(t.c.subject_ref == self.ref(customer).hex())
+        if conn is None:
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        else:
+            rows = conn.execute(query).all()
         latest: dict[ConsentPurpose, ConsentRecord] = {}
         for row in sorted(rows, key=_order):
             record = _record(row)
@@ -183,14 +189,18 @@ class ConsentRegister:
         return latest
 
     def allows(
-        self, customer: object, purpose: str, jurisdiction: Jurisdiction | str | None
+        self,
+        customer: object,
+        purpose: str,
+        jurisdiction: Jurisdiction | str | None,
+        conn: sa.Connection | None = None,
     ) -> bool:
         """Whether ``purpose`` may use this one customer's data: :meth:`filter`'s rule,
-        read from their own records only."""
+        read from their own records only (on ``conn`` when given)."""
         basis = legal_basis(purpose, jurisdiction)
         if basis is None:
             return True
-        current = self.current(customer)
+        current = self.current(customer, conn)
         honoured = {basis.purpose, *basis.also_honours}
         if any(current[p].status.objects for p in honoured if p in current):
             return False

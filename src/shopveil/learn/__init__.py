@@ -9,7 +9,8 @@ DP-SGD, imported by the models that train with them).
   them by name with :func:`build_recommender` (``MODELS`` lists them; :func:`is_private`
   says whether a name at an ε trains with DP); measure them with :func:`evaluate`, on two
   separately loaded files re-indexed together by :func:`align`; list a customer's top-k
-  from a saved model and their own purchases with :func:`recommend`; measure a saved
+  from a saved model and their own purchases with :func:`recommend` (one customer at a
+  time, as a live service asks, with :class:`ServedRecommender`); measure a saved
   model on private test data with :func:`evaluate_private` (DP metrics, charged to the
   test customers). A private recommender fits only on purchases loaded with the public
   :class:`Catalogue`
@@ -80,6 +81,7 @@ from shopveil.learn._registry import (
     model_names,
     save_recommender,
 )
+from shopveil.learn._served import ServedRecommender
 
 __all__ = [
     "ALS",
@@ -116,6 +118,7 @@ __all__ = [
     "PrivateEvaluation",
     "PrivateTraining",
     "Recommender",
+    "ServedRecommender",
     "Student",
     "Window",
     "align",

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from shopveil._workspace import Workspace
 from shopveil.errors import ParameterError
+from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._dynamic import plan_for_role
@@ -52,17 +53,23 @@ class PlanCache:
 
     A shape is the role, the purpose, and the records' column names with their Arrow
     types; the plan of a shape (its columns' detected kinds among it) is reused for the
-    next requests of that shape. Thread-safe.
+    next requests of that shape, whoever sends them. A plan passes some columns through
+    unchanged because their first values held nothing personal; every request's values
+    in those columns are checked for emails, phones, cards, IBANs, IP addresses and
+    names (the free-text finder, a fraction of a full scan), and a request where they
+    hold any gets a plan of its own, from a full scan of its values. Thread-safe.
     """
 
     def __init__(self, policy: Policy, size: int = 256) -> None:
         self.policy = policy
         self.size = size
         self._plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+        self._compiling: dict[tuple[Any, ...], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def plan(self, table: pa.Table, role: str, purpose: str, *, as_of: date | None = None) -> Plan:
-        """The plan for ``table``'s shape, compiled (and its unnamed columns scanned) once.
+        """The plan for ``table``'s shape, compiled (and its unnamed columns scanned) once;
+        its passed-through columns are checked on every call.
 
         ``as_of`` (today when None) is the day minors' ages are counted at; it is part of
         the shape, so a plan is not reused past its day.
@@ -73,13 +80,37 @@ class PlanCache:
             found = self._plans.get(shape)
             if found is not None:
                 self._plans.move_to_end(shape)
+        if found is not None:
+            if not _passes_personal_data(found, table):
                 return found
-        plan = plan_for_role(self.policy, table, role, purpose=purpose, as_of=day)
+            # Values the cached plan was not made for: this request's own plan, not kept.
+            return plan_for_role(self.policy, table, role, purpose=purpose, as_of=day)
+        # One compilation per shape: the requests that miss together wait for the first.
         with self._lock:
-            self._plans[shape] = plan
-            while len(self._plans) > self.size:
-                self._plans.popitem(last=False)
+            compiling = self._compiling.setdefault(shape, threading.Lock())
+        with compiling:
+            with self._lock:
+                found = self._plans.get(shape)
+            if found is not None:
+                return self.plan(table, role, purpose, as_of=day)
+            plan = plan_for_role(self.policy, table, role, purpose=purpose, as_of=day)
+            with self._lock:
+                self._plans[shape] = plan
+                while len(self._plans) > self.size:
+                    self._plans.popitem(last=False)
+                self._compiling.pop(shape, None)
         return plan
+
+
+def _passes_personal_data(plan: Plan, table: pa.Table) -> bool:
+    """Whether a column ``plan`` keeps unchanged holds a value with PII in ``table``."""
+    from shopveil.detect import find_text_pii
+
+    kept = [s.column for s in plan.steps if isinstance(s.operator, Keep)]
+    for column in kept:  # numbers too: a card number may come as one
+        if any(find_text_pii(str(v)) for v in table.column(column).to_pylist() if v is not None):
+            return True
+    return False
 
 
 def protect_records(

@@ -102,10 +102,11 @@ def app_from_env() -> FastAPI:
 def _load_model(config: ServiceConfig) -> Model | None:
     if config.model is None:
         return None
-    from shopveil.learn import load_recommender, model_catalogue
+    from shopveil.learn import ServedRecommender, load_recommender, model_catalogue
 
     fitted, file = load_recommender(config.model)
-    return Model(fitted, model_catalogue(file), fitted.name)
+    catalogue = model_catalogue(file)
+    return Model(fitted, catalogue, fitted.name, ServedRecommender(fitted, catalogue))
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:

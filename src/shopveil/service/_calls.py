@@ -46,8 +46,9 @@ class CallLog:
                     break
             if pending:
                 with self.audit.store.transaction() as conn:
-                    for actor, details in pending:
-                        self.audit.append_in(conn, actor, "service.call", details)
+                    self.audit.append_many_in(
+                        conn, [(actor, "service.call", details) for actor, details in pending]
+                    )
             return len(pending)
 
     def start(self) -> None:

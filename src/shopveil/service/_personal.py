@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query
 
 from shopveil.governance import Action, CustomerEvent, EventKind
@@ -32,8 +31,7 @@ def events(body: EventsIn, caller: Caller = allowed(Action.EVENTS)) -> EventsOut
     """
     model = caller.service.model
     if model is not None:
-        at = model.catalogue.index(np.array([e.item for e in body.events], dtype=str))
-        unknown = int((at < 0).sum())
+        unknown = model.served.index([e.item for e in body.events]).count(-1)
         if unknown:
             raise HTTPException(400, f"{unknown} item(s) are not in the model's catalogue")
     now = datetime.now(UTC)
@@ -63,10 +61,7 @@ def recommendations(
 
 
 def _score(model: Model, customer: str, mine: list[CustomerEvent], k: int) -> RecommendationsOut:
-    from shopveil.learn import history_of, recommend
-
-    history = history_of(customer, [(e.item, e.at) for e in mine], model.catalogue)
-    (found,) = recommend(model.fitted, model.catalogue, [customer], history=history, k=k)
+    found = model.served.recommend(customer, [(e.item, e.at) for e in mine], k=k)
     return RecommendationsOut.model_validate(
         {
             "model": model.name,

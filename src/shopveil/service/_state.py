@@ -20,7 +20,7 @@ from shopveil.service._keys import GrantCache
 from shopveil.service._limits import RateLimiter
 
 if TYPE_CHECKING:
-    from shopveil.learn import Catalogue, FittedRecommender
+    from shopveil.learn import Catalogue, FittedRecommender, ServedRecommender
 
 __all__ = ["Caller", "Model", "Service", "allowed", "caller_for"]
 
@@ -29,11 +29,13 @@ _BEARER = HTTPBearer(auto_error=False, description="An API key from `shopveil ac
 
 @dataclass(frozen=True)
 class Model:
-    """The recommender the service serves: the fitted model and its item catalogue."""
+    """The recommender the service serves: the fitted model, its item catalogue, and both
+    ready to answer one customer at a time."""
 
     fitted: FittedRecommender
     catalogue: Catalogue
     name: str
+    served: ServedRecommender
 
 
 @dataclass(frozen=True)
