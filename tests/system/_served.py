@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
@@ -40,6 +40,8 @@ from shopveil.learn import (
 )
 from shopveil.policy import load_policy
 from shopveil.store import Store
+
+MINOR = "M-15"  # a customer of 15 in the people table, with no guardian's consent
 
 BACKENDS = ["sqlite", "postgresql"] if os.environ.get("SHOPVEIL_TEST_PG_URL") else ["sqlite"]
 ROLES = ("steward", "analyst", "marketer", "support_agent", "shop_front")
@@ -88,6 +90,18 @@ def database(backend: str, folder: Path) -> Iterator[str]:
     """A store URL: a SQLite file, or a fresh schema of SHOPVEIL_TEST_PG_URL."""
     with fresh_store_url(backend, folder, os.environ.get("SHOPVEIL_TEST_PG_URL")) as url:
         yield url
+
+
+def write_people(folder: Path, orders: Path) -> Path:
+    """The customers' ages the service starts with: every buyer an adult, and MINOR 15."""
+    ids = sorted({str(int(c)) for c in pacsv.read_csv(orders).column("CustomerID").to_pylist()
+                  if c is not None})  # fmt: skip
+    born = date.today().replace(month=1, day=1)
+    minor = born.replace(year=born.year - 15).isoformat()  # 15 until next new year
+    rows = [f"{c},1980-05-01" for c in ids] + [f"{MINOR},{minor}"]
+    people = folder / "people.csv"
+    people.write_text("customer_id,birth_date\n" + "\n".join(rows) + "\n")
+    return people
 
 
 def train_model(folder: Path) -> tuple[Path, Path]:
@@ -145,7 +159,7 @@ def serve(
         with log.open("wb") as out:
             server = subprocess.Popen(
                 [sys.executable, "-m", "shopveil", "serve", "--port", str(port),
-                 "--model", str(model)],
+                 "--model", str(model), "--people", str(write_people(folder, orders))],
                 env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
             try:

@@ -16,7 +16,7 @@ with warnings.catch_warnings():
 
     from shopveil.cli import app
 
-from tests.system._retail_files import write_retail
+from _retail_files import write_retail
 
 runner = CliRunner()
 CONTRACT = {"auc", "central_auc", "rounds", "bytes_per_round"}
@@ -78,6 +78,8 @@ def test_customers_who_object_take_no_part(retail: Path, tmp_path: Path) -> None
     objections.write_text(
         "customer,purpose,status\n" + "".join(f"{c},personalization,refused\n" for c in ids[20:])
     )
+    added = runner.invoke(app, ["data", "add", "retail", str(retail), "--unit", "CustomerID"])
+    assert added.exit_code == 0, added.output
     imported = runner.invoke(app, ["consent", "import", str(objections)])
     assert imported.exit_code == 0, imported.output
     consented = runner.invoke(app, args)

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("flwr", reason="the fl extra (Flower) is not installed")
 
-from tests.system._retail_files import write_retail
+from _retail_files import write_retail
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _served import Served
+from _served import MINOR, Served
 
 pytestmark = pytest.mark.slow
 
@@ -113,6 +113,21 @@ def test_a_basket_added_now_changes_the_recommendations(served: Served) -> None:
     assert warm["personalized"] is True and warm["history_items"] == 2
     assert len(warm["items"]) == 5 and _items(warm) != _items(cold)[:5]
     assert bought  # the cold list was not empty
+
+
+def test_a_minor_or_a_customer_of_unknown_age_is_neither_stored_nor_personalized(
+    served: Served,
+) -> None:
+    basket = [{"kind": "basket", "item": "85123A"}, {"kind": "purchase", "item": "71053"}]
+    with served.client("shop_front") as http:
+        popular = http.get("/v1/recommendations/no-such-customer").json()
+        for customer in (MINOR, "NO-AGE-1"):  # GDPR: under 16, or no age known
+            out = http.post("/v1/events", json={"customer": customer, "events": basket}).json()
+            assert out == {"stored": 0, "personalized": False}
+            recs = http.get(f"/v1/recommendations/{customer}").json()
+            assert recs["personalized"] is False and _items(recs) == _items(popular)
+    with served.workspace() as ws:
+        assert ws.events.held(MINOR) == [] and ws.events.held("NO-AGE-1") == []
 
 
 def test_an_opted_out_customer_is_neither_stored_nor_personalized(served: Served) -> None:

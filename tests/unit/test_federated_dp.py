@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from _noise import MIN_DRAWS, REL_TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit._noise import MIN_DRAWS, REL_TOL
 
 from shopveil._core.budgets import ApproxDP
 from shopveil.dp.hazmat import DEFAULT_ORDERS, rdp_to_approx_dp

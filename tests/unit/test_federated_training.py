@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("flwr", reason="the fl extra (Flower) is not installed")
 
+from _federated_data import synthetic
 from flwr.app import Array, ArrayRecord, Context, Message, RecordDict
 from flwr.clientapp import ClientApp
-from tests.unit._federated_data import synthetic
 
 from shopveil._core.budgets import ApproxDP
 from shopveil._core.units import PerCustomer

@@ -48,6 +48,13 @@ def serve(
         Path | None,
         typer.Option(help="Model file from `shopveil train`, for /v1/recommendations."),
     ] = None,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            help="The customers' table (id and birth date or age): minors the policy's law "
+            "leaves out are not personalized nor queried for marketing."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP service: the policy, the vault, DP queries, consent and subject rights.
 
@@ -69,6 +76,10 @@ def serve(
         if not model.is_file():
             raise ParameterError(f"--model {model}: no such model file; write one with train")
         os.environ["SHOPVEIL_MODEL"] = str(model.resolve())
+    if people is not None:
+        if not people.is_file():
+            raise ParameterError(f"--people {people}: no such file")
+        os.environ["SHOPVEIL_PEOPLE"] = str(people.resolve())
     uvicorn.run(
         "shopveil.service:app_from_env",
         factory=True,

@@ -20,6 +20,7 @@ import numpy as np
 
 from shopveil._core.extras import from_extra
 from shopveil._core.rng import secure_rng
+from shopveil.errors import ParameterError
 from shopveil.federated._compress import Compression, Compressor, compress
 from shopveil.federated._data import ChurnData
 from shopveil.federated._dp import clip_rows, to_grid
@@ -118,8 +119,8 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
         index = rows(context)
         x, y = data.x[index].astype(np.float64), data.y[index].astype(np.float64)
         training = LocalTraining(
-            epochs=int(config["epochs"]), batch_size=int(config["batch-size"]),
-            learning_rate=float(config["learning-rate"]), mu=float(config["mu"]),
+            epochs=_int(config["epochs"]), batch_size=_int(config["batch-size"]),
+            learning_rate=_float(config["learning-rate"]), mu=_float(config["mu"]),
         )  # fmt: skip
         node = context.node_id
         rng = (
@@ -128,9 +129,9 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
             else np.random.default_rng([seed, node, message_round(config)])
         )
         if "clip" in config:
-            clip = float(config["clip"])
+            clip = _float(config["clip"])
             clipped, within = clip_rows(per_customer_updates(weights, x, y, training), clip)
-            total = to_grid(clipped, clip * float(config["grid"])).sum(axis=0)
+            total = to_grid(clipped, clip * _float(config["grid"])).sum(axis=0)
             vector = np.concatenate([total, [int(within.sum()), len(y)]])
             return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
         update = local_update(weights, x, y, training, rng) if len(y) else np.zeros_like(weights)
@@ -138,7 +139,7 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
             vector = np.concatenate([to_grid(update * len(y), PLAIN_GRID), [len(y)]])
             return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
         setting = Compression(
-            Compressor(str(config["compress"])), int(config["bits"]), float(config["fraction"])
+            Compressor(str(config["compress"])), _int(config["bits"]), _float(config["fraction"])
         )
         payload, residuals[node] = compress(
             update, residuals.get(node, np.zeros_like(update)), setting, rng
@@ -148,7 +149,7 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
     @app.query("keys")
     def keys(message: Message, context: Context) -> Message:
         session = sessions[context.node_id] = MaskingClient(
-            int(message.content.config_records["config"]["cid"])
+            _int(message.content.config_records["config"]["cid"])
         )
         public = np.frombuffer(session.public_key(), dtype=np.uint8).copy()
         return reply(message, {"public": public})
@@ -157,7 +158,7 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
     def shares(message: Message, context: Context) -> Message:
         config = message.content.config_records["config"]
         session = sessions[context.node_id]
-        made = session.make_shares(decode_keys(arrays(message)["keys"]), int(config["threshold"]))
+        made = session.make_shares(decode_keys(arrays(message)["keys"]), _int(config["threshold"]))
         return reply(message, {"shares": pack_sealed(made)})
 
     @app.query("hold")
@@ -198,3 +199,18 @@ def _maybe_masked(
     if bool(config.get("secagg", False)):
         return reply(message, {"masked": sessions[node].masked(vector)})
     return reply(message, {"sum": vector.astype(np.int64)}, **{"num-examples": float(count)})
+
+
+def _float(value: object) -> float:
+    """A number from a message's config record; anything else is a malformed message."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(f"a config value must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _int(value: object) -> int:
+    """A whole number from a message's config record."""
+    number = _float(value)
+    if not number.is_integer():
+        raise ParameterError(f"a config value must be a whole number, got {number}")
+    return int(number)

@@ -110,6 +110,7 @@ def fit_minors(
     people: str | os.PathLike[str] | None,
     *,
     as_of: date | None = None,
+    unknown_without_people: bool = False,
 ) -> PeopleAges | None:
     """Who a fit (or a query) for ``purpose`` leaves out as a minor under ``jurisdiction``'s
     preset, by ``people``, a table of the customers' ids and birth dates or ages.
@@ -117,7 +118,8 @@ def fit_minors(
     None when no law is named, or its preset keeps minors in for the purpose (a fit's
     ``personalization`` is the presets' ``model_training``). Without ``people``, where the
     law leaves rows of unknown age out, raises :class:`PolicyError`: purchase histories
-    carry no age, so every customer's would go.
+    carry no age, so every customer's would go; with ``unknown_without_people`` (a
+    service, which must run on) every customer is then of unknown age and left out.
     """
     if jurisdiction is None:
         return None
@@ -139,6 +141,9 @@ def fit_minors(
     check = minor_check(minors, same[0], {}, as_of or date.today())
     assert check is not None  # same[0] is one of minors.purposes
     if people is None:
+        if check.unknown_age is UnknownAge.EXCLUDE and unknown_without_people:
+            no_one = pa.array([], pa.string())
+            return PeopleAges(check=check, known=no_one, minors=no_one)
         if check.unknown_age is UnknownAge.EXCLUDE:
             raise PolicyError(
                 f"{check.origin}: purpose {purpose!r} leaves out customers under {check.age} "

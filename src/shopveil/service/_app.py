@@ -20,17 +20,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from shopveil import __version__
+from shopveil._core.subjects import SubjectFilter
 from shopveil._workspace import open_workspace
 from shopveil.errors import (
     AccessDenied,
     InputError,
     MissingExtraError,
+    ParameterError,
     PrivacyError,
     ShopVeilError,
     SubjectErased,
 )
+from shopveil.governance import fit_minors
 from shopveil.pipeline import PlanCache
-from shopveil.policy import load_policy
+from shopveil.policy import Policy, load_policy
 from shopveil.service import _audit, _dashboard, _dp, _governance, _personal, _records, _subjects
 from shopveil.service._calls import CallLog
 from shopveil.service._config import ServiceConfig
@@ -41,6 +44,22 @@ from shopveil.service._state import Model, Service
 __all__ = ["create_app"]
 
 log = logging.getLogger("shopveil.service")
+
+
+def _minors(policy: Policy, config: ServiceConfig) -> dict[str, SubjectFilter]:
+    """Per purpose of the policy, who it leaves out as a minor, by the ages in
+    ``config.people`` (read once, at start; a customer added later is of unknown age)."""
+    found: dict[str, SubjectFilter] = {}
+    for purpose in policy.purposes:
+        try:
+            minors = fit_minors(
+                purpose, policy.jurisdiction, config.people, unknown_without_people=True
+            )
+        except ParameterError:  # a purpose of the policy's own, outside the consent table
+            continue
+        if minors is not None:
+            found[purpose] = minors
+    return found
 
 
 def create_app(config: ServiceConfig | None = None) -> FastAPI:
@@ -56,7 +75,10 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         calls = CallLog(workspace.audit)
         keys = GrantCache(workspace.access, config.key_check_seconds)
         plans = PlanCache(policy)
-        app.state.service = Service(config, workspace, policy, limiter, model, calls, keys, plans)
+        minors = _minors(policy, config)
+        app.state.service = Service(
+            config, workspace, policy, limiter, model, calls, keys, plans, minors
+        )
         calls.start()
         try:
             yield

@@ -24,6 +24,11 @@ class ServiceConfig:
     model
         A model file written by ``shopveil train`` (``SHOPVEIL_MODEL``) for
         recommendations; None serves none.
+    people
+        The customers' table with their id and birth date or age (``SHOPVEIL_PEOPLE``):
+        the minors the policy's law leaves out of a purpose are left out of its queries,
+        and are not personalized. Without it, where the law leaves unknown ages out
+        (GDPR, LGPD, PIPL), no one is personalized and marketing queries hold no one.
     rate_per_second
         Requests per second each key may make on average (``SHOPVEIL_RATE_LIMIT``).
     burst
@@ -39,6 +44,7 @@ class ServiceConfig:
     db_url: str | None = None
     policy: str = "gdpr"
     model: Path | None = None
+    people: Path | None = None
     rate_per_second: float = 50.0
     burst: int = 100
     max_body_bytes: int = 1_000_000
@@ -63,10 +69,12 @@ class ServiceConfig:
         """The settings from ``SHOPVEIL_*`` variables, defaults for the rest."""
         env = os.environ
         model = env.get("SHOPVEIL_MODEL")
+        people = env.get("SHOPVEIL_PEOPLE")
         return cls(
             db_url=env.get("SHOPVEIL_DB_URL") or None,
             policy=env.get("SHOPVEIL_POLICY") or "gdpr",
             model=Path(model) if model else None,
+            people=Path(people) if people else None,
             rate_per_second=_number(env, "SHOPVEIL_RATE_LIMIT", cls.rate_per_second),
             burst=int(_number(env, "SHOPVEIL_RATE_BURST", cls.burst)),
             max_body_bytes=int(_number(env, "SHOPVEIL_MAX_BODY", cls.max_body_bytes)),

@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from shopveil._core.budgets import PureDP
+from shopveil._core.subjects import SubjectFilter
 from shopveil._core.units import PerCustomer
 from shopveil.dp import AutoBounds, QueryOptions, run_query
-from shopveil.governance import Action
+from shopveil.governance import Action, AllOf
 from shopveil.service._schemas import ERRORS, Budget, QueryIn
 from shopveil.service._state import Caller, allowed
 
@@ -52,7 +53,7 @@ def query(body: QueryIn, caller: Caller = allowed(Action.QUERY)) -> dict[str, An
         ledger=workspace.ledger,
         catalog=workspace.catalog,
         request_id=body.request_id,
-        subjects=workspace.subjects(purpose, policy.jurisdiction),
+        subjects=_subjects(caller, purpose),
     )
     result: dict[str, Any] = json.loads(answer.to_json())
     return result
@@ -78,3 +79,11 @@ def budgets(caller: Caller = allowed(Action.BUDGETS)) -> list[Budget]:
             )
         )
     return out
+
+
+def _subjects(caller: Caller, purpose: str) -> SubjectFilter:
+    """The consent register's answer for ``purpose``, less the minors the law leaves out
+    of it (by the ages the service was started with)."""
+    consent = caller.workspace.subjects(purpose, caller.service.policy.jurisdiction)
+    minors = caller.service.minors.get(purpose)
+    return consent if minors is None else AllOf((consent, minors))

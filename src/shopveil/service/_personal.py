@@ -20,12 +20,15 @@ from shopveil.service._subjects import CustomerId
 
 __all__ = ["router"]
 
+PERSONALIZATION = "personalization"  # the purpose events and recommendations serve
+
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["personalization"])
 
 
 @router.post("/events", response_model=EventsOut)
 def events(body: EventsIn, caller: Caller = allowed(Action.EVENTS)) -> EventsOut:
-    """Keep the customer's new events for their own recommendations, if they allow it.
+    """Keep the customer's new events for their own recommendations, if they allow it
+    and are no minor the law leaves out of personalization.
 
     Items the served model does not know are refused (400) and nothing is kept.
     """
@@ -39,6 +42,8 @@ def events(body: EventsIn, caller: Caller = allowed(Action.EVENTS)) -> EventsOut
         CustomerEvent(EventKind(e.kind), e.item, _utc(e.at) if e.at else now) for e in body.events
     ]
     law = caller.service.policy.jurisdiction
+    if not caller.service.of_age(PERSONALIZATION, body.customer):
+        return EventsOut(stored=0, personalized=False)  # a minor: nothing of theirs is kept
     stored = caller.workspace.events.record(body.customer, kept, law)
     return EventsOut(
         stored=stored, personalized=caller.workspace.events.allowed(body.customer, law)
@@ -56,6 +61,8 @@ def recommendations(
     if model is None:
         raise HTTPException(503, "no model is served; start with shopveil serve --model FILE")
     law = caller.service.policy.jurisdiction
+    if not caller.service.of_age(PERSONALIZATION, customer):
+        return _score(model, customer, [], k)  # a minor gets the list for a new customer
     mine = caller.workspace.events.recent(customer, law)
     return _score(model, customer, mine, k)
 

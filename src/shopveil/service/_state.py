@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pyarrow as pa
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shopveil._core.subjects import SubjectFilter
 from shopveil._workspace import Workspace
 from shopveil.errors import AccessDenied
 from shopveil.governance import AccessGrant, Action
@@ -51,6 +54,13 @@ class Service:
     calls: CallLog
     keys: GrantCache
     plans: PlanCache
+    minors: Mapping[str, SubjectFilter] = field(default_factory=dict)
+
+    def of_age(self, purpose: str, customer: str) -> bool:
+        """Whether ``customer`` is no minor the law leaves out of ``purpose`` (by the
+        ages of ``ServiceConfig.people``, read at start)."""
+        found = self.minors.get(purpose)
+        return found is None or bool(found.allowed(pa.array([customer], pa.string()))[0])
 
 
 @dataclass(frozen=True)
