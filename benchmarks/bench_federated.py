@@ -51,11 +51,11 @@ def _data() -> Any:
     import warnings
 
     from shopveil._core.rng import InsecureRandomnessWarning
+    from shopveil.data import load_online_retail
     from shopveil.federated import churn_data
-    from shopveil.federated._data import load
 
     warnings.simplefilter("ignore", InsecureRandomnessWarning)
-    return churn_data(load(RETAIL), rng=np.random.default_rng(0))
+    return churn_data(load_online_retail(RETAIL), rng=np.random.default_rng(0))
 
 
 def _tree_rss_mb() -> float:

@@ -112,6 +112,7 @@ def _files(folder: Path) -> dict[str, str]:
         "13047,personalization,granted,2010-11-30\n"
     )
     customers = generate_retail(300, seed=4).tables["customers"]
+    write_table(customers, folder / "customers.csv")
     write_table(customers.slice(0, 200), folder / "ours.csv")
     write_table(customers.slice(100, 200), folder / "partner.csv")
     return {"F": str(folder / "online_retail.csv")}

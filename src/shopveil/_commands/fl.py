@@ -116,6 +116,7 @@ def simulate(
     --jurisdiction, the minors its law leaves out, by --people) take no part.
     """
     from shopveil._core.budgets import ApproxDP
+    from shopveil.data import load_online_retail
     from shopveil.federated import (
         ClipMode,
         Compression,
@@ -126,7 +127,6 @@ def simulate(
         Partition,
         churn_data,
     )
-    from shopveil.federated._data import load
 
     _choice("--model", model, ("churn",))
     how = Partition(_choice("--partition", partition, ("country", "customer")))
@@ -147,7 +147,7 @@ def simulate(
         secure_aggregation=secure_aggregation,
         compression=Compression(Compressor(kind), bits, fraction),
     )
-    table = load(data)
+    table = load_online_retail(data)
     task = churn_data(table)
     progress = _progress(rounds, disable=json_output)
     with progress:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,8 +22,7 @@ import pyarrow as pa
 
 from shopveil._core.rng import secure_rng
 from shopveil.errors import ParameterError
-from shopveil.learn import churn_labels, customer_features
-from shopveil.learn._features import FEATURE_CAPS, FEATURE_NAMES
+from shopveil.learn import FEATURE_CAPS, FEATURE_NAMES, churn_labels, customer_features
 
 __all__ = ["AS_OF", "HORIZON", "SINCE", "ChurnData", "Partition", "churn_data", "partition"]
 
@@ -138,10 +136,3 @@ def partition(data: ChurnData, how: Partition, *, clients: int | None = None) ->
         rest = np.sort(np.concatenate(groups[clients - 1 :]))
         groups = [*groups[: clients - 1], rest]
     return groups
-
-
-def load(path: str | os.PathLike[str]) -> pa.Table:
-    """The Online Retail table at ``path``."""
-    from shopveil.data import load_online_retail
-
-    return load_online_retail(path)

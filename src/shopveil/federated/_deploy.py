@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from shopveil._core.extras import from_extra
+from shopveil.data import load_online_retail
 from shopveil.federated._client import client_app
-from shopveil.federated._data import ChurnData, churn_data, load
+from shopveil.federated._data import ChurnData, churn_data
 from shopveil.federated._model import auc, predict
 from shopveil.federated._server import FederatedRun, _ask, _content, train_on_grid
 
@@ -47,7 +48,7 @@ _nodes: dict[str, tuple[ChurnData, Any]] = {}
 def _local(context: Context) -> tuple[ChurnData, Any, Context]:
     path = str(context.node_config["data"])
     if path not in _nodes:
-        data = churn_data(load(path))
+        data = churn_data(load_online_retail(path))
         _nodes[path] = (data, client_app(data, [np.flatnonzero(data.train)]))
     data, app = _nodes[path]
     local = Context(

@@ -45,7 +45,14 @@ from shopveil.learn._dp_mf import DPMF
 from shopveil.learn._dpsgd import PrivateTraining, make_private
 from shopveil.learn._dpsgd_budget import DPSGDAccountant, DPSGDConfig
 from shopveil.learn._evaluate import Evaluation, align, evaluate
-from shopveil.learn._features import CustomerFeatures, churn_labels, clv_targets, customer_features
+from shopveil.learn._features import (
+    FEATURE_CAPS,
+    FEATURE_NAMES,
+    CustomerFeatures,
+    churn_labels,
+    clv_targets,
+    customer_features,
+)
 from shopveil.learn._interactions import (
     Interactions,
     from_table,
@@ -89,6 +96,8 @@ __all__ = [
     "DPALS",
     "DPMF",
     "EVALUATION_EPSILON",
+    "FEATURE_CAPS",
+    "FEATURE_NAMES",
     "MODELS",
     "BuyAgain",
     "Catalogue",
