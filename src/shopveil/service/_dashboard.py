@@ -25,7 +25,7 @@ from shopveil.service import _views
 from shopveil.service._governance import TITLES, document
 from shopveil.service._html import document_html, page, table
 from shopveil.service._state import Caller, service_of
-from shopveil.service._svg import bar_chart, line_chart
+from shopveil._core.svg import bar_chart, line_chart
 
 __all__ = ["COOKIE", "PAGES", "router"]
 
