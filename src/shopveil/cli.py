@@ -105,6 +105,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "attack",
         "Attack ShopVeil's own releases, models and mechanisms: membership, linkage, audits.",
     ),
+    "report": (
+        "report",
+        "Score a release or a model: privacy next to utility, as HTML (-o) or JSON.",
+    ),
 }
 
 
