@@ -71,7 +71,8 @@ def report(
     A release: k, l, t, re-identification risks, the linkage attack (--original, --aux),
     information loss and the ε its dataset was charged. A model: its ε, the membership
     attack, Recall@k, NDCG, coverage and diversity against non-private ALS fitted on the
-    same split of --data, and the curve over ε. Audit events are cited by number.
+    same split of --data (on the model's item vocabulary), and the curve over ε. Audit
+    events are cited by number.
     """
     from shopveil.scorecard import model_scorecard, release_scorecard, render_scorecard
 
@@ -99,15 +100,16 @@ def report(
             )
     else:
         assert model is not None
-        from shopveil.learn import load_interactions, load_model
+        from shopveil.learn import load_history, load_model, model_catalogue
 
-        load_model(model)  # a file without privacy metadata is refused before any work
+        file = load_model(model)  # a file without privacy metadata is refused before any work
         if data is None:
             raise ParameterError("--model needs --data FILE: the purchases to score it on")
         if not data.exists():
             raise SourceError(f"--data {data}: no such file or folder")
         curve = _floats(epsilons)
-        interactions = load_interactions(data)
+        # On the model's own public item vocabulary, as private models require.
+        interactions = load_history(data, model_catalogue(file))
         with _audit(True) as audit:
             card = model_scorecard(
                 model, interactions, epsilons=curve, shadows=shadows, seed=seed, audit=audit
