@@ -62,6 +62,9 @@ def report(
     epsilons: Annotated[
         str, typer.Option("--epsilons", help="ε values of the privacy-utility curve.")
     ] = "0.5,1,2,4,8",
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="Non-private baseline: als or popularity.")
+    ] = "als",
     shadows: Annotated[int, typer.Option("--shadows", help="Membership attack shadows.")] = 4,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the splits only.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -70,11 +73,16 @@ def report(
 
     A release: k, l, t, re-identification risks, the linkage attack (--original, --aux),
     information loss and the ε its dataset was charged. A model: its ε, the membership
-    attack, Recall@k, NDCG, coverage and diversity against non-private ALS fitted on the
-    same split of --data (on the model's item vocabulary), and the curve over ε. Audit
-    events are cited by number.
+    attack, Recall@k, NDCG, coverage and diversity against non-private ALS (or popularity,
+    --baseline) fitted on the same split of --data (on the model's item vocabulary), and
+    the curve over ε. Audit events are cited by number.
     """
-    from shopveil.scorecard import model_scorecard, release_scorecard, render_scorecard
+    from shopveil.scorecard import (
+        Baseline,
+        model_scorecard,
+        release_scorecard,
+        render_scorecard,
+    )
 
     if (release is None) == (model is None):
         raise ParameterError("give one of --release FILE or --model FILE")
@@ -108,11 +116,19 @@ def report(
         if not data.exists():
             raise SourceError(f"--data {data}: no such file or folder")
         curve = _floats(epsilons)
+        if baseline not in {b.value for b in Baseline}:
+            raise ParameterError(f"--baseline {baseline!r}: choose als or popularity")
         # On the model's own public item vocabulary, as private models require.
         interactions = load_history(data, model_catalogue(file))
         with _audit(True) as audit:
             card = model_scorecard(
-                model, interactions, epsilons=curve, shadows=shadows, seed=seed, audit=audit
+                model,
+                interactions,
+                epsilons=curve,
+                shadows=shadows,
+                seed=seed,
+                baseline=Baseline(baseline),
+                audit=audit,
             )
     if output is not None:
         partial = output.with_name(output.name + ".part")

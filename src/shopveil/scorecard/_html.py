@@ -133,11 +133,16 @@ def _model(card: ModelScorecard) -> str:
         ("δ", _num(card.delta, ".2g")),
         ("privacy unit", card.unit),
         ("membership AUC (LiRA offline)", _num(m.auc)),
+        ("highest AUC ε allows", _num(card.auc_bound)),
         ("TPR at 1% FPR", _num(m.tpr_at_1pct_fpr, ".2%")),
         ("attacked customers", f"{card.membership.members} in, {card.membership.nonmembers} out"),
         ("ε spent (ledger)", _num(card.ledger.epsilon_spent, ".3g")),
     ]
-    head = f"<tr><th>metric</th><th>{html.escape(card.kind)}</th><th>ALS (not private)</th></tr>"
+    base_name = card.baseline_model.value
+    head = (
+        f"<tr><th>metric</th><th>{html.escape(card.kind)}</th>"
+        f"<th>{base_name} (not private)</th></tr>"
+    )
     rows = []
     for label, ours, base in (
         (f"Recall@{k}", card.utility.all.recall, card.baseline.all.recall),
@@ -148,7 +153,7 @@ def _model(card: ModelScorecard) -> str:
         rows.append(f"<tr><td>{label}</td><td>{_num(ours)}</td><td>{_num(base)}</td></tr>")
     curve = {
         f"{card.kind} Recall@{k}": [(p.epsilon, p.recall) for p in card.curve],
-        f"ALS Recall@{k}": [(p.epsilon, card.baseline.all.recall) for p in card.curve],
+        f"{base_name} Recall@{k}": [(p.epsilon, card.baseline.all.recall) for p in card.curve],
     }
     plots = [
         line_chart(

@@ -175,7 +175,7 @@ def release_scorecard(
     *,
     qi: Sequence[str] = (),
     sensitive: Sequence[str] = (),
-    original: str | os.PathLike[str] | None = None,
+    original: str | os.PathLike[str] | pa.Table | None = None,
     aux: Sequence[str] = (),
     customer: str | None = None,
     audit: AuditLog | None = None,
@@ -186,7 +186,8 @@ def release_scorecard(
 
     The quasi-identifiers are ``qi``, else those the release's audit event names (a
     k-anonymous release records them); a release with neither is refused. ``aux`` (the
-    columns an outsider knows) and ``original`` run the linkage attack.
+    columns an outsider knows) and ``original`` (a file or an Arrow table) run the
+    linkage attack.
     """
     path = Path(release)
     if not path.exists():
@@ -216,9 +217,9 @@ def release_scorecard(
     linkage = None
     ncp_by: dict[str, float] = {}
     if original is not None:
-        if not Path(original).exists():
+        if not isinstance(original, pa.Table) and not Path(original).exists():
             raise SourceError(f"--original {original}: no such file")
-        source = read_table(original)
+        source = original if isinstance(original, pa.Table) else read_table(original)
         ncp_by = information_loss(source, table, qi)
         if aux:
             linkage = linkage_attack(source, table, LinkageConfig(tuple(aux), customer))
