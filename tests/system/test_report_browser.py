@@ -71,7 +71,7 @@ def test_scorecards_render_their_plots_without_console_errors(
     tmp_path: Path, browser: webdriver.Chrome
 ) -> None:
     pages = _pages(tmp_path)
-    expected = {"release": ("rect.bar", 2), "model": ("polyline.series", 2)}
+    expected = {"release": ("rect.bar", 2), "model": ("circle.point", 6)}
     for name, page in pages.items():
         browser.get(page.as_uri())
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -157,7 +157,10 @@ def _model(card: ModelScorecard) -> str:
     }
     plots = [
         line_chart(
-            "Privacy-utility curve over ε", curve if card.curve else {}, y_label=f"Recall@{k}"
+            "Privacy-utility curve over ε",
+            curve if card.curve else {},
+            y_label=f"Recall@{k}",
+            x_label="ε per customer",
         ),
         bar_chart(
             "Membership attacks (AUC; 0.5 is a coin flip)",
