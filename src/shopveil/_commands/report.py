@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shopveil._commands._common import console, split_names, translate_errors
+from shopveil._commands._common import console, split_names, translate_errors, with_progress
 from shopveil.errors import ParameterError, SourceError
 
 if TYPE_CHECKING:
@@ -121,14 +121,19 @@ def report(
         # On the model's own public item vocabulary, as private models require.
         interactions = load_history(data, model_catalogue(file))
         with _audit(True) as audit:
-            card = model_scorecard(
-                model,
-                interactions,
-                epsilons=curve,
-                shadows=shadows,
-                seed=seed,
-                baseline=Baseline(baseline),
-                audit=audit,
+            card = with_progress(
+                lambda progress: model_scorecard(
+                    model,
+                    interactions,
+                    epsilons=curve,
+                    shadows=shadows,
+                    seed=seed,
+                    baseline=Baseline(baseline),
+                    audit=audit,
+                    progress=progress,
+                ),
+                "fitting the model, the baseline, the curve and the shadows",
+                enabled=not json_output,
             )
     if output is not None:
         partial = output.with_name(output.name + ".part")
