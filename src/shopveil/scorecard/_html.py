@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import math
 
 from shopveil._core.svg import bar_chart, line_chart
@@ -107,7 +108,10 @@ def _release(card: ReleaseScorecard) -> str:
             )
         )
     record = (card.manifest or {}).get("records_of_processing") or {}
-    processing = [(str(key), str(value)) for key, value in sorted(record.items())]
+    processing = [
+        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in sorted(record.items())
+    ]
     return "\n".join(
         [
             "<div class='columns'><section><h2>Privacy</h2>",
