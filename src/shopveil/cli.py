@@ -51,6 +51,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "anonymity",
         "Print k, l, t and the re-identification risks, then a verdict against the gates.",
     ),
+    "report": (
+        "report",
+        "Score a release or a model: privacy next to utility, as HTML (-o) or JSON.",
+    ),
     "erase": (
         "keys",
         "Crypto-shred a subject: delete their key so their vault values are unrecoverable.",

@@ -172,6 +172,14 @@ def test_demo_writes_its_outputs(tmp_path: Path) -> None:
     assert "fitted and charged now" in " ".join(result.stdout.split())
     html = (out / "summary.html").read_text()
     assert "<h2>customers</h2>" in html and "<h2>Personalization</h2>" in html
+    # Scorecards beside the summary: the generated customers' release, by its plan's
+    # quasi-identifiers and its manifest's audit event, and the DP recommender.
+    for name in ("customers", "recommender"):
+        assert f"<a href='scorecard-{name}.html'>" in html
+        page = (out / f"scorecard-{name}.html").read_text()
+        assert "<svg" in page and "audit event <b>#" in page
+    assert "audit_seq" in (out / "customers.parquet.release.json").read_text()
+    assert "ε = 1, membership AUC" in (out / "scorecard-recommender.html").read_text()
     customers = read_table(out / "customers.parquet")
     assert "email" not in customers.column_names
     _assert_no_python_warning(result)

@@ -24,6 +24,7 @@ __all__ = [
     "row_progress",
     "split_names",
     "translate_errors",
+    "with_progress",
 ]
 
 EXIT_FAILURE = 1
@@ -130,3 +131,22 @@ def row_progress(description: str) -> Iterator[RowProgress]:
             start=lambda total: progress.update(task, total=total),
             advance=lambda rows: progress.advance(task, rows),
         )
+
+
+def with_progress(
+    run: Callable[[Callable[[int, int], None]], R], description: str, *, enabled: bool
+) -> R:
+    """Run ``run(progress)`` under a Rich bar on stderr; ``progress(done, total)`` moves it.
+
+    The bar shows only when ``enabled`` (not ``--json``) and stderr is a terminal.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err_console, transient=True,
+        disable=not (enabled and err_console.is_terminal),
+    )  # fmt: skip
+    task = progress.add_task(description, total=None)
+    with progress:
+        return run(lambda done, total: progress.update(task, completed=done, total=total))

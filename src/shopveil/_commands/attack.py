@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from shopveil._commands._common import console, err_console, translate_errors
+from shopveil._commands._common import console, translate_errors, with_progress
 from shopveil._commands.learn import Params, _options
 from shopveil.errors import ParameterError, SourceError
 
@@ -76,7 +76,7 @@ def membership(
         assert model is not None
         config = MembershipConfig(model, epsilon, _options(param), **settings)
     interactions = load_interactions(data)
-    result = _with_progress(
+    result = with_progress(
         lambda progress: membership_attack(interactions, config, progress=progress),
         "training target and shadows",
         enabled=not json_output,
@@ -96,19 +96,6 @@ def membership(
         )
     console.print(out)
     console.print(f"{result.members} members, {result.nonmembers} non-members", highlight=False)
-
-
-def _with_progress(run: Any, description: str, *, enabled: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err_console, transient=True,
-        disable=not (enabled and err_console.is_terminal),
-    )  # fmt: skip
-    task = progress.add_task(description, total=None)
-    with progress:
-        return run(lambda done, total: progress.update(task, completed=done, total=total))
 
 
 @attack_app.command("audit")
@@ -177,7 +164,7 @@ def linkage(
     from shopveil.attacks import LinkageConfig, linkage_attack_files
 
     config = LinkageConfig(tuple(split_names(aux)), customer, known, targets, seed)
-    result = _with_progress(
+    result = with_progress(
         lambda progress: linkage_attack_files(release, original, config, progress=progress),
         "attacking customers",
         enabled=not json_output,

@@ -34,6 +34,7 @@ def render_demo_html(report: DemoReport) -> str:
     for table in report.tables:
         parts.append(_table_section(table))
     parts.append(_personalization_section(report.personalization))
+    parts.append(_scorecards_section(report))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -84,6 +85,17 @@ def _personalization_section(step: DemoPersonalization) -> str:
         section.append(f"<tr><td>{bought}</td><td>{recommended}</td></tr>")
     section.append("</table>")
     return "\n".join(section)
+
+
+def _scorecards_section(report: DemoReport) -> str:
+    e = html.escape
+    if not report.scorecards:
+        return ""
+    items = "".join(
+        f"<li><a href='{e(card.html.name)}'>{e(card.name)}</a>: {e(card.verdict)}</li>"
+        for card in report.scorecards
+    )
+    return f"<h2>Privacy-utility scorecards</h2><ul class='scorecards'>{items}</ul>"
 
 
 def _sample(sample: pa.Table) -> str:

@@ -23,6 +23,7 @@ import pyarrow as pa
 from shopveil._core.budgets import ApproxDP
 from shopveil.data import product_catalogue
 from shopveil.demo._report import CustomerPicks, DemoPersonalization
+from shopveil.demo._scorecards import model_scorecard_page
 from shopveil.dp import Ledger
 from shopveil.errors import BudgetExceeded, MissingExtraError, ShopVeilError
 
@@ -122,4 +123,5 @@ def personalize(retail: pa.Table, output_dir: Path, ledger: Ledger) -> DemoPerso
         recall_new=ours,
         popularity_recall_new=baseline.as_dict()["recall@20_new"],
         customers=tuple(picks),
+        scorecard=model_scorecard_page(path, train, output_dir, ledger.audit),
     )

@@ -15,7 +15,7 @@ from shopveil._core.budgets import ApproxDP
 from shopveil.detect import ScanReport
 from shopveil.policy import Plan
 
-__all__ = ["CustomerPicks", "DemoPersonalization", "DemoReport", "DemoTable"]
+__all__ = ["CustomerPicks", "DemoPersonalization", "DemoReport", "DemoScorecard", "DemoTable"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ class CustomerPicks:
 
 
 @dataclass(frozen=True)
+class DemoScorecard:
+    """One scorecard page written beside the summary, and its one-line verdict."""
+
+    name: str
+    verdict: str
+    html: Path
+
+
+@dataclass(frozen=True)
 class DemoPersonalization:
     """What the personalization step did, or why it was skipped (``note``)."""
 
@@ -52,6 +61,7 @@ class DemoPersonalization:
     recall_new: float | None = None
     popularity_recall_new: float | None = None
     customers: tuple[CustomerPicks, ...] = ()
+    scorecard: DemoScorecard | None = None
 
 
 @dataclass(frozen=True)
@@ -62,3 +72,4 @@ class DemoReport:
     audit_events: int
     seconds: float
     personalization: DemoPersonalization
+    scorecards: tuple[DemoScorecard, ...] = ()

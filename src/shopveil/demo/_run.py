@@ -1,9 +1,11 @@
 """The end-to-end demo: bundled Online Retail plus generated customers, protected under GDPR.
 
 It scans each table, compiles the GDPR preset for the ``analytics`` purpose, protects the
-rows, writes the protected tables and an HTML summary, and audits every release. Then it
-personalizes: a DP recommender trained on the bundled purchases, charged to the ledger
-(:mod:`shopveil.demo._personalize`).
+rows, writes the protected tables (each with its release manifest) and an HTML summary,
+and audits every release. Then it personalizes: a DP recommender trained on the bundled
+purchases, charged to the ledger (:mod:`shopveil.demo._personalize`). The generated
+customers' release and the recommender get a privacy-utility scorecard each
+(:mod:`shopveil.demo._scorecards`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from shopveil.data import bundled_online_retail, generate_retail, write_table, w
 from shopveil.demo._html import render_demo_html
 from shopveil.demo._personalize import personalize
 from shopveil.demo._report import DemoReport, DemoTable
+from shopveil.demo._scorecards import release_scorecard_page
 from shopveil.detect import scan_table
-from shopveil.pipeline import apply_plan, audit_release
+from shopveil.pipeline import apply_plan, audit_release, records_of_processing, write_manifest
 from shopveil.policy import compile_plan, load_policy
 from shopveil.store import Store
 
@@ -63,16 +66,19 @@ def run_demo(
             protected = pa.Table.from_batches(
                 [apply_plan(plan, table, keys=keyring, as_of=date.today())]
             )
-            audit_release(
+            record = records_of_processing(plan, None)
+            seq = audit_release(
                 audit,
                 actor="demo",
                 plan=plan,
                 rows_in=table.num_rows,
                 rows_out=protected.num_rows,
+                processing=record,
                 table=name,
             )
             path = output_dir / f"{name}.parquet"
             write_table(protected, path)
+            write_manifest(path, plan=plan, audit_seq=seq, record=record)
             results.append(
                 DemoTable(
                     name=name,
@@ -86,7 +92,20 @@ def run_demo(
                     show_before=synthetic,
                 )
             )
+        scorecards = [
+            card
+            for table in results
+            if table.show_before  # the generated customers; real rows stay out of pages
+            and (
+                card := release_scorecard_page(
+                    table.name, inputs[table.name][0], table, audit, output_dir
+                )
+            )
+            is not None
+        ]
         personalization = personalize(inputs["online_retail"][0], output_dir, workspace.ledger)
+        if personalization.scorecard is not None:
+            scorecards.append(personalization.scorecard)
         audit_events = audit.verify()
     finally:
         if owns_store:
@@ -99,6 +118,7 @@ def run_demo(
         audit_events=audit_events,
         seconds=time.perf_counter() - started,
         personalization=personalization,
+        scorecards=tuple(scorecards),
     )
     write_text(html, render_demo_html(report))
     return report

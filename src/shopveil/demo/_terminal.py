@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +22,12 @@ def show_demo(report: DemoReport, console: Console) -> None:
     for table in report.tables:
         console.print(_record_card(table))
     console.print(_personalization_card(report.personalization))
+    for card in report.scorecards:
+        console.print(
+            f"Scorecard [bold]{escape(card.name)}[/bold] ({escape(card.html.name)}): "
+            f"{escape(card.verdict)}",
+            highlight=False,
+        )
     console.print(
         f"Outputs in [bold]{report.output_dir}/[/bold] (HTML summary: {report.html}); "
         f"{report.audit_events} audit events verified; {report.seconds:.1f} s."

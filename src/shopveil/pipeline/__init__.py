@@ -1,7 +1,12 @@
 """Runs a compiled plan over sources into sinks, and the one-call release recipes."""
 
 from shopveil.pipeline._anonymize import AnonymizeResult, anonymize_file
-from shopveil.pipeline._audit import audit_release, manifest_path, records_of_processing
+from shopveil.pipeline._audit import (
+    audit_release,
+    manifest_path,
+    records_of_processing,
+    write_manifest,
+)
 from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for_role
 from shopveil.pipeline._records import PlanCache, ProtectedRecords, protect_records
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
@@ -24,4 +29,5 @@ __all__ = [
     "protect_records",
     "records_of_processing",
     "run_plan",
+    "write_manifest",
 ]

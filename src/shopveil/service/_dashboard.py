@@ -19,13 +19,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from shopveil._core.svg import bar_chart, line_chart
 from shopveil._workspace import Workspace
 from shopveil.governance import AccessGrant, Action
 from shopveil.service import _views
 from shopveil.service._governance import TITLES, document
 from shopveil.service._html import document_html, page, table
 from shopveil.service._state import Caller, service_of
-from shopveil.service._svg import bar_chart, line_chart
 
 __all__ = ["COOKIE", "PAGES", "router"]
 

@@ -15,9 +15,16 @@ _COLOURS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#
 
 
 def line_chart(
-    title: str, series: Mapping[str, Sequence[tuple[float, float]]], *, y_label: str
+    title: str,
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    y_label: str,
+    x_label: str | None = None,
 ) -> str:
-    """One line per series of (x, y) points, x increasing (e.g. seconds since the first)."""
+    """One line per series of (x, y) points, x increasing (e.g. seconds since the first).
+
+    With ``x_label``, each distinct x gets a tick and a dot marks every point.
+    """
     points = [p for line in series.values() for p in line]
     if not points:
         return _empty(title)
@@ -31,6 +38,17 @@ def line_chart(
         return f"{px:.1f},{py:.1f}"
 
     body = [_axes(y_label, y1)]
+    if x_label is not None:
+        for x in sorted({p[0] for p in points}):
+            px = xy(x, 0.0).split(",")[0]
+            body.append(
+                f'<text x="{px}" y="{_H - _PAD + 14}" font-size="10" '
+                f'text-anchor="middle">{x:g}</text>'
+            )
+        body.append(
+            f'<text x="{_W - _PAD}" y="{_H - 6}" font-size="11" '
+            f'text-anchor="end">{escape(x_label)}</text>'
+        )
     for i, (name, line) in enumerate(sorted(series.items())):
         colour = _COLOURS[i % len(_COLOURS)]
         path = " ".join(xy(x, y) for x, y in line)
@@ -38,6 +56,13 @@ def line_chart(
             f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" '
             f'points="{path}"><title>{escape(name)}</title></polyline>'
         )
+        if x_label is not None:
+            for x, y in line:
+                cx, cy = xy(x, y).split(",")
+                body.append(
+                    f'<circle class="point" cx="{cx}" cy="{cy}" r="3" fill="{colour}">'
+                    f"<title>{escape(name)}: {y:.3g} at {x:g}</title></circle>"
+                )
         body.append(
             f'<text x="{_W - _PAD + 4}" y="{_PAD + 14 * i}" fill="{colour}" '
             f'font-size="11">{escape(name)}</text>'
