@@ -54,9 +54,9 @@ def test_group_values_print_as_text_never_as_markup(orders: Path) -> None:
     assert result.exit_code == 0, result.output
     assert CLOSING in result.stdout  # printed, not a markup error after the charge
     # the markup shows as it is (no hidden link), though a narrow table may wrap it over
-    # lines: the first column's pieces, joined, hold it whole
+    # lines or cut it short: the first column's pieces, joined, show its opening tag
     first = [line.split("│")[1] for line in result.stdout.splitlines() if line.count("│") > 2]
-    assert LINK in re.sub(r"\s", "", "".join(first))
+    assert LINK[: LINK.index("]") + 1] in re.sub(r"\s", "", "".join(first))
     assert "\x1b]8;" not in result.stdout
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.luhn import luhn_valid
+from shopveil.detect._ids import card_brand_ok
 
 __all__ = [
     "CARD_CANDIDATE",
@@ -117,9 +118,13 @@ def _char_matrix(values: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def card_mask(values: pa.Array) -> np.ndarray:
-    """For each value: is it, once spaces and dashes are removed, a Luhn-valid card number?"""
+    """For each value: is it, once spaces and dashes are removed, a Luhn-valid card number?
+
+    12 digits count only with a brand's prefix (Maestro): Luhn alone passes one number in
+    ten, as it does in text.
+    """
     digits = pc.replace_substring_regex(values.cast(pa.large_string()), r"[ -]", "")
-    shape = pc.fill_null(pc.match_substring_regex(digits, r"^[0-9]{13,19}$"), False)
+    shape = pc.fill_null(pc.match_substring_regex(digits, r"^[0-9]{12,19}$"), False)
     result = shape.to_numpy(zero_copy_only=False).copy()
     if not result.any():
         return result
@@ -127,7 +132,12 @@ def card_mask(values: pa.Array) -> np.ndarray:
     matrix, _ = _char_matrix(digits.filter(shape), 19)
     numbers = matrix.astype(np.int64) - 48
     numbers[matrix == 0] = 0
-    result[result] = luhn_valid(numbers) & numbers.any(axis=1)
+    valid = luhn_valid(numbers) & numbers.any(axis=1)
+    candidates = digits.filter(shape).to_pylist()
+    short = np.fromiter((len(d) == 12 for d in candidates), dtype=bool, count=len(candidates))
+    for at in np.flatnonzero(valid & short):
+        valid[at] = card_brand_ok(candidates[at])
+    result[result] = valid
     return result
 
 
