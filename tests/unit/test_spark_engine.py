@@ -8,28 +8,33 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sys
+import warnings
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # pragma: no cover - CI has Java 17
     pytest.skip("Spark needs Java", allow_module_level=True)
 
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import SparkSession
 
-from shopveil.errors import KeyringError, ParameterError  # noqa: E402
-from shopveil.keys import Keyring  # noqa: E402
-from shopveil.pipeline import apply_plan  # noqa: E402
-from shopveil.pipeline._spark import (  # noqa: E402
+from shopveil.errors import KeyringError, ParameterError
+from shopveil.keys import Keyring
+from shopveil.pipeline import apply_plan
+from shopveil.pipeline._spark import (
     PreparedKeys,
     prepare_keys,
     protect_frame,
     spark_session,
 )
-from shopveil.policy import compile_plan, parse_policy  # noqa: E402
+from shopveil.policy import compile_plan, parse_policy
 
 POLICY = """\
 shopveil_policy: 1
@@ -49,6 +54,16 @@ columns:
   secret: {class: direct_identifier, technique: drop}
 """
 DAY = date(2026, 12, 1)
+
+with warnings.catch_warnings():
+    # typer imports a click helper that click 8.5 deprecates; not ours to fix here.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from typer.testing import CliRunner
+
+    from shopveil.cli import app
+
+runner = CliRunner()
+SPARK = ("--engine", "spark", "--master", "local[2]")
 
 
 def _table(rows: int) -> pa.Table:
@@ -103,7 +118,7 @@ def test_keys_are_not_in_the_spark_plan(spark, plan, keyring: Keyring) -> None: 
     prepared = prepare_keys(plan, _table(3).to_batches()[0], keyring, DAY)
     assert prepared.keys, "the token, FPE and fake operators take keys"
     protected = protect_frame(plan, frame, keys=keyring, as_of=DAY)
-    shown = protected._jdf.queryExecution().toString()  # noqa: SLF001
+    shown = protected._jdf.queryExecution().toString()
     assert "shopveil_apply_plan" in shown
     for key in prepared.keys.values():
         assert key.hex() not in shown and key.hex().upper() not in shown
@@ -129,3 +144,50 @@ def test_no_java_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(ParameterError, match="needs Java 17"):
         spark_session("local[1]")
+
+
+def _cli_input(tmp_path: Path) -> tuple[Path, Path]:
+    table = _table(300).set_column(6, "note", pa.array([f"n{i}" for i in range(300)]))
+    data, policy = tmp_path / "customers.csv", tmp_path / "policy.yaml"
+    pacsv.write_csv(table, data)
+    policy.write_text(POLICY)
+    return data, policy
+
+
+def test_cli_spark_engine_writes_what_the_local_engine_writes(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, policy = _cli_input(tmp_path)
+    common = ["--policy", str(policy), "--as-of", DAY.isoformat()]
+    local = runner.invoke(app, ["anonymize", str(data), "-o", str(tmp_path / "l.parquet"), *common])
+    assert local.exit_code == 0, local.output
+    on_spark = runner.invoke(
+        app,
+        ["anonymize", str(data), "-o", str(tmp_path / "s.parquet"), *common, *SPARK],
+    )
+    assert on_spark.exit_code == 0, on_spark.output
+    assert "300 rows in, 300 rows out" in on_spark.output
+    expected = pq.read_table(tmp_path / "l.parquet").to_pylist()
+    got = pq.read_table(tmp_path / "s.parquet").to_pylist()
+    assert sorted(got, key=lambda r: r["note"]) == sorted(expected, key=lambda r: r["note"])
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_cli_without_pyspark_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, policy = _cli_input(tmp_path)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    result = runner.invoke(
+        app,
+        [
+            "anonymize",
+            str(data),
+            "-o",
+            str(tmp_path / "s.parquet"),
+            "--policy",
+            str(policy),
+            *SPARK,
+        ],
+    )
+    assert result.exit_code == 2
+    assert "pyspark is not installed" in result.stderr and "shopveil[spark]" in result.stderr
+    assert not (tmp_path / "s.parquet").exists()

@@ -26,11 +26,13 @@ import pyarrow as pa
 
 from shopveil._core.operators import KeySource, OperatorContext
 from shopveil._core.subjects import SubjectFilter
+from shopveil.data import escape_formulas
 from shopveil.errors import KeyringError, MissingExtraError, ParameterError
 from shopveil.pipeline._run import apply_plan
 from shopveil.policy import Plan
 
 if TYPE_CHECKING:
+    from pyspark import Accumulator
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["Engine", "PreparedKeys", "prepare_keys", "protect_frame", "spark_session"]
@@ -105,12 +107,16 @@ def protect_frame(
     keys: KeySource | None = None,
     as_of: date | None = None,
     subjects: SubjectFilter | None = None,
+    csv_escape: bool = False,
+    counts: tuple[Accumulator[int], Accumulator[int]] | None = None,
 ) -> DataFrame:
     """``frame`` through ``plan`` on Spark: the rows and columns :func:`apply_plan` gives.
 
     Each Arrow batch of each partition goes through :func:`apply_plan` on an executor,
     with the keys :func:`prepare_keys` derived here (see the module's note on where they
-    travel). ``subjects`` travels the same way, so it must be picklable.
+    travel). ``subjects`` travels the same way, so it must be picklable. ``csv_escape``
+    prefixes formula-like text cells with ``'`` (see :func:`shopveil.data.escape_formulas`);
+    ``counts`` (two accumulators) add up the rows read and the rows let out.
     """
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -122,7 +128,15 @@ def protect_frame(
     def protect(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             out = apply_plan(plan, batch, keys=prepared, as_of=day, subjects=subjects)
-            yield out if out.schema == schema else out.cast(schema)
+            out = out if out.schema == schema else out.cast(schema)
+            if csv_escape:
+                out = pa.RecordBatch.from_arrays(
+                    [escape_formulas(column) for column in out.columns], schema=out.schema
+                )
+            if counts is not None:
+                counts[0].add(batch.num_rows)
+                counts[1].add(out.num_rows)
+            yield out
 
     protect.__name__ = protect.__qualname__ = "shopveil_apply_plan"
     return frame.mapInArrow(protect, from_arrow_schema(schema))
@@ -196,6 +210,4 @@ def _first_rows(frame: DataFrame) -> pa.RecordBatch:
 
 def _string_nulls(schema: pa.Schema) -> pa.Schema:
     """``schema`` with null-typed columns (all null in the sample) typed as text."""
-    return pa.schema(
-        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema]
-    )
+    return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
