@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -19,7 +20,21 @@ from shopveil.pipeline._run import RunSummary
 from shopveil.pipeline._spark import protect_frame, spark_session
 from shopveil.policy import Plan
 
-__all__ = ["run_plan_spark"]
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["read_frame", "run_plan_spark"]
+
+
+def read_frame(spark: SparkSession, path: Path) -> DataFrame:
+    """``path`` (CSV, TSV or Parquet) as a Spark DataFrame; CSV as text, empty cells null."""
+    in_format = table_format(path)
+    if not path.exists():
+        raise ParameterError(f"input {str(path)!r} does not exist; give a CSV or Parquet file")
+    if in_format == "parquet":
+        return spark.read.parquet(str(path))
+    sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
+    return spark.read.csv(str(path), header=True, sep=sep, quote='"', escape='"', multiLine=True)
 
 
 def run_plan_spark(
@@ -49,16 +64,8 @@ def run_plan_spark(
         )
     started = time.perf_counter()
     spark = spark_session(master)
-    in_format, out_format = table_format(input), table_format(output)
-    if not input.exists():
-        raise ParameterError(f"input {str(input)!r} does not exist")
-    if in_format == "parquet":
-        frame = spark.read.parquet(str(input))
-    else:
-        sep = "\t" if input.name.lower().endswith((".tsv", ".tsv.gz")) else ","
-        frame = spark.read.csv(
-            str(input), header=True, sep=sep, quote='"', escape='"', multiLine=True
-        )
+    out_format = table_format(output)
+    frame = read_frame(spark, input)
     counts = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
     protected = protect_frame(
         plan,
