@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "PreparedKeys", "prepare_keys", "protect_frame", "spark_session"]
 
 _SAMPLE_ROWS = 64
+# PySpark 4 warns about pandas 3 whenever it touches Arrow; this engine never uses pandas.
+_PANDAS_WARNING = "PySpark does not yet fully support pandas"
 
 
 class Engine(Enum):
@@ -139,7 +142,9 @@ def protect_frame(
             yield out
 
     protect.__name__ = protect.__qualname__ = "shopveil_apply_plan"
-    return frame.mapInArrow(protect, from_arrow_schema(schema))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _PANDAS_WARNING, FutureWarning)
+        return frame.mapInArrow(protect, from_arrow_schema(schema))
 
 
 def spark_session(
