@@ -191,3 +191,13 @@ def test_cli_without_pyspark_names_the_extra(
     assert result.exit_code == 2
     assert "pyspark is not installed" in result.stderr and "shopveil[spark]" in result.stderr
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_vault_tokens_are_refused_on_spark(keyring: Keyring) -> None:
+    policy = POLICY.replace(
+        "customer_id: {class: direct_identifier, kind: customer_id, technique: token}",
+        "customer_id: {class: direct_identifier, kind: customer_id, technique: erasable_token}",
+    )
+    plan = compile_plan(parse_policy(policy), _table(1).schema, purpose="analytics")
+    with pytest.raises(ParameterError, match="'customer_id' uses erasable_token"):
+        prepare_keys(plan, _table(2).to_batches()[0], keyring, DAY)

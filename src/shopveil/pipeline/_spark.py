@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "PreparedKeys", "prepare_keys", "protect_frame", "spark_session"]
 
 _SAMPLE_ROWS = 64
+_STORE_TECHNIQUES = frozenset({"erasable_token"})  # vault tokens: per-subject keys in the store
 # PySpark 4 warns about pandas 3 whenever it touches Arrow; this engine never uses pandas.
 _PANDAS_WARNING = "PySpark does not yet fully support pandas"
 
@@ -94,6 +95,11 @@ def prepare_keys(
     """
     recorder = _Recorder(keys) if keys is not None else None
     for step in plan.steps:
+        if step.technique in _STORE_TECHNIQUES:
+            raise ParameterError(
+                f"column {step.column!r} uses {step.technique}, which needs the key store on "
+                "every executor; it runs on the local engine only (--engine local)"
+            )
         if step.operator is None or step.column not in sample.schema.names:
             continue
         context = OperatorContext(
