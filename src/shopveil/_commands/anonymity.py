@@ -141,12 +141,12 @@ def _assess_on_spark(
     master: str,
     json_output: bool,
 ) -> None:
-    from shopveil.pipeline._spark import spark_session
+    from shopveil.pipeline._spark import no_pandas_warning, spark_session
     from shopveil.pipeline._spark_assess import assess_frame, failed_requirements
     from shopveil.pipeline._spark_run import read_frame
 
-    spark = spark_session(master)
-    report = assess_frame(read_frame(spark, file), qi, sensitive)
+    with no_pandas_warning():
+        report = assess_frame(read_frame(spark_session(master), file), qi, sensitive)
     failures = failed_requirements(report, [requirement for requirement, _ in checks])
     verdict = None if not checks else {"passed": not failures, "failures": failures}
     if json_output:

@@ -17,6 +17,7 @@ import socket
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -36,7 +37,14 @@ if TYPE_CHECKING:
     from pyspark import Accumulator
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["Engine", "PreparedKeys", "prepare_keys", "protect_frame", "spark_session"]
+__all__ = [
+    "Engine",
+    "PreparedKeys",
+    "no_pandas_warning",
+    "prepare_keys",
+    "protect_frame",
+    "spark_session",
+]
 
 _SAMPLE_ROWS = 64
 _STORE_TECHNIQUES = frozenset({"erasable_token"})  # vault tokens: per-subject keys in the store
@@ -129,7 +137,8 @@ def protect_frame(
     """
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    sample = _first_rows(frame)
+    with no_pandas_warning():
+        sample = _first_rows(frame)
     prepared = prepare_keys(plan, sample, keys, as_of)
     day = as_of or date.today()
     schema = _string_nulls(apply_plan(plan, sample, keys=prepared, as_of=day).schema)
@@ -148,8 +157,7 @@ def protect_frame(
             yield out
 
     protect.__name__ = protect.__qualname__ = "shopveil_apply_plan"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", _PANDAS_WARNING, FutureWarning)
+    with no_pandas_warning():
         return frame.mapInArrow(protect, from_arrow_schema(schema))
 
 
@@ -184,13 +192,25 @@ def spark_session(
     _check_master(master)
     # PySpark reads the workers' interpreter from the environment when the context starts.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    settings = {"spark.ui.enabled": "false", **(config or {})}
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        **(config or {}),
+    }
     builder: Any = SparkSession.builder.master(master).appName(app_name)
     for name, value in settings.items():
         builder = builder.config(name, value)
     session: SparkSession = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+@contextmanager
+def no_pandas_warning() -> Iterator[None]:
+    """Hide PySpark 4's warning about pandas 3, which it gives whenever it touches Arrow."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _PANDAS_WARNING, FutureWarning)
+        yield
 
 
 def _check_master(master: str) -> None:

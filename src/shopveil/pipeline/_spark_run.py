@@ -17,7 +17,7 @@ from shopveil._core.subjects import SubjectFilter
 from shopveil.data import escape_formulas, table_format
 from shopveil.errors import ParameterError, SinkError
 from shopveil.pipeline._run import RunSummary
-from shopveil.pipeline._spark import protect_frame, spark_session
+from shopveil.pipeline._spark import no_pandas_warning, protect_frame, spark_session
 from shopveil.policy import Plan
 
 if TYPE_CHECKING:
@@ -62,6 +62,21 @@ def run_plan_spark(
             "the policy gates this release on k/l/t, which runs on the local engine only; "
             "use --engine local"
         )
+    with no_pandas_warning():
+        return _run(plan, input, output, master, keys, as_of, before_publish, csv_escape, subjects)
+
+
+def _run(
+    plan: Plan,
+    input: Path,
+    output: Path,
+    master: str,
+    keys: KeySource | None,
+    as_of: date | None,
+    before_publish: Callable[[RunSummary], None] | None,
+    csv_escape: bool,
+    subjects: SubjectFilter | None,
+) -> RunSummary:
     started = time.perf_counter()
     spark = spark_session(master)
     out_format = table_format(output)
