@@ -65,13 +65,24 @@ def assess(
     risk_threshold: Annotated[
         float, typer.Option(help="A record is at risk above this risk.")
     ] = 0.2,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local, or spark: k, distinct l and t (equal distance) as Spark group-bys "
+            "(the spark extra)."
+        ),
+    ] = "local",
+    master: Annotated[
+        str, typer.Option(help="With --engine spark: local[N], local[*] or spark://HOST:PORT.")
+    ] = "local[*]",
 ) -> None:
     """Print k, l, t and the re-identification risks, then a verdict against the gates.
 
     The gates are the policy's (--policy) with --k, --l, --t and --max-risk added or
     replacing the policy's of the same name. The verdict is PASS or FAIL per gate and
     overall; on FAIL the command exits with status 1, as a release that fails its gates
-    does. Without any gate there is no verdict.
+    does. Without any gate there is no verdict. With --engine spark only k, distinct l,
+    t under the equal distance and the prosecutor risk are measured.
     """
     from shopveil.anonymity import assess as assess_table
     from shopveil.anonymity import check_gate
@@ -89,6 +100,11 @@ def assess(
         )
     sensitive_names = split_names(sensitive) or (list(gates.sensitive) if gates else [])
     checks = _gate_list(gates, policy, flags)
+    if engine == "spark":
+        _assess_on_spark(file, qi_names, sensitive_names, checks, master, json_output)
+        return
+    if engine != "local":
+        raise ParameterError(f"--engine: expected local or spark, got {engine!r}")
     table = read_table(file)
     report = assess_table(
         table,
@@ -115,6 +131,39 @@ def assess(
         _show_verdict(verdict, checks)
     if verdict is not None and not verdict.passed:
         raise GateFailed(f"verdict FAIL: {verdict.failures()}")
+
+
+def _assess_on_spark(
+    file: Path,
+    qi: list[str],
+    sensitive: list[str],
+    checks: list[tuple[Requirement, str]],
+    master: str,
+    json_output: bool,
+) -> None:
+    from shopveil.pipeline._spark import no_pandas_warning, spark_session
+    from shopveil.pipeline._spark_assess import assess_frame, failed_requirements
+    from shopveil.pipeline._spark_run import read_frame
+
+    with no_pandas_warning():
+        report = assess_frame(read_frame(spark_session(master), file), qi, sensitive)
+    failures = failed_requirements(report, [requirement for requirement, _ in checks])
+    verdict = None if not checks else {"passed": not failures, "failures": failures}
+    if json_output:
+        console.print_json(json.dumps({**report.to_dict(), "verdict": verdict}))
+    else:
+        view = Table(title=f"{file.name}: {report.rows:,} rows, {report.classes:,} classes (Spark)")
+        view.add_column("measure")
+        view.add_column("value", justify="right")
+        view.add_row("k (smallest class)", f"{report.k}")
+        view.add_row("l (distinct)", _fmt(report.l))
+        view.add_row("t (equal distance)", _fmt(report.t))
+        view.add_row("prosecutor risk (highest)", f"{report.prosecutor_risk:.4f}")
+        console.print(view)
+        if verdict is not None:
+            console.print("verdict: " + ("PASS" if not failures else "FAIL"))
+    if failures:
+        raise GateFailed(f"verdict FAIL: {'; '.join(failures)}")
 
 
 def _show_assessment(file: Path, report: Assessment) -> None:

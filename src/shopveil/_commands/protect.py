@@ -169,6 +169,16 @@ def anonymize(
             "ages released for a purpose that leaves minors out."
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local, or spark: the same plan as a Spark job (the spark extra); the "
+            "output is then a folder of part files."
+        ),
+    ] = "local",
+    master: Annotated[
+        str, typer.Option(help="With --engine spark: local[N], local[*] or spark://HOST:PORT.")
+    ] = "local[*]",
 ) -> None:
     """Protect a table by policy (--policy), and make it k-anonymous with --k.
 
@@ -177,6 +187,12 @@ def anonymize(
     status, recipient, transfer and retention are written to OUTPUT.release.json.
     """
     day = _day(as_of)
+    run_engine = _engine(engine)
+    if k is not None and run_engine != "local":
+        raise ParameterError(
+            "--k runs on the local engine only (k-anonymity on Spark is not available yet); "
+            "drop --engine spark"
+        )
     if k is not None:
         from shopveil._commands.anonymity import k_anonymize_file
 
@@ -208,12 +224,14 @@ def anonymize(
         raise ParameterError(
             "give --policy (gdpr, ccpa, lgpd, pipl or a YAML file), --k with --qi, or both"
         )
-    from shopveil.pipeline import anonymize_file
+    from shopveil.pipeline import Engine, anonymize_file
 
     with row_progress(f"anonymizing {input.name}") as progress:
         result = anonymize_file(
             input,
             output,
+            engine=Engine(run_engine),
+            master=master,
             policy=policy,
             purpose=purpose,
             role=role,
@@ -242,6 +260,12 @@ def anonymize(
     )
     for note in result.plan.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")  # notes name columns
+
+
+def _engine(text: str) -> str:
+    if text not in ("local", "spark"):
+        raise ParameterError(f"--engine: expected local or spark, got {text!r}")
+    return text
 
 
 def _day(text: str | None) -> date | None:

@@ -10,10 +10,12 @@ from shopveil.pipeline._audit import (
 from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for_role
 from shopveil.pipeline._records import PlanCache, ProtectedRecords, protect_records
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
+from shopveil.pipeline._spark import Engine, protect_frame, spark_session
 from shopveil.pipeline._table_release import KAnonymizeResult, k_anonymize_file
 
 __all__ = [
     "AnonymizeResult",
+    "Engine",
     "KAnonymizeResult",
     "PlanCache",
     "ProtectedRecords",
@@ -26,8 +28,10 @@ __all__ = [
     "manifest_path",
     "masked_view",
     "plan_for_role",
+    "protect_frame",
     "protect_records",
     "records_of_processing",
     "run_plan",
+    "spark_session",
     "write_manifest",
 ]

@@ -17,6 +17,8 @@ from shopveil.pipeline._audit import audit_release, records_of_processing, write
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import RunSummary, run_plan
+from shopveil.pipeline._spark import Engine
+from shopveil.pipeline._spark_run import run_plan_spark
 from shopveil.policy import (
     Plan,
     Policy,
@@ -57,6 +59,8 @@ def anonymize_file(
     destination: str | None = None,
     status: ReleaseStatus | str | None = None,
     people: str | os.PathLike[str] | None = None,
+    engine: Engine = Engine.LOCAL,
+    master: str = "local[*]",
 ) -> AnonymizeResult:
     """Protect ``input`` into ``output`` under ``policy`` for ``purpose`` (and ``role``).
 
@@ -78,7 +82,12 @@ def anonymize_file(
     customer's separate consent), rows past retention stay out, and a claimed status
     must pass its checks. What the output legally is goes into its audit event and into
     the manifest written beside it (``OUTPUT.release.json``).
+
+    ``engine=Engine.SPARK`` runs the same plan as a Spark job on ``master``
+    (:func:`shopveil.pipeline._spark_run.run_plan_spark`): ``output`` is then a folder of
+    part files, and ``on_rows`` is not called.
     """
+    engine = Engine(engine)
     input_path, output_path = Path(input), Path(output)
     table_format(output_path)  # an unsupported output name fails before any work
     if output_path.exists() and output_path.resolve() == input_path.resolve():
@@ -130,17 +139,30 @@ def anonymize_file(
             events.append(seq)
             write_manifest(output_path, plan=plan, audit_seq=seq, record=record)
 
-        summary = run_plan(
-            plan,
-            source,
-            output_path,
-            keys=keyring,
-            as_of=as_of,
-            on_rows=on_rows,
-            before_publish=record_release,
-            csv_escape=csv_escape,
-            subjects=subjects,
-        )
+        if engine is Engine.SPARK:
+            summary = run_plan_spark(
+                plan,
+                input_path,
+                output_path,
+                master=master,
+                keys=keyring,
+                as_of=as_of,
+                before_publish=record_release,
+                csv_escape=csv_escape,
+                subjects=subjects,
+            )
+        else:
+            summary = run_plan(
+                plan,
+                source,
+                output_path,
+                keys=keyring,
+                as_of=as_of,
+                on_rows=on_rows,
+                before_publish=record_release,
+                csv_escape=csv_escape,
+                subjects=subjects,
+            )
     finally:
         if owns_store:
             store.close()

@@ -1,0 +1,135 @@
+"""A compiled plan over a file as a Spark job: read, protect, write, publish atomically."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from shopveil._core.operators import KeySource
+from shopveil._core.subjects import SubjectFilter
+from shopveil.data import escape_formulas, table_format
+from shopveil.errors import ParameterError, SinkError
+from shopveil.pipeline._run import RunSummary
+from shopveil.pipeline._spark import no_pandas_warning, protect_frame, spark_session
+from shopveil.policy import Plan
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["read_frame", "run_plan_spark"]
+
+
+def read_frame(spark: SparkSession, path: Path) -> DataFrame:
+    """``path`` (CSV, TSV or Parquet) as a Spark DataFrame; CSV as text, empty cells null."""
+    in_format = table_format(path)
+    if not path.exists():
+        raise ParameterError(f"input {str(path)!r} does not exist; give a CSV or Parquet file")
+    if in_format == "parquet":
+        return spark.read.parquet(str(path))
+    sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
+    return spark.read.csv(str(path), header=True, sep=sep, quote='"', escape='"', multiLine=True)
+
+
+def run_plan_spark(
+    plan: Plan,
+    input: Path,
+    output: Path,
+    *,
+    master: str = "local[*]",
+    keys: KeySource | None = None,
+    as_of: date | None = None,
+    before_publish: Callable[[RunSummary], None] | None = None,
+    csv_escape: bool = True,
+    subjects: SubjectFilter | None = None,
+) -> RunSummary:
+    """Protect ``input`` into ``output`` with ``plan`` as a Spark job on ``master``.
+
+    Spark writes a folder of part files (CSV with a header, or Parquet) named ``output``;
+    it is written beside it under a hidden name and renamed into place only after
+    ``before_publish`` (the audit event) succeeds, so a failure releases nothing. CSV is
+    read as text, as the local engine reads it (empty cells are null). A plan with a
+    k/l/t gate runs on the local engine only.
+    """
+    if plan.gate is not None:
+        raise ParameterError(
+            "the policy gates this release on k/l/t, which runs on the local engine only; "
+            "use --engine local"
+        )
+    with no_pandas_warning():
+        return _run(plan, input, output, master, keys, as_of, before_publish, csv_escape, subjects)
+
+
+def _run(
+    plan: Plan,
+    input: Path,
+    output: Path,
+    master: str,
+    keys: KeySource | None,
+    as_of: date | None,
+    before_publish: Callable[[RunSummary], None] | None,
+    csv_escape: bool,
+    subjects: SubjectFilter | None,
+) -> RunSummary:
+    started = time.perf_counter()
+    spark = spark_session(master)
+    out_format = table_format(output)
+    frame = read_frame(spark, input)
+    counts = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
+    protected = protect_frame(
+        plan,
+        frame,
+        keys=keys,
+        as_of=as_of,
+        subjects=subjects,
+        csv_escape=csv_escape and out_format == "csv",
+        counts=counts,
+    )
+    if csv_escape and out_format == "csv":
+        escaped = escape_formulas(pa.array(protected.columns))
+        protected = protected.toDF(*escaped.to_pylist())
+    staging = output.with_name(f".{output.name}.{secrets.token_hex(4)}.partial")
+    try:
+        writer = protected.write.mode("errorifexists")
+        if out_format == "parquet":
+            writer.parquet(str(staging))
+        else:
+            writer.csv(str(staging), header=True, quote='"', escape='"')
+        summary = RunSummary(
+            input=input.name,
+            output=output.name,
+            rows_in=counts[0].value,
+            rows_out=counts[1].value,
+            rows_opted_out=counts[0].value - counts[1].value,
+            techniques={step.column: step.technique for step in plan.steps},
+            seconds=time.perf_counter() - started,
+        )
+        if before_publish is not None:
+            before_publish(summary)
+        _publish(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _publish(staging: Path, output: Path) -> None:
+    """Move ``staging`` to ``output``, replacing what was there only once it is in place."""
+    old = output.with_name(f".{output.name}.{secrets.token_hex(4)}.old")
+    try:
+        if output.exists():
+            output.rename(old)
+        staging.rename(output)
+    except OSError as exc:
+        if old.exists() and not output.exists():
+            old.rename(output)  # what was there stays
+        raise SinkError(f"cannot move the Spark output into {str(output)!r}: {exc}") from None
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink(missing_ok=True)
