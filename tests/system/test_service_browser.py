@@ -15,6 +15,7 @@ import pytest
 from _served import Served
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.slow
@@ -67,7 +68,7 @@ def test_dashboard_and_governance_pages_render_plots_without_console_errors(
     assert browser.current_url.endswith("/login")
     browser.find_element(By.NAME, "key").send_keys(served.keys["steward"])
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert browser.current_url == f"{served.url}/"
+    WebDriverWait(browser, 30).until(lambda b: b.current_url == f"{served.url}/")
     assert _errors(browser) == []
     assert browser.execute_script("return document.cookie") == ""  # HttpOnly: not readable
 

@@ -141,12 +141,9 @@ def _assess_on_spark(
     master: str,
     json_output: bool,
 ) -> None:
-    from shopveil.pipeline._spark import no_pandas_warning, spark_session
-    from shopveil.pipeline._spark_assess import assess_frame, failed_requirements
-    from shopveil.pipeline._spark_run import read_frame
+    from shopveil.pipeline import assess_file_on_spark, failed_requirements
 
-    with no_pandas_warning():
-        report = assess_frame(read_frame(spark_session(master), file), qi, sensitive)
+    report = assess_file_on_spark(file, qi, sensitive, master=master)
     failures = failed_requirements(report, [requirement for requirement, _ in checks])
     verdict = None if not checks else {"passed": not failures, "failures": failures}
     if json_output:

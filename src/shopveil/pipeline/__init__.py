@@ -11,6 +11,11 @@ from shopveil.pipeline._dynamic import create_masked_view, masked_view, plan_for
 from shopveil.pipeline._records import PlanCache, ProtectedRecords, protect_records
 from shopveil.pipeline._run import RunSummary, apply_plan, run_plan
 from shopveil.pipeline._spark import Engine, protect_frame, spark_session
+from shopveil.pipeline._spark_assess import (
+    SparkAssessment,
+    assess_file_on_spark,
+    failed_requirements,
+)
 from shopveil.pipeline._table_release import KAnonymizeResult, k_anonymize_file
 
 __all__ = [
@@ -20,10 +25,13 @@ __all__ = [
     "PlanCache",
     "ProtectedRecords",
     "RunSummary",
+    "SparkAssessment",
     "anonymize_file",
     "apply_plan",
+    "assess_file_on_spark",
     "audit_release",
     "create_masked_view",
+    "failed_requirements",
     "k_anonymize_file",
     "manifest_path",
     "masked_view",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shopveil.anonymity import (
@@ -69,6 +70,18 @@ class SparkAssessment:
             "t_distance": TDistance.EQUAL.value,
             "engine": "spark",
         }
+
+
+def assess_file_on_spark(
+    path: Path, qi: Sequence[str], sensitive: Sequence[str] = (), *, master: str = "local[2]"
+) -> SparkAssessment:
+    """Read ``path`` (CSV, TSV or Parquet) on the Spark ``master`` and measure it there
+    (:func:`assess_frame`)."""
+    from shopveil.pipeline._spark import no_pandas_warning, spark_session
+    from shopveil.pipeline._spark_run import read_frame
+
+    with no_pandas_warning():
+        return assess_frame(read_frame(spark_session(master), path), qi, sensitive)
 
 
 def assess_frame(
