@@ -163,10 +163,12 @@ def wait_healthy(server: subprocess.Popen[bytes], port: int) -> subprocess.Popen
     raise SystemExit(f"the server on port {port} did not start within 120 s")
 
 
-def serve(env: dict[str, str], port: int, workers: int, model: Path) -> subprocess.Popen[bytes]:
+def serve(
+    env: dict[str, str], port: int, workers: int, model: Path, people: Path
+) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [sys.executable, "-m", "shopveil", "serve", "--port", str(port), "--workers",
-         str(workers), "--model", str(model)],
+         str(workers), "--model", str(model), "--people", str(people)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     return wait_healthy(server, port)
@@ -280,7 +282,10 @@ def main() -> None:
            "SHOPVEIL_RATE_BURST": "1000000000"}  # fmt: skip
     port = int(os.environ.get("BENCH_PORT", "0")) or _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = serve(env, port, args.workers, model)
+    # Every customer an adult: GDPR personalizes no one whose age the service does not know.
+    people = folder / "people.csv"
+    people.write_text("customer_id,birth_date\n" + "".join(f"{c},1980-05-01\n" for c in customers))
+    server = serve(env, port, args.workers, model, people)
     results: dict[str, Any] = {}
     try:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {front}"}) as http:

@@ -94,6 +94,18 @@ def _ok(*args: str) -> str:
     return result.stdout
 
 
+def _write_purchases(shop: Path) -> pa.Table:
+    """The shop's purchases (its customers' orders and lines) as ``purchases.csv``."""
+    data = generate_retail(300, seed=3)  # the same shop: orders of _tables()' customers
+    lines = data.tables["order_lines"].select(["order_id", "stock_code"])
+    orders = data.tables["orders"].select(["order_id", "customer_id", "order_time"])
+    purchases = orders.join(lines, "order_id").rename_columns(
+        {"customer_id": "CustomerID", "stock_code": "StockCode", "order_time": "InvoiceDate"}
+    )
+    pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
+    return purchases
+
+
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     """The shop on disk; every customer granted marketing and analytics (LGPD and PIPL ask
@@ -200,13 +212,7 @@ def test_a_fit_reads_no_purchase_of_a_minor_and_needs_the_ages(shop: Path) -> No
     from shopveil import open_workspace
     from shopveil.learn import FitContext, Popularity, load_interactions
 
-    data = generate_retail(300, seed=3)  # the same shop: orders of _tables()' customers
-    lines = data.tables["order_lines"].select(["order_id", "stock_code"])
-    orders = data.tables["orders"].select(["order_id", "customer_id", "order_time"])
-    purchases = orders.join(lines, "order_id").rename_columns(
-        {"customer_id": "CustomerID", "stock_code": "StockCode", "order_time": "InvoiceDate"}
-    )
-    pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
+    purchases = _write_purchases(shop)
     train = load_interactions(shop / "purchases.csv")
     with open_workspace() as workspace:
         subjects = workspace.allowed_subjects("personalization", "gdpr", shop / "customers.csv")
@@ -226,7 +232,7 @@ def test_a_fit_reads_no_purchase_of_a_minor_and_needs_the_ages(shop: Path) -> No
     assert refused.exit_code == 2 and "pass --people" in refused.stderr
     _ok(*args, "--people", str(shop / "customers.csv"))
     # A private fit's charge records its processing: training, under consent and ages.
-    products = data.tables["order_lines"].group_by("stock_code").aggregate([])
+    products = purchases.group_by("StockCode").aggregate([])
     pacsv.write_csv(products, shop / "catalogue.csv")
     private = [*args, "--people", str(shop / "customers.csv"), "--epsilon", "1",
                "--catalogue", str(shop / "catalogue.csv")]  # fmt: skip
@@ -270,13 +276,7 @@ def test_a_marketing_query_counts_no_minor_and_records_its_basis(shop: Path) -> 
 
 
 def test_recommendations_for_a_minor_are_not_built_from_their_purchases(shop: Path) -> None:
-    data = generate_retail(300, seed=3)
-    lines = data.tables["order_lines"].select(["order_id", "stock_code"])
-    orders = data.tables["orders"].select(["order_id", "customer_id", "order_time"])
-    purchases = orders.join(lines, "order_id").rename_columns(
-        {"customer_id": "CustomerID", "stock_code": "StockCode", "order_time": "InvoiceDate"}
-    )
-    pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
+    purchases = _write_purchases(shop)
     model = shop / "knn.npz"
     _ok("train", "--data", str(shop / "purchases.csv"), "--model", "itemknn", "-o", str(model),
         "--jurisdiction", "ccpa")  # fmt: skip
@@ -322,13 +322,7 @@ def test_the_services_record_release_leaves_minors_out_by_the_records_own_ages()
 
 
 def test_pipl_trains_only_where_the_data_is(shop: Path) -> None:
-    data = generate_retail(300, seed=3)
-    lines = data.tables["order_lines"].select(["order_id", "stock_code"])
-    orders = data.tables["orders"].select(["order_id", "customer_id", "order_time"])
-    purchases = orders.join(lines, "order_id").rename_columns(
-        {"customer_id": "CustomerID", "stock_code": "StockCode", "order_time": "InvoiceDate"}
-    )
-    pacsv.write_csv(purchases.drop_columns(["order_id"]), shop / "purchases.csv")
+    _write_purchases(shop)
     args = ["train", "--data", str(shop / "purchases.csv"), "--model", "popularity", "-o",
             str(shop / "m.npz"), "--people", str(shop / "customers.csv"),
             "--jurisdiction"]  # fmt: skip

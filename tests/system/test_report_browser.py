@@ -3,9 +3,7 @@ no console error, nothing fetched from elsewhere."""
 
 from __future__ import annotations
 
-import shutil
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,27 +17,8 @@ from shopveil.data import read_table
 from shopveil.learn import FitContext, NoSignalWarning, build_recommender, save_recommender
 from shopveil.scorecard import model_scorecard, release_scorecard, render_scorecard
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ADULT = Path(__file__).resolve().parents[1] / "data" / "adult" / "adult_slice.csv"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    if CHROMIUM is None or DRIVER is None:  # `make test` installs them: a missing one fails
-        pytest.fail("Debian's chromium and chromedriver are missing: make system-tools")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--disable-gpu", "--window-size=1280,2000"):  # fmt: skip
-        options.add_argument(flag)
-    options.set_capability("goog:loggingOptions", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(DRIVER)))
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _pages(folder: Path) -> dict[str, Path]:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shopveil._core.luhn import luhn_valid
-from shopveil.detect._ids import card_brand_ok
+from shopveil.detect._ids import card_brand_ok, luhn_digits_ok
 
 __all__ = [
     "CARD_CANDIDATE",
@@ -67,13 +67,7 @@ def luhn_ok(digits: str) -> bool:
         return False
     if digits.count("0") == len(digits):
         return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    return luhn_digits_ok(digits)
 
 
 def iban_ok(compact: str) -> bool:
