@@ -9,6 +9,7 @@ model) on the same held-out customers.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -49,14 +50,19 @@ class SimulationResult:
     def as_dict(self) -> dict[str, object]:
         """The JSON the CLI prints."""
         return {
-            "auc": round(self.auc, 4), "central_auc": round(self.central_auc, 4),
+            "auc": _rounded(self.auc), "central_auc": _rounded(self.central_auc),
             "rounds": self.rounds, "clients": self.clients,
             "bytes_per_round": round(self.bytes_per_round, 1),
             "seconds_per_round": round(self.seconds_per_round, 4),
             "epsilon": self.epsilon, "delta": self.delta,
             "noise_multiplier": self.noise_multiplier, "rejected_updates": self.rejected,
-            "per_country_auc": {k: round(v, 4) for k, v in self.per_country_auc.items()},
+            "per_country_auc": {k: _rounded(v) for k, v in self.per_country_auc.items()},
         }  # fmt: skip
+
+
+def _rounded(value: float) -> float | None:
+    """An AUC to 4 places; None where it is undefined (a test set of one class)."""
+    return round(value, 4) if math.isfinite(value) else None
 
 
 def central_auc(data: ChurnData, *, seed: int | None = None) -> float:
