@@ -101,6 +101,19 @@ def test_damaged_parquet_reads_or_fails_cleanly(
         read_table(path)
 
 
+def test_a_damaged_level_histogram_is_refused_not_an_abort(
+    tmp_path: Path, parquet_bytes: bytes
+) -> None:
+    """One flipped byte in the footer's size statistics: Arrow aborted the process when
+    the chunk's metadata was asked for directly; the read refuses the file instead."""
+    data = bytearray(parquet_bytes)
+    data[208] ^= 0x5A
+    path = tmp_path / "histogram.parquet"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ShopVeilError, match="cannot read it as Parquet"):
+        read_table(path)
+
+
 _YAML_CHARS = st.sampled_from(list("abk: -[]{}\n'\"!&*#%@`|>1.e,?"))
 _KEYS = st.sampled_from(
     [

@@ -163,6 +163,12 @@ def _parquet_batches(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
     try:
         file = pq.ParquetFile(path)
         schema = file.schema_arrow
+        # Arrow reads a damaged column chunk's metadata as an error when it reads the
+        # chunk, but aborts the process when asked for it directly: read each row group's
+        # first row before looking at its chunks.
+        for group in range(file.metadata.num_row_groups):
+            first = file.iter_batches(batch_size=1, row_groups=[group], use_threads=False)
+            next(iter(first), None)
         dictionary = _dictionary_text_columns(file.metadata, schema)
         if dictionary:
             file = pq.ParquetFile(path, read_dictionary=dictionary)
@@ -189,12 +195,15 @@ def _dictionary_text_columns(meta: pq.FileMetaData, schema: pa.Schema) -> list[s
         for field in schema
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
     }
+    groups = [meta.row_group(group) for group in range(meta.num_row_groups)]
+    if any(group.num_columns != meta.num_columns for group in groups):
+        return []  # damaged metadata: leave it to the plain reader to refuse
     found = []
     for index in range(meta.num_columns):
         name = meta.schema.column(index).path
         if name not in text:
             continue
-        chunks = [meta.row_group(group).column(index) for group in range(meta.num_row_groups)]
+        chunks = [group.column(index) for group in groups]
         if chunks and all(
             chunk.has_dictionary_page
             and chunk.total_uncompressed_size <= 4 * chunk.num_values + _DICTIONARY_PAGE_BYTES
