@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,14 @@ from shopveil.store import Store
 settings.register_profile("shopveil", deadline=None, max_examples=50, print_blob=True)
 settings.register_profile("ci", settings.get_profile("shopveil"), max_examples=200)
 settings.load_profile(os.environ.get("SHOPVEIL_HYPOTHESIS_PROFILE", "shopveil"))
+
+# The command line's Rich consoles fix their width when first imported if COLUMNS is set
+# then. Imported here, before any test sets COLUMNS for one command, they read it at each
+# print instead, so a test's own width holds whichever test ran first in this process.
+os.environ.pop("COLUMNS", None)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # typer's click helpers; not ours
+    import shopveil._commands._common  # noqa: F401
 
 PG_URL = os.environ.get("SHOPVEIL_TEST_PG_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
