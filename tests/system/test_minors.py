@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+import time_machine
 
 from shopveil._core.subjects import canonical_id
 from shopveil.data import generate_retail, read_table
@@ -32,7 +34,7 @@ with warnings.catch_warnings():
     from shopveil.cli import app
 
 runner = CliRunner()
-AS_OF = date.today()  # the command line counts ages today
+AS_OF = date.today()  # the command line counts ages today (held there by `_same_day`)
 AGE = {"gdpr": 16, "ccpa": 16, "lgpd": 12, "pipl": 14}
 UNKNOWN_KEPT = {"gdpr": False, "ccpa": True, "lgpd": False, "pipl": False}
 YOUNG = 70  # customers 0..69 are 11 to 17; 70..74 have no birth date
@@ -70,6 +72,14 @@ def _tables() -> dict[str, pa.Table]:
     ).append_column("guardian_consent", pa.array(guardian))
     return {"customers": customers, "sessions": data.tables["sessions"],
             "orders": data.tables["orders"]}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _same_day() -> Iterator[None]:
+    """Keep the process's today at AS_OF, so a run that crosses midnight counts the same ages
+    in the command line as in the births above (a day short of a birthday on purpose)."""
+    with time_machine.travel(datetime.combine(AS_OF, time(12), tzinfo=UTC), tick=True):
+        yield
 
 
 def _ids(table: pa.Table) -> list[str | None]:
