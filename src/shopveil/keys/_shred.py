@@ -7,7 +7,7 @@ Deleting a wrapped key in SQL is not enough for crypto-shredding:
   checkpoint copies the log back and truncates it. A checkpoint cannot finish while
   another connection reads an older snapshot, and ``PRAGMA wal_checkpoint`` says so in
   its result, not with an error. :func:`make_durable` checks that result, retries with a
-  bounded backoff, and raises when the log could not be emptied.
+  bounded wait, and raises when the log could not be emptied.
 - PostgreSQL never overwrites a row in place: the old version stays as a dead tuple
   until VACUUM, and VACUUM frees its space without zeroing it. The WAL segments, WAL
   archives, base backups and replicas keep the old row for as long as they are kept.
@@ -18,7 +18,6 @@ Deleting a wrapped key in SQL is not enough for crypto-shredding:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,9 +28,11 @@ from shopveil.store import Store
 
 __all__ = ["make_durable", "secure_delete"]
 
-# About 1 s of waiting in all: long enough for a short read to end, short enough that an
-# erasure request that cannot complete fails while the caller is still there.
-_BACKOFF_S = (0.01, 0.03, 0.1, 0.3, 0.6)
+# Each attempt lets SQLite wait this long for readers of an older snapshot to finish
+# (its busy handler), then we try again: about 3 s in all, long enough for short reads
+# that keep coming to let the log go, short enough that an erasure request that cannot
+# complete fails while the caller is still there.
+_ATTEMPT_WAITS_MS = (50, 100, 200, 400, 800, 1600)
 _BUSY_TIMEOUT_MS = 60000  # the store's own setting, restored after each attempt
 
 
@@ -59,14 +60,12 @@ def make_durable(store: Store, what: str, tables: Sequence[sa.Table]) -> None:
 
 def _checkpoint(store: Store, what: str) -> None:
     result: tuple[int, int, int] | None = None
-    for delay in (*_BACKOFF_S, None):
-        result = _try_checkpoint(store)
+    for wait_ms in _ATTEMPT_WAITS_MS:
+        result = _try_checkpoint(store, wait_ms)
         busy, log_frames, _ = result
         # busy = 0: the log was copied back and truncated; -1 frames: not in WAL mode.
         if busy == 0 and log_frames in (0, -1):
             return
-        if delay is not None:
-            time.sleep(delay)
     database = store.engine.url.database or "the database"
     raise StoreError(
         f"{what} is committed, but SQLite could not checkpoint {database}-wal (busy, "
@@ -77,13 +76,14 @@ def _checkpoint(store: Store, what: str) -> None:
     )
 
 
-def _try_checkpoint(store: Store) -> tuple[int, int, int]:
+def _try_checkpoint(store: Store, wait_ms: int) -> tuple[int, int, int]:
     with store.engine.connect() as conn:
         # On the raw connection: a checkpoint cannot run inside SQLAlchemy's transaction.
         raw: Any = conn.connection.driver_connection
-        # Without a busy timeout the checkpoint reports a blocked reader at once instead
-        # of waiting a minute; the backoff above decides how long we wait.
-        raw.execute("PRAGMA busy_timeout = 0")
+        # TRUNCATE holds the write lock and waits, through the busy handler, for the
+        # readers of older snapshots to finish (new readers read the database file, so
+        # they do not hold it up); the store's own minute would be too long to wait.
+        raw.execute(f"PRAGMA busy_timeout = {wait_ms}")
         try:
             busy, log_frames, done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
