@@ -20,7 +20,8 @@ PY
     fi
 fi
 
-.venv/bin/python -m pytest -n 2 --dist loadfile --durations=15 "$@"
+# A worker that dies fails the run (a restarted worker once left xdist waiting forever).
+.venv/bin/python -m pytest -n 2 --dist loadfile --max-worker-restart 0 --durations=15 "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: failing" >&2

@@ -67,8 +67,11 @@ def test_naive_pseudonyms_are_mostly_reidentified_and_k_anonymity_cuts_that(tmp_
         ],
     )
     assert made.exit_code == 0, made.output
+    # The k-anonymous release links no rows to a person (the pseudonym is dropped), so
+    # three known purchases no longer intersect down to one customer.
+    assert "CustomerID" not in pacsv.read_csv(k_file).column_names
     k_anonymous = _attack(k_file, SAMPLE)
-    assert k_anonymous["reidentified"] < naive["reidentified"] - 0.2
+    assert k_anonymous["reidentified"] <= 0.05
     assert k_anonymous["mean_candidates"] > naive["mean_candidates"]
 
 

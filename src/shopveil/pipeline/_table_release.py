@@ -22,7 +22,6 @@ from typing import Any, cast
 import numpy as np
 import pyarrow as pa
 
-from shopveil._core.classes import SPECIAL_KINDS, ColumnClass
 from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import (
     AnonymizationResult,
@@ -46,13 +45,13 @@ from shopveil.data import (
     writing_batches,
 )
 from shopveil.detect import ScanReport, scan_source
-from shopveil.errors import ParameterError, SchemaError, SourceError
+from shopveil.errors import ParameterError, SourceError
 from shopveil.keys import Keyring
-from shopveil.mask import Keep
 from shopveil.pipeline._audit import audit_release, records_of_processing, write_manifest
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
 from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import _check_gate, _left_out, apply_plan, kept_columns
+from shopveil.pipeline._table_plan import leave_quasi_identifiers, unlink_people
 from shopveil.policy import (
     Plan,
     Policy,
@@ -169,7 +168,7 @@ def k_anonymize_file(
         mode=ReleaseMode.TABLE,
         as_of=as_of,
     )
-    plan = _leave_quasi_identifiers(plan, loaded, qi, sensitive)
+    plan = unlink_people(leave_quasi_identifiers(plan, loaded, qi, sensitive))
     plan = bind_processing(
         plan,
         loaded,
@@ -273,42 +272,6 @@ def _check_method(method: str, hierarchies: object) -> str:
             "--hierarchies applies to full-domain generalization; add --method lattice"
         )
     return method
-
-
-def _leave_quasi_identifiers(
-    plan: Plan, policy: Policy, qi: Sequence[str], sensitive: Sequence[str]
-) -> Plan:
-    """Hand the quasi-identifiers to k-anonymity; refuse what the policy must hide."""
-    sees = policy.roles[plan.role].sees if plan.role is not None else None
-    steps = []
-    for step in plan.steps:
-        if step.column in qi:
-            if step.column_class is ColumnClass.DIRECT_IDENTIFIER:
-                raise SchemaError(
-                    f"--qi names {step.column!r}, a direct identifier that policy "
-                    f"{plan.policy!r} {step.technique}s first; leave it out of --qi"
-                )
-            if step.kind in SPECIAL_KINDS and step.dropped:
-                raise SchemaError(
-                    f"--qi names {step.column!r}, a special-category column "
-                    f"({step.kind.value}) that policy {plan.policy!r} drops for purpose "
-                    f"{plan.purpose!r}; leave it out of --qi, or declare "
-                    "sensitive_data_consent for the purpose"
-                )
-            if sees is not None and step.column_class not in sees:
-                raise SchemaError(
-                    f"--qi names {step.column!r}, a {step.column_class.value} column role "
-                    f"{plan.role!r} may not see; leave it out of --qi or pass another --role"
-                )
-            reason = "quasi-identifier: generalized by k-anonymity"
-            step = dataclasses.replace(step, operator=Keep(), reason=reason)
-        elif step.column in sensitive and step.dropped:
-            raise SchemaError(
-                f"--sensitive names {step.column!r}, which policy {plan.policy!r} drops for "
-                f"purpose {plan.purpose!r}; leave it out of --sensitive"
-            )
-        steps.append(step)
-    return dataclasses.replace(plan, steps=tuple(steps))
 
 
 @dataclass(frozen=True)
