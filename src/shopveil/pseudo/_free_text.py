@@ -1,0 +1,113 @@
+"""A column of free text (support chats, reviews) with its PII replaced, by policy.
+
+The record-level face of :class:`~shopveil.pseudo.ChatRedactor`: each value is one
+conversation, redacted by a :class:`~shopveil.pseudo.TextPolicy`. Pseudonyms are a keyed
+function of the value under a key bound to the release's purpose and the operator's
+``domain``, so the same person gets the same fake name in every row of the release (and
+in every batch, whatever the engine), while a release for another purpose, role or
+jurisdiction gets other fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from shopveil._core import Kind
+from shopveil._core.operators import OperatorContext
+from shopveil.detect import TEXT_KINDS, TextEngine
+from shopveil.errors import ParameterError, SchemaError
+from shopveil.pseudo._chat import ChatRedactor, TextAction, TextPolicy
+
+__all__ = ["RedactText"]
+
+
+def _choice(enum: Any, value: object, parameter: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise ParameterError(f"{parameter} must be one of {choices}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class RedactText:
+    """Replace the PII inside free text by a label, a mask or a consistent pseudonym.
+
+    Parameters
+    ----------
+    action
+        ``pseudonym`` (a fake of the same kind: the same value, the same fake across
+        the release), ``label`` (``[person_name]``) or ``mask`` (letters and digits
+        become ``*``).
+    engine
+        ``model`` (patterns plus the named-entity model for names, places and
+        organisations; the ``text`` extra) or ``rules`` (patterns and word lists only).
+    per_kind
+        Actions for single kinds, e.g. ``{card_number: mask}``.
+    domain
+        The key domain of the pseudonyms; left open, the policy compiler binds it to
+        the column's kind, jurisdiction and role, as it does for tokens.
+    """
+
+    name: ClassVar[str] = "redact_text"
+
+    action: TextAction = TextAction.PSEUDONYM
+    engine: TextEngine = TextEngine.MODEL
+    per_kind: Mapping[Kind, TextAction] = field(default_factory=dict, hash=False)
+    domain: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", _choice(TextAction, self.action, "action"))
+        object.__setattr__(self, "engine", _choice(TextEngine, self.engine, "engine"))
+        if not isinstance(self.per_kind, Mapping):
+            raise ParameterError(
+                f"per_kind must map kinds to actions, e.g. {{card_number: mask}}, "
+                f"got {type(self.per_kind).__name__}"
+            )
+        kinds = {}
+        for kind, action in self.per_kind.items():
+            found = _choice(Kind, kind, "a per_kind key")
+            if found not in TEXT_KINDS:
+                raise ParameterError(
+                    f"per_kind names {found.value!r}, which is not found in text; use one of "
+                    f"{', '.join(k.value for k in TEXT_KINDS)}"
+                )
+            kinds[found] = _choice(TextAction, action, f"per_kind[{found.value!r}]")
+        object.__setattr__(self, "per_kind", MappingProxyType(kinds))
+        if self.domain is not None and (not isinstance(self.domain, str) or not self.domain):
+            raise ParameterError("domain must be a non-empty name, e.g. 'chats'")
+
+    @property
+    def policy(self) -> TextPolicy:
+        """The text policy each value is redacted by."""
+        return TextPolicy(self.action, self.per_kind, self.engine)
+
+    def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
+        """Protect ``values`` row for row (the record-operator contract)."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            raise SchemaError(
+                f"column {context.column!r} holds {values.type}, not text; technique "
+                f"{self.name!r} redacts free text"
+            )
+        policy = self.policy
+        key = None
+        if TextAction.PSEUDONYM in (policy.action, *policy.per_kind.values()):
+            key = context.require_keys().derive(
+                context.purpose, f"text:{self.domain or context.column}"
+            )
+        redactor = ChatRedactor(policy, key=key)
+        # One conversation per value: what a row says never depends on the rows around it.
+        out = [
+            None if text is None else redactor.conversation().redact(text)
+            for text in values.to_pylist()
+        ]
+        return pa.array(out, type=values.type)
