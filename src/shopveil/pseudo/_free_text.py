@@ -10,7 +10,7 @@ jurisdiction gets other fakes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -19,11 +19,11 @@ import pyarrow as pa
 
 from shopveil._core import Kind
 from shopveil._core.operators import OperatorContext
-from shopveil.detect import TEXT_KINDS, TextEngine
+from shopveil.detect import TEXT_KINDS, TextEngine, redact_text
 from shopveil.errors import ParameterError, SchemaError
 from shopveil.pseudo._chat import ChatRedactor, TextAction, TextPolicy
 
-__all__ = ["RedactText"]
+__all__ = ["RedactText", "redact_messages"]
 
 
 def _choice(enum: Any, value: object, parameter: str) -> Any:
@@ -111,3 +111,29 @@ class RedactText:
             for text in values.to_pylist()
         ]
         return pa.array(out, type=values.type)
+
+
+def redact_messages(
+    texts: Sequence[str],
+    *,
+    engine: TextEngine = TextEngine.MODEL,
+    conversation_id: str | None = None,
+    key: bytes | None = None,
+) -> list[str]:
+    """``texts`` with their PII replaced: by labels (``[person_name]``), or, with a
+    ``conversation_id``, by fakes consistent across the texts of that conversation.
+
+    With ``key`` (at least 16 bytes) the fakes of a conversation are a keyed function of
+    its id and the value, so later calls for the same conversation give the same fakes;
+    a conversation id needs a key. Labels with ``TextEngine.RULES`` take the array-wide
+    path of :func:`~shopveil.detect.redact_text`.
+    """
+    if conversation_id is None:
+        if engine is TextEngine.RULES:
+            return [str(t) for t in redact_text(pa.array(texts, pa.string())).to_pylist()]
+        labels = ChatRedactor(TextPolicy(TextAction.LABEL, engine=engine))
+        return [labels.conversation().redact(text) for text in texts]
+    if key is None:
+        raise ParameterError("a conversation_id needs a key to make its pseudonyms with")
+    conversation = ChatRedactor(TextPolicy(engine=engine), key=key).conversation(conversation_id)
+    return [conversation.redact(text) for text in texts]
