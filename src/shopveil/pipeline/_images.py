@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pyarrow as pa
 
-from shopveil._core.operators import OperatorContext
-from shopveil.errors import SchemaError, SinkError, SourceError
+from shopveil._core.operators import OperatorContext, string_values
+from shopveil.errors import SinkError, SourceError
 from shopveil.mask import RedactFaces
 from shopveil.policy import Plan
 
@@ -71,17 +71,9 @@ class _FaceWriter:
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
         """The released paths of the images ``values`` names (nulls stay null)."""
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        if pa.types.is_dictionary(values.type):
-            values = values.dictionary_decode()
-        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            raise SchemaError(
-                f"column {context.column!r} holds {values.type}, not image paths; technique "
-                f"{self.name!r} needs the path of an image file in each row"
-            )
+        paths = string_values(values, context.column, "the path of an image file in each row")
         out: list[str | None] = []
-        for value in values.to_pylist():
+        for value in paths.to_pylist():
             self._seen += 1
             if value is None or not value.strip():
                 out.append(None)

@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from shopveil._core import Kind
-from shopveil._core.operators import OperatorContext
+from shopveil._core.operators import OperatorContext, string_values
 from shopveil.detect import TEXT_KINDS, TextEngine, redact_text
-from shopveil.errors import ParameterError, SchemaError
+from shopveil.errors import ParameterError
 from shopveil.pseudo._chat import ChatRedactor, TextAction, TextPolicy
 
 __all__ = ["RedactText", "redact_messages"]
@@ -89,15 +89,7 @@ class RedactText:
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array:
         """Protect ``values`` row for row (the record-operator contract)."""
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        if pa.types.is_dictionary(values.type):
-            values = values.dictionary_decode()
-        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            raise SchemaError(
-                f"column {context.column!r} holds {values.type}, not text; technique "
-                f"{self.name!r} redacts free text"
-            )
+        values = string_values(values, context.column, "free text")
         policy = self.policy
         key = None
         if TextAction.PSEUDONYM in (policy.action, *policy.per_kind.values()):
