@@ -198,6 +198,67 @@ def cpu_seconds(server: subprocess.Popen[bytes]) -> float:
     return total
 
 
+def person_names(texts: list[str]) -> list[str]:
+    """The person names annotated in ``texts`` (of :func:`pii_texts`'s file)."""
+    path = shared_data() / "pii-text" / "presidio_synth_v2_dev.jsonl"
+    wanted, names = set(texts), []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if row["full_text"] in wanted:
+            names += [s["entity_value"] for s in row["spans"] if s["entity_type"] == "PERSON"]
+    return names
+
+
+def redact_engines(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    port: int,
+    model: Path,
+    people: Path,
+    key: str,
+    folder: Path,
+) -> dict[str, Any]:
+    """The ``/v1/redact`` row once per detection engine (``SHOPVEIL_TEXT_ENGINE``), each
+    on a fresh server: rules only, then with the entity model; the same texts and load."""
+    texts, patterned = pii_texts(10)
+    names = person_names(texts)
+    body = json.dumps({"texts": texts})
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    script = post_lua(folder, "redact", key, body)
+    found: dict[str, Any] = {}
+    for engine in ("rules", "model"):
+        server = serve({**env, "SHOPVEIL_TEXT_ENGINE": engine}, port, args.workers, model, people)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as http:
+                answer = http.post("/v1/redact", content=body, headers=headers)
+                assert answer.status_code == 200, answer.text
+                left = [v for v in patterned if v in answer.text]
+                assert not left, f"{engine}: {len(left)} of the texts' pattern PII values left"
+
+                def drain(client: httpx.Client = http) -> None:
+                    again = client.post("/v1/redact", content=body, headers=headers)
+                    assert again.status_code == 200, again.text
+
+                runs = load_runs(
+                    f"http://127.0.0.1:{port}/v1/redact", script, drain, args.seconds, server,
+                    False,
+                )  # fmt: skip
+            runs["person_names_left"] = f"{sum(n in answer.text for n in names)} of {len(names)}"
+            found[engine] = runs
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    rules, model_runs = found["rules"]["at_20"], found["model"]["at_20"]
+    found["model_over_rules_at_20"] = {
+        "requests_per_s": round(model_runs["requests_per_s"] / rules["requests_per_s"], 2),
+        "p50": round(model_runs["p50_ms"] / rules["p50_ms"], 2),
+        "server_cpu_ms_per_request": round(
+            model_runs["server_cpu_ms_per_request"] / rules["server_cpu_ms_per_request"], 2
+        ),
+    }
+    return found
+
+
 def pii_texts(n: int) -> tuple[list[str], list[str]]:
     """``n`` texts of Presidio's synthetic set with an email, card, IBAN or IP in them,
     and those values (the ones both servers must remove)."""
@@ -263,6 +324,10 @@ def main() -> None:
         "--presidio-python", default=os.environ.get("PRESIDIO_PYTHON", sys.executable),
         help="a Python with presidio-analyzer and presidio-anonymizer (the bench extra)",
     )  # fmt: skip
+    parser.add_argument(
+        "--redact-only", action="store_true",
+        help="run only the /v1/redact row, once by rules and once with the entity model",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: sudo bash scripts/install-system-tools.sh")
@@ -285,6 +350,15 @@ def main() -> None:
     # Every customer an adult: GDPR personalizes no one whose age the service does not know.
     people = folder / "people.csv"
     people.write_text("customer_id,birth_date\n" + "".join(f"{c},1980-05-01\n" for c in customers))
+    if args.redact_only:
+        try:
+            results = {"redact_10_texts_by_engine": redact_engines(
+                args, env, port, model, people, analyst, folder
+            )}  # fmt: skip
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        report(args, results, load_before)
+        return
     server = serve(env, port, args.workers, model, people)
     results: dict[str, Any] = {}
     try:
@@ -361,7 +435,12 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
-    report = {
+    report(args, results, load_before)
+
+
+def report(args: argparse.Namespace, results: dict[str, Any], load_before: Any) -> None:
+    """Print the results as one JSON object (and write it to ``--out``)."""
+    found = {
         "benchmark": "service",
         "workers": args.workers,
         "seconds": args.seconds,
@@ -369,7 +448,7 @@ def main() -> None:
         "results": results,
         "machine": machine(load_before),
     }
-    text = json.dumps(report, indent=2)
+    text = json.dumps(found, indent=2)
     if args.out is not None:
         args.out.write_text(text + "\n")
     print(text)

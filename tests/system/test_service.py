@@ -67,6 +67,25 @@ def test_redact_replaces_pii_in_free_text(served: Served) -> None:
     assert "ann.smith@example.org" not in out and "7946" not in out and "[email]" in out
 
 
+def test_redact_catches_names_and_keeps_a_conversations_pseudonyms(served: Served) -> None:
+    # A name and a city that no pattern or name list knows: only the entity model finds them.
+    texts = ["Kwame Mensah here, the parcel went to Madrid", "Kwame again, any news?"]
+    with served.client("support_agent") as http:
+        labels = http.post("/v1/redact", json={"texts": texts[:1]}).json()["texts"]
+        first = http.post("/v1/redact", json={"texts": texts, "conversation_id": "t-81"})
+        later = http.post(
+            "/v1/redact", json={"texts": ["Kwame Mensah again"], "conversation_id": "t-81"}
+        )
+        other = http.post("/v1/redact", json={"texts": texts, "conversation_id": "t-82"})
+    assert labels == ["[person_name] here, the parcel went to [city]"]
+    fakes, again, elsewhere = first.json()["texts"], later.json()["texts"], other.json()["texts"]
+    assert "Kwame" not in str([fakes, again, elsewhere]) and "Madrid" not in str(fakes)
+    name = fakes[0].split(" here")[0]
+    assert fakes[1] == f"{name.split()[0]} again, any news?"  # one person, one fake
+    assert again == [f"{name} again"]  # in a later request of the conversation too
+    assert elsewhere[0] != fakes[0]  # another conversation, other fakes
+
+
 def test_a_query_is_charged_and_budgets_show_it_bad_queries_charge_nothing(
     served: Served,
 ) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _faces import Scene, faceless, moving_clip, scenes
+from _faces import Scene, faceless, jpeg_with_gps, moving_clip, scenes
 from shopveil.vision import (
     Box,
     FaceDetector,
@@ -75,20 +75,10 @@ def test_images_without_faces_are_left_alone(scene: Scene, detector: FaceDetecto
     assert _changed(scene.image, out).mean() < 0.15, faces
 
 
-def _jpeg_with_gps(path: Path, scene: Scene) -> None:
-    image = Image.fromarray(cv2.cvtColor(scene.image, cv2.COLOR_BGR2RGB))
-    exif = Image.Exif()
-    exif[0x010F] = "ShopCam"  # Make
-    exif[0x0132] = "2026:12:07 10:00:00"  # DateTime
-    gps = exif.get_ifd(0x8825)
-    gps.update({1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)})
-    image.save(path, format="JPEG", exif=exif, comment=b"customer 1234")
-
-
 def test_redact_image_strips_exif_and_gps(tmp_path: Path) -> None:
     source = tmp_path / "in" / "astronaut.jpg"
     source.parent.mkdir()
-    _jpeg_with_gps(source, scenes()[0])
+    jpeg_with_gps(source, scenes()[0].image)
     with Image.open(source) as before:
         assert before.getexif().get_ifd(0x8825)  # the test image does carry GPS
     result = runner.invoke(

@@ -182,6 +182,8 @@ def test_postcode_levels(level: str, expected: list) -> None:
         ("perturb", {"scale": 0.5}),
         ("shuffle", {}),
         ("fpe", {"luhn": True}),
+        ("redact_text", {"action": "label", "per_kind": {"card_number": "mask"}}),
+        ("redact_faces", {"method": "pixelate", "margin": 0.5}),
     ],
 )
 def test_every_new_technique_is_in_the_registry(technique: str, params: dict) -> None:

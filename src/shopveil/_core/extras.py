@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.util import find_spec
 
 from shopveil.errors import MissingExtraError
 
-__all__ = ["EXTRAS", "from_extra"]
+__all__ = ["EXTRAS", "from_extra", "has_extra"]
 
 # Extra -> the top-level packages it installs that ShopVeil imports (import names, not
 # distribution names: scikit-learn is imported as sklearn). pyproject.toml lists the
@@ -51,3 +52,8 @@ def from_extra(extra: str) -> Iterator[None]:
         if top not in packages:
             raise
         raise MissingExtraError(top, extra) from exc
+
+
+def has_extra(extra: str) -> bool:
+    """Whether every package of ``extra`` is installed (found, not imported)."""
+    return all(find_spec(package) is not None for package in EXTRAS[extra])

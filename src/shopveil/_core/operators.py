@@ -14,9 +14,9 @@ from typing import ClassVar, Protocol
 
 import pyarrow as pa
 
-from shopveil.errors import KeyringError
+from shopveil.errors import KeyringError, SchemaError
 
-__all__ = ["KeySource", "OperatorContext", "RecordOperator"]
+__all__ = ["KeySource", "OperatorContext", "RecordOperator", "string_values"]
 
 
 class KeySource(Protocol):
@@ -49,3 +49,15 @@ class RecordOperator(Protocol):
     name: ClassVar[str]
 
     def apply(self, values: pa.Array, context: OperatorContext) -> pa.Array: ...
+
+
+def string_values(values: pa.Array | pa.ChunkedArray, column: str, needs: str) -> pa.Array:
+    """``values`` as one string (or large-string) array; other types are refused with
+    a message saying the column ``needs`` (e.g. "free text")."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        raise SchemaError(f"column {column!r} holds {values.type}, not text; it needs {needs}")
+    return values

@@ -1,5 +1,6 @@
 """Masking operators: redaction, partial masking, generalization, perturbation, shuffling,
-date shifting and consistent fake substitution.
+date shifting, consistent fake substitution, and the faces in a column of image paths
+(:class:`RedactFaces`, bound to the face detector by the release pipeline).
 
 Each operator is a frozen dataclass of its parameters with ``apply(values, context)``,
 mapping an Arrow array to an Arrow array of the same length; nulls stay null.
@@ -9,6 +10,7 @@ other columns (the groups, the subject).
 
 from shopveil.mask._basic import Keep, Redact, RedactMode
 from shopveil.mask._dates import DateShift
+from shopveil.mask._faces import FaceMethod, RedactFaces
 from shopveil.mask._generalize import AgeBand, DateUnit, GeneralizeDate, Truncate
 from shopveil.mask._hierarchy import (
     GeneralizeHierarchy,
@@ -25,6 +27,7 @@ __all__ = [
     "AgeBand",
     "DateShift",
     "DateUnit",
+    "FaceMethod",
     "FakeKind",
     "FakeSubstitute",
     "GeneralizeDate",
@@ -40,6 +43,7 @@ __all__ = [
     "Perturb",
     "PostcodeLevel",
     "Redact",
+    "RedactFaces",
     "RedactMode",
     "Shuffle",
     "Truncate",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from shopveil.errors import ParameterError
 from shopveil.keys import Keyring
 from shopveil.pipeline._audit import audit_release, records_of_processing, write_manifest
 from shopveil.pipeline._consent import consent_details, release_subjects, with_consent_note
+from shopveil.pipeline._images import has_image_columns, image_release
 from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import RunSummary, run_plan
 from shopveil.pipeline._spark import Engine
@@ -83,6 +85,10 @@ def anonymize_file(
     must pass its checks. What the output legally is goes into its audit event and into
     the manifest written beside it (``OUTPUT.release.json``).
 
+    A column the policy gives ``redact_faces`` holds paths of images (relative to
+    ``input``'s folder): each is redacted into ``OUTPUT.images/``, published just before
+    ``output``, and the column points at the copies (:mod:`shopveil.pipeline._images`).
+
     ``engine=Engine.SPARK`` runs the same plan as a Spark job on ``master``
     (:func:`shopveil.pipeline._spark_run.run_plan_spark`): ``output`` is then a folder of
     part files, and ``on_rows`` is not called.
@@ -111,16 +117,23 @@ def anonymize_file(
 
     owns_store = store is None
     store = store or Store.open()
+    stack = ExitStack()
     try:
         keyring = Keyring.open(store)  # a wrong master key stops us here, before any row
         audit = AuditLog(store, keyring)
         subjects = release_subjects(plan, loaded, store, keyring, audit)
         plan = with_consent_note(plan, subjects)
         subjects, plan = minors_filter(plan, subjects, people)
+        if engine is Engine.SPARK and has_image_columns(plan):
+            raise ParameterError(
+                "the policy redacts the faces of an image column, which runs in this "
+                "process only; anonymize this table without --engine spark"
+            )
         if on_start is not None:
             on_start(source.estimate_rows())
         events: list[int] = []
-
+        images = stack.enter_context(image_release(plan, input_path, output_path))
+        plan = images.plan
         record = records_of_processing(plan, subjects)
 
         def record_release(summary: RunSummary) -> None:
@@ -138,6 +151,7 @@ def anonymize_file(
             )
             events.append(seq)
             write_manifest(output_path, plan=plan, audit_seq=seq, record=record)
+            images.publish()  # the images appear just before the table that points at them
 
         if engine is Engine.SPARK:
             summary = run_plan_spark(
@@ -164,6 +178,7 @@ def anonymize_file(
                 subjects=subjects,
             )
     finally:
+        stack.close()  # an unpublished images folder is removed
         if owns_store:
             store.close()
     return AnonymizeResult(plan=plan, scan=scan, summary=summary, audit_seq=events[0])

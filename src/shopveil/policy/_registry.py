@@ -29,10 +29,11 @@ from shopveil.mask import (
     PartialMask,
     Perturb,
     Redact,
+    RedactFaces,
     Shuffle,
     Truncate,
 )
-from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken
+from shopveil.pseudo import ErasableToken, FormatPreservingEncrypt, KeyedToken, RedactText
 
 __all__ = [
     "DROP",
@@ -68,6 +69,8 @@ OPERATORS: Mapping[str, type[Any]] = MappingProxyType(
         Shuffle.name: Shuffle,
         FormatPreservingEncrypt.name: FormatPreservingEncrypt,
         ErasableToken.name: ErasableToken,
+        RedactText.name: RedactText,
+        RedactFaces.name: RedactFaces,
     }
 )
 

@@ -11,6 +11,7 @@ from shopveil.pseudo._chat import (
 )
 from shopveil.pseudo._erasable import ErasableToken
 from shopveil.pseudo._fpe import FormatPreservingEncrypt, luhn_valid
+from shopveil.pseudo._free_text import RedactText, redact_messages
 from shopveil.pseudo._linkage import (
     ClkEncoder,
     ClkHashing,
@@ -37,6 +38,7 @@ __all__ = [
     "LinkResult",
     "LinkTestSet",
     "Normalization",
+    "RedactText",
     "TextAction",
     "TextPolicy",
     "add_typos",
@@ -50,6 +52,7 @@ __all__ = [
     "luhn_valid",
     "match_clks",
     "redact_columns",
+    "redact_messages",
     "retokenize",
     "token_rotation_map",
 ]

@@ -206,6 +206,10 @@ class Conversation:
                 fakes.append(self._fake("initial", folded, _initials()) + ".")
             elif len(words) == 1 and ("first", folded) in self._fakes:
                 fakes.append(self._fakes[("first", folded)])  # "Faina" after "Faina Yefremova"
+            elif len(words) == 1 and ("last", folded) not in self._fakes and _is_first(folded):
+                # A first name alone ("Maria again") gets the fake it gets before a surname:
+                # keyed, so the same in another conversation under the same key.
+                fakes.append(self._fake("first", folded, _first_pool()))
             elif position == 0 and len(words) > 1:
                 fakes.append(self._fake("first", folded, _first_pool()))
             else:
@@ -257,6 +261,15 @@ def _first_pool() -> tuple[str, ...]:
     from faker.providers.person.en_US import Provider
 
     return tuple(sorted(Provider.first_names))
+
+
+@cache
+def _first_folded() -> frozenset[str]:
+    return frozenset(name.casefold() for name in _first_pool())
+
+
+def _is_first(folded: str) -> bool:
+    return folded in _first_folded()
 
 
 @cache

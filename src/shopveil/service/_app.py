@@ -20,8 +20,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from shopveil import __version__
+from shopveil._core.extras import has_extra
 from shopveil._core.subjects import SubjectFilter
 from shopveil._workspace import open_workspace
+from shopveil.detect import TextEngine, find_text_pii
 from shopveil.errors import (
     AccessDenied,
     InputError,
@@ -62,6 +64,15 @@ def _minors(policy: Policy, config: ServiceConfig) -> dict[str, SubjectFilter]:
     return found
 
 
+def _text_engine(chosen: TextEngine | None) -> TextEngine:
+    """How /v1/redact finds PII: as configured, else with the entity model where the text
+    extra is installed. The model is loaded here, so no request waits for it."""
+    engine = chosen or (TextEngine.MODEL if has_extra("text") else TextEngine.RULES)
+    if engine is TextEngine.MODEL:
+        find_text_pii("Warm up", engine=engine)  # a missing extra fails the start, in one line
+    return engine
+
+
 def create_app(config: ServiceConfig | None = None) -> FastAPI:
     """The service for ``config`` (``ServiceConfig.from_env()`` by default)."""
     config = config or ServiceConfig.from_env()
@@ -76,8 +87,9 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         keys = GrantCache(workspace.access, config.key_check_seconds)
         plans = PlanCache(policy)
         minors = _minors(policy, config)
+        engine = _text_engine(config.text_engine)
         app.state.service = Service(
-            config, workspace, policy, limiter, model, calls, keys, plans, minors
+            config, workspace, policy, limiter, model, calls, keys, plans, minors, engine
         )
         calls.start()
         try:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shopveil.detect import TextEngine
 from shopveil.errors import ParameterError
 
 __all__ = ["ServiceConfig"]
@@ -39,6 +40,9 @@ class ServiceConfig:
     key_check_seconds
         How long a key's grant is trusted before the store is asked again
         (``SHOPVEIL_KEY_CHECK_SECONDS``): a revoked key is refused within this time.
+    text_engine
+        How ``/v1/redact`` finds PII (``SHOPVEIL_TEXT_ENGINE``: ``model`` or ``rules``);
+        None: with the entity model where the ``text`` extra is installed, else by rules.
     """
 
     db_url: str | None = None
@@ -49,8 +53,14 @@ class ServiceConfig:
     burst: int = 100
     max_body_bytes: int = 1_000_000
     key_check_seconds: float = 1.0
+    text_engine: TextEngine | None = None
 
     def __post_init__(self) -> None:
+        if self.text_engine is not None and not isinstance(self.text_engine, TextEngine):
+            raise ParameterError(
+                f"text_engine must be model or rules, got {self.text_engine!r}; "
+                "e.g. SHOPVEIL_TEXT_ENGINE=rules"
+            )
         if not self.rate_per_second > 0:
             raise ParameterError(
                 f"rate_per_second must be > 0, got {self.rate_per_second}; e.g. 50"
@@ -79,7 +89,19 @@ class ServiceConfig:
             burst=int(_number(env, "SHOPVEIL_RATE_BURST", cls.burst)),
             max_body_bytes=int(_number(env, "SHOPVEIL_MAX_BODY", cls.max_body_bytes)),
             key_check_seconds=_number(env, "SHOPVEIL_KEY_CHECK_SECONDS", cls.key_check_seconds),
+            text_engine=_engine(env.get("SHOPVEIL_TEXT_ENGINE")),
         )
+
+
+def _engine(text: str | None) -> TextEngine | None:
+    if not text:
+        return None
+    try:
+        return TextEngine(text)
+    except ValueError:
+        raise ParameterError(
+            f"SHOPVEIL_TEXT_ENGINE={text!r} is not model or rules; e.g. SHOPVEIL_TEXT_ENGINE=rules"
+        ) from None
 
 
 def _number(env: os._Environ[str], name: str, default: float) -> float:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
 from fastapi import APIRouter
 
-from shopveil.detect import redact_text
 from shopveil.governance import Action
 from shopveil.pipeline import protect_records
+from shopveil.pseudo import redact_messages
 from shopveil.service._schemas import (
     ERRORS,
     DetokenizeIn,
@@ -73,6 +72,16 @@ def detokenize(body: DetokenizeIn, caller: Caller = allowed(Action.DETOKENIZE)) 
 
 @router.post("/redact", response_model=TextsOut, tags=["records"])
 def redact(body: RedactIn, caller: Caller = allowed(Action.REDACT)) -> TextsOut:
-    """Free texts with emails, phones, cards, IBANs, IP addresses and names replaced."""
-    redacted = redact_text(pa.array(body.texts, pa.string()))
-    return TextsOut(texts=[str(t) for t in redacted.to_pylist()])
+    """Free texts with names, places, addresses, emails, phones, cards, IBANs, national
+    ids and other PII replaced by their kind; with a ``conversation_id``, by fakes that
+    are the same for the same value throughout that conversation (keyed per role)."""
+    key = None
+    if body.conversation_id is not None:
+        key = caller.workspace.keyring.derive("redact", f"conversation:{caller.grant.role}")
+    texts = redact_messages(
+        body.texts,
+        engine=caller.service.text_engine,
+        conversation_id=body.conversation_id,
+        key=key,
+    )
+    return TextsOut(texts=texts)

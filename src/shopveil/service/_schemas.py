@@ -139,13 +139,16 @@ class ValuesOut(BaseModel):
 
 
 class RedactIn(_In):
-    """Free texts whose PII is to be replaced."""
+    """Free texts whose PII is to be replaced: by its kind (``[person_name]``), or, with a
+    ``conversation_id``, by fakes that stay the same across the conversation's texts and
+    later requests for it."""
 
     texts: list[str] = Field(min_length=1, max_length=1000)
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class TextsOut(BaseModel):
-    """The texts with each PII span replaced by its kind, e.g. ``[email]``."""
+    """The texts with each PII span replaced by its kind (``[email]``) or a fake."""
 
     texts: list[str]
 

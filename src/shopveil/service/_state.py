@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shopveil._core.subjects import SubjectFilter
 from shopveil._workspace import Workspace
+from shopveil.detect import TextEngine
 from shopveil.errors import AccessDenied
 from shopveil.governance import AccessGrant, Action
 from shopveil.pipeline import PlanCache
@@ -55,6 +56,7 @@ class Service:
     keys: GrantCache
     plans: PlanCache
     minors: Mapping[str, SubjectFilter] = field(default_factory=dict)
+    text_engine: TextEngine = TextEngine.RULES  # MODEL where the text extra is installed
 
     def of_age(self, purpose: str, customer: str) -> bool:
         """Whether ``customer`` is no minor the law leaves out of ``purpose`` (by the

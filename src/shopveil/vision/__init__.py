@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from shopveil.vision._boxes import Box, coverage, region_mask
 from shopveil.vision._detect import DetectorConfig, FaceDetector
-from shopveil.vision._image import ImageResult, read_image, redact_image, redact_image_files
+from shopveil.vision._image import (
+    ImageResult,
+    read_image,
+    redact_image,
+    redact_image_file,
+    redact_image_files,
+)
 from shopveil.vision._redact import FaceRedaction, RedactionMethod, redact_regions
 from shopveil.vision._track import TrackingConfig, track_faces
 from shopveil.vision._video import VIDEO_CODECS, VideoResult, redact_video
@@ -29,6 +35,7 @@ __all__ = [
     "coverage",
     "read_image",
     "redact_image",
+    "redact_image_file",
     "redact_image_files",
     "redact_regions",
     "redact_video",

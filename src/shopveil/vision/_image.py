@@ -7,7 +7,7 @@ is applied to the pixels first, so the image still shows the right way up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,13 @@ with from_extra("vision"):
     import cv2
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageResult", "read_image", "redact_image", "redact_image_files"]
+__all__ = [
+    "ImageResult",
+    "read_image",
+    "redact_image",
+    "redact_image_file",
+    "redact_image_files",
+]
 
 # Pillow format -> save options. Other formats are refused, naming these.
 _FORMATS: dict[str, dict[str, object]] = {
@@ -125,6 +131,19 @@ def _encode(decoded: _Decoded, pixels: npt.NDArray[np.uint8], path: Path) -> Non
     image.save(path, format=decoded.format, **_FORMATS[decoded.format])
 
 
+def redact_image_file(
+    source: Path, target: Path, *, detector: FaceDetector, policy: FaceRedaction
+) -> ImageResult:
+    """Redact the faces of the image ``source`` into ``target``, in its format, without
+    metadata. ``target`` is written directly: write into a staging folder or a temporary
+    name and move it into place once everything succeeded."""
+    image = read_image(source)
+    pixels, faces, regions = redact_image(image.pixels, detector, policy)
+    _encode(image, pixels, target)
+    height, width = pixels.shape[:2]
+    return ImageResult(source, target, width, height, tuple(faces), tuple(regions))
+
+
 def redact_image_files(
     sources: list[Path],
     out_dir: Path,
@@ -163,13 +182,8 @@ def redact_image_files(
     try:
         with staged(targets) as temps:
             for source, temp, target in zip(sources, temps, targets, strict=True):
-                image = read_image(source)
-                pixels, faces, regions = redact_image(image.pixels, detector, policy)
-                _encode(image, pixels, temp)
-                height, width = pixels.shape[:2]
-                results.append(
-                    ImageResult(source, target, width, height, tuple(faces), tuple(regions))
-                )
+                done = redact_image_file(source, temp, detector=detector, policy=policy)
+                results.append(replace(done, output=target))
     except BaseException:
         if created:
             out_dir.rmdir()
