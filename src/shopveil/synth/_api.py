@@ -187,7 +187,7 @@ def fit_and_draw(
             codes, sizes, histograms, noisy_rows, aim, bits, draws, on_round=on_round
         )
         _step(on_step, 2)
-        cliques = [r.clique for r in rounds]
+        cliques: Sequence[tuple[int, ...]] = [r.clique for r in rounds]
         _step(on_step, 3)
         drawn = model.sample(count, draws)
     else:
