@@ -14,9 +14,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
-import pytest
 from _noise import MIN_DRAWS, assert_noise, discrete_gaussian_sd, seeded
-from _people import PEOPLE_KEY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +22,6 @@ from shopveil._core.budgets import ApproxDP
 from shopveil._core.units import PerRow
 from shopveil.dp import Ledger
 from shopveil.dp.hazmat import DEFAULT_ORDERS, as_bits, max_zcdp_within, rdp_to_approx_dp
-from shopveil.store import Store
 from shopveil.synth import SynthOptions, synthesize
 from shopveil.synth._aim import AimPlan, fit_aim, measure, selection_scale, workload
 from shopveil.synth._mst import measure_one_way, split_budget
@@ -47,11 +44,6 @@ def _parity(rows: int, seed: int = 0) -> pa.Table:
     )
 
 
-@pytest.fixture
-def ledger(store: Store) -> Ledger:
-    return Ledger(store, people_key=PEOPLE_KEY, default_total=ApproxDP(100.0, 1e-3))
-
-
 def _parity_share(table: pa.Table) -> float:
     out = table.to_pydict()
     return float(
@@ -65,8 +57,9 @@ def _parity_share(table: pa.Table) -> float:
 
 
 def test_aim_keeps_a_three_way_dependency_that_mst_loses_and_is_charged_once(
-    ledger: Ledger,
+    scratch_ledger: Ledger,
 ) -> None:
+    ledger = scratch_ledger
     domains = {c: ("no", "yes") for c in "abc"}
     shares = {}
     for method in ("mst", "aim"):
