@@ -54,12 +54,24 @@ def test_synth_writes_a_table_without_identifiers_and_charges_once(
     assert again.stderr.startswith("error: request id 's1' already paid")
 
 
+def test_synth_with_aim_prints_the_marginals_it_measured(customers: Path, tmp_path: Path) -> None:
+    out = tmp_path / "synthetic.csv"
+    args = ["synth", str(customers), "-o", str(out), "--epsilon", "1", "--bounds", "age=18:80"]
+    result = runner.invoke(app, [*args, "--method", "aim"])
+    assert result.exit_code == 0, result.output
+    assert "marginals measured beyond 1-way: " in result.stdout
+    measured = result.stdout.split("marginals measured beyond 1-way: ")[1].splitlines()[0]
+    assert measured != "none"
+    assert all(set(m.split("-")) <= {"country", "age", "tier"} for m in measured.split(", "))
+    assert read_table(out).column_names == ["country", "age", "tier"]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--delta", "0"], "delta > 0"),
         (["--bounds", "country=0:1"], "--bounds country: the column holds values"),
-        (["--bounds", "age=18:80", "--method", "aim"], "--method must be one of mst"),
+        (["--bounds", "age=18:80", "--method", "bayes"], "--method must be one of mst, aim"),
         (["--bounds", "age=18:80", "--policy", "gdpr", "--purpose", "marketing"], "marketing"),
     ],
 )

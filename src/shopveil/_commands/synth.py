@@ -34,7 +34,14 @@ def synth(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.csv or .parquet).")],
     epsilon: Annotated[float, typer.Option("--epsilon", help="The release's ε.")],
     delta: Annotated[float, typer.Option("--delta", help="The release's δ.")] = 1e-6,
-    method: Annotated[str, typer.Option("--method", help="Synthesizer: mst.")] = "mst",
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="Synthesizer: mst (a tree of 2-way marginals, fast) or aim (rounds of "
+            "workload marginals up to 3-way, slower, closer on 3-way marginals).",
+        ),
+    ] = "mst",
     rows: Annotated[
         int | None, typer.Option("--rows", help="Rows to draw \\[default: the noisy input count].")
     ] = None,
@@ -83,7 +90,7 @@ def synth(
         bool, typer.Option("--json", help="Print one JSON object, no progress bar.")
     ] = False,
 ) -> None:
-    """Draw a DP synthetic copy of a table (MST), charged once to the privacy ledger."""
+    """Draw a DP synthetic copy of a table (MST or AIM), charged once to the privacy ledger."""
     from shopveil.data import read_table, write_table
     from shopveil.synth import SynthOptions
 
@@ -125,8 +132,13 @@ def synth(
     )
     for name, why in result.dropped.items():
         console.print(f"  left out {name}: {why}", highlight=False, markup=False, soft_wrap=True)
-    tree = ", ".join(f"{a}-{b}" for a, b in result.edges) or "none"
-    console.print(f"  2-way marginals: {tree}", highlight=False, markup=False, soft_wrap=True)
+    measured = ", ".join("-".join(edge) for edge in result.edges) or "none"
+    console.print(
+        f"  marginals measured beyond 1-way: {measured}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if report:
         shown = summary["report"]
         assert isinstance(shown, dict)

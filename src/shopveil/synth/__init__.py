@@ -1,8 +1,10 @@
 """DP synthetic data: a shareable copy of a table whose release is charged to the ledger.
 
-:func:`synthesize` fits a marginal-based model with differential privacy (MST: noisy
-1-way marginals and the 2-way marginals of a spanning tree of the columns picked with
-the exponential mechanism, all in zCDP) and draws rows from it. The release is charged
+:func:`synthesize` fits a marginal-based model with differential privacy and draws rows
+from it: MST (noisy 1-way marginals and the 2-way marginals of a spanning tree of the
+columns picked with the exponential mechanism) or AIM (rounds that pick and measure the
+workload marginals, up to 3-way, the model gets most wrong, with annealed noise), all
+in zCDP. The release is charged
 once to the people ledger; the policy's direct identifiers (and those a scan finds)
 never enter the model; numeric columns are binned over public bounds, and categorical
 values without a public domain are kept only when their noisy counts clear a threshold.

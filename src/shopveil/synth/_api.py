@@ -18,17 +18,19 @@ from shopveil.data import check_column_names
 from shopveil.dp import Ledger, People
 from shopveil.dp.hazmat import Rng, as_bits
 from shopveil.errors import InputError, ParameterError, PrivacyError, SchemaError
+from shopveil.synth._aim import AimPlan, fit_aim
 from shopveil.synth._domain import Categorical, Numeric, column_kind
-from shopveil.synth._mst import NoisePlan, fit_tree, measure_one_way, noise_plan, split_budget
-from shopveil.synth._options import Synthetic, SynthOptions
+from shopveil.synth._mst import fit_tree, measure_one_way, noise_plan, split_budget
+from shopveil.synth._options import Synthetic, SynthMethod, SynthOptions
 
 if TYPE_CHECKING:
     from shopveil.policy import Policy
 
-__all__ = ["STEPS", "Drawn", "fit_and_draw", "identifier_columns", "synthesize"]
+__all__ = ["STEPS", "Drawn", "Spec", "fit_and_draw", "identifier_columns", "synthesize"]
 
-STEPS = ("1-way marginals", "tree selection", "2-way marginals", "sampling")
-"""The steps ``on_step`` reports, in order."""
+STEPS = ("1-way marginals", "selection", "measurement", "sampling")
+"""The steps ``on_step`` reports, in order (AIM selects and measures in rounds: it reports
+selection at its first round and measurement at its last)."""
 
 
 def identifier_columns(
@@ -114,14 +116,15 @@ def synthesize(
     encoders = [_encoder(name, table.schema.field(name).type, options, bounds) for name in kept]
     private = sum(isinstance(e, str) for e in encoders)
     rho, delta_select = split_budget(options.budget, private)
-    plan = noise_plan(rho, len(kept), delta_select)
     if table.num_rows == 0:
         raise InputError("the data has no rows; nothing to synthesize")
 
     request_id = request_id or uuid.uuid4().hex
     what = f"synth {options.method.value} of {len(kept)} columns"
     table = _charge(table, ledger, request_id, dataset, unit, options, what)
-    drawn = fit_and_draw(table.select(kept), encoders, plan, rng, options.rows, on_step)
+    source = table.select(kept)
+    spec = Spec(options.method, rho, delta_select)
+    drawn = fit_and_draw(source, encoders, spec, rng, options.rows, on_step)
     return Synthetic(
         table=drawn.table,
         cost=options.budget,
@@ -134,11 +137,22 @@ def synthesize(
 
 
 @dataclass(frozen=True)
+class Spec:
+    """What one table's model spends: the method, ρ, δ per privately chosen domain, and
+    the rows one person may hold (every count moves by at most this much)."""
+
+    method: SynthMethod
+    rho: float
+    delta_select: float
+    sensitivity: int = 1
+
+
+@dataclass(frozen=True)
 class Drawn:
-    """One table's synthetic rows, the tree it was drawn from and its noisy row count."""
+    """One table's synthetic rows, the marginals it was drawn from and its noisy row count."""
 
     table: pa.Table
-    edges: tuple[tuple[str, str], ...]
+    edges: tuple[tuple[str, ...], ...]
     categories: Mapping[str, int]
     noisy_rows: float
 
@@ -146,28 +160,47 @@ class Drawn:
 def fit_and_draw(
     source: pa.Table,
     encoders: Sequence[Numeric | Categorical | str],
-    plan: NoisePlan,
+    spec: Spec,
     rng: Rng,
     rows: int | None,
     on_step: Callable[[str], None] | None = None,
 ) -> Drawn:
-    """Measure ``source`` as ``plan`` says, fit the tree, draw ``rows`` (None: the noisy count)."""
+    """Measure ``source`` as ``spec`` says, fit the model, draw ``rows`` (None: the noisy count)."""
     bits = as_bits(rng)
     draws = rng if isinstance(rng, np.random.Generator) else secure_rng()
+    columns = len(encoders)
     _step(on_step, 0)
-    final, histograms, noisy_rows = measure_one_way(source, encoders, plan, bits)
+    aim = AimPlan(columns, spec.rho, spec.delta_select, spec.sensitivity)
+    mst = noise_plan(spec.rho, columns, spec.delta_select, sensitivity=spec.sensitivity)
+    first = aim.one_way() if spec.method is SynthMethod.AIM else mst
+    final, histograms, noisy_rows = measure_one_way(source, encoders, first, bits)
     codes = np.column_stack([e.encode(source.column(e.name)) for e in final])
-    _step(on_step, 1)
     sizes = [e.size for e in final]
-    model, edges = fit_tree(
-        codes, sizes, histograms, noisy_rows, plan, bits, on_edges=_stepper(on_step)
-    )
-    _step(on_step, 3)
-    drawn = model.sample(rows if rows is not None else round(noisy_rows), draws)
+    count = rows if rows is not None else round(noisy_rows)
+    if spec.method is SynthMethod.AIM:
+
+        def on_round(index: int) -> None:
+            if index == 0:
+                _step(on_step, 1)
+
+        model, rounds = fit_aim(
+            codes, sizes, histograms, noisy_rows, aim, bits, draws, on_round=on_round
+        )
+        _step(on_step, 2)
+        cliques: Sequence[tuple[int, ...]] = [r.clique for r in rounds]
+        _step(on_step, 3)
+        drawn = model.sample(count, draws)
+    else:
+        _step(on_step, 1)
+        tree, cliques = fit_tree(
+            codes, sizes, histograms, noisy_rows, mst, bits, on_edges=_stepper(on_step)
+        )
+        _step(on_step, 3)
+        drawn = tree.sample(count, draws)
     names = [e.name for e in final]
     return Drawn(
         table=pa.table({e.name: e.decode(drawn[:, k], draws) for k, e in enumerate(final)}),
-        edges=tuple((names[i], names[j]) for i, j in edges),
+        edges=tuple(tuple(names[i] for i in clique) for clique in cliques),
         categories={
             e.name: len(e.values)
             for e, given in zip(final, encoders, strict=True)

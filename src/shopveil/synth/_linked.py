@@ -4,7 +4,7 @@ The first table holds one row per person (its key is the privacy unit); each nex
 points at the one before it through a foreign key. One person may hold up to
 ``max_per_parent`` rows of each child table per parent row (the first ones are kept), so
 a person adds at most ``C₁ · … · Cᵢ`` rows to table ``i``: that product is each table's
-sensitivity. The zCDP budget is shared evenly between each table's MST model and, per
+sensitivity. The zCDP budget is shared evenly between each table's model (MST or AIM) and, per
 child table, a noisy histogram of its rows per parent row (0 … C, sensitivity: the parent
 rows one person holds). Drawing runs down the chain: fresh keys for the first table,
 then per parent row a count from the released histogram, and the child rows from the
@@ -28,8 +28,8 @@ from shopveil._core.units import PerCustomer
 from shopveil.dp import Ledger, gaussian_for
 from shopveil.dp.hazmat import RandomBits, Rng, as_bits
 from shopveil.errors import ParameterError, SchemaError
-from shopveil.synth._api import _charge, _encoder, fit_and_draw, identifier_columns
-from shopveil.synth._mst import noise_plan, project, split_budget
+from shopveil.synth._api import Spec, _charge, _encoder, fit_and_draw, identifier_columns
+from shopveil.synth._mst import project, split_budget
 from shopveil.synth._options import SynthOptions
 
 __all__ = ["Child", "LinkedSynthetic", "noisy_counts", "synthesize_linked"]
@@ -172,11 +172,9 @@ def synthesize_linked(
             per_parent = draws.choice(len(released), size=parents, p=released / released.sum())
             rows = int(per_parent.sum())
         if modelled[level] and rows != 0:
-            plan = noise_plan(
-                share, len(modelled[level]), delta_select, sensitivity=sensitivity[level]
-            )
+            spec = Spec(options.method, share, delta_select, sensitivity[level])
             source = table.select(modelled[level])
-            drawn = fit_and_draw(source, encoders[level], plan, rng, rows).table
+            drawn = fit_and_draw(source, encoders[level], spec, rng, rows).table
         else:
             drawn = pa.table(
                 {c: pa.nulls(rows or 0, table.schema.field(c).type) for c in modelled[level]}

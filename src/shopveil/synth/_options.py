@@ -22,6 +22,11 @@ class SynthMethod(StrEnum):
     MST = "mst"
     """Noisy 1-way marginals, then the 2-way marginals of a maximum spanning tree of the
     columns chosen with the exponential mechanism (McKenna, Miklau & Sheldon 2021)."""
+    AIM = "aim"
+    """Noisy 1-way marginals, then rounds that each pick the workload marginal (3-way
+    and below) the model gets most wrong and measure it, with the noise annealed
+    (McKenna, Mullins, Sheldon & Miklau 2022). Slower than MST; meant to be better on
+    3-way marginals."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,8 @@ class Synthetic:
         Columns left out: direct identifiers (policy or scan), the privacy unit's id
         column and ``exclude``; each with the reason.
     edges
-        The measured 2-way marginals (column pairs), in the order chosen.
+        The marginals measured beyond the 1-way ones (column tuples), in the order
+        chosen: MST's tree edges, AIM's picks (a marginal may be measured twice).
     categories
         Per categorical column without a public domain, how many values it kept (their
         noisy counts cleared the threshold); the rest come out as null.
@@ -139,7 +145,7 @@ class Synthetic:
     cost: ApproxDP
     columns: tuple[str, ...]
     dropped: Mapping[str, str]
-    edges: tuple[tuple[str, str], ...]
+    edges: tuple[tuple[str, ...], ...]
     categories: Mapping[str, int]
     request_id: str
 
