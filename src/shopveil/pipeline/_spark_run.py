@@ -26,15 +26,18 @@ if TYPE_CHECKING:
 __all__ = ["read_frame", "run_plan_spark"]
 
 
-def read_frame(spark: SparkSession, path: Path) -> DataFrame:
-    """``path`` (CSV, TSV or Parquet) as a Spark DataFrame; CSV as text, empty cells null."""
+def read_frame(spark: SparkSession, path: Path, *, typed: bool = False) -> DataFrame:
+    """``path`` (CSV, TSV or Parquet) as a Spark DataFrame; CSV as text, empty cells null
+    (``typed``: with the types Spark infers)."""
     in_format = table_format(path)
     if not path.exists():
         raise ParameterError(f"input {str(path)!r} does not exist; give a CSV or Parquet file")
     if in_format == "parquet":
         return spark.read.parquet(str(path))
     sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
-    return spark.read.csv(str(path), header=True, sep=sep, quote='"', escape='"', multiLine=True)
+    return spark.read.csv(
+        str(path), header=True, sep=sep, quote='"', escape='"', multiLine=True, inferSchema=typed
+    )
 
 
 def run_plan_spark(
