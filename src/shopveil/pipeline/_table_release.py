@@ -169,7 +169,7 @@ def k_anonymize_file(
         mode=ReleaseMode.TABLE,
         as_of=as_of,
     )
-    plan = _leave_quasi_identifiers(plan, loaded, qi, sensitive)
+    plan = leave_quasi_identifiers(plan, loaded, qi, sensitive)
     plan = bind_processing(
         plan,
         loaded,
@@ -275,7 +275,7 @@ def _check_method(method: str, hierarchies: object) -> str:
     return method
 
 
-def _leave_quasi_identifiers(
+def leave_quasi_identifiers(
     plan: Plan, policy: Policy, qi: Sequence[str], sensitive: Sequence[str]
 ) -> Plan:
     """Hand the quasi-identifiers to k-anonymity; refuse what the policy must hide."""
