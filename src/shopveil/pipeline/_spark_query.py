@@ -8,8 +8,7 @@ from typing import Any
 
 from shopveil.dp import Answer, Catalog, run_query, table_name
 from shopveil.errors import SourceError
-from shopveil.pipeline._spark import no_pandas_warning, spark_session
-from shopveil.pipeline._spark_run import read_frame
+from shopveil.pipeline._spark import no_pandas_warning, read_frame, spark_session
 
 __all__ = ["query_file_on_spark"]
 

@@ -16,31 +16,17 @@ from shopveil._core.operators import KeySource
 from shopveil._core.subjects import SubjectFilter
 from shopveil.anonymity import KAnonymity
 from shopveil.data import escape_formulas, table_format
-from shopveil.errors import ParameterError, PrivacyError, SinkError
+from shopveil.errors import PrivacyError, SinkError
 from shopveil.pipeline._run import RunSummary
-from shopveil.pipeline._spark import no_pandas_warning, protect_frame, spark_session
+from shopveil.pipeline._spark import no_pandas_warning, protect_frame, read_frame, spark_session
 from shopveil.pipeline._spark_assess import assess_frame, failed_requirements
 from shopveil.pipeline._spark_mondrian import mondrian_frame
 from shopveil.policy import Plan
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
-__all__ = ["read_frame", "run_plan_spark"]
-
-
-def read_frame(spark: SparkSession, path: Path, *, typed: bool = False) -> DataFrame:
-    """``path`` (CSV, TSV or Parquet) as a Spark DataFrame; CSV as text, empty cells null
-    (``typed``: with the types Spark infers)."""
-    in_format = table_format(path)
-    if not path.exists():
-        raise ParameterError(f"input {str(path)!r} does not exist; give a CSV or Parquet file")
-    if in_format == "parquet":
-        return spark.read.parquet(str(path))
-    sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
-    return spark.read.csv(
-        str(path), header=True, sep=sep, quote='"', escape='"', multiLine=True, inferSchema=typed
-    )
+__all__ = ["run_plan_spark"]
 
 
 def run_plan_spark(
