@@ -14,9 +14,10 @@ threads draw in no fixed order), so the sample is drawn this way instead:
 
 The 64-bit ``seed`` is drawn from the release's ``rng`` (a CSPRNG by default), fresh for
 every release; on DuckDB it never leaves the process, on Spark it travels in the job's
-plan to the executors (``._spark`` keys the same rows the same way). Modelling MD5 as a random function, the kept ranks are a uniformly
-random N-subset of each person's ranks, independent across people: a person with rows
-(a, a, b) keeps an ``a`` two times in three.
+plan to the executors (``._spark`` keys the same rows the same way). Modelling MD5 as a
+random function, the kept ranks are a uniformly random N-subset of each person's ranks,
+independent across people: a person with rows (a, a, b) keeps an ``a`` two times in
+three.
 """
 
 from __future__ import annotations
