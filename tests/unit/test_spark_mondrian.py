@@ -79,7 +79,7 @@ def test_every_class_holds_k_rows_by_an_independent_group_by(spark: SparkSession
         out = made.frame.toArrow()
     assert out.num_rows == table.num_rows == made.rows  # nothing suppressed
     sizes = out.group_by(qi).aggregate([("row", "count")])["row_count"].to_pylist()
-    assert min(sizes) >= k == made.k or min(sizes) == made.k >= k
+    assert min(sizes) == made.k >= k  # pyarrow's group-by agrees with Spark's
     assert len(sizes) == made.classes
     # Mondrian cuts as long as k rows stay a side: classes are small, not one big one.
     assert max(sizes) < 4 * k and len(sizes) > table.num_rows // (4 * k)
