@@ -134,7 +134,9 @@ def test_cli_anonymize_k_on_spark(spark: SparkSession, tmp_path: Path) -> None:
     released = pq.read_table(out)
     sizes = released.group_by(["age", "zip"]).aggregate([("row", "count")])["row_count"]
     assert min(sizes.to_pylist()) >= 5 and released.num_rows == 60
-    assert "C00001" not in set(released["customer_id"].to_pylist())  # the policy ran too
+    # The policy ran too: the ids are tokenized, or dropped from a k-anonymous release.
+    ids = released["customer_id"].to_pylist() if "customer_id" in released.column_names else []
+    assert "C00001" not in ids
 
 
 def test_cli_k_on_spark_refuses_what_mondrian_on_spark_lacks(tmp_path: Path) -> None:
