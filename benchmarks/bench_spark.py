@@ -6,8 +6,12 @@ One policy (tokens, masks, generalization, FPE) over a generated retail customer
 fresh process under one keyring. The run checks that the Spark output equals the local
 one row for row (sorted by a kept row number) and prints JSON. Memory is the peak summed
 resident memory of the process and its children (the JVM and Python workers for Spark),
-sampled every 0.2 s. The cost model fits ``seconds = fixed + work / executors`` to the
-measured ``local[N]`` runs.
+sampled every 0.2 s.
+
+The cost model is ``seconds = fixed + rows * per_row / executors``, with ``fixed`` and
+``per_row`` solved from two single-executor runs (``local[1]`` on ``--fixed-rows`` rows
+and on ``--rows``); it predicts every ``local[N]`` run, printed next to the measured
+one. (A least-squares fit over the measured executor counts is printed too.)
 
     PYTHONPATH=src python benchmarks/bench_spark.py --rows 10000000 --executors 1,2
 """
@@ -158,10 +162,51 @@ def _same(local: Path, spark: Path) -> bool:
     )
 
 
+def _cost_model(
+    rows: int,
+    small_rows: int,
+    small_seconds: float,
+    runs: dict[str, dict[str, object]],
+    counts: list[int],
+) -> dict[str, object] | None:
+    """``fixed + rows * per_row / executors`` from the two single-executor runs, with its
+    predictions next to the measured runs (and a least-squares fit over all of them)."""
+    if "local[1]" not in runs:
+        return None
+    big = float(runs["local[1]"]["seconds"])  # type: ignore[arg-type]
+    per_row = (big - small_seconds) / (rows - small_rows)
+    fixed = small_seconds - small_rows * per_row
+    predicted = {
+        f"local[{n}]": {
+            "predicted_s": round(fixed + rows * per_row / n, 1),
+            "measured_s": round(float(runs[f"local[{n}]"]["seconds"]), 1),  # type: ignore[arg-type]
+        }
+        for n in counts
+    }
+    model: dict[str, object] = {
+        "fixed_s": round(fixed, 2),
+        "per_row_us_one_executor": round(per_row * 1e6, 3),
+        "small_run": {"rows": small_rows, "seconds": round(small_seconds, 2)},
+        "predictions": predicted,
+    }
+    if len(counts) >= 2:
+        x = np.array([1 / n for n in counts])
+        y = np.array([runs[f"local[{n}]"]["seconds"] for n in counts], dtype=float)
+        work, intercept = np.polyfit(x, y, 1)
+        model["least_squares_over_executors"] = {
+            "fixed_s": round(float(intercept), 2),
+            "work_s_one_executor": round(float(work), 2),
+        }
+    return model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--executors", default="1,2", help="local[N] for each N listed")
+    parser.add_argument(
+        "--fixed-rows", type=int, default=100_000, help="rows of the small local[1] run"
+    )
     args = parser.parse_args()
     load_before = load_average()
     with tempfile.TemporaryDirectory() as folder:
@@ -192,14 +237,13 @@ def main() -> None:
             }
             if not runs[master]["identical_to_local"]:
                 raise SystemExit(f"{master}: the Spark output differs from the local one")
+        small = root / "small.parquet"
+        _generate(small, args.fixed_rows)
+        small_run, _ = run_in_child(
+            _run, "local[1]", str(small), str(root / "small-out.parquet"), store_url, master_key
+        )
     counts = [int(x) for x in args.executors.split(",")]
-    model = None
-    if len(counts) >= 2:
-        # seconds = fixed + work / n, least squares over the measured counts.
-        x = np.array([1 / n for n in counts])
-        y = np.array([runs[f"local[{n}]"]["seconds"] for n in counts], dtype=float)
-        work, fixed = np.polyfit(x, y, 1)
-        model = {"fixed_s": round(float(fixed), 2), "work_s_one_executor": round(float(work), 2)}
+    model = _cost_model(args.rows, args.fixed_rows, small_run["seconds"], runs, counts)
     local_speed = float(runs["local"]["rows_per_s"])  # type: ignore[arg-type]
     for name, run in runs.items():
         run["ratio_to_local"] = round(float(run["rows_per_s"]) / local_speed, 3)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -146,8 +147,20 @@ def query(
         bool, typer.Option("--explain", help="Print how ε was split, and why.")
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (DuckDB), or spark: filter, bound and aggregate as Spark jobs, noise "
+            "here (the spark extra; needs --max-contributions and --bounds)."
+        ),
+    ] = "local",
+    master: Annotated[
+        str, typer.Option(help="With --engine spark: local[N], local[*] or spark://HOST:PORT.")
+    ] = "local[*]",
 ) -> None:
     """Answer an aggregate SQL query with differential privacy, charged to the ledger."""
+    if engine not in ("local", "spark"):
+        raise ParameterError(f"--engine: expected local or spark, got {engine!r}")
     from shopveil._core.budgets import PureDP
     from shopveil.dp import DEFAULT_TOTAL, AutoBounds, QueryOptions, run_query
 
@@ -186,7 +199,12 @@ def query(
         open_default(actor=analyst, default_total=default_total) as workspace,
         err_console.status("running the DP query", spinner="dots"),
     ):
-        answer = run_query(
+        run: Any = run_query
+        if engine == "spark":
+            from shopveil.pipeline import query_file_on_spark
+
+            run = partial(query_file_on_spark, master=master)
+        answer = run(
             sql,
             data,
             options=options,

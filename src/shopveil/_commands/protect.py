@@ -188,12 +188,26 @@ def anonymize(
     """
     day = _day(as_of)
     run_engine = _engine(engine)
-    if k is not None and run_engine != "local":
-        raise ParameterError(
-            "--k runs on the local engine only (k-anonymity on Spark is not available yet); "
-            "drop --engine spark"
-        )
-    if k is not None:
+    if k is not None and run_engine == "spark":
+        refused = [
+            name
+            for name, given in (
+                ("--l", l_diversity is not None),
+                ("--t", t_closeness is not None),
+                ("--hierarchies", hierarchies is not None),
+                ("--method lattice", method == "lattice"),
+                ("--suppress", suppress > 0),
+            )
+            if given
+        ]
+        if refused:
+            raise ParameterError(
+                f"{', '.join(refused)}: k-anonymity on Spark is Mondrian for k alone; "
+                "drop them, or use --engine local"
+            )
+        if not split_names(qi):
+            raise ParameterError("--k needs the quasi-identifiers: --qi A,B,C")
+    if k is not None and run_engine == "local":
         from shopveil._commands.anonymity import k_anonymize_file
 
         k_anonymize_file(
@@ -220,7 +234,7 @@ def anonymize(
             people=people,
         )
         return
-    if policy is None:
+    if policy is None and k is None:
         raise ParameterError(
             "give --policy (gdpr, ccpa, lgpd, pipl or a YAML file), --k with --qi, or both"
         )
@@ -232,7 +246,9 @@ def anonymize(
             output,
             engine=Engine(run_engine),
             master=master,
-            policy=policy,
+            k=k,
+            qi=split_names(qi),
+            policy=policy or "gdpr",
             purpose=purpose,
             role=role,
             actor="cli",
@@ -258,6 +274,13 @@ def anonymize(
         f"purpose, or minors), {summary.rows_per_second:,.0f} rows/s; "
         f"audit event #{result.audit_seq}."
     )
+    if summary.table_release is not None:
+        made = summary.table_release
+        console.print(
+            f"k-anonymous on {', '.join(made['quasi_identifiers'])} (Mondrian on Spark): "
+            f"{made['classes']:,} classes, smallest {made['k_reached']:,} rows.",
+            markup=False,
+        )
     for note in result.plan.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")  # notes name columns
 

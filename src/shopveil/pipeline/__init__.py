@@ -16,6 +16,7 @@ from shopveil.pipeline._spark_assess import (
     assess_file_on_spark,
     failed_requirements,
 )
+from shopveil.pipeline._spark_query import query_file_on_spark
 from shopveil.pipeline._table_release import KAnonymizeResult, k_anonymize_file
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "plan_for_role",
     "protect_frame",
     "protect_records",
+    "query_file_on_spark",
     "records_of_processing",
     "run_plan",
     "spark_session",

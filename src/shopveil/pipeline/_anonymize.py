@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
@@ -21,9 +21,11 @@ from shopveil.pipeline._minors import minors_filter
 from shopveil.pipeline._run import RunSummary, run_plan
 from shopveil.pipeline._spark import Engine
 from shopveil.pipeline._spark_run import run_plan_spark
+from shopveil.pipeline._table_plan import leave_quasi_identifiers, unlink_people
 from shopveil.policy import (
     Plan,
     Policy,
+    ReleaseMode,
     ReleaseStatus,
     bind_processing,
     compile_plan,
@@ -63,6 +65,8 @@ def anonymize_file(
     people: str | os.PathLike[str] | None = None,
     engine: Engine = Engine.LOCAL,
     master: str = "local[*]",
+    k: int | None = None,
+    qi: Sequence[str] = (),
 ) -> AnonymizeResult:
     """Protect ``input`` into ``output`` under ``policy`` for ``purpose`` (and ``role``).
 
@@ -91,9 +95,16 @@ def anonymize_file(
 
     ``engine=Engine.SPARK`` runs the same plan as a Spark job on ``master``
     (:func:`shopveil.pipeline._spark_run.run_plan_spark`): ``output`` is then a folder of
-    part files, and ``on_rows`` is not called.
+    part files, and ``on_rows`` is not called. With ``k`` and the quasi-identifiers ``qi``
+    (Spark only: on one machine use :func:`k_anonymize_file`), the policy hands ``qi`` to
+    k-anonymity as :func:`k_anonymize_file` does, and Mondrian on Spark generalizes them
+    until every class holds ``k`` rows (:mod:`._spark_mondrian`).
     """
     engine = Engine(engine)
+    if k is not None and engine is not Engine.SPARK:
+        raise ParameterError(
+            "k with anonymize_file runs on Spark; on the local engine use k_anonymize_file"
+        )
     input_path, output_path = Path(input), Path(output)
     table_format(output_path)  # an unsupported output name fails before any work
     if output_path.exists() and output_path.resolve() == input_path.resolve():
@@ -102,8 +113,16 @@ def anonymize_file(
     source = open_source(input_path)
     scan = scan_source(source)
     plan = compile_plan(
-        loaded, source.schema, purpose=purpose, role=role, labels=scan.labels(), as_of=as_of
+        loaded,
+        source.schema,
+        purpose=purpose,
+        role=role,
+        labels=scan.labels(),
+        as_of=as_of,
+        **({"mode": ReleaseMode.TABLE} if k is not None else {}),
     )
+    if k is not None:
+        plan = unlink_people(leave_quasi_identifiers(plan, loaded, qi, ()))
     plan = bind_processing(
         plan,
         loaded,
@@ -146,6 +165,7 @@ def anonymize_file(
                 rows_out=summary.rows_out,
                 consent=consent_details(subjects),
                 processing=record,
+                table_release=summary.table_release,
                 input=summary.input,
                 output=summary.output,
             )
@@ -164,6 +184,7 @@ def anonymize_file(
                 before_publish=record_release,
                 csv_escape=csv_escape,
                 subjects=subjects,
+                k_anonymity=(k, tuple(qi)) if k is not None else None,
             )
         else:
             summary = run_plan(

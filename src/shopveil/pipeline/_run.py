@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +57,8 @@ class RunSummary:
     rows_opted_out: int  # left out: opted out, or no lawful basis for the purpose
     techniques: dict[str, str] = field(default_factory=dict)  # column → technique
     seconds: float = 0.0
+    # A k-anonymous release made on top of the plan (Spark): counts and names only.
+    table_release: dict[str, Any] | None = None
 
     @property
     def rows_per_second(self) -> float:

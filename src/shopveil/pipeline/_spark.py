@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ import pyarrow as pa
 
 from shopveil._core.operators import KeySource, OperatorContext
 from shopveil._core.subjects import SubjectFilter
-from shopveil.data import escape_formulas
+from shopveil.data import escape_formulas, table_format
 from shopveil.errors import KeyringError, MissingExtraError, ParameterError
 from shopveil.pipeline._run import apply_plan
 from shopveil.policy import Plan
@@ -43,6 +44,7 @@ __all__ = [
     "no_pandas_warning",
     "prepare_keys",
     "protect_frame",
+    "read_frame",
     "spark_session",
 ]
 
@@ -159,6 +161,20 @@ def protect_frame(
     protect.__name__ = protect.__qualname__ = "shopveil_apply_plan"
     with no_pandas_warning():
         return frame.mapInArrow(protect, from_arrow_schema(schema))
+
+
+def read_frame(spark: SparkSession, path: Path, *, typed: bool = False) -> DataFrame:
+    """``path`` (CSV, TSV or Parquet) as a Spark DataFrame; CSV as text, empty cells null
+    (``typed``: with the types Spark infers)."""
+    in_format = table_format(path)
+    if not path.exists():
+        raise ParameterError(f"input {str(path)!r} does not exist; give a CSV or Parquet file")
+    if in_format == "parquet":
+        return spark.read.parquet(str(path))
+    sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
+    return spark.read.csv(
+        str(path), header=True, sep=sep, quote='"', escape='"', multiLine=True, inferSchema=typed
+    )
 
 
 def spark_session(

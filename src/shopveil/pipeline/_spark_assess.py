@@ -77,8 +77,7 @@ def assess_file_on_spark(
 ) -> SparkAssessment:
     """Read ``path`` (CSV, TSV or Parquet) on the Spark ``master`` and measure it there
     (:func:`assess_frame`)."""
-    from shopveil.pipeline._spark import no_pandas_warning, spark_session
-    from shopveil.pipeline._spark_run import read_frame
+    from shopveil.pipeline._spark import no_pandas_warning, read_frame, spark_session
 
     with no_pandas_warning():
         return assess_frame(read_frame(spark_session(master), path), qi, sensitive)

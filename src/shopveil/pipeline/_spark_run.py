@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,27 +14,19 @@ import pyarrow as pa
 
 from shopveil._core.operators import KeySource
 from shopveil._core.subjects import SubjectFilter
+from shopveil.anonymity import KAnonymity
 from shopveil.data import escape_formulas, table_format
-from shopveil.errors import ParameterError, SinkError
+from shopveil.errors import PrivacyError, SinkError
 from shopveil.pipeline._run import RunSummary
-from shopveil.pipeline._spark import no_pandas_warning, protect_frame, spark_session
+from shopveil.pipeline._spark import no_pandas_warning, protect_frame, read_frame, spark_session
+from shopveil.pipeline._spark_assess import assess_frame, failed_requirements
+from shopveil.pipeline._spark_mondrian import mondrian_frame
 from shopveil.policy import Plan
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
-__all__ = ["read_frame", "run_plan_spark"]
-
-
-def read_frame(spark: SparkSession, path: Path) -> DataFrame:
-    """``path`` (CSV, TSV or Parquet) as a Spark DataFrame; CSV as text, empty cells null."""
-    in_format = table_format(path)
-    if not path.exists():
-        raise ParameterError(f"input {str(path)!r} does not exist; give a CSV or Parquet file")
-    if in_format == "parquet":
-        return spark.read.parquet(str(path))
-    sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
-    return spark.read.csv(str(path), header=True, sep=sep, quote='"', escape='"', multiLine=True)
+__all__ = ["run_plan_spark"]
 
 
 def run_plan_spark(
@@ -48,22 +40,26 @@ def run_plan_spark(
     before_publish: Callable[[RunSummary], None] | None = None,
     csv_escape: bool = True,
     subjects: SubjectFilter | None = None,
+    k_anonymity: tuple[int, Sequence[str]] | None = None,
 ) -> RunSummary:
     """Protect ``input`` into ``output`` with ``plan`` as a Spark job on ``master``.
 
     Spark writes a folder of part files (CSV with a header, or Parquet) named ``output``;
     it is written beside it under a hidden name and renamed into place only after
     ``before_publish`` (the audit event) succeeds, so a failure releases nothing. CSV is
-    read as text, as the local engine reads it (empty cells are null). A plan with a
-    k/l/t gate runs on the local engine only.
+    read as text, as the local engine reads it (empty cells are null).
+
+    ``k_anonymity`` ``(k, quasi-identifiers)`` makes the protected table k-anonymous by
+    Mondrian on Spark (:func:`._spark_mondrian.mondrian_frame`; numeric quasi-identifiers,
+    CSV then read with Spark's types). A policy's k/l/t gate is measured by Spark
+    group-bys on the protected table (:func:`._spark_assess.assess_frame`); a release
+    that fails it is not written.
     """
-    if plan.gate is not None:
-        raise ParameterError(
-            "the policy gates this release on k/l/t, which runs on the local engine only; "
-            "use --engine local"
-        )
     with no_pandas_warning():
-        return _run(plan, input, output, master, keys, as_of, before_publish, csv_escape, subjects)
+        return _run(
+            plan, input, output, master, keys, as_of, before_publish, csv_escape, subjects,
+            k_anonymity,
+        )  # fmt: skip
 
 
 def _run(
@@ -76,11 +72,12 @@ def _run(
     before_publish: Callable[[RunSummary], None] | None,
     csv_escape: bool,
     subjects: SubjectFilter | None,
+    k_anonymity: tuple[int, Sequence[str]] | None,
 ) -> RunSummary:
     started = time.perf_counter()
     spark = spark_session(master)
     out_format = table_format(output)
-    frame = read_frame(spark, input)
+    frame = read_frame(spark, input, typed=k_anonymity is not None)
     counts = (spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0))
     protected = protect_frame(
         plan,
@@ -91,6 +88,21 @@ def _run(
         csv_escape=csv_escape and out_format == "csv",
         counts=counts,
     )
+    table_release = None
+    if k_anonymity is not None or plan.gate is not None:
+        # Computed once: the accumulators count each row once, and every check reads this.
+        protected = protected.localCheckpoint(eager=True)
+    if k_anonymity is not None:
+        k, qi = k_anonymity
+        made = mondrian_frame(protected, qi, k)
+        protected = made.frame
+        table_release = {
+            "method": "mondrian", "engine": "spark", "requirements": [repr(KAnonymity(k))],
+            "quasi_identifiers": list(qi), "k_reached": made.k, "classes": made.classes,
+            "rounds": made.rounds, "suppressed_rows": 0,
+        }  # fmt: skip
+    if plan.gate is not None:
+        _check_gate(plan, protected, output)
     if csv_escape and out_format == "csv":
         escaped = escape_formulas(pa.array(protected.columns))
         protected = protected.toDF(*escaped.to_pylist())
@@ -109,6 +121,7 @@ def _run(
             rows_opted_out=counts[0].value - counts[1].value,
             techniques={step.column: step.technique for step in plan.steps},
             seconds=time.perf_counter() - started,
+            table_release=table_release,
         )
         if before_publish is not None:
             before_publish(summary)
@@ -116,6 +129,19 @@ def _run(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def _check_gate(plan: Plan, frame: DataFrame, output: Path) -> None:
+    """Refuse the release when it fails the policy's k/l/t gate, measured on Spark."""
+    assert plan.gate is not None
+    gate = plan.gate
+    report = assess_frame(frame, gate.quasi_identifiers, gate.sensitive)
+    failures = failed_requirements(report, gate.requirements)
+    if failures:
+        raise PrivacyError(
+            f"{output.name}: the release fails the policy's gate ({'; '.join(failures)}); "
+            "nothing was written. Generalize the quasi-identifiers (--k) or change the policy"
+        )
 
 
 def _publish(staging: Path, output: Path) -> None:

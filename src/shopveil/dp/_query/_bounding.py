@@ -12,10 +12,12 @@ threads draw in no fixed order), so the sample is drawn this way instead:
 2. each rank gets the key ``md5(seed : person : rank)``, and the N ranks with the
    smallest keys are kept.
 
-The 64-bit ``seed`` is drawn from the release's ``rng`` (a CSPRNG by default) and never
-leaves the process. Modelling MD5 as a random function, the kept ranks are a uniformly
-random N-subset of each person's ranks, independent across people: a person with rows
-(a, a, b) keeps an ``a`` two times in three.
+The 64-bit ``seed`` is drawn from the release's ``rng`` (a CSPRNG by default), fresh for
+every release; on DuckDB it never leaves the process, on Spark it travels in the job's
+plan to the executors (``._spark`` keys the same rows the same way). Modelling MD5 as a
+random function, the kept ranks are a uniformly random N-subset of each person's ranks,
+independent across people: a person with rows (a, a, b) keeps an ``a`` two times in
+three.
 """
 
 from __future__ import annotations

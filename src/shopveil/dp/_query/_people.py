@@ -23,6 +23,7 @@ from shopveil.dp._ledger import Ledger
 from shopveil.dp._people import People
 from shopveil.dp._query._duckdb import fetch, open_data
 from shopveil.dp._query._plan import SOURCE
+from shopveil.dp._query._source import RowSource
 from shopveil.errors import ParameterError, SchemaError
 
 if TYPE_CHECKING:
@@ -65,15 +66,20 @@ def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
-def distinct_ids(con: duckdb.DuckDBPyConnection, column: str) -> pa.Array:
+def distinct_ids(con: duckdb.DuckDBPyConnection | RowSource, column: str) -> pa.Array:
     """The distinct non-null values of ``column`` in the registered source."""
+    if isinstance(con, RowSource):
+        return con.distinct_ids(column)
     col = _quoted(column)
     relation = con.sql(f"SELECT DISTINCT {col} FROM {SOURCE} WHERE {col} IS NOT NULL")
     return relation.to_arrow_table().column(0).combine_chunks()
 
 
 def file_people(
-    con: duckdb.DuckDBPyConnection, columns: list[str], unit: PerCustomer, ledger: Ledger
+    con: duckdb.DuckDBPyConnection | RowSource,
+    columns: list[str],
+    unit: PerCustomer,
+    ledger: Ledger,
 ) -> FilePeople | None:
     """The people of the source under ``unit``; None when it lacks the id column."""
     if unit.id_column not in columns:

@@ -24,7 +24,7 @@ from shopveil.dp._query._plan import SOURCE, Step
 from shopveil.dp._query._release import fixed_exponent
 from shopveil.dp._query._spec import Aggregate, AggregateFunction, QuerySpec
 
-__all__ = ["QuerySql", "render_sql"]
+__all__ = ["PersonRows", "QuerySql", "person_rows", "render_sql"]
 
 SUM, AVG, QUANTILE = AggregateFunction.SUM, AggregateFunction.AVG, AggregateFunction.QUANTILE
 
@@ -56,7 +56,7 @@ def render_sql(
     """
     histogram = _histogram(spec)
     keys = [f"k{i}" for i in range(len(spec.keys) + (histogram is not None))]
-    bounded = f"WITH bounded AS ({_source(spec, steps, histogram, unit, seed)})"
+    bounded = f"WITH bounded AS ({_source(spec, steps, unit, seed)})"
     group = f" GROUP BY {', '.join(keys)}" if keys else ""
     doubles, hugeints, sums = _aggregates(steps, first=len(keys))
     people = _people(unit) if selection else "0"
@@ -69,14 +69,35 @@ def _histogram(spec: QuerySpec) -> Aggregate | None:
     return next((a for a in spec.aggregates if a.func is AggregateFunction.HISTOGRAM), None)
 
 
-def _source(
-    spec: QuerySpec,
-    steps: Sequence[Step],
-    histogram: Aggregate | None,
-    unit: PrivacyUnit,
-    seed: int,
-) -> str:
+def _source(spec: QuerySpec, steps: Sequence[Step], unit: PrivacyUnit, seed: int) -> str:
     """The rows every statement reads: filtered, as keys and arguments, bounded per person."""
+    rows = person_rows(spec, steps, unit)
+    if not isinstance(unit, PerCustomer):
+        return rows.sql
+    return bound_contributions(rows.sql, "_uid", rows.values, unit.max_contributions, seed)
+
+
+@dataclass(frozen=True)
+class PersonRows:
+    """The rows of a query before contribution bounding, and what they hold.
+
+    ``sql`` reads ``SOURCE``: the rows that pass WHERE as the keys ``k0, k1, …`` and the
+    arguments ``a0, a1, …`` (``values``, which rank a person's rows) and, per customer,
+    the person ``_uid`` (never null). With ``grid``, each clamped argument's fixed-point
+    integer ``g<j>`` follows (what its sum adds up) and ``_uid`` as text, ``_uidtext``
+    (what bounding keys a person's rows by).
+    """
+
+    sql: str
+    values: list[str]
+    grids: dict[int, str]
+
+
+def person_rows(
+    spec: QuerySpec, steps: Sequence[Step], unit: PrivacyUnit, *, grid: bool = False
+) -> PersonRows:
+    """The rows of ``spec`` before bounding (:class:`PersonRows`)."""
+    histogram = _histogram(spec)
     columns = {f"k{i}": guarded(k.expr.sql, k.expr.plain) for i, k in enumerate(spec.keys)}
     if histogram is not None:
         columns[f"k{len(spec.keys)}"] = _bin(histogram)
@@ -87,13 +108,21 @@ def _source(
             # cannot fail: check_numeric refused text.
             sql = f"CAST({arg.sql} AS DOUBLE)" if step.aggregate.func.clamps else arg.sql
             columns[f"a{j}"] = guarded(sql, arg.plain)
+    values = list(columns)
+    grids: dict[int, str] = {}
+    if grid:
+        for j, step in enumerate(steps):
+            if step.aggregate.func in (SUM, AVG):
+                assert step.bounds is not None
+                grids[j] = f"g{j}"
+                columns[f"g{j}"] = f"CAST({_grid(f'a{j}', step.bounds)} AS BIGINT)"
     # WHERE casts a text condition to BOOLEAN, which can fail: cast inside the TRY.
     where = [guarded(f"CAST({spec.where.sql} AS BOOLEAN)", False)] if spec.where else []
     if not isinstance(unit, PerCustomer):
-        return _select(columns or {"_one": "1"}, where)
+        return PersonRows(_select(columns or {"_one": "1"}, where), values, grids)
     uid = '"' + unit.id_column.replace('"', '""') + '"'
-    rows = _select({**columns, "_uid": uid}, [*where, f"{uid} IS NOT NULL"])
-    return bound_contributions(rows, "_uid", list(columns), unit.max_contributions, seed)
+    person = {"_uid": uid, **({"_uidtext": f"CAST({uid} AS VARCHAR)"} if grid else {})}
+    return PersonRows(_select({**columns, **person}, [*where, f"{uid} IS NOT NULL"]), values, grids)
 
 
 def _select(columns: dict[str, str], where: list[str]) -> str:
@@ -161,11 +190,15 @@ def _clamped(sql: str, bounds: tuple[float, float]) -> str:
     return f"CASE WHEN {sql} > {high} THEN {high} WHEN {sql} < {low} THEN {low} ELSE {sql} END"
 
 
+def _grid(sql: str, bounds: tuple[float, float]) -> str:
+    """``sql`` clamped to ``bounds`` and rounded to the grid 2^-m, as a (double) integer."""
+    return f"round({_clamped(sql, bounds)} * {2.0 ** fixed_exponent(bounds)!r})"
+
+
 def _fixed_sum(sql: str, bounds: tuple[float, float], *, wide: bool) -> str:
     # Clamped, then rounded to the grid 2^-m as an integer: the sum's sensitivity then
     # holds exactly (see _release). NaN and ±inf clamp to a bound, so nothing can fail.
-    scale = 2.0 ** fixed_exponent(bounds)
-    grid = f"round({_clamped(sql, bounds)} * {scale!r})"  # the same integers either way
+    grid = _grid(sql, bounds)  # the same integers either way
     if wide:
         return f"coalesce(sum(CAST({grid} AS BIGINT)), 0)"
     exact = f"coalesce(sum({grid}), 0)"

@@ -43,6 +43,7 @@ from shopveil.dp._query._people import (
     person_columns,
 )
 from shopveil.dp._query._plan import SOURCE
+from shopveil.dp._query._source import LeaveOut, RowSource
 from shopveil.errors import QueryError, SourceError
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def registered_path(data: Any, catalog: Catalog | None) -> tuple[Any, Dataset | 
 
 
 def resolve_target(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | RowSource,
     columns: list[str],
     *,
     table: str,
@@ -118,7 +119,7 @@ def resolve_target(
 
 
 def _resolve(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | RowSource,
     columns: list[str],
     table: str,
     path: str | None,
@@ -168,7 +169,10 @@ def _resolve(
 
 
 def withhold(
-    con: duckdb.DuckDBPyConnection, columns: list[str], target: Target, subjects: SubjectFilter
+    con: duckdb.DuckDBPyConnection | RowSource,
+    columns: list[str],
+    target: Target,
+    subjects: SubjectFilter,
 ) -> Target:
     """``target`` less the customers ``subjects`` does not allow: they are not charged,
     and :func:`exclude` removes their rows.
@@ -204,7 +208,7 @@ def withhold(
 
 
 def charge_target(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | RowSource,
     ledger: Ledger,
     target: Target,
     cost: Budget,
@@ -236,31 +240,39 @@ def charge_target(
     return charge
 
 
-def exclude(con: duckdb.DuckDBPyConnection, target: Target, left_out: np.ndarray) -> None:
+def exclude(
+    con: duckdb.DuckDBPyConnection | RowSource, target: Target, left_out: np.ndarray
+) -> None:
     """Remove the rows of the people ``left_out``, of ids that are no one's, and the rows
     the consent register withholds."""
-    import pyarrow as pa
-
-    conditions = []
+    rules = []
     if target.people is not None:
         assert isinstance(target.unit, PerCustomer)
         raw = target.people.raw_ids_out(left_out)
         if len(raw):
-            con.register(_LEFT_OUT, pa.table({"v": raw}))
-            column = _quoted(target.unit.id_column)
-            conditions.append(f"({column} IS NULL OR {column} NOT IN (SELECT v FROM {_LEFT_OUT}))")
+            rules.append(LeaveOut(target.unit.id_column, raw, nulls=False))
     held = target.withheld
     if held is not None and held.column is not None:
-        column = _quoted(held.column)
-        if held.values is not None and len(held.values):
-            con.register(_WITHHELD, pa.table({"v": held.values}))
-            allowed = f"{column} NOT IN (SELECT v FROM {_WITHHELD})"
+        values = held.values if held.values is not None and len(held.values) else None
+        rules.append(LeaveOut(held.column, values, nulls=held.nulls))
+    if not rules:
+        return
+    if isinstance(con, RowSource):
+        con.leave_out(rules)
+        return
+    import pyarrow as pa
+
+    conditions = []
+    for i, rule in enumerate(rules):
+        column = _quoted(rule.column)
+        if rule.values is not None:
+            name = (_LEFT_OUT, _WITHHELD)[min(i, 1)]
+            con.register(name, pa.table({"v": rule.values}))
+            allowed = f"{column} NOT IN (SELECT v FROM {name})"
         else:
             allowed = "TRUE"
-        nulls = "FALSE" if held.nulls else "TRUE"
+        nulls = "FALSE" if rule.nulls else "TRUE"
         conditions.append(f"CASE WHEN {column} IS NULL THEN {nulls} ELSE {allowed} END")
-    if not conditions:
-        return
     kept = con.table(UNFILTERED).filter(" AND ".join(conditions))
     con.unregister(SOURCE)
     con.register(SOURCE, kept)
