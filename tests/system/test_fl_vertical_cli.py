@@ -1,4 +1,4 @@
-"""``shopveil fl vertical`` end to end on a generated file in the Online Retail layout."""
+"""``shopveil fl vertical``, and ``fl simulate --homomorphic-aggregation``, end to end."""
 
 from __future__ import annotations
 
@@ -53,3 +53,14 @@ def test_bad_input_is_one_line_and_exit_2(retail: Path, args: list[str], named: 
     assert result.exit_code == 2
     assert named in result.output
     assert result.stdout.count("\n") <= 1
+
+
+def test_simulate_with_homomorphic_aggregation(retail: Path) -> None:
+    pytest.importorskip("flwr", reason="the fl extra (Flower) is not installed")
+    args = ["fl", "simulate", "--data", str(retail), "--rounds", "2", "--json"]
+    result = runner.invoke(app, [*args, "--homomorphic-aggregation"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["bytes_per_round"] == out["clients"] * 512  # one ciphertext per client
+    both = runner.invoke(app, [*args, "--homomorphic-aggregation", "--secure-aggregation"])
+    assert both.exit_code == 2 and "drop --secure-aggregation" in both.output
