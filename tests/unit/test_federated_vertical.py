@@ -108,3 +108,36 @@ def test_bad_input_is_refused() -> None:
     stranger = VerticalParty("partner", ("x1", "x2"), PARTNER, np.zeros((2, len(PARTNER))))
     with pytest.raises(ParameterError, match="no customer in common"):
         train_vertical(retailer, stranger)
+
+
+def test_the_residuals_give_the_labels_away_unless_they_are_sealed() -> None:
+    """Plain split training sends the partner ``p - y``: a negative residual is a churner.
+    Reproduce that, then check that with protect_labels no residual crosses in the clear,
+    the masked gradient the retailer opens is uniform-sized noise, and the model is still
+    the pooled one."""
+    data = synthetic(160, seed=7)
+    retailer, partner = split_parties(data, PARTNER, share=0.8, rng=np.random.default_rng(1))
+    common = set(retailer.customers) & set(partner.customers)
+    assert retailer.y is not None and retailer.train is not None
+    churners = sum(
+        int(y) for c, y, t in zip(retailer.customers, retailer.y, retailer.train, strict=True)
+        if c in common and t
+    )  # fmt: skip
+    one_epoch = LocalTraining(epochs=1, batch_size=32)
+    plain: Transcript = []
+    train_vertical(retailer, partner, one_epoch, seed=3, transcript=plain)
+    residuals = np.concatenate([p for _, k, p in plain if k == "vfl.residual"])
+    assert int((residuals < 0).sum()) == churners  # the partner counts (and finds) them
+
+    sealed: Transcript = []
+    out = train_vertical(
+        retailer, partner, one_epoch, seed=3, transcript=sealed, protect_labels=True
+    ).as_dict()
+    kinds = [k for _, k, _ in sealed]
+    assert "vfl.residual" not in kinds and "vfl.residual-sealed" in kinds
+    to_partner = [p for s, k, p in sealed if s == "retailer" and k.startswith("vfl.")]
+    assert all(p.dtype != np.float64 for p in to_partner)  # keys, positions, ciphertexts
+    opened = [p for _, k, p in sealed if k == "vfl.gradient-masked-open"]
+    for row in np.concatenate(opened):
+        assert int.from_bytes(row.tobytes(), "big").bit_length() > 1900  # masked mod n
+    assert abs(out["auc"] - out["central_auc"]) < 1e-3  # type: ignore[operator]

@@ -37,6 +37,15 @@ def vertical(
     learning_rate: Annotated[
         float, typer.Option("--learning-rate", help="Step size of each party's update.")
     ] = 0.5,
+    protect_labels: Annotated[
+        bool,
+        typer.Option(
+            "--protect-labels",
+            help="Send the residuals encrypted (Paillier) and the partner's gradient "
+            "masked: the partner never sees a residual (one encryption per customer and "
+            "epoch).",
+        ),
+    ] = False,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Store URL of the consent register \\[default: local]."),
@@ -53,9 +62,10 @@ def vertical(
     and a partner (--partner-columns), each holding a random --share of the customers.
     They find their common customers by PSI (neither learns ids outside it) and train
     split logistic regression: only partial scores and residuals cross, never a feature
-    column. Prints auc (vertical), central_auc (the same model on the pooled columns, in
-    one place) and retailer_only_auc (the retailer's columns alone). Customers without a
-    lawful basis for --purpose take no part.
+    column (with --protect-labels the residuals, whose signs are the labels, cross
+    encrypted). Prints auc (vertical), central_auc (the same model on the pooled
+    columns, in one place) and retailer_only_auc (the retailer's columns alone).
+    Customers without a lawful basis for --purpose take no part.
     """
     from shopveil._workspace import open_workspace
     from shopveil.data import load_online_retail
@@ -83,7 +93,7 @@ def vertical(
         retailer, partner = split_parties(task, columns or PARTNER_COLUMNS, share=share)
     except ParameterError as exc:
         raise ParameterError(f"--partner-columns: {exc}") from None
-    out = train_vertical(retailer, partner, training).as_dict()
+    out = train_vertical(retailer, partner, training, protect_labels=protect_labels).as_dict()
     out |= {"retailer_columns": list(retailer.columns), "partner_columns": list(partner.columns)}
     if json_output:
         print(json.dumps(out, allow_nan=False))

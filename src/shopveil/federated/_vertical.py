@@ -35,6 +35,7 @@ import numpy as np
 
 from shopveil.errors import ParameterError
 from shopveil.federated._data import ChurnData
+from shopveil.federated._label_shield import LabelKey, MaskedGradient
 from shopveil.federated._model import LocalTraining, auc, local_update, predict
 from shopveil.federated._psi import PsiParty, private_intersection
 from shopveil.learn import FEATURE_NAMES
@@ -157,6 +158,14 @@ class _Partner:
     def step(self, positions: np.ndarray, residual: np.ndarray, rate: float) -> None:
         self._w = self._w - rate * (self._x[positions].T @ residual) / len(residual)
 
+    def masked(
+        self, shield: MaskedGradient, positions: np.ndarray, sealed: np.ndarray
+    ) -> np.ndarray:
+        return shield.masked(self._x[positions], sealed)
+
+    def step_masked(self, shield: MaskedGradient, plain: np.ndarray, rate: float, m: int) -> None:
+        self._w = self._w - rate * shield.gradient(plain) / m
+
 
 def _send(log: Transcript, sender: str, kind: str, payload: np.ndarray) -> np.ndarray:
     """A message crossing the boundary: recorded, and a copy is what arrives."""
@@ -172,12 +181,16 @@ def train_vertical(
     *,
     seed: int | None = None,
     transcript: Transcript | None = None,
+    protect_labels: bool = False,
 ) -> VerticalResult:
     """Align by PSI, train split logistic regression, score it and the baselines.
 
     ``training`` sets epochs, batch size and step (``mu`` must be 0); ``seed`` fixes
     the mini-batch order (drawn from :mod:`secrets` without it). Every message is
-    appended to ``transcript``.
+    appended to ``transcript``. With ``protect_labels`` the residuals cross encrypted
+    and the partner's gradient comes back masked (:mod:`shopveil.federated._label_shield`):
+    the partner never sees a residual, at one Paillier encryption per training customer
+    and epoch.
     """
     training = training if training is not None else LocalTraining(epochs=20, batch_size=64)
     if training.mu:
@@ -203,6 +216,8 @@ def train_vertical(
     order = np.random.default_rng(seed)
     wa = np.zeros(xa.shape[1] + 1)
     start = time.perf_counter()
+    key = LabelKey() if protect_labels else None
+    shield = MaskedGradient(_send(log, retailer.name, "vfl.key", key.public)) if key else None
     for _ in range(training.epochs):
         shuffled = fit[order.permutation(len(fit))]
         for first in range(0, len(fit), training.batch_size):
@@ -213,8 +228,15 @@ def train_vertical(
             wa = wa - training.learning_rate * np.concatenate(
                 [xa[batch].T @ residual, [residual.sum()]]
             ) / len(batch)
-            other.step(batch, _send(log, retailer.name, "vfl.residual", residual),
-                       training.learning_rate)  # fmt: skip
+            if key is None or shield is None:
+                other.step(batch, _send(log, retailer.name, "vfl.residual", residual),
+                           training.learning_rate)  # fmt: skip
+                continue
+            sealed = _send(log, retailer.name, "vfl.residual-sealed", key.encrypt(residual))
+            masked = _send(log, partner.name, "vfl.gradient-masked",
+                           other.masked(shield, batch, sealed))  # fmt: skip
+            plain = _send(log, retailer.name, "vfl.gradient-masked-open", key.decrypt(masked))
+            other.step_masked(shield, plain, training.learning_rate, len(batch))
     asked = _send(log, retailer.name, "vfl.score", test)
     scores = _sigmoid(xa[test] @ wa[:-1] + wa[-1]
                       + _send(log, partner.name, "vfl.partial", other.partial(asked)))  # fmt: skip
