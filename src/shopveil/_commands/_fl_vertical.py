@@ -23,7 +23,7 @@ def vertical(
         typer.Option(
             "--partner-columns",
             help="Comma-separated features the partner holds; the retailer holds the rest "
-            r"\[default: distinct_items,purchases_30d,purchases_90d,return_rate].",
+            r"\[default: distinct_items, purchases_30d, purchases_90d, return_rate].",
         ),
     ] = "",
     share: Annotated[
@@ -69,8 +69,7 @@ def vertical(
     """
     from shopveil._workspace import open_workspace
     from shopveil.data import load_online_retail
-    from shopveil.federated import LocalTraining, churn_data
-    from shopveil.federated._vertical import PARTNER_COLUMNS, split_parties, train_vertical
+    from shopveil.federated import LocalTraining, churn_data, split_parties, train_vertical
     from shopveil.learn import consenting
 
     columns = tuple(c.strip() for c in partner_columns.split(",")) if partner_columns else ()
@@ -90,7 +89,7 @@ def vertical(
     if not allowed.all():
         task = task.of_customers(allowed)
     try:
-        retailer, partner = split_parties(task, columns or PARTNER_COLUMNS, share=share)
+        retailer, partner = split_parties(task, columns or None, share=share)
     except ParameterError as exc:
         raise ParameterError(f"--partner-columns: {exc}") from None
     out = train_vertical(retailer, partner, training, protect_labels=protect_labels).as_dict()

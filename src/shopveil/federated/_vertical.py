@@ -80,7 +80,7 @@ class VerticalParty:
 
 def split_parties(
     data: ChurnData,
-    partner_columns: Sequence[str] = PARTNER_COLUMNS,
+    partner_columns: Sequence[str] | None = None,
     *,
     share: float = 0.85,
     rng: np.random.Generator | None = None,
@@ -88,9 +88,11 @@ def split_parties(
     """The retailer and the partner of a vertical run, from one churn task.
 
     Each holds a random ``share`` of the customers (drawn apart, so each also has
-    customers the other lacks); the partner the ``partner_columns``, the retailer the
-    other features, the labels and the train/test split.
+    customers the other lacks); the partner the ``partner_columns`` (default
+    :data:`PARTNER_COLUMNS`), the retailer the other features, the labels and the
+    train/test split.
     """
+    partner_columns = PARTNER_COLUMNS if partner_columns is None else tuple(partner_columns)
     unknown = [c for c in partner_columns if c not in FEATURE_NAMES]
     if unknown or not partner_columns or len(set(partner_columns)) != len(partner_columns):
         raise ParameterError(
