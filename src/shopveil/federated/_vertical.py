@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shopveil._core.rng import secure_rng
 from shopveil.errors import ParameterError
 from shopveil.federated._data import ChurnData
 from shopveil.federated._label_shield import LabelKey, MaskedGradient
@@ -104,7 +105,7 @@ def split_parties(
         raise ParameterError("the partner cannot hold every column: the retailer needs one")
     if not 0 < share <= 1:
         raise ParameterError(f"share must be in (0, 1], got {share!r}")
-    rng = rng if rng is not None else np.random.default_rng(secrets.randbits(128))
+    rng = rng if rng is not None else secure_rng()
     n = len(data.customers)
     index = {c: k for k, c in enumerate(FEATURE_NAMES)}
 
