@@ -18,9 +18,10 @@ Parts (all by default):
   Flower ClientApps, plain, with secure aggregation and with homomorphic aggregation,
   same seed: AUC, seconds and uplink bytes per round.
 * ``vertical``: the churn features split between the retailer and a partner, aligned by
-  PSI, split logistic regression, plain and with the labels protected (encrypted
-  residuals): AUC next to the same model on the pooled columns and on the retailer's
-  alone, bytes exchanged, CPU seconds.
+  PSI, split logistic regression, plain (20 epochs, and 2) and with the labels protected
+  (encrypted residuals, 2 epochs: it costs a Paillier encryption per customer and
+  epoch): AUC next to the same model on the pooled columns and on the retailer's alone,
+  bytes exchanged, CPU seconds.
 * ``psi``: ShopVeil's PSI against OpenMined's (``openmined-psi``, ECDH-PSI in C++, run
   as its README shows: server setup, client request, server response, client
   intersection) on the same id sets. OpenMined's wheel pins protobuf 6.30, below
@@ -174,11 +175,19 @@ def vertical(quick: bool) -> dict[str, Any]:
 
     data = _data()
     retailer, partner = split_parties(data, rng=np.random.default_rng(0))
-    training = LocalTraining(epochs=5 if quick else 20, batch_size=64)
+    long, short = (5, 1) if quick else (20, 2)
     out: dict[str, Any] = {
         "retailer_columns": list(retailer.columns), "partner_columns": list(partner.columns)
     }  # fmt: skip
-    for name, protect in (("plain", False), ("protected_labels", True)):
+    # Label protection costs a Paillier encryption per customer and epoch: it is timed
+    # over a few epochs, next to the plain protocol over the same epochs.
+    runs = {
+        f"plain_{long}_epochs": (long, False),
+        f"plain_{short}_epochs": (short, False),
+        f"protected_labels_{short}_epochs": (short, True),
+    }
+    for name, (epochs, protect) in runs.items():
+        training = LocalTraining(epochs=epochs, batch_size=64)
         start = time.process_time()
         result = train_vertical(retailer, partner, training, seed=0, protect_labels=protect)
         out[name] = result.as_dict() | {"cpu_seconds": round(time.process_time() - start, 2)}
@@ -246,8 +255,9 @@ def main() -> int:
         checks.append(t["homomorphic"]["auc"] == t["secure_aggregation"]["auc"])
         checks.append(abs(t["homomorphic"]["auc"] - t["plain"]["auc"]) < 0.01)
     if "vertical" in result:
-        for v in (result["vertical"]["plain"], result["vertical"]["protected_labels"]):
-            checks.append(abs(v["auc"] - v["central_auc"]) < 0.005)
+        for v in result["vertical"].values():
+            if isinstance(v, dict):
+                checks.append(abs(v["auc"] - v["central_auc"]) < 0.005)
     return 0 if all(checks) else 1
 
 
