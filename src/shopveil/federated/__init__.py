@@ -4,20 +4,31 @@ Clients (regional stores, or customers' own devices) train locally and send upda
 only; the server averages them (FedAvg, FedProx). Customer-level DP-FedAvg (fixed or
 adaptive clipping, exact discrete Gaussian noise) is charged to the people ledger once
 per run; secure aggregation masks updates pairwise so the server sees only their sum;
-compression shrinks the uplink. Needs the ``fl`` extra (Flower).
+compression shrinks the uplink; homomorphic aggregation (Paillier) is the alternative
+to masking. Vertical FL trains one model on two parties' columns of the customers they
+share, found by private set intersection. Needs the ``fl`` extra (Flower, PyNaCl, phe).
 
 * Data: :func:`churn_data`, :class:`Partition`, :func:`partition`.
 * Runs: :class:`FederatedRun`, :class:`Strategy`, :class:`LocalTraining`,
   :class:`DPFedAvgConfig`, :class:`ClipMode`, :class:`Compression`,
   :class:`Compressor`, :func:`simulate`, :func:`train_on_grid`.
+* Vertical FL: :class:`VerticalParty`, :func:`split_parties`, :func:`train_vertical`,
+  :class:`VerticalResult`; :class:`PsiParty`, :func:`private_intersection`.
 """
 
 from shopveil.federated._compress import Compression, Compressor
 from shopveil.federated._data import ChurnData, Partition, churn_data, partition
 from shopveil.federated._dp import ClipMode, DPFedAvgConfig
 from shopveil.federated._model import LocalTraining
+from shopveil.federated._psi import PsiParty, private_intersection
 from shopveil.federated._server import FederatedRun, RoundReport, Strategy, train_on_grid
 from shopveil.federated._simulate import SimulationResult, simulate
+from shopveil.federated._vertical import (
+    VerticalParty,
+    VerticalResult,
+    split_parties,
+    train_vertical,
+)
 
 __all__ = [
     "ChurnData",
@@ -28,11 +39,17 @@ __all__ = [
     "FederatedRun",
     "LocalTraining",
     "Partition",
+    "PsiParty",
     "RoundReport",
     "SimulationResult",
     "Strategy",
+    "VerticalParty",
+    "VerticalResult",
     "churn_data",
     "partition",
+    "private_intersection",
     "simulate",
+    "split_parties",
     "train_on_grid",
+    "train_vertical",
 ]

@@ -8,7 +8,8 @@ A client holds the rows of its shard of :class:`~shopveil.federated._data.ChurnD
   grid, summed → an integer ``sum`` plus the count of customers within the clip.
 * ``query.keys`` / ``query.shares`` / ``query.reveal``: the secure-aggregation steps
   (:mod:`shopveil.federated._secagg`); with ``secagg`` set, ``train`` sends the masked
-  integer vector instead.
+  integer vector instead, or, when the message carries a Paillier key ``he-key``, that
+  vector encrypted (:mod:`shopveil.federated._homomorphic`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from shopveil.errors import ParameterError
 from shopveil.federated._compress import Compression, Compressor, compress
 from shopveil.federated._data import ChurnData
 from shopveil.federated._dp import clip_rows, to_grid
+from shopveil.federated._homomorphic import encrypt_vector
 from shopveil.federated._model import LocalTraining, local_update, per_customer_updates
 from shopveil.federated._secagg import SEALED, MaskingClient
 
@@ -195,7 +197,11 @@ def _maybe_masked(
     message: Any, vector: np.ndarray, config: Any, sessions: dict[int, MaskingClient],
     node: int, reply: Any, *, count: int,
 ) -> Any:  # fmt: skip
-    """The integer vector, masked when the round runs secure aggregation."""
+    """The integer vector, masked when the round runs secure aggregation (encrypted when
+    it runs homomorphic aggregation)."""
+    sent = message.content.array_records["arrays"]
+    if "he-key" in sent:
+        return reply(message, {"encrypted": encrypt_vector(sent["he-key"].numpy(), vector)})
     if bool(config.get("secagg", False)):
         return reply(message, {"masked": sessions[node].masked(vector)})
     return reply(message, {"sum": vector.astype(np.int64)}, **{"num-examples": float(count)})

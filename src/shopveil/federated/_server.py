@@ -38,6 +38,7 @@ from shopveil.federated._dp import (
     noisy_sum,
     sensitivity,
 )
+from shopveil.federated._homomorphic import KeyHolder, encrypted_sum
 from shopveil.federated._model import LocalTraining
 from shopveil.federated._secagg import unmask_sum
 
@@ -67,6 +68,10 @@ class FederatedRun:
         Customer-level DP-FedAvg, or None; ``noise`` is its multiplier ``z``.
     secure_aggregation
         Mask updates pairwise so the server sees only their sum.
+    homomorphic
+        Encrypt updates under a key holder's Paillier key instead; the server adds the
+        ciphertexts and the key holder decrypts only the sum
+        (:mod:`shopveil.federated._homomorphic`).
     compression
         Uplink compression of plain updates (not with DP or secure aggregation).
     timeout
@@ -81,8 +86,16 @@ class FederatedRun:
     compression: Compression = field(default_factory=Compression)
     timeout: float | None = None
     threshold: float = 0.6
+    homomorphic: bool = False
 
     def __post_init__(self) -> None:
+        if self.homomorphic and (
+            self.secure_aggregation or self.compression.kind is not Compressor.NONE
+        ):
+            raise ParameterError(
+                "homomorphic aggregation replaces secure aggregation and encrypts whole "
+                "updates: drop --secure-aggregation and --compress"
+            )
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
             raise ParameterError(f"rounds must be an int >= 1, got {self.rounds!r}")
         if self.compression.kind is not Compressor.NONE and (
@@ -109,7 +122,8 @@ def _config(run: FederatedRun, rnd: int, clip: float) -> dict[str, Any]:
     t = run.training
     config: dict[str, Any] = {
         "round": rnd, "epochs": t.epochs, "batch-size": t.batch_size,
-        "learning-rate": t.learning_rate, "mu": t.mu, "secagg": run.secure_aggregation,
+        "learning-rate": t.learning_rate, "mu": t.mu,
+        "secagg": run.secure_aggregation or run.homomorphic,
         "compress": run.compression.kind.value, "bits": run.compression.bits,
         "fraction": run.compression.fraction,
     }  # fmt: skip
@@ -280,6 +294,7 @@ def train_on_grid(
     clip = run.dp.clip if run.dp is not None else math.nan
     reports = []
     width = dim + 2 if run.dp is not None else dim + 1
+    holder = KeyHolder() if run.homomorphic else None
     for rnd in range(1, run.rounds + 1):
         nodes = list(grid.get_node_ids())
         joined: list[int] = nodes
@@ -287,6 +302,8 @@ def train_on_grid(
             joined, secure = _secure_setup(grid, nodes, rnd, run)
         config = _config(run, rnd, clip)
         sent = {"weights": weights}
+        if holder is not None:
+            sent["he-key"] = holder.public
         replies = _ask(
             grid, joined, "train", functools.partial(_same, sent, config), rnd, run.timeout
         )
@@ -295,6 +312,9 @@ def train_on_grid(
         if run.secure_aggregation:
             total, rejected, uplink = _secure_sum(grid, replies, joined, secure, width, rnd, run)
             count = len(replies) - rejected
+        elif holder is not None:
+            total, count, uplink = encrypted_sum(replies, holder, width, rnd, _valid)
+            rejected = len(replies) - count
         else:
             parts: list[np.ndarray] = []
             weights_n: list[float] = []
@@ -320,7 +340,7 @@ def train_on_grid(
         if count:
             if run.dp is not None:
                 weights, clip = _dp_step(weights, np.asarray(total), run, clip, rng)
-            elif run.secure_aggregation:
+            elif run.secure_aggregation or run.homomorphic:
                 n = float(total[-1])
                 weights = weights + (total[:-1] * PLAIN_GRID / n if n > 0 else 0)
             else:
