@@ -1,4 +1,4 @@
-"""Federated learning on Flower: the churn model trained where the customers' data is.
+"""Federated learning on Flower: models trained where the customers' data is.
 
 Clients (regional stores, or customers' own devices) train locally and send updates
 only; the server averages them (FedAvg, FedProx). Customer-level DP-FedAvg (fixed or
@@ -6,33 +6,51 @@ adaptive clipping, exact discrete Gaussian noise) is charged to the people ledge
 per run; secure aggregation masks updates pairwise so the server sees only their sum;
 compression shrinks the uplink. Needs the ``fl`` extra (Flower).
 
-* Data: :func:`churn_data`, :class:`Partition`, :func:`partition`.
+* Data: :func:`churn_data`, :func:`recommender_data`, :class:`Partition`,
+  :func:`partition`.
 * Runs: :class:`FederatedRun`, :class:`Strategy`, :class:`LocalTraining`,
   :class:`DPFedAvgConfig`, :class:`ClipMode`, :class:`Compression`,
-  :class:`Compressor`, :func:`simulate`, :func:`train_on_grid`.
+  :class:`Compressor`, :func:`simulate` (churn), :func:`simulate_recommender`
+  (federated matrix factorization, :class:`Factorization`), :func:`train_on_grid`.
+* Personalization: ``personalize=`` on both simulations, local fine-tuning of the
+  federated model on each client's own customers, scored per country.
 """
 
 from shopveil.federated._compress import Compression, Compressor
 from shopveil.federated._data import ChurnData, Partition, churn_data, partition
 from shopveil.federated._dp import ClipMode, DPFedAvgConfig
 from shopveil.federated._model import LocalTraining
+from shopveil.federated._recsim import (
+    RECOMMENDER_CLIP,
+    RECOMMENDER_TRAINING,
+    RecommenderResult,
+    simulate_recommender,
+)
+from shopveil.federated._recsys import Factorization, RecommenderData, recommender_data
 from shopveil.federated._server import FederatedRun, RoundReport, Strategy, train_on_grid
 from shopveil.federated._simulate import SimulationResult, simulate
 
 __all__ = [
+    "RECOMMENDER_CLIP",
+    "RECOMMENDER_TRAINING",
     "ChurnData",
     "ClipMode",
     "Compression",
     "Compressor",
     "DPFedAvgConfig",
+    "Factorization",
     "FederatedRun",
     "LocalTraining",
     "Partition",
+    "RecommenderData",
+    "RecommenderResult",
     "RoundReport",
     "SimulationResult",
     "Strategy",
     "churn_data",
     "partition",
+    "recommender_data",
     "simulate",
+    "simulate_recommender",
     "train_on_grid",
 ]

@@ -267,8 +267,12 @@ def train_on_grid(
     *,
     rng: Rng = None,
     on_round: Callable[[RoundReport], None] | None = None,
+    initial: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[RoundReport]]:
-    """Train the churn model over the grid's nodes; the final weights and one report per round."""
+    """Train a model over the grid's nodes; the final weights and one report per round.
+
+    Training starts from ``initial`` (``dim`` weights, data-independent), zeros by default.
+    """
     with from_extra("fl"):
         import flwr  # noqa: F401
 
@@ -276,7 +280,9 @@ def train_on_grid(
         raise ParameterError(
             f"run.noise must be > 0 with dp (see noise_multiplier), got {run.noise!r}"
         )
-    weights = np.zeros(dim)
+    weights = np.zeros(dim) if initial is None else np.array(initial, dtype=np.float64)
+    if weights.shape != (dim,):
+        raise ParameterError(f"initial must hold {dim} weights, got shape {weights.shape}")
     clip = run.dp.clip if run.dp is not None else math.nan
     reports = []
     width = dim + 2 if run.dp is not None else dim + 1
