@@ -27,8 +27,8 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
-from scipy import sparse
 
+from shopveil._core.extras import from_extra
 from shopveil.errors import ParameterError
 from shopveil.federated._dp import to_grid
 from shopveil.federated._model import LocalTraining
@@ -41,6 +41,9 @@ from shopveil.learn import (
     purchases_only,
     solve_factors,
 )
+
+with from_extra("ml"):
+    from scipy import sparse
 
 __all__ = [
     "SPLIT", "FactorTask", "Factorization", "RecommenderData", "fitted", "initial_factors",
