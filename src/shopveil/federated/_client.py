@@ -196,9 +196,11 @@ def client_app(
         setting = Compression(
             Compressor(str(config["compress"])), _int(config["bits"]), _float(config["fraction"])
         )
-        payload, residuals[node] = compress(
-            update, residuals.get(node, np.zeros_like(update)), setting, rng
+        payload, residual = compress(
+            update, residuals.pop(node, np.zeros_like(update)), setting, rng
         )
+        if setting.kind is not Compressor.NONE:  # error feedback: what was left out
+            residuals[node] = residual
         return reply(message, payload, **{"num-examples": float(len(index))})
 
     @app.query("keys")
