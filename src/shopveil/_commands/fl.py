@@ -145,6 +145,7 @@ def simulate(
     from shopveil.data import load_online_retail
     from shopveil.federated import (
         RECOMMENDER_CLIP,
+        RECOMMENDER_FINE_TUNING,
         RECOMMENDER_TRAINING,
         ClipMode,
         Compression,
@@ -182,7 +183,8 @@ def simulate(
         secure_aggregation=secure_aggregation,
         compression=Compression(Compressor(kind), bits, fraction),
     )
-    personalize = training if strategy == "personalized" else None
+    fine_tuning = RECOMMENDER_FINE_TUNING if model == "recommender" else training
+    personalize = fine_tuning if strategy == "personalized" else None
     table = load_online_retail(data)
     task = _task(table, model, split_date(split_at), private=dp is not None)
     progress = _progress(rounds, disable=json_output)

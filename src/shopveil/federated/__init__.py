@@ -22,6 +22,7 @@ from shopveil.federated._dp import ClipMode, DPFedAvgConfig
 from shopveil.federated._model import LocalTraining
 from shopveil.federated._recsim import (
     RECOMMENDER_CLIP,
+    RECOMMENDER_FINE_TUNING,
     RECOMMENDER_TRAINING,
     RecommenderResult,
     simulate_recommender,
@@ -32,6 +33,7 @@ from shopveil.federated._simulate import SimulationResult, simulate
 
 __all__ = [
     "RECOMMENDER_CLIP",
+    "RECOMMENDER_FINE_TUNING",
     "RECOMMENDER_TRAINING",
     "ChurnData",
     "ClipMode",

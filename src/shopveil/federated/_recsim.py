@@ -39,7 +39,10 @@ from shopveil.federated._server import FederatedRun, RoundReport, train_on_grid
 from shopveil.federated._simulate import private_shards
 from shopveil.learn import ALS, CUSTOMER, FitContext, consenting, evaluate
 
-__all__ = ["RECOMMENDER_CLIP", "RecommenderResult", "simulate_recommender"]
+__all__ = [
+    "RECOMMENDER_CLIP", "RECOMMENDER_FINE_TUNING", "RECOMMENDER_TRAINING", "RecommenderResult",
+    "simulate_recommender",
+]  # fmt: skip
 
 RECOMMENDER_CLIP = 50.0
 """Clip norm of one customer's item-factor change (at learning rate 10), chosen on a
@@ -47,6 +50,10 @@ validation window (train before 2011-04-01, validate 2011-04 … 06) at ε = 8."
 
 RECOMMENDER_TRAINING = LocalTraining(epochs=1, learning_rate=10.0)
 """Local training the recommender's defaults were tuned with: one full-batch step."""
+
+RECOMMENDER_FINE_TUNING = LocalTraining(epochs=1, learning_rate=1.0)
+"""Personalization: one step at a tenth of the rate (on the validation window, the mean
+per-country Recall@20 went 0.214 → 0.236; at the full rate a small country overfits)."""
 
 
 @dataclass(frozen=True)
