@@ -152,6 +152,7 @@ def simulate(
         Compressor,
         DPFedAvgConfig,
         FederatedRun,
+        LocalTraining,
         Partition,
     )
 

@@ -36,7 +36,7 @@ from shopveil.federated._recsys import (
     initial_factors,
 )
 from shopveil.federated._server import FederatedRun, RoundReport, train_on_grid
-from shopveil.federated._simulate import private_shards
+from shopveil.federated._simulate import private_shards, run_costs
 from shopveil.learn import ALS, CUSTOMER, FitContext, consenting, evaluate
 
 __all__ = [
@@ -162,17 +162,10 @@ def simulate_recommender(
     central = ALS(factors=model.factors, reg=model.reg, alpha=model.alpha)
     context = FitContext(rng=secure_rng() if seed is None else insecure_seeded_rng(seed))
     theirs = _scores(evaluate(central.fit(before, context), before, after, k=k), k)
-    budget = run.dp.budget if run.dp is not None else None
     return RecommenderResult(
         k=k, recall=ours[0], ndcg=ours[1], recall_new=ours[2], central_recall=theirs[0],
-        central_ndcg=theirs[1], central_recall_new=theirs[2], rounds=run.rounds,
-        clients=len(shards),
-        bytes_per_round=float(np.mean([r.uplink_bytes for r in reports])),
-        seconds_per_round=seconds,
-        epsilon=budget.epsilon if budget is not None else None,
-        delta=budget.delta if budget is not None else None,
-        noise_multiplier=run.noise if budget is not None else None,
-        rejected=sum(r.rejected for r in reports), weights=weights,
+        central_ndcg=theirs[1], central_recall_new=theirs[2],
+        **run_costs(run, reports, seconds, len(shards)), weights=weights,
         per_country=_per_country(
             data, task, weights, shards, model, personalize, k, smallest, seed
         ),

@@ -29,7 +29,9 @@ from shopveil.federated._personal import client_of, personalized
 from shopveil.federated._server import FederatedRun, RoundReport, train_on_grid
 from shopveil.learn import CUSTOMER, charge_customers, consenting
 
-__all__ = ["SimulationResult", "central_auc", "private_shards", "simulate"]
+__all__ = [
+    "SimulationResult", "central_auc", "private_shards", "run_costs", "simulate",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,6 @@ def simulate(
     grid = InProcessGrid(built)
     rng = None if seed is None else np.random.default_rng(seed)
     start = time.perf_counter()
-    budget = run.dp.budget if run.dp is not None else None
     weights, reports = train_on_grid(grid, data.dim, run, rng=rng, on_round=on_round)
     seconds = (time.perf_counter() - start) / run.rounds
     test = ~data.train
@@ -147,14 +148,7 @@ def simulate(
     return SimulationResult(
         auc=auc(scores[test], data.y[test]),
         central_auc=central_auc(data, seed=seed),
-        rounds=run.rounds,
-        clients=len(shards),
-        bytes_per_round=float(np.mean([r.uplink_bytes for r in reports])),
-        seconds_per_round=seconds,
-        epsilon=budget.epsilon if budget is not None else None,
-        delta=budget.delta if budget is not None else None,
-        noise_multiplier=run.noise if budget is not None else None,
-        rejected=sum(r.rejected for r in reports),
+        **run_costs(run, reports, seconds, len(shards)),
         weights=weights,
         per_country_auc=_per_country(data, scores),
         **_personal(data, weights, shards, personalize, seed),
@@ -178,6 +172,22 @@ def _personal(
         "personalized_auc": auc(scores[test], data.y[test]),
         "per_country_personalized_auc": _per_country(data, scores),
     }
+
+
+def run_costs(
+    run: FederatedRun, reports: list[RoundReport], seconds: float, clients: int
+) -> dict[str, Any]:
+    """What every run's result reports besides its scores: rounds, bytes, seconds, budget."""
+    budget = run.dp.budget if run.dp is not None else None
+    return {
+        "rounds": run.rounds, "clients": clients,
+        "bytes_per_round": float(np.mean([r.uplink_bytes for r in reports])),
+        "seconds_per_round": seconds,
+        "epsilon": budget.epsilon if budget is not None else None,
+        "delta": budget.delta if budget is not None else None,
+        "noise_multiplier": run.noise if budget is not None else None,
+        "rejected": sum(r.rejected for r in reports),
+    }  # fmt: skip
 
 
 def private_shards(
