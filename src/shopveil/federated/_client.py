@@ -1,7 +1,9 @@
-"""The Flower ClientApp: a store, region or device training the churn model on its customers.
+"""The Flower ClientApp: a store, region or device training a model on its customers.
 
-A client holds the rows of its shard of :class:`~shopveil.federated._data.ChurnData`
-(``node_config["partition-id"]``). Message types:
+A client holds the rows of its shard of a task (``node_config["partition-id"]``): the
+churn model's :class:`~shopveil.federated._data.ChurnData`, or any model's
+:class:`LocalTask` (the recommender's :class:`~shopveil.federated._recsys.FactorTask`);
+the messages are the same for every model. Message types:
 
 * ``train``: plain local training (FedAvg / FedProx) → a compressed update and its
   example count; or, with ``dp`` set, per-customer updates, clipped and rounded to the
