@@ -24,6 +24,17 @@ customers. Reported, on the held-out customers:
   in a fresh process. Flower's start-up (Ray) is reported apart. Flower with 100 clients
   runs only with ``--flower-100`` (at 10 clients it already takes minutes a round here).
 
+Recommender (``--only recommender`` runs just this part; docs/results/federated_recommender.json):
+purchases before 2011-07-01 train, 2011-07 … 09 test; federated MF (16 factors, ALS's
+loss, one full-batch step of rate 10 per round, 10 rounds) by country against ALS (same
+rank and loss, not private) fitted on the same purchases, both scored by
+``shopveil.learn.evaluate`` (Recall@20, NDCG@20): FedAvg, personalization (one local
+step of rate 1 after the last round; per-country figures), 4-bit quantization, and
+customer-level DP-FedAvg at ε = 8 (δ = 1e-6, clip 50, on the bundled product catalogue).
+Then one churn run with personalization, and seconds per round and peak memory for 10,
+100 and 1,000 recommender clients (one customer each) on ShopVeil's grid, and for 10 on
+Flower's simulation.
+
 Prints one JSON object; exits 1 when an output check fails.
 """
 
@@ -103,16 +114,32 @@ class _PeakSampler:
         self.peak = max(self.peak, _tree_rss_mb())
 
 
-def scale_run(runtime: str, clients: int, rounds: int) -> dict[str, float]:
+def _recommender_data() -> Any:
+    from shopveil.data import load_online_retail
+    from shopveil.federated import recommender_data
+
+    return recommender_data(load_online_retail(RETAIL))
+
+
+def scale_run(runtime: str, clients: int, rounds: int, model: str = "churn") -> dict[str, float]:
     """Seconds per round and peak memory of one run (called in a fresh process)."""
-    from shopveil.federated import FederatedRun, Partition, partition
+    from shopveil.federated import RECOMMENDER_TRAINING, FederatedRun, Partition, partition
     from shopveil.federated._client import client_app
+    from shopveil.federated._recsys import Factorization, FactorTask, initial_factors
     from shopveil.federated._server import train_on_grid
 
-    data = _data()
+    initial = None
+    if model == "churn":
+        data = _data()
+        dim, run, task = data.dim, FederatedRun(rounds=rounds), data
+    else:
+        data = _recommender_data()
+        dim = data.dim(Factorization())
+        run = FederatedRun(rounds=rounds, training=RECOMMENDER_TRAINING)
+        task = FactorTask(data)
+        initial = initial_factors(data.n_items, Factorization(), np.random.default_rng(0))
     shards = partition(data, Partition.CUSTOMER, clients=clients)
-    run = FederatedRun(rounds=rounds)
-    app = client_app(data, shards, seed=1)
+    app = client_app(task, shards, seed=1)
     stamps: list[float] = []
     start = time.perf_counter()
     with _PeakSampler() as sampler:
@@ -120,7 +147,7 @@ def scale_run(runtime: str, clients: int, rounds: int) -> dict[str, float]:
             from shopveil.federated._grid import InProcessGrid
 
             stamps.append(time.perf_counter())
-            train_on_grid(InProcessGrid([app] * clients), data.dim, run,
+            train_on_grid(InProcessGrid([app] * clients), dim, run, initial=initial,
                           on_round=lambda r: stamps.append(time.perf_counter()))  # fmt: skip
         else:
             from flwr.serverapp import ServerApp
@@ -133,7 +160,7 @@ def scale_run(runtime: str, clients: int, rounds: int) -> dict[str, float]:
                 while len(list(grid.get_node_ids())) < clients:
                     time.sleep(0.1)
                 stamps.append(time.perf_counter())
-                train_on_grid(grid, data.dim, run,
+                train_on_grid(grid, dim, run, initial=initial,
                               on_round=lambda r: stamps.append(time.perf_counter()))  # fmt: skip
 
             run_simulation(
@@ -222,6 +249,92 @@ def accuracy(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def recommender(args: argparse.Namespace) -> dict[str, Any]:
+    """The federated recommender against ALS on the same purchases (see the docs table)."""
+    import secrets
+    import tempfile
+
+    from shopveil.data import load_online_retail, product_catalogue
+    from shopveil.dp import Ledger, PeopleKey
+    from shopveil.federated import (
+        RECOMMENDER_CLIP,
+        RECOMMENDER_FINE_TUNING,
+        RECOMMENDER_TRAINING,
+        Compression,
+        Compressor,
+        DPFedAvgConfig,
+        FederatedRun,
+        Partition,
+        recommender_data,
+        simulate_recommender,
+    )
+    from shopveil.learn import Catalogue
+    from shopveil.store import Store
+
+    table = load_online_retail(RETAIL)
+    plain = recommender_data(table)
+    private = recommender_data(table, catalogue=Catalogue.from_table(product_catalogue()))
+    rounds = 5 if args.quick else 10
+    train = RECOMMENDER_TRAINING
+    dp = DPFedAvgConfig(ApproxDP(8.0, 1e-6), clip=RECOMMENDER_CLIP)
+    runs = {
+        "fedavg_country": (plain, FederatedRun(rounds=rounds, training=train), None),
+        "personalized_country": (
+            plain,
+            FederatedRun(rounds=rounds, training=train),
+            RECOMMENDER_FINE_TUNING,
+        ),
+        "quantize4_country": (
+            plain,
+            FederatedRun(
+                rounds=rounds, training=train, compression=Compression(Compressor.QUANTIZE, 4)
+            ),
+            None,
+        ),
+        "dp8_country": (private, FederatedRun(rounds=rounds, training=train, dp=dp), None),
+    }
+    out: dict[str, Any] = {"customers": len(plain.customers), "items": plain.n_items}
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store.open(f"sqlite:///{Path(folder) / 'fl.db'}")
+        ledger = Ledger(store, people_key=PeopleKey(secrets.token_bytes(32)))
+        ledger.set_budget("online_retail", PerCustomer("customer"), ApproxDP(1e4, 0.5))
+        for name, (data, run, personalize) in runs.items():
+            start = time.process_time()
+            result = simulate_recommender(
+                data, run, how=Partition.COUNTRY, personalize=personalize, ledger=ledger,
+                dataset="online_retail", request_id=f"rec-{name}", seed=1,
+            )  # fmt: skip
+            row = {k: v for k, v in result.as_dict().items() if v is not None}
+            if personalize is None:
+                row.pop("per_country")
+            out[name] = row | {
+                "recall_over_central": round(result.recall / result.central_recall, 4),
+                "cpu_seconds": round(time.process_time() - start, 1),
+            }
+        store.close()
+    for name in ("personalized_country",):
+        rows = out[name]["per_country"].values()
+        out[name]["mean_per_country"] = {
+            key: round(float(np.mean([r[key] for r in rows])), 4)
+            for key in ("recall@20", "personalized_recall@20", "ndcg@20", "personalized_ndcg@20")
+        }
+    from shopveil.federated import LocalTraining, simulate
+
+    churn = simulate(
+        _data(), FederatedRun(rounds=20), how=Partition.COUNTRY, personalize=LocalTraining(),
+        seed=1,
+    )  # fmt: skip
+    out["churn_personalized_country"] = {
+        k: v for k, v in churn.as_dict().items()
+        if k in ("auc", "central_auc", "personalized_auc", "per_country_auc",
+                 "per_country_personalized_auc")
+    }  # fmt: skip
+    out["quantize4_country"]["bytes_ratio"] = round(
+        out["fedavg_country"]["bytes_per_round"] / out["quantize4_country"]["bytes_per_round"], 2
+    )
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -229,12 +342,39 @@ def main() -> int:
         "--flower-100", action="store_true",
         help="also run Flower's simulation with 100 clients (over an hour on 2 loaded cores)",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", choices=("churn", "recommender"),
+        help="run only the churn or only the recommender part",
+    )  # fmt: skip
     args = parser.parse_args()
     if not RETAIL.exists():
         print(f"missing {RETAIL}", file=sys.stderr)
         return 1
     load_before = load_average()
-    result: dict[str, Any] = {"accuracy": accuracy(args), "scale": {}}
+    result: dict[str, Any] = {"scale": {}}
+    if args.only != "churn":
+        result["recommender"] = recommender(args)
+        print(json.dumps(result["recommender"]), file=sys.stderr, flush=True)
+        for clients in (10, 100, 1000):
+            for runtime in ("shopveil", "flower_ray"):
+                if runtime == "flower_ray" and clients > 10:
+                    continue
+                try:
+                    figures, _ = run_in_child(scale_run, runtime, clients, 2, "recommender")
+                except RuntimeError as error:
+                    figures = {"failed": str(error)}
+                result["scale"][f"recommender_{runtime}_{clients}"] = figures
+    if args.only == "recommender":
+        result["machine"] = machine(load_before)
+        print(json.dumps(result, indent=2))
+        rec = result["recommender"]
+        checks = [
+            0 < rec["fedavg_country"]["central_recall@20"] <= 1,
+            rec["quantize4_country"]["bytes_ratio"] > 1,
+            result["scale"]["recommender_shopveil_100"]["peak_mb"] > 0,
+        ]
+        return 0 if all(checks) else 1
+    result["accuracy"] = accuracy(args)
     rounds = 2 if args.quick else 3
     for clients in (10, 100):
         for runtime in ("shopveil", "flower_ray"):

@@ -40,12 +40,26 @@ def test_simulate_prints_one_json_object(retail: Path) -> None:
     assert out["bytes_per_round"] == 3 * (5 + 4)  # ten 4-bit codes and a float16 range each
 
 
+def test_recommender_prints_recall_next_to_central(retail: Path) -> None:
+    result = runner.invoke(
+        app, ["fl", "simulate", "--data", str(retail), "--model", "recommender", "--rounds",
+              "2", "--strategy", "personalized", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out) >= {"recall@20", "ndcg@20", "central_recall@20", "central_ndcg@20",
+                        "rounds", "bytes_per_round", "per_country"}  # fmt: skip
+    assert out["model"] == "recommender" and out["rounds"] == 2 and out["clients"] == 3
+    assert 0 <= out["recall@20"] <= 1 and 0 < out["central_recall@20"] <= 1
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
         (["--partition", "region"], "--partition"),
         (["--compress", "topk:many"], "--compress"),
-        (["--model", "recommender"], "--model"),
+        (["--model", "ranker"], "--model"),
+        (["--strategy", "personalized", "--partition", "customer"], "--strategy"),
         (["--dp-epsilon", "-1"], "--dp-epsilon"),
     ],
 )

@@ -1,12 +1,14 @@
-"""``shopveil fl simulate``: federated training of the churn model on Flower, in one process."""
+"""``shopveil fl simulate``: federated training of the churn model or the recommender on
+Flower, in one process."""
 
 from __future__ import annotations
 
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,12 +17,18 @@ from shopveil._commands.learn import Law, People, Purpose
 from shopveil.errors import ParameterError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    import pyarrow as pa
     from rich.progress import Progress
 
     from shopveil.federated import (
         ChurnData,
         FederatedRun,
+        LocalTraining,
         Partition,
+        RecommenderData,
+        RecommenderResult,
         RoundReport,
         SimulationResult,
     )
@@ -70,7 +78,9 @@ def simulate(
     partition: Annotated[
         str, typer.Option("--partition", help="Clients: one per country, or one per customer.")
     ] = "country",
-    model: Annotated[str, typer.Option("--model", help="The model to train: churn.")] = "churn",
+    model: Annotated[
+        str, typer.Option("--model", help="The model to train: churn or recommender.")
+    ] = "churn",
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Federated rounds.")] = 20,
     clients: Annotated[
         int | None,
@@ -79,7 +89,12 @@ def simulate(
         ),
     ] = None,
     strategy: Annotated[
-        str, typer.Option("--strategy", help="fedavg, or fedprox (proximal term 0.1).")
+        str,
+        typer.Option(
+            "--strategy",
+            help="fedavg, fedprox (proximal term 0.1), or personalized (FedAvg, then each "
+            "client fine-tunes on its own customers; per-country figures of both).",
+        ),
     ] = "fedavg",
     dp_epsilon: Annotated[
         float | None,
@@ -111,25 +126,39 @@ def simulate(
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Retry-safe id of a DP run: charged once.")
     ] = None,
+    split_at: Annotated[
+        str,
+        typer.Option(
+            "--split-at", help="Recommender: train on purchases before this date, test after."
+        ),
+    ] = "2011-07-01",
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     purpose: Purpose = "personalization",
     jurisdiction: Law = None,
     people: People = None,
 ) -> None:
-    """Train the churn model federated, next to the centralized model, and print both AUCs.
+    """Train a model federated, next to the centralized model, and print both scores.
 
     Each client (a country's store, or one customer's device) trains locally through a
     Flower ClientApp; only updates travel. With --dp-epsilon every customer is charged
     that ε once on the ledger (customer-level DP-FedAvg); --secure-aggregation masks
     updates pairwise; --homomorphic-aggregation encrypts them instead; --compress
-    shrinks the uplink. Prints auc (federated),
-    central_auc (non-private, same data, same run), rounds and bytes_per_round.
+    shrinks the uplink. The churn model prints auc (federated) and central_auc
+    (non-private, same data, same run); the recommender (item factors, each customer's
+    own factors kept on their client; trained on purchases before --split-at, tested
+    after) prints recall@20 and ndcg@20 and their central_ values (ALS). Both print
+    rounds and bytes_per_round. A private recommender uses the bundled Online Retail
+    product catalogue as its public item list.
     Customers without a lawful basis for --purpose in the consent register (and, with
     --jurisdiction, the minors its law leaves out, by --people) take no part.
     """
+    from shopveil._commands._evaluate_file import split_date
     from shopveil._core.budgets import ApproxDP
     from shopveil.data import load_online_retail
     from shopveil.federated import (
+        RECOMMENDER_CLIP,
+        RECOMMENDER_FINE_TUNING,
+        RECOMMENDER_TRAINING,
         ClipMode,
         Compression,
         Compressor,
@@ -137,31 +166,41 @@ def simulate(
         FederatedRun,
         LocalTraining,
         Partition,
-        churn_data,
     )
 
-    _choice("--model", model, ("churn",))
+    _choice("--model", model, ("churn", "recommender"))
     how = Partition(_choice("--partition", partition, ("country", "customer")))
-    _choice("--strategy", strategy, ("fedavg", "fedprox"))
+    _choice("--strategy", strategy, ("fedavg", "fedprox", "personalized"))
+    if strategy == "personalized" and how is not Partition.COUNTRY:
+        raise ParameterError(
+            "--strategy personalized needs --partition country (each client fine-tunes on "
+            "its own customers; one customer is too few)"
+        )
     kind, bits, fraction = _compression(compress)
     if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
         raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
     dp = None
     if dp_epsilon is not None:
         mode = ClipMode.ADAPTIVE if adaptive_clip else ClipMode.FIXED
-        dp = DPFedAvgConfig(ApproxDP(dp_epsilon, dp_delta), mode=mode)
+        extra = {"clip": RECOMMENDER_CLIP} if model == "recommender" else {}
+        dp = DPFedAvgConfig(ApproxDP(dp_epsilon, dp_delta), mode=mode, **extra)
+    mu = 0.1 if strategy == "fedprox" else 0.0
+    if model == "recommender":
+        training = replace(RECOMMENDER_TRAINING, mu=mu)
+    else:
+        training = LocalTraining(epochs=5 if dp is not None else 1, mu=mu)
     run = FederatedRun(
         rounds=rounds,
-        training=LocalTraining(
-            epochs=5 if dp is not None else 1, mu=0.1 if strategy == "fedprox" else 0.0
-        ),
+        training=training,
         dp=dp,
         secure_aggregation=secure_aggregation,
         homomorphic=homomorphic_aggregation,
         compression=Compression(Compressor(kind), bits, fraction),
     )
+    fine_tuning = RECOMMENDER_FINE_TUNING if model == "recommender" else training
+    personalize = fine_tuning if strategy == "personalized" else None
     table = load_online_retail(data)
-    task = churn_data(table)
+    task = _task(table, model, split_date(split_at), private=dp is not None)
     progress = _progress(rounds, disable=json_output)
     with progress:
         bar = progress.add_task("federated rounds", total=rounds)
@@ -170,13 +209,29 @@ def simulate(
             progress.advance(bar)
 
         result = _run(task, run, how, clients, data, request_id, db, on_round,
-                      (purpose, jurisdiction, people))  # fmt: skip
+                      (purpose, jurisdiction, people), personalize)  # fmt: skip
     out = result.as_dict() | {"partition": how.value, "strategy": strategy, "model": model}
     if json_output:
         print(json.dumps(out, allow_nan=False))
         return
     for key, value in out.items():
         console.print(f"{key}: {value}", highlight=False)
+
+
+def _task(
+    table: pa.Table, model: str, split: datetime, *, private: bool
+) -> ChurnData | RecommenderData:
+    """The churn task, or the recommender's (on the public catalogue when private)."""
+    if model == "churn":
+        from shopveil.federated import churn_data
+
+        return churn_data(table)
+    from shopveil.data import product_catalogue
+    from shopveil.federated import recommender_data
+    from shopveil.learn import Catalogue
+
+    catalogue = Catalogue.from_table(product_catalogue()) if private else None
+    return recommender_data(table, split=split, catalogue=catalogue)
 
 
 def _progress(rounds: int, *, disable: bool) -> Progress:
@@ -190,31 +245,34 @@ def _progress(rounds: int, *, disable: bool) -> Progress:
 
 
 def _run(
-    task: ChurnData, run: FederatedRun, how: Partition, clients: int | None, data: Path,
-    request_id: str | None, db: str | None, on_round: Callable[[RoundReport], None],
-    lawful: tuple[str, str | None, Path | None],
-) -> SimulationResult:  # fmt: skip
+    task: ChurnData | RecommenderData, run: FederatedRun, how: Partition, clients: int | None,
+    data: Path, request_id: str | None, db: str | None, on_round: Callable[[RoundReport], None],
+    lawful: tuple[str, str | None, Path | None], personalize: LocalTraining | None,
+) -> SimulationResult | RecommenderResult:  # fmt: skip
     from shopveil._commands._fit import dataset_name
     from shopveil._core.units import PerCustomer
     from shopveil._workspace import open_workspace
-    from shopveil.federated import simulate as run_simulation
+    from shopveil.federated import ChurnData, simulate, simulate_recommender
     from shopveil.learn import CUSTOMER
+
+    def run_simulation(**options: Any) -> SimulationResult | RecommenderResult:
+        common = {"how": how, "clients": clients, "on_round": on_round,
+                  "personalize": personalize} | options  # fmt: skip
+        if isinstance(task, ChurnData):
+            return simulate(task, run, **common)
+        return simulate_recommender(task, run, **common)
 
     workspace = open_workspace(db)
     try:
         subjects = workspace.allowed_subjects(*lawful)
         if run.dp is None:
-            return run_simulation(
-                task, run, how=how, clients=clients, on_round=on_round, subjects=subjects
-            )
+            return run_simulation(subjects=subjects)
         ledger = workspace.ledger
         entry = workspace.catalog.resolve(data, lambda unit: ledger.people(task.customers, unit))
         unit = entry.unit if entry is not None and isinstance(entry.unit, PerCustomer) else CUSTOMER
         return run_simulation(
-            task, run, how=how, clients=clients, ledger=ledger,
-            dataset=entry.name if entry is not None else dataset_name(data),
-            request_id=request_id or f"fl-{secrets.token_hex(8)}", unit=unit, on_round=on_round,
-            subjects=subjects,
+            ledger=ledger, dataset=entry.name if entry is not None else dataset_name(data),
+            request_id=request_id or f"fl-{secrets.token_hex(8)}", unit=unit, subjects=subjects,
         )  # fmt: skip
     finally:
         workspace.close()

@@ -1,4 +1,4 @@
-"""Federated learning on Flower: the churn model trained where the customers' data is.
+"""Federated learning on Flower: models trained where the customers' data is.
 
 Clients (regional stores, or customers' own devices) train locally and send updates
 only; the server averages them (FedAvg, FedProx). Customer-level DP-FedAvg (fixed or
@@ -8,10 +8,14 @@ compression shrinks the uplink; homomorphic aggregation (Paillier) is the altern
 to masking. Vertical FL trains one model on two parties' columns of the customers they
 share, found by private set intersection. Needs the ``fl`` extra (Flower, PyNaCl, phe).
 
-* Data: :func:`churn_data`, :class:`Partition`, :func:`partition`.
+* Data: :func:`churn_data`, :func:`recommender_data`, :class:`Partition`,
+  :func:`partition`.
 * Runs: :class:`FederatedRun`, :class:`Strategy`, :class:`LocalTraining`,
   :class:`DPFedAvgConfig`, :class:`ClipMode`, :class:`Compression`,
-  :class:`Compressor`, :func:`simulate`, :func:`train_on_grid`.
+  :class:`Compressor`, :func:`simulate` (churn), :func:`simulate_recommender`
+  (federated matrix factorization, :class:`Factorization`), :func:`train_on_grid`.
+* Personalization: ``personalize=`` on both simulations, local fine-tuning of the
+  federated model on each client's own customers, scored per country.
 * Vertical FL: :class:`VerticalParty`, :func:`split_parties`, :func:`train_vertical`,
   :class:`VerticalResult`; :class:`PsiParty`, :func:`private_intersection`.
 """
@@ -21,6 +25,14 @@ from shopveil.federated._data import ChurnData, Partition, churn_data, partition
 from shopveil.federated._dp import ClipMode, DPFedAvgConfig
 from shopveil.federated._model import LocalTraining
 from shopveil.federated._psi import PsiParty, private_intersection
+from shopveil.federated._recsim import (
+    RECOMMENDER_CLIP,
+    RECOMMENDER_FINE_TUNING,
+    RECOMMENDER_TRAINING,
+    RecommenderResult,
+    simulate_recommender,
+)
+from shopveil.federated._recsys import Factorization, RecommenderData, recommender_data
 from shopveil.federated._server import FederatedRun, RoundReport, Strategy, train_on_grid
 from shopveil.federated._simulate import SimulationResult, simulate
 from shopveil.federated._vertical import (
@@ -31,15 +43,21 @@ from shopveil.federated._vertical import (
 )
 
 __all__ = [
+    "RECOMMENDER_CLIP",
+    "RECOMMENDER_FINE_TUNING",
+    "RECOMMENDER_TRAINING",
     "ChurnData",
     "ClipMode",
     "Compression",
     "Compressor",
     "DPFedAvgConfig",
+    "Factorization",
     "FederatedRun",
     "LocalTraining",
     "Partition",
     "PsiParty",
+    "RecommenderData",
+    "RecommenderResult",
     "RoundReport",
     "SimulationResult",
     "Strategy",
@@ -48,7 +66,9 @@ __all__ = [
     "churn_data",
     "partition",
     "private_intersection",
+    "recommender_data",
     "simulate",
+    "simulate_recommender",
     "split_parties",
     "train_on_grid",
     "train_vertical",

@@ -1,7 +1,9 @@
-"""The Flower ClientApp: a store, region or device training the churn model on its customers.
+"""The Flower ClientApp: a store, region or device training a model on its customers.
 
-A client holds the rows of its shard of :class:`~shopveil.federated._data.ChurnData`
-(``node_config["partition-id"]``). Message types:
+A client holds the rows of its shard of a task (``node_config["partition-id"]``): the
+churn model's :class:`~shopveil.federated._data.ChurnData`, or any model's
+:class:`LocalTask` (the recommender's :class:`~shopveil.federated._recsys.FactorTask`);
+the messages are the same for every model. Message types:
 
 * ``train``: plain local training (FedAvg / FedProx) → a compressed update and its
   example count; or, with ``dp`` set, per-customer updates, clipped and rounded to the
@@ -15,7 +17,8 @@ A client holds the rows of its shard of :class:`~shopveil.federated._data.ChurnD
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,8 +33,8 @@ from shopveil.federated._model import LocalTraining, local_update, per_customer_
 from shopveil.federated._secagg import SEALED, MaskingClient
 
 __all__ = [
-    "PLAIN_GRID", "client_app", "decode_keys", "encode_keys", "pack_rows", "pack_sealed",
-    "unpack_rows", "unpack_sealed",
+    "PLAIN_GRID", "ChurnTask", "LocalTask", "client_app", "decode_keys", "encode_keys",
+    "pack_rows", "pack_sealed", "unpack_rows", "unpack_sealed",
 ]  # fmt: skip
 
 PLAIN_GRID = 1e-7
@@ -91,8 +94,60 @@ def decode_keys(array: np.ndarray) -> dict[int, bytes]:
     return {int(i): rows[k, 8:].tobytes() for k, i in enumerate(ids)}
 
 
-def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = None) -> Any:
-    """A Flower ``ClientApp`` serving ``shards`` of ``data`` (one shard per partition id)."""
+class LocalTask(Protocol):
+    """A model's local training on one client's customers (rows of a shared task)."""
+
+    def update(
+        self, weights: np.ndarray, index: np.ndarray, training: LocalTraining,
+        rng: np.random.Generator,
+    ) -> np.ndarray:  # fmt: skip
+        """The client's plain update: the change to ``weights`` after local training."""
+        ...
+
+    def clipped_sum(
+        self, weights: np.ndarray, index: np.ndarray, training: LocalTraining, clip: float,
+        step: float,
+    ) -> tuple[np.ndarray, int]:  # fmt: skip
+        """One update per customer, each clipped to ``clip`` and rounded to multiples of
+        ``step`` (int64), summed; and how many were within the clip."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class ChurnTask:
+    """The churn model's local training (:mod:`shopveil.federated._model`)."""
+
+    data: ChurnData
+
+    def _rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.data.x[index].astype(np.float64), self.data.y[index].astype(np.float64)
+
+    def update(
+        self, weights: np.ndarray, index: np.ndarray, training: LocalTraining,
+        rng: np.random.Generator,
+    ) -> np.ndarray:  # fmt: skip
+        """Local SGD (FedAvg, or FedProx with ``mu``)."""
+        return local_update(weights, *self._rows(index), training, rng)
+
+    def clipped_sum(
+        self, weights: np.ndarray, index: np.ndarray, training: LocalTraining, clip: float,
+        step: float,
+    ) -> tuple[np.ndarray, int]:  # fmt: skip
+        """Per-customer updates, clipped and rounded, summed."""
+        clipped, within = clip_rows(
+            per_customer_updates(weights, *self._rows(index), training), clip
+        )
+        return to_grid(clipped, step).sum(axis=0), int(within.sum())
+
+
+def client_app(
+    data: ChurnData | LocalTask, shards: list[np.ndarray], *, seed: int | None = None
+) -> Any:
+    """A Flower ``ClientApp`` serving ``shards`` of ``data`` (one shard per partition id).
+
+    ``data`` is the churn task, or any model's :class:`LocalTask`.
+    """
+    local: LocalTask = ChurnTask(data) if isinstance(data, ChurnData) else data
     with from_extra("fl"):
         from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
         from flwr.clientapp import ClientApp
@@ -119,7 +174,6 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
         config = message.content.config_records["config"]
         weights = arrays(message)["weights"]
         index = rows(context)
-        x, y = data.x[index].astype(np.float64), data.y[index].astype(np.float64)
         training = LocalTraining(
             epochs=_int(config["epochs"]), batch_size=_int(config["batch-size"]),
             learning_rate=_float(config["learning-rate"]), mu=_float(config["mu"]),
@@ -132,21 +186,26 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
         )
         if "clip" in config:
             clip = _float(config["clip"])
-            clipped, within = clip_rows(per_customer_updates(weights, x, y, training), clip)
-            total = to_grid(clipped, clip * _float(config["grid"])).sum(axis=0)
-            vector = np.concatenate([total, [int(within.sum()), len(y)]])
-            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
-        update = local_update(weights, x, y, training, rng) if len(y) else np.zeros_like(weights)
+            total, within = local.clipped_sum(
+                weights, index, training, clip, clip * _float(config["grid"])
+            )
+            vector = np.concatenate([total, [within, len(index)]])
+            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(index))
+        update = (
+            local.update(weights, index, training, rng) if len(index) else np.zeros_like(weights)
+        )
         if bool(config.get("secagg", False)):
-            vector = np.concatenate([to_grid(update * len(y), PLAIN_GRID), [len(y)]])
-            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
+            vector = np.concatenate([to_grid(update * len(index), PLAIN_GRID), [len(index)]])
+            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(index))
         setting = Compression(
             Compressor(str(config["compress"])), _int(config["bits"]), _float(config["fraction"])
         )
-        payload, residuals[node] = compress(
-            update, residuals.get(node, np.zeros_like(update)), setting, rng
+        payload, residual = compress(
+            update, residuals.pop(node, np.zeros_like(update)), setting, rng
         )
-        return reply(message, payload, **{"num-examples": float(len(y))})
+        if setting.kind is not Compressor.NONE:  # error feedback: what was left out
+            residuals[node] = residual
+        return reply(message, payload, **{"num-examples": float(len(index))})
 
     @app.query("keys")
     def keys(message: Message, context: Context) -> Message:

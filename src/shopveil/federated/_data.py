@@ -15,6 +15,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -24,7 +25,9 @@ from shopveil._core.rng import secure_rng
 from shopveil.errors import ParameterError
 from shopveil.learn import FEATURE_CAPS, FEATURE_NAMES, churn_labels, customer_features
 
-__all__ = ["AS_OF", "HORIZON", "SINCE", "ChurnData", "Partition", "churn_data", "partition"]
+__all__ = [
+    "AS_OF", "HORIZON", "SINCE", "ChurnData", "Customers", "Partition", "churn_data", "partition",
+]  # fmt: skip
 
 SINCE, AS_OF, HORIZON = datetime(2010, 12, 1), datetime(2011, 7, 1), timedelta(days=92)
 
@@ -36,6 +39,20 @@ class Partition(enum.Enum):
     """One client per country (cross-silo, real regional heterogeneity)."""
     CUSTOMER = "customer"
     """One client per customer (cross-device)."""
+
+
+class Customers(Protocol):
+    """What :func:`partition` needs of a task: each customer's country and split."""
+
+    @property
+    def country(self) -> tuple[str, ...]:
+        """Per customer, their country."""
+        ...
+
+    @property
+    def train(self) -> np.ndarray:
+        """Per customer, True when they are a training customer."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +132,7 @@ def churn_data(
     )  # fmt: skip
 
 
-def partition(data: ChurnData, how: Partition, *, clients: int | None = None) -> list[np.ndarray]:
+def partition(data: Customers, how: Partition, *, clients: int | None = None) -> list[np.ndarray]:
     """Index arrays (into ``data``, training customers only), one per client.
 
     By country: one client per country, largest first; with ``clients`` the smallest

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from shopveil._core.extras import from_extra
@@ -85,19 +85,18 @@ class InProcessGrid(Grid):
 
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
-    ) -> Iterable[Message]:
-        """Each node's reply, those that came within ``timeout`` seconds.
+    ) -> Iterator[Message]:
+        """Each node's reply, those that came within ``timeout`` seconds, one at a time
+        (each message is delivered when the caller asks for the next reply).
 
         Nodes run one after another here, where deployed they run side by side: each gets
         the whole ``timeout``, as each would have the round's time on its own device, so a
         silent node does not use up the others' time.
         """
-        replies = []
         for message in messages:
             reply = self._call(message, timeout)
             if reply is not None:
-                replies.append(reply)
-        return replies
+                yield reply
 
     def _call(self, message: Message, timeout: float | None) -> Message | None:
         node = message.metadata.dst_node_id

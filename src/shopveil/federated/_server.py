@@ -13,7 +13,7 @@ import enum
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,11 +163,27 @@ def _ask(
     rnd: int,
     timeout: float | None,
 ) -> dict[int, Any]:
+    return {r.metadata.src_node_id: r for r in _stream(grid, nodes, kind, content, rnd, timeout)}
+
+
+def _stream(
+    grid: Any,
+    nodes: list[int],
+    kind: str,
+    content: Callable[[int], Any],
+    rnd: int,
+    timeout: float | None,
+) -> Iterator[Any]:
+    """The replies, as the grid gives them; each message is made only when it is sent.
+
+    On the in-process grid one message and one reply exist at a time, so a round's
+    memory does not grow with the number of clients.
+    """
     with from_extra("fl"):
         from flwr.app import Message
 
-    messages = [Message(content(n), n, kind, group_id=str(rnd)) for n in nodes]
-    return {r.metadata.src_node_id: r for r in grid.send_and_receive(messages, timeout=timeout)}
+    messages = (Message(content(n), n, kind, group_id=str(rnd)) for n in nodes)
+    yield from grid.send_and_receive(messages, timeout=timeout)
 
 
 def _content(arrays: dict[str, np.ndarray], config: dict[str, Any] | None = None) -> Any:
@@ -281,8 +297,12 @@ def train_on_grid(
     *,
     rng: Rng = None,
     on_round: Callable[[RoundReport], None] | None = None,
+    initial: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[RoundReport]]:
-    """Train the churn model over the grid's nodes; the final weights and one report per round."""
+    """Train a model over the grid's nodes; the final weights and one report per round.
+
+    Training starts from ``initial`` (``dim`` weights, data-independent), zeros by default.
+    """
     with from_extra("fl"):
         import flwr  # noqa: F401
 
@@ -290,7 +310,9 @@ def train_on_grid(
         raise ParameterError(
             f"run.noise must be > 0 with dp (see noise_multiplier), got {run.noise!r}"
         )
-    weights = np.zeros(dim)
+    weights = np.zeros(dim) if initial is None else np.array(initial, dtype=np.float64)
+    if weights.shape != (dim,):
+        raise ParameterError(f"initial must hold {dim} weights, got shape {weights.shape}")
     clip = run.dp.clip if run.dp is not None else math.nan
     reports = []
     width = dim + 2 if run.dp is not None else dim + 1
@@ -304,21 +326,21 @@ def train_on_grid(
         sent = {"weights": weights}
         if holder is not None:
             sent["he-key"] = holder.public
-        replies = _ask(
-            grid, joined, "train", functools.partial(_same, sent, config), rnd, run.timeout
-        )
+        train = functools.partial(_same, sent, config)
         rejected = 0
         uplink = 0
         if run.secure_aggregation:
+            replies = _ask(grid, joined, "train", train, rnd, run.timeout)
             total, rejected, uplink = _secure_sum(grid, replies, joined, secure, width, rnd, run)
             count = len(replies) - rejected
         elif holder is not None:
+            replies = _ask(grid, joined, "train", train, rnd, run.timeout)
             total, count, uplink = encrypted_sum(replies, holder, width, rnd, _valid)
             rejected = len(replies) - count
         else:
-            parts: list[np.ndarray] = []
-            weights_n: list[float] = []
-            for reply in replies.values():
+            # A running sum: each reply is added and dropped as it comes.
+            total, examples, count = np.zeros(0), 0.0, 0
+            for reply in _stream(grid, joined, "train", train, rnd, run.timeout):
                 if run.dp is not None:
                     value = _valid(reply, "sum", (width,), np.int64)
                 else:
@@ -329,26 +351,23 @@ def train_on_grid(
                 uplink += payload_bytes(
                     {k: v.numpy() for k, v in reply.content.array_records["arrays"].items()}
                 )
-                parts.append(value)
-                weights_n.append(
+                n = (
                     float(reply.content.metric_records["metrics"]["num-examples"])
                     if "metrics" in reply.content.metric_records
                     else 0.0
                 )
-            count = len(parts)
-            total = np.sum(parts, axis=0) if parts else np.zeros(0)
+                part = value if run.dp is not None else n * value
+                total = part if not count else total + part
+                examples += n
+                count += 1
         if count:
             if run.dp is not None:
                 weights, clip = _dp_step(weights, np.asarray(total), run, clip, rng)
             elif run.secure_aggregation or run.homomorphic:
                 n = float(total[-1])
                 weights = weights + (total[:-1] * PLAIN_GRID / n if n > 0 else 0)
-            else:
-                n = float(sum(weights_n))
-                if n > 0:
-                    weights = (
-                        weights + sum(w * p for w, p in zip(weights_n, parts, strict=True)) / n
-                    )
+            elif examples > 0:
+                weights = weights + total / examples
         report = RoundReport(rnd, count, rejected, uplink, clip)
         reports.append(report)
         if on_round is not None:

@@ -33,8 +33,8 @@ from shopveil._core.extras import from_extra
 with from_extra("ml"):
     import scipy.sparse  # noqa: F401  (every model here builds on it: checked first)
 
-from shopveil.learn._als import ALS
-from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity
+from shopveil.learn._als import ALS, ALSModel, solve_factors
+from shopveil.learn._baselines import BuyAgain, DPPopularity, Popularity, popularity_order
 from shopveil.learn._catalogue import Catalogue, load_catalogue
 from shopveil.learn._charging import CUSTOMER, charge_customers, consenting
 from shopveil.learn._customers import CustomerModel, CustomerModelConfig, train_customer_model
@@ -99,6 +99,7 @@ __all__ = [
     "FEATURE_CAPS",
     "FEATURE_NAMES",
     "MODELS",
+    "ALSModel",
     "BuyAgain",
     "Catalogue",
     "CustomerFeatures",
@@ -151,11 +152,13 @@ __all__ = [
     "make_private",
     "model_catalogue",
     "model_names",
+    "popularity_order",
     "purchases_only",
     "recommend",
     "release_labels",
     "save_model",
     "save_recommender",
+    "solve_factors",
     "temporal_split",
     "train_customer_model",
     "train_student",

@@ -91,10 +91,12 @@ class ALSModel:
         return solve_factors(binary, self.item_factors, reg=self.reg, steps=self.solve_steps)
 
     def scores(self, users: np.ndarray, history: sparse.csr_matrix) -> np.ndarray:
+        """Each history row's factors times the item factors (ties by popularity)."""
         factors = self.user_factors(history)
         return factors @ self.item_factors.T + _TIE_WEIGHT * self.popularity[None, :]
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays a model file stores."""
         return {"item_factors": self.item_factors, "popularity": self.popularity}
 
 
