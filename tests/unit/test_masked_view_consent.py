@@ -1,0 +1,116 @@
+"""Masked views leave out the customers the consent register does not allow, as a release
+does; a DuckDB view follows a withdrawal made after it was created."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from shopveil.audit import AuditLog
+from shopveil.errors import ParameterError
+from shopveil.governance import (
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentRegister,
+    ConsentRow,
+    ConsentStatus,
+)
+from shopveil.keys import Keyring
+from shopveil.pipeline import create_masked_view, masked_view
+from shopveil.policy import load_policy
+from shopveil.store import Store
+
+duckdb = pytest.importorskip("duckdb")
+
+IDS = [f"c{i}" for i in range(40)]
+OBJECTED = ["c3", "c17"]  # refused analytics
+NO_SALE = ["c5"]  # refused sale_sharing: out of a CCPA marketing view
+
+
+def _customers() -> pa.Table:
+    return pa.table(
+        {
+            "customer_id": IDS,
+            "email": [f"{c}@example.org" for c in IDS],
+            "country": ["United Kingdom"] * len(IDS),
+        }
+    )
+
+
+def _record(register: ConsentRegister, ids: list[str], purpose: str, status: str, day: int) -> None:
+    at = datetime(2024, 1, day, tzinfo=UTC)
+    record = ConsentRecord(ConsentPurpose(purpose), ConsentStatus(status), at, None, "test")
+    register.record([ConsentRow("line 2", c, record) for c in ids], actor="t")
+
+
+@pytest.fixture
+def keys(store: Store) -> Keyring:
+    return Keyring.open(store, master_key=secrets.token_bytes(32))
+
+
+@pytest.fixture
+def register(store: Store, keys: Keyring) -> ConsentRegister:
+    register = ConsentRegister(store, keys, AuditLog(store, keys))
+    _record(register, OBJECTED, "analytics", "refused", 1)
+    _record(register, NO_SALE, "sale_sharing", "refused", 1)
+    return register
+
+
+def _shown(view: pa.Table, everyone: pa.Table, allowed: list[str]) -> None:
+    """``view`` is ``everyone`` (the same view without the register) less the rows of
+    customers not in ``allowed``."""
+    keep = pc.is_in(_customers()["customer_id"], value_set=pa.array(allowed))
+    assert view.equals(everyone.filter(keep))
+
+
+def test_masked_view_leaves_out_objections(
+    store: Store, keys: Keyring, register: ConsentRegister
+) -> None:
+    policy, table = load_policy("gdpr"), _customers()
+    view = masked_view(table, policy, "analyst", keys=keys, store=store)
+    everyone = masked_view(table, policy, "analyst", keys=keys, consent=False)
+    assert everyone.num_rows == len(IDS)
+    _shown(view, everyone, [c for c in IDS if c not in OBJECTED])
+
+
+def test_ccpa_marketing_view_honours_the_opt_out_of_sale(
+    store: Store, keys: Keyring, register: ConsentRegister
+) -> None:
+    policy, table = load_policy("ccpa"), _customers()
+    view = masked_view(table, policy, "marketer", keys=keys, store=store)
+    everyone = masked_view(table, policy, "marketer", keys=keys, consent=False)
+    _shown(view, everyone, [c for c in IDS if c not in NO_SALE])
+
+
+def test_without_the_register_is_an_explicit_choice(store: Store, keys: Keyring) -> None:
+    with pytest.raises(ParameterError, match="store="):
+        masked_view(_customers(), load_policy("gdpr"), "analyst", keys=keys)
+    con = duckdb.connect()
+    con.register("customers", _customers())
+    with pytest.raises(ParameterError, match="store="):
+        create_masked_view(con, "customers", load_policy("gdpr"), "analyst", keys=keys)
+
+
+def test_duckdb_view_follows_a_withdrawal(
+    store: Store, keys: Keyring, register: ConsentRegister
+) -> None:
+    policy, table = load_policy("gdpr"), _customers()
+    con = duckdb.connect()
+    con.register("customers_arrow", table)
+    con.execute("CREATE TABLE customers AS SELECT * FROM customers_arrow")
+    view = create_masked_view(
+        con, "customers", policy, "analyst", keys=keys, store=store, refresh=0
+    )
+    everyone = masked_view(table, policy, "analyst", keys=keys, consent=False)
+    _shown(
+        con.sql(f"SELECT * FROM {view}").to_arrow_table(),
+        everyone,
+        [c for c in IDS if c not in OBJECTED],
+    )
+    _record(register, ["c8"], "analytics", "withdrawn", 2)  # after the view was made
+    after = con.sql(f"SELECT * FROM {view}").to_arrow_table()
+    _shown(after, everyone, [c for c in IDS if c not in [*OBJECTED, "c8"]])
