@@ -75,6 +75,8 @@ def view_consent(
     :class:`~shopveil.errors.PolicyError` where the release would be refused (minors
     left out of a table with no age column, special categories without a customer id).
     """
+    if refresh < 0:
+        raise ParameterError(f"refresh must be 0 or more seconds, not {refresh}")
     plan = bind_processing(plan, policy, schema, as_of=as_of)
     minors_filter(plan, None, None)  # refuses a table whose minors cannot be told
     if not consent or (not customer_columns(plan) and plan.opt_out_column is None):
