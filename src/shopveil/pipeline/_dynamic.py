@@ -188,7 +188,7 @@ def create_masked_view(
 
     The view's ``WHERE`` calls one more UDF that leaves out the rows :func:`masked_view`
     leaves out; ``store`` and ``consent`` as there. It asks ``store``'s consent register
-    again once its answer is ``refresh`` seconds old (0: for every vector), so a
+    again once its answer is ``refresh`` seconds old (0: for every batch), so a
     customer who withdraws is gone from queries that start ``refresh`` seconds later.
     ``store`` must stay open while the view is read.
     """
