@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pytest
 
 from shopveil.audit import AuditLog
-from shopveil.errors import ParameterError
+from shopveil.errors import ParameterError, PolicyError
 from shopveil.governance import (
     ConsentPurpose,
     ConsentRecord,
@@ -109,3 +111,22 @@ def test_duckdb_view_follows_a_withdrawal(
     _record(register, ["c8"], "analytics", "withdrawn", 2)  # after the view was made
     after = con.sql(f"SELECT * FROM {view}").to_arrow_table()
     _shown(after, everyone, [c for c in IDS if c not in [*OBJECTED, "c8"]])
+
+
+def test_minors_by_a_table_of_ages(
+    store: Store, keys: Keyring, register: ConsentRegister, tmp_path: Path
+) -> None:
+    # GDPR marketing leaves out customers under 16; this table has no birth date.
+    policy, table = load_policy("gdpr"), _customers()
+    with pytest.raises(PolicyError, match="people="):
+        masked_view(table, policy, "marketer", keys=keys, store=store)
+    for name, minors in (("adults.csv", []), ("people.csv", ["c9", "c20"])):
+        births = ["2015-06-01" if c in minors else "1980-06-01" for c in IDS]
+        pacsv.write_csv(pa.table({"customer_id": IDS, "birth_date": births}), tmp_path / name)
+    everyone = masked_view(
+        table, policy, "marketer", keys=keys, consent=False, people=tmp_path / "adults.csv"
+    )
+    view = masked_view(
+        table, policy, "marketer", keys=keys, store=store, people=tmp_path / "people.csv"
+    )
+    _shown(view, everyone, [c for c in IDS if c not in ("c9", "c20")])

@@ -16,6 +16,7 @@ A DuckDB view asks the register again as it is read, so a withdrawal reaches it.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -100,6 +101,7 @@ def masked_view(
     as_of: date | None = None,
     store: Store | None = None,
     consent: bool = True,
+    people: str | os.PathLike[str] | None = None,
 ) -> pa.Table:
     """``table`` as ``role`` may see it: masked by the role's plan, dropped columns gone,
     and only the rows a release for the same purpose would hold.
@@ -108,13 +110,22 @@ def masked_view(
     ``store``'s consent register decides whose rows stay (by every customer id column);
     it is required when the table holds customer ids or an opt-out flag, unless
     ``consent=False`` shows every customer (only where no law asks for their consent).
-    The input table is not changed.
+    Minors the policy leaves out of the purpose go by the table's own birth date or age
+    column, else by ``people``, a table of the same customers with their birth date or
+    age (as :func:`~shopveil.pipeline.anonymize_file`). The input table is not changed.
     """
     plan = plan_for_role(policy, table, role, purpose=purpose, labels=labels, as_of=as_of)
     plan, live = view_consent(
-        plan, policy, table.schema, store=store, keys=keys, consent=consent, as_of=as_of
+        plan,
+        policy,
+        table.schema,
+        store=store,
+        keys=keys,
+        consent=consent,
+        as_of=as_of,
+        people=people,
     )
-    subjects = live.current() if live is not None else None
+    subjects = live.current()
     return pa.Table.from_batches(
         [apply_plan(plan, table, keys=keys, as_of=as_of, subjects=subjects)]
     )
@@ -152,13 +163,13 @@ def _udf(operator: RecordOperator, context: OperatorContext) -> Callable[[Any], 
     return run
 
 
-def _row_udf(plan: Plan, live: LiveConsent | None) -> Callable[[Any], pa.Array]:
+def _row_udf(plan: Plan, live: LiveConsent) -> Callable[[Any], pa.Array]:
     # One STRUCT argument holds every column the row checks read.
     def keep(rows: Any) -> pa.Array:
         if isinstance(rows, pa.ChunkedArray):
             rows = rows.combine_chunks()
         batch = pa.RecordBatch.from_struct_array(rows)
-        return kept_rows(plan, batch, live.current() if live is not None else None)
+        return kept_rows(plan, batch, live.current())
 
     return keep
 
@@ -176,6 +187,7 @@ def create_masked_view(
     as_of: date | None = None,
     store: Store | None = None,
     consent: bool = True,
+    people: str | os.PathLike[str] | None = None,
     refresh: float = 1.0,
 ) -> str:
     """Create (or replace) the DuckDB view ``view`` of table ``source`` for ``role``.
@@ -187,7 +199,7 @@ def create_masked_view(
     (``<source>_<role>`` by default).
 
     The view's ``WHERE`` calls one more UDF that leaves out the rows :func:`masked_view`
-    leaves out; ``store`` and ``consent`` as there. It asks ``store``'s consent register
+    leaves out; ``store``, ``consent`` and ``people`` as there. It asks ``store``'s consent register
     again once its answer is ``refresh`` seconds old (0: for every batch), so a
     customer who withdraws is gone from queries that start ``refresh`` seconds later.
     ``store`` must stay open while the view is read.
@@ -212,6 +224,7 @@ def create_masked_view(
         keys=keys,
         consent=consent,
         as_of=as_of,
+        people=people,
         refresh=refresh,
     )
     masked_sample = apply_plan(plan, sample, keys=keys, as_of=as_of)

@@ -4,14 +4,17 @@ A view's plan is bound to its processing as a release's is (the role's recipient
 or a share, retention, each row's law), and the register is asked with the release's own
 checks (:func:`~shopveil.pipeline._consent.release_subjects`): the purpose's basis, the
 opt-out of sale and sharing, special-category consent; minors go by the table's own
-birth date or age column. A DuckDB view lives on after it is made, so
-:class:`LiveConsent` asks the register again once its answer is ``refresh`` seconds old.
+birth date or age column, else by ``people`` (a table of the customers' ages). A DuckDB
+view lives on after it is made, so :class:`LiveConsent` asks the register again once its
+answer is ``refresh`` seconds old.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 
 import pyarrow as pa
@@ -31,24 +34,18 @@ __all__ = ["LiveConsent", "view_consent"]
 
 
 class LiveConsent:
-    """The register's answer for one view's plan, asked again once it is ``refresh``
-    seconds old (0: at every read). Safe to read from DuckDB's threads."""
+    """Whose rows one view may show, from ``ask``, asked again once its answer is
+    ``refresh`` seconds old (0: at every read). Safe to read from DuckDB's threads."""
 
-    def __init__(
-        self, plan: Plan, policy: Policy, store: Store, keyring: Keyring, refresh: float
-    ) -> None:
-        self._plan, self._policy, self._store, self._keyring = plan, policy, store, keyring
+    def __init__(self, ask: Callable[[], SubjectFilter | None], refresh: float) -> None:
+        self._ask = ask
         self.refresh = refresh
         self._lock = threading.Lock()
-        self._subjects = self._ask()  # an unknown purpose is refused here, before any read
+        self._subjects = ask()  # an unknown purpose is refused here, before any read
         self._asked = time.monotonic()
 
-    def _ask(self) -> SubjectFilter | None:
-        audit = AuditLog(self._store, self._keyring)
-        return release_subjects(self._plan, self._policy, self._store, self._keyring, audit)
-
     def current(self) -> SubjectFilter | None:
-        """The register's answer, at most ``refresh`` seconds old."""
+        """The answer, at most ``refresh`` seconds old."""
         with self._lock:
             if time.monotonic() - self._asked >= self.refresh:
                 self._subjects = self._ask()
@@ -65,27 +62,38 @@ def view_consent(
     keys: KeySource | None,
     consent: bool,
     as_of: date | None,
+    people: str | os.PathLike[str] | None = None,
     refresh: float = 0.0,
-) -> tuple[Plan, LiveConsent | None]:
-    """``plan`` bound to its processing as a release's, and the register's answer for it
-    (None with ``consent=False``, or a table no customer's decision can be tied to).
+) -> tuple[Plan, LiveConsent]:
+    """``plan`` bound to its processing as a release's, and whose rows its view may show:
+    the register's answer (unless ``consent=False``) with the minors ``people`` names
+    (the opt-out column and the table's own ages are read by
+    :func:`~shopveil.pipeline._run.apply_plan`).
 
     Raises :class:`ParameterError` when the table holds customer ids or an opt-out flag
     and neither ``store`` nor ``consent=False`` says where (or whether) to ask, and
     :class:`~shopveil.errors.PolicyError` where the release would be refused (minors
-    left out of a table with no age column, special categories without a customer id).
+    left out of a table with no age column and no ``people``, special categories
+    without a customer id).
     """
     if refresh < 0:
         raise ParameterError(f"refresh must be 0 or more seconds, not {refresh}")
     plan = bind_processing(plan, policy, schema, as_of=as_of)
-    minors_filter(plan, None, None)  # refuses a table whose minors cannot be told
-    if not consent or (not customer_columns(plan) and plan.opt_out_column is None):
-        return plan, None
-    if store is None:
+    ask_register = consent and (customer_columns(plan) or plan.opt_out_column is not None)
+    if ask_register and store is None:
         raise ParameterError(
             f"the table holds customer ids, so a view for purpose {plan.purpose!r} leaves "
             "out the customers the consent register does not allow; pass store= (the "
             "workspace's store), or consent=False where no law asks for their consent"
         )
+    if not ask_register:
+        return plan, LiveConsent(lambda: minors_filter(plan, None, people)[0], refresh)
+    assert store is not None
     keyring = keys if isinstance(keys, Keyring) else Keyring.open(store)
-    return plan, LiveConsent(plan, policy, store, keyring, refresh)
+
+    def ask() -> SubjectFilter | None:
+        audit = AuditLog(store, keyring)
+        subjects = release_subjects(plan, policy, store, keyring, audit)
+        return minors_filter(plan, subjects, people)[0]
+
+    return plan, LiveConsent(ask, refresh)
