@@ -10,9 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from shopveil.audit import AuditLog
+from shopveil.data import RetailOptions, generate_retail
 from shopveil.errors import ParameterError, PolicyError
 from shopveil.governance import (
     ConsentPurpose,
@@ -22,7 +24,7 @@ from shopveil.governance import (
     ConsentStatus,
 )
 from shopveil.keys import Keyring
-from shopveil.pipeline import create_masked_view, masked_view
+from shopveil.pipeline import anonymize_file, create_masked_view, masked_view
 from shopveil.policy import load_policy
 from shopveil.store import Store
 
@@ -50,8 +52,10 @@ def _record(register: ConsentRegister, ids: list[str], purpose: str, status: str
 
 
 @pytest.fixture
-def keys(store: Store) -> Keyring:
-    return Keyring.open(store, master_key=secrets.token_bytes(32))
+def keys(store: Store, monkeypatch: pytest.MonkeyPatch) -> Keyring:
+    master = secrets.token_bytes(32)
+    monkeypatch.setenv("SHOPVEIL_MASTER_KEY", master.hex())  # for anonymize_file
+    return Keyring.open(store, master_key=master)
 
 
 @pytest.fixture
@@ -130,3 +134,28 @@ def test_minors_by_a_table_of_ages(
         table, policy, "marketer", keys=keys, store=store, people=tmp_path / "people.csv"
     )
     _shown(view, everyone, [c for c in IDS if c not in ("c9", "c20")])
+
+
+def test_a_view_holds_what_a_release_holds(
+    store: Store, keys: Keyring, register: ConsentRegister, tmp_path: Path
+) -> None:
+    # CCPA marketing: the register's sale_sharing refusals, the opt-out flag, minors by
+    # birth date, all at once; the release and the view must be the same table.
+    options = RetailOptions(orders_per_customer=0, sessions_per_customer=0, text=False)
+    table = generate_retail(120, seed=3, options=options).tables["customers"]
+    ids = table["customer_id"].to_pylist()
+    _record(register, [str(c) for c in ids[1::5]], "sale_sharing", "refused", 1)
+    pq.write_table(table, tmp_path / "customers.parquet")
+    policy = load_policy("ccpa")
+    anonymize_file(
+        tmp_path / "customers.parquet",
+        tmp_path / "out.parquet",
+        policy=policy,
+        purpose="marketing",
+        role="marketer",
+        store=store,
+    )
+    release = pq.read_table(tmp_path / "out.parquet")
+    view = masked_view(table, policy, "marketer", keys=keys, store=store)
+    assert view.num_rows <= len(ids) - len(ids[1::5])  # the refusals, at least, are out
+    assert view.equals(release)
