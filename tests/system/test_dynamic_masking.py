@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +31,8 @@ def customers() -> pa.Table:
 
 
 @pytest.fixture
-def keys(store_url: str) -> Iterator[Keyring]:
-    store = Store.open(store_url)
-    yield Keyring.open(store, master_key=secrets.token_bytes(32))
-    store.close()
+def keys(store: Store) -> Keyring:
+    return Keyring.open(store, master_key=secrets.token_bytes(32))
 
 
 def _clear_values(view: pa.Table, table: pa.Table) -> list[str]:
@@ -49,12 +46,14 @@ def _clear_values(view: pa.Table, table: pa.Table) -> list[str]:
     return leaked
 
 
-def test_each_role_sees_only_its_view(customers: pa.Table, keys: Keyring) -> None:
+def test_each_role_sees_only_its_view(customers: pa.Table, keys: Keyring, store: Store) -> None:
     policy = load_policy("gdpr")
     before = customers.combine_chunks()
-    analyst = masked_view(customers, policy, "analyst", keys=keys)
-    marketer = masked_view(customers, policy, "marketer", keys=keys)
-    support = masked_view(customers, policy, "support_agent", purpose="support", keys=keys)
+    analyst = masked_view(customers, policy, "analyst", keys=keys, store=store)
+    marketer = masked_view(customers, policy, "marketer", keys=keys, store=store)
+    support = masked_view(
+        customers, policy, "support_agent", purpose="support", keys=keys, store=store
+    )
     assert analyst.num_rows == marketer.num_rows == customers.num_rows
     assert _clear_values(analyst, customers) == []
     assert _clear_values(marketer, customers) == []
@@ -64,15 +63,17 @@ def test_each_role_sees_only_its_view(customers: pa.Table, keys: Keyring) -> Non
     assert customers.equals(before)  # the stored table is unchanged
 
 
-def test_duckdb_views_match_the_python_call(customers: pa.Table, keys: Keyring) -> None:
+def test_duckdb_views_match_the_python_call(
+    customers: pa.Table, keys: Keyring, store: Store
+) -> None:
     policy = load_policy("gdpr")
     con = duckdb.connect()
     con.register("customers_arrow", customers)
     con.execute("CREATE TABLE customers AS SELECT * FROM customers_arrow")
     for role in ("analyst", "marketer"):
-        view = create_masked_view(con, "customers", policy, role, keys=keys)
+        view = create_masked_view(con, "customers", policy, role, keys=keys, store=store)
         got = con.sql(f"SELECT * FROM {view}").to_arrow_table()
-        expected = masked_view(customers, policy, role, keys=keys)
+        expected = masked_view(customers, policy, role, keys=keys, store=store)
         assert got.column_names == expected.column_names
         for column in expected.column_names:
             assert got[column].to_pylist() == expected[column].to_pylist(), column
@@ -82,15 +83,17 @@ def test_duckdb_views_match_the_python_call(customers: pa.Table, keys: Keyring) 
     assert count == customers.num_rows + 1
 
 
-def test_refusals(customers: pa.Table, keys: Keyring) -> None:
+def test_refusals(customers: pa.Table, keys: Keyring, store: Store) -> None:
     policy = load_policy("gdpr")
     with pytest.raises(ParameterError, match="pass purpose="):
-        masked_view(customers, policy, "support_agent", keys=keys)
+        masked_view(customers, policy, "support_agent", keys=keys, store=store)
     with pytest.raises(AccessDenied):
-        masked_view(customers, policy, "marketer", purpose="support", keys=keys)
+        masked_view(customers, policy, "marketer", purpose="support", keys=keys, store=store)
     con = duckdb.connect()
     with pytest.raises(ParameterError, match="identifier"):
-        create_masked_view(con, "customers; DROP TABLE x", policy, "analyst", keys=keys)
+        create_masked_view(
+            con, "customers; DROP TABLE x", policy, "analyst", keys=keys, store=store
+        )
 
 
 POLICY = """\
@@ -115,13 +118,17 @@ columns:
 
 
 def test_a_policy_file_using_the_new_techniques(
-    customers: pa.Table, keys: Keyring, tmp_path: Path
+    customers: pa.Table, keys: Keyring, store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "shop.yaml"
     path.write_text(POLICY)
     policy = load_policy(path)
-    support = masked_view(customers, policy, "support_agent", purpose="support", keys=keys)
-    fulfilment = masked_view(customers, policy, "support_agent", purpose="fulfilment", keys=keys)
+    support = masked_view(
+        customers, policy, "support_agent", purpose="support", keys=keys, store=store
+    )
+    fulfilment = masked_view(
+        customers, policy, "support_agent", purpose="fulfilment", keys=keys, store=store
+    )
     cards = customers["card_number"].to_pylist()
     assert [c[-4:] for c in cards] == [c[-4:] for c in support["card_number"].to_pylist()]
     assert all(c.startswith("************") for c in support["card_number"].to_pylist())

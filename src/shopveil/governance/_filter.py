@@ -84,9 +84,9 @@ class ConsentFilter:
         # Each distinct id is hashed once: a batch repeats its customers many times.
         encoded = pc.dictionary_encode(ids)
         refs, valid = subject_refs(self.key, encoded.dictionary)
-        ok = ~np.isin(refs, self.excluded)
+        ok = ~_member(refs, self.excluded)
         if self.requires_grant:
-            ok &= np.isin(refs, self.granted)
+            ok &= _member(refs, self.granted)
         # An id that is no one's (empty, fractional) counts as a missing id.
         ok = np.where(valid, ok, not self.requires_grant)
         indices = encoded.indices
@@ -105,6 +105,15 @@ class ConsentFilter:
                 "records do not limit it"
             )
         return self.basis.describe()
+
+
+def _member(refs: np.ndarray, sorted_refs: np.ndarray) -> np.ndarray:
+    """Whether each of ``refs`` is in ``sorted_refs``, by binary search: ``np.isin`` would
+    sort the register's references again for every batch (a DuckDB view's every vector)."""
+    if not sorted_refs.size:
+        return np.zeros(len(refs), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_refs, refs), sorted_refs.size - 1)
+    return np.asarray(sorted_refs[at] == refs, dtype=bool)
 
 
 @dataclass(frozen=True)

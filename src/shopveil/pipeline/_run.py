@@ -38,7 +38,9 @@ __all__ = [
     "apply_plan",
     "customer_columns",
     "kept_columns",
+    "kept_rows",
     "kept_types",
+    "row_check_columns",
     "run_plan",
 ]
 
@@ -211,6 +213,34 @@ def customer_columns(plan: Plan) -> list[str]:
 def kept_columns(plan: Plan) -> list[str]:
     """The columns ``plan`` passes through unchanged."""
     return [step.column for step in plan.steps if step.technique == "keep" and step.operator]
+
+
+def row_check_columns(plan: Plan) -> list[str]:
+    """The columns :func:`apply_plan` reads to leave rows out: customer ids, the opt-out
+    flag, the minors check's age (and guardian flag), the retention clock, the residence."""
+    found = customer_columns(plan)
+    if plan.opt_out_column is not None:
+        found.append(plan.opt_out_column)
+    if plan.minors is not None and plan.minors.age_column is not None:
+        found += [plan.minors.age_column, plan.minors.guardian_column]
+    processing = plan.processing
+    if processing is not None and processing.retention is not None:
+        found.append(processing.retention.clock)
+    if processing is not None and processing.residence is not None:
+        found.append(processing.residence.column)
+    named = {step.column for step in plan.steps}
+    return [c for c in dict.fromkeys(found) if c in named]
+
+
+def kept_rows(plan: Plan, batch: pa.RecordBatch, subjects: SubjectFilter | None) -> pa.Array:
+    """One bool per row of ``batch``: whether :func:`apply_plan` keeps the row (for a
+    reader that filters rows itself, such as a SQL view's ``WHERE``). ``batch`` needs
+    only :func:`row_check_columns`."""
+    row = "\x00row"  # no table column has this name
+    marked = batch.append_column(row, pa.array(np.arange(batch.num_rows)))
+    keep = np.zeros(batch.num_rows, dtype=bool)
+    keep[_left_out(plan, marked, subjects).column(row).to_numpy()] = True
+    return pa.array(keep)
 
 
 def _check_gate(plan_gate: PlanGate, batches: list[pa.RecordBatch], output: Path) -> None:
