@@ -109,3 +109,18 @@ def test_clopper_pearson_contains_the_estimate(successes: int, extra: int) -> No
 def test_bad_audits_name_the_parameter(kwargs: dict[str, object], needle: str) -> None:
     with pytest.raises(ParameterError, match=needle):
         AuditConfig(**kwargs)  # type: ignore[arg-type]
+
+
+# A private recommender is fitted once per draw (a real fit, charged to a scratch ledger):
+# few draws, at μ = 2 where halved noise (μ ≈ 3.8 on the audited counts) stands clear of
+# the claim even with 250 draws per input.
+@pytest.mark.parametrize("target", [AuditTarget.DP_ALS, AuditTarget.DP_COBUY])
+def test_a_private_recommender_stays_under_its_claim(target: AuditTarget) -> None:
+    result = run_audit(AuditConfig(target, epsilon=2.0, trials=150, alpha=ALPHA))
+    assert result.passed and result.measure is Measure.MU, result.as_dict()
+    assert result.claimed == pytest.approx(2.0, rel=1e-6)
+
+
+def test_dp_als_with_halved_noise_fails_the_audit() -> None:
+    result = run_audit(AuditConfig(AuditTarget.DP_ALS, epsilon=2.0, trials=250, broken=True))
+    assert not result.passed, result.as_dict()
