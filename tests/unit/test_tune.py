@@ -147,3 +147,23 @@ def test_a_search_over_its_cap_is_refused_before_any_charge(scratch_ledger: Ledg
 def test_a_private_search_without_a_ledger_is_refused() -> None:
     with pytest.raises(ParameterError, match="ledger"):
         tune_recommender(purchases(customers=20), "dp-als", RecommenderTarget(1.0))
+
+
+def test_an_auc_ceiling_keeps_only_the_epsilons_that_cap_the_attack(scratch_ledger: Ledger) -> None:
+    from shopveil.scorecard import max_membership_auc
+
+    ceiling = max_membership_auc(1.0, 1e-6)  # ε = 0.5 is under it, ε = 2 is not
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoSignalWarning)
+        tuning = tune_recommender(
+            purchases(customers=60),
+            "dp-als",
+            RecommenderTarget(2.0, membership_auc_ceiling=ceiling),
+            space=RecommenderSpace.of({"rank": (4,)}, epsilon_fractions=(0.25, 1.0)),
+            context=FitContext(ledger=scratch_ledger, dataset="tuning"),
+        )
+    assert tuning.recommended.epsilon == 0.5 and tuning.recommended.auc_bound <= ceiling
+    assert {c.epsilon for c in tuning.candidates} == {0.5, 2.0}
+    # Each fit was charged at its own ε: 0.5 + 2.
+    history = scratch_ledger.history("tuning", CUSTOMER)
+    assert sorted(r.cost.epsilon for r in history) == pytest.approx([0.5, 2.0])

@@ -149,6 +149,15 @@ def recommender(
         list[str] | None,
         typer.Option("--grid", help="Option and values to try, e.g. --grid rank=2,4,8."),
     ] = None,
+    auc_ceiling: Annotated[
+        float | None,
+        typer.Option(
+            "--auc-ceiling", help="Highest membership AUC the chosen ε may allow (0.5 to 1)."
+        ),
+    ] = None,
+    fractions: Annotated[
+        str, typer.Option("--epsilon-fractions", help="Fractions of --epsilon tried (front).")
+    ] = "1",
     repeats: Annotated[int, typer.Option("--repeats", help="Fits per point.")] = 1,
     finalists: Annotated[
         int, typer.Option("--finalists", help="Best points fitted again before choosing.")
@@ -193,9 +202,10 @@ def recommender(
     assert model is not None
     if measure not in {m.value for m in RecommenderMeasure}:
         raise ParameterError(f"--measure {measure!r}: choose recall or ndcg")
-    target = RecommenderTarget(epsilon, RecommenderMeasure(measure), top)
+    target = RecommenderTarget(epsilon, RecommenderMeasure(measure), top, auc_ceiling)
     space = RecommenderSpace.of(
         _grid(grid),
+        epsilon_fractions=_numbers("--epsilon-fractions", fractions),
         repeats=repeats,
         finalists=finalists,
         validation_share=validation_share,
