@@ -124,3 +124,16 @@ def test_a_private_recommender_stays_under_its_claim(target: AuditTarget) -> Non
 def test_dp_als_with_halved_noise_fails_the_audit() -> None:
     result = run_audit(AuditConfig(AuditTarget.DP_ALS, epsilon=2.0, trials=250, broken=True))
     assert not result.passed, result.as_dict()
+
+
+def test_one_dp_sgd_step_carries_the_mu_its_noise_multiplier_claims() -> None:
+    """The audit's DP-SGD draws: the canary moves the weight by C/B under noise σC/B, so
+    the standardized shift is μ = 1/σ, the claim; halved noise shows 2/σ."""
+    from shopveil.attacks._audit_models import dpsgd_draw
+
+    for broken, factor in ((False, 1.0), (True, 2.0)):
+        draw, claimed = dpsgd_draw(8.0, broken)
+        x0, x1 = draw(0, 400), draw(1, 400)
+        shift = (x1.mean() - x0.mean()) / math.sqrt((x0.var(ddof=1) + x1.var(ddof=1)) / 2)
+        # The standardized shift of 400 + 400 draws is within ±0.4 of its value (> 4 se).
+        assert shift == pytest.approx(factor * claimed, abs=0.4), (broken, shift, claimed)

@@ -105,7 +105,7 @@ def audit(
         str,
         typer.Option(
             "--target",
-            help="laplace, geometric, gaussian, query, dp-popularity, dp-als or dp-cobuy.",
+            help="laplace, geometric, gaussian, query, dp-popularity, dp-als, dp-cobuy or dp-sgd.",
         ),
     ],
     epsilon: Annotated[

@@ -14,26 +14,27 @@ samplers); the statistic audited is the released count of the canary's item.
   audited release carries most of the claim.
 
 ``broken`` fits at four times the ρ (every noise scale halved) and keeps the claim of ρ:
-what an audit must catch.
+what an audit must catch. :func:`dpsgd_draw` audits one DP-SGD step the same way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
+from shopveil._core.extras import from_extra
 from shopveil.dp import Ledger
 from shopveil.dp.hazmat import max_zcdp_within
 
 if TYPE_CHECKING:
     from shopveil.learn import Interactions
 
-__all__ = ["SHARE", "canary_data", "recommender_draw"]
+__all__ = ["SHARE", "canary_data", "dpsgd_draw", "recommender_draw"]
 
 Draw = Callable[[int, int], np.ndarray]
 
@@ -120,3 +121,67 @@ def recommender_draw(kind: str, mu: float, broken: bool, ledger: Ledger) -> tupl
         return out
 
     return draw, claimed
+
+
+_SGD_EXAMPLES = 20
+_SGD_DELTA = 1e-5
+
+
+def dpsgd_draw(epsilon: float, broken: bool) -> tuple[Draw, float]:
+    """Draws of a one-weight model after one DP-SGD step, and the claimed μ.
+
+    :func:`~shopveil.learn.make_private` at ``ApproxDP(ε, 10⁻⁵)``, one epoch of one
+    Poisson batch at rate 1 (every example in it), clipping norm 1: the step is the
+    Gaussian mechanism on the clipped gradient sum, so the noise multiplier σ the
+    accountant picked claims exactly μ = 1/σ for it. The model is ``w·x`` with loss
+    ``−w·x``: the 20 other examples have x = 0 (gradient 0); the canary's x = 10 is
+    clipped to gradient norm 1. The statistic is w after the step. ``broken`` halves the
+    optimizer's noise multiplier after the accountant chose it.
+    """
+    from shopveil._core.units import PerRow
+    from shopveil.learn import DPSGDConfig, make_private
+
+    with from_extra("ml"):
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+    config = DPSGDConfig(ApproxDP(epsilon, _SGD_DELTA), epochs=1, sample_rate=1.0)
+    canary = torch.full((1, 1), 10.0)
+    inputs = (torch.zeros(_SGD_EXAMPLES, 1), torch.cat([torch.zeros(_SGD_EXAMPLES, 1), canary]))
+    wrapped: dict[int, Any] = {}
+
+    def one(which: int) -> float:
+        # One wrapping per input (the accountant's search runs once); each draw starts
+        # the weight from zero again and takes one step with fresh noise.
+        if which not in wrapped:
+            model = torch.nn.Linear(1, 1, bias=False)
+            optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+            loader = DataLoader(TensorDataset(inputs[which]), batch_size=_SGD_EXAMPLES)
+            training = make_private(
+                model, optimizer, loader, config=config, charge=None, unit=PerRow()
+            )
+            if broken:
+                halved = training.noise_multiplier / 2
+                training.optimizer.noise_multiplier = halved  # type: ignore[attr-defined]
+            wrapped[which] = (model, training)
+        model, training = wrapped[which]
+        with torch.no_grad():
+            model.weight.zero_()
+        for (x,) in training.data_loader:
+            training.optimizer.zero_grad()
+            (-training.model(x).sum()).backward()
+            training.optimizer.step()
+        return float(model.weight.detach().reshape(-1)[0])
+
+    def draw(which: int, n: int) -> np.ndarray:
+        import warnings
+
+        with warnings.catch_warnings():
+            # Opacus's PRV accountant takes log(1 - q) at q = 1 (it handles the -inf), and
+            # torch notes that the input needs no gradient: neither changes the step.
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module="opacus")
+            warnings.filterwarnings("ignore", message="Full backward hook", category=UserWarning)
+            return np.array([one(which) for _ in range(n)])
+
+    draw(0, 1)  # the accountant's σ, for the claim
+    return draw, 1.0 / wrapped[0][1].noise_multiplier

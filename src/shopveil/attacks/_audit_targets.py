@@ -14,8 +14,12 @@ person, and states the claim the release makes there:
   released count (:mod:`shopveil.attacks._audit_models`). ``dp-als`` and ``dp-cobuy``
   are audited as μ-GDP (``epsilon`` is μ, ρ = μ²/2), like ``gaussian``.
 
-``broken=True`` halves the noise of the three mechanisms, of ``dp-als`` and of
-``dp-cobuy`` while keeping their claim: what an audit must catch. Private fits and
+* ``dp-sgd``: one full-batch step of :func:`~shopveil.learn.make_private` at
+  ``ApproxDP(ε, 10⁻⁵)``, with and without a canary example; audited as μ-GDP against
+  the μ = 1/σ its noise multiplier claims for that step.
+
+``broken=True`` halves the noise of the three mechanisms, of ``dp-als``, ``dp-cobuy``
+and ``dp-sgd`` while keeping their claim: what an audit must catch. Private fits and
 queries charge a scratch ledger that lives as long as the audit; nothing is released
 but the bound.
 """
@@ -37,7 +41,7 @@ import pyarrow as pa
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
 from shopveil._core.units import PerRow
 from shopveil.attacks._audit import AuditResult, Measure, audit_samples
-from shopveil.attacks._audit_models import recommender_draw
+from shopveil.attacks._audit_models import dpsgd_draw, recommender_draw
 from shopveil.dp import (
     Ledger,
     Measurement,
@@ -67,10 +71,11 @@ class AuditTarget(StrEnum):
     DP_POPULARITY = "dp-popularity"
     DP_ALS = "dp-als"
     DP_COBUY = "dp-cobuy"
+    DP_SGD = "dp-sgd"
 
 
 _MECHANISMS = (AuditTarget.LAPLACE, AuditTarget.GEOMETRIC, AuditTarget.GAUSSIAN)
-_BREAKABLE = (*_MECHANISMS, AuditTarget.DP_ALS, AuditTarget.DP_COBUY)
+_BREAKABLE = (*_MECHANISMS, AuditTarget.DP_ALS, AuditTarget.DP_COBUY, AuditTarget.DP_SGD)
 _RECOMMENDERS = (AuditTarget.DP_POPULARITY, AuditTarget.DP_ALS, AuditTarget.DP_COBUY)
 
 
@@ -83,12 +88,13 @@ class AuditConfig:
     target
         The mechanism to audit.
     epsilon
-        Its ε (for ``gaussian``, ``dp-als`` and ``dp-cobuy``, μ: ρ = ε²/2).
+        Its ε (for ``gaussian``, ``dp-als`` and ``dp-cobuy``, μ: ρ = ε²/2; for ``dp-sgd``
+        the ε of its (ε, 10⁻⁵) target).
     trials
         Draws on each of the two inputs.
     broken
         Halve the noise and keep the claim (``laplace``, ``geometric``, ``gaussian``,
-        ``dp-als``, ``dp-cobuy``).
+        ``dp-als``, ``dp-cobuy``, ``dp-sgd``).
     alpha
         The bound holds with confidence 1 − alpha.
     """
@@ -184,6 +190,10 @@ def run_audit(config: AuditConfig) -> AuditResult:
     """Draw ``config.trials`` outputs on each neighbouring input and lower-bound the loss."""
     if config.target in _MECHANISMS:
         draw, measure, claimed, delta = _mechanism(config)
+        samples = draw(0, config.trials), draw(1, config.trials)
+    elif config.target is AuditTarget.DP_SGD:
+        draw, claimed = dpsgd_draw(config.epsilon, config.broken)
+        measure, delta = Measure.MU, 0.0
         samples = draw(0, config.trials), draw(1, config.trials)
     else:
         measure, claimed, delta = Measure.EPSILON, float(config.epsilon), 0.0
