@@ -59,6 +59,7 @@ from shopveil.learn import (
     temporal_split,
 )
 from shopveil.store import Store
+from shopveil.tune import last_share_per_user
 
 DATA = shared_data()
 RETAIL = DATA / "online_retail" / "online_retail_2010-12_2011-09.csv.gz"
@@ -87,24 +88,6 @@ def splits(quick: bool) -> dict[str, tuple[Interactions, Interactions, dict[str,
         train, test = last_share_per_user(ratings, 0.2)
         out["movielens_100k_per_user"] = (train, test, {"cut": "each user's last 20% of ratings"})
     return out
-
-
-def last_share_per_user(data: Interactions, share: float) -> tuple[Interactions, Interactions]:
-    """Each user's last ``share`` of events (by time) for test, the rest for training."""
-    order = np.lexsort((data.times, data.users))
-    users = data.users[order]
-    first = np.searchsorted(users, users, side="left")
-    count = np.bincount(users, minlength=data.n_users)[users]
-    is_test = np.zeros(len(data), dtype=bool)
-    is_test[order] = np.arange(len(users)) - first >= np.ceil((1 - share) * count)
-
-    def part(keep: np.ndarray) -> Interactions:
-        return Interactions(
-            data.users[keep], data.items[keep], data.times[keep], data.user_ids, data.item_ids,
-            data.catalogue,
-        )  # fmt: skip
-
-    return part(~is_test), part(is_test)
 
 
 def runs(epsilons: tuple[float, ...]) -> list[tuple[str, float | None]]:

@@ -113,6 +113,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "attack",
         "Attack ShopVeil's own releases, models and mechanisms: membership, linkage, audits.",
     ),
+    "tune": (
+        "tune",
+        "Search a technique's parameters for the Pareto front and recommend a point.",
+    ),
     "fl": ("fl", "Federated learning on Flower: train where the customers' data is."),
 }
 

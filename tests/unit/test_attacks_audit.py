@@ -109,3 +109,31 @@ def test_clopper_pearson_contains_the_estimate(successes: int, extra: int) -> No
 def test_bad_audits_name_the_parameter(kwargs: dict[str, object], needle: str) -> None:
     with pytest.raises(ParameterError, match=needle):
         AuditConfig(**kwargs)  # type: ignore[arg-type]
+
+
+# A private recommender is fitted once per draw (a real fit, charged to a scratch ledger):
+# few draws, at μ = 2 where halved noise (μ ≈ 3.8 on the audited counts) stands clear of
+# the claim even with 250 draws per input.
+@pytest.mark.parametrize("target", [AuditTarget.DP_ALS, AuditTarget.DP_COBUY])
+def test_a_private_recommender_stays_under_its_claim(target: AuditTarget) -> None:
+    result = run_audit(AuditConfig(target, epsilon=2.0, trials=150, alpha=ALPHA))
+    assert result.passed and result.measure is Measure.MU, result.as_dict()
+    assert result.claimed == pytest.approx(2.0, rel=1e-6)
+
+
+def test_dp_als_with_halved_noise_fails_the_audit() -> None:
+    result = run_audit(AuditConfig(AuditTarget.DP_ALS, epsilon=2.0, trials=250, broken=True))
+    assert not result.passed, result.as_dict()
+
+
+def test_one_dp_sgd_step_carries_the_mu_its_noise_multiplier_claims() -> None:
+    """The audit's DP-SGD draws: the canary moves the weight by C/B under noise σC/B, so
+    the standardized shift is μ = 1/σ, the claim; halved noise shows 2/σ."""
+    from shopveil.attacks._audit_models import dpsgd_draw
+
+    for broken, factor in ((False, 1.0), (True, 2.0)):
+        draw, claimed = dpsgd_draw(8.0, broken)
+        x0, x1 = draw(0, 400), draw(1, 400)
+        shift = (x1.mean() - x0.mean()) / math.sqrt((x0.var(ddof=1) + x1.var(ddof=1)) / 2)
+        # The standardized shift of 400 + 400 draws is within ±0.4 of its value (> 4 se).
+        assert shift == pytest.approx(factor * claimed, abs=0.4), (broken, shift, claimed)

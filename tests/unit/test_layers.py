@@ -62,6 +62,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("federated",),
     ("attacks",),
     ("scorecard",),
+    ("tune",),
     ("vision",),
     ("governance",),
     ("_workspace",),

@@ -103,10 +103,14 @@ def membership(
 def audit(
     target: Annotated[
         str,
-        typer.Option("--target", help="laplace, geometric, gaussian, query or dp-popularity."),
+        typer.Option(
+            "--target",
+            help="laplace, geometric, gaussian, query, dp-popularity, dp-als, dp-cobuy or dp-sgd.",
+        ),
     ],
     epsilon: Annotated[
-        float, typer.Option("--epsilon", help="The claimed ε (gaussian: μ, ρ = ε²/2).")
+        float,
+        typer.Option("--epsilon", help="The claimed ε (gaussian, dp-als, dp-cobuy: μ, ρ = ε²/2)."),
     ] = 1.0,
     trials: Annotated[int, typer.Option("--trials", help="Draws on each input.")] = 20_000,
     broken: Annotated[

@@ -9,13 +9,19 @@ person, and states the claim the release makes there:
   as μ-GDP with the claimed μ = √(2ρ) from its privacy map;
 * ``query``: ``SELECT COUNT(*)`` through the DP query engine (:func:`~shopveil.dp.run_query`),
   one row per person, on 10 rows and on 11;
-* ``dp-popularity``: the private recommender's released buyer counts
-  (:class:`~shopveil.learn.DPPopularity`, one item per customer), with and without a
-  canary customer who alone bought one item; the statistic is that item's count.
+* ``dp-popularity``, ``dp-als``, ``dp-cobuy``: private recommenders fitted with and
+  without a canary customer who alone bought one item; the statistic is that item's
+  released count (:mod:`shopveil.attacks._audit_models`). ``dp-als`` and ``dp-cobuy``
+  are audited as μ-GDP (``epsilon`` is μ, ρ = μ²/2), like ``gaussian``.
 
-``broken=True`` halves the noise of the three mechanisms while keeping their claim:
-what an audit must catch. Private fits and queries charge a scratch ledger that lives
-as long as the audit; nothing is released but the bound.
+* ``dp-sgd``: one full-batch step of :func:`~shopveil.learn.make_private` at
+  ``ApproxDP(ε, 10⁻⁵)``, with and without a canary example; audited as μ-GDP against
+  the μ = 1/σ its noise multiplier claims for that step.
+
+``broken=True`` halves the noise of the three mechanisms, of ``dp-als``, ``dp-cobuy``
+and ``dp-sgd`` while keeping their claim: what an audit must catch. Private fits and
+queries charge a scratch ledger that lives as long as the audit; nothing is released
+but the bound.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import pyarrow as pa
 from shopveil._core.budgets import ZCDP, ApproxDP, PureDP
 from shopveil._core.units import PerRow
 from shopveil.attacks._audit import AuditResult, Measure, audit_samples
+from shopveil.attacks._audit_models import dpsgd_draw, recommender_draw
 from shopveil.dp import (
     Ledger,
     Measurement,
@@ -62,9 +69,14 @@ class AuditTarget(StrEnum):
     GAUSSIAN = "gaussian"
     QUERY = "query"
     DP_POPULARITY = "dp-popularity"
+    DP_ALS = "dp-als"
+    DP_COBUY = "dp-cobuy"
+    DP_SGD = "dp-sgd"
 
 
-_BREAKABLE = (AuditTarget.LAPLACE, AuditTarget.GEOMETRIC, AuditTarget.GAUSSIAN)
+_MECHANISMS = (AuditTarget.LAPLACE, AuditTarget.GEOMETRIC, AuditTarget.GAUSSIAN)
+_BREAKABLE = (*_MECHANISMS, AuditTarget.DP_ALS, AuditTarget.DP_COBUY, AuditTarget.DP_SGD)
+_RECOMMENDERS = (AuditTarget.DP_POPULARITY, AuditTarget.DP_ALS, AuditTarget.DP_COBUY)
 
 
 @dataclass(frozen=True)
@@ -76,11 +88,13 @@ class AuditConfig:
     target
         The mechanism to audit.
     epsilon
-        Its ε (for ``gaussian``, μ: ρ = ε²/2).
+        Its ε (for ``gaussian``, ``dp-als`` and ``dp-cobuy``, μ: ρ = ε²/2; for ``dp-sgd``
+        the ε of its (ε, 10⁻⁵) target).
     trials
         Draws on each of the two inputs.
     broken
-        Halve the noise and keep the claim (``laplace``, ``geometric``, ``gaussian``).
+        Halve the noise and keep the claim (``laplace``, ``geometric``, ``gaussian``,
+        ``dp-als``, ``dp-cobuy``, ``dp-sgd``).
     alpha
         The bound holds with confidence 1 − alpha.
     """
@@ -139,13 +153,13 @@ def _mechanism(config: AuditConfig) -> tuple[Draw, Measure, float, float]:
 
 
 @contextmanager
-def _scratch_ledger() -> Iterator[Ledger]:
+def _scratch_ledger(total: ApproxDP | ZCDP) -> Iterator[Ledger]:
     with tempfile.TemporaryDirectory(prefix="shopveil-audit-") as folder:
         store = Store.open(f"sqlite:///{Path(folder) / 'audit-ledger.db'}")
         try:
             yield Ledger(
                 store,
-                default_total=ApproxDP(1e12, 0.5),
+                default_total=total,
                 people_key=PeopleKey(secrets.token_bytes(32)),
             )
         finally:
@@ -172,50 +186,28 @@ def _query(config: AuditConfig, ledger: Ledger) -> Draw:
     return draw
 
 
-def _popularity(config: AuditConfig, ledger: Ledger) -> Draw:
-    from shopveil.learn import Catalogue, DPPopularity, FitContext, from_table
-
-    items = [f"i{k:02d}" for k in range(11)]
-    catalogue = Catalogue.from_table(pa.table({"item": items}))
-    users = [f"c{k:02d}" for k in range(40)]
-    rows = {"user": users, "item": [items[k % 10] for k in range(40)]}
-    with_canary = {"user": [*users, "canary"], "item": [*rows["item"], items[10]]}
-    datasets = []
-    for table in (rows, with_canary):
-        n = len(table["user"])
-        time = pa.array([0] * n, pa.timestamp("us"))
-        datasets.append(
-            from_table(
-                pa.table({**table, "time": time}),
-                user="user",
-                item="item",
-                time="time",
-                catalogue=catalogue,
-            )
-        )
-    model = DPPopularity(PureDP(config.epsilon), max_items_per_user=1)
-
-    def draw(which: int, n: int) -> np.ndarray:
-        out = np.empty(n)
-        for i in range(n):
-            fitted = model.fit(datasets[which], FitContext(ledger=ledger, dataset="audit"))
-            out[i] = float(fitted.counts[10])
-        return out
-
-    return draw
-
-
 def run_audit(config: AuditConfig) -> AuditResult:
     """Draw ``config.trials`` outputs on each neighbouring input and lower-bound the loss."""
-    if config.target in _BREAKABLE:
+    if config.target in _MECHANISMS:
         draw, measure, claimed, delta = _mechanism(config)
         samples = draw(0, config.trials), draw(1, config.trials)
+    elif config.target is AuditTarget.DP_SGD:
+        draw, claimed = dpsgd_draw(config.epsilon, config.broken)
+        measure, delta = Measure.MU, 0.0
+        samples = draw(0, config.trials), draw(1, config.trials)
     else:
-        with _scratch_ledger() as ledger:
-            make = _query if config.target is AuditTarget.QUERY else _popularity
-            draw = make(config, ledger)
-            samples = draw(0, config.trials), draw(1, config.trials)
         measure, claimed, delta = Measure.EPSILON, float(config.epsilon), 0.0
+        in_rho = config.target is AuditTarget.DP_ALS
+        with _scratch_ledger(ZCDP(1e12) if in_rho else ApproxDP(1e12, 0.5)) as ledger:
+            if config.target in _RECOMMENDERS:
+                draw, claimed = recommender_draw(
+                    config.target.value, config.epsilon, config.broken, ledger
+                )
+                if config.target is not AuditTarget.DP_POPULARITY:
+                    measure = Measure.MU
+            else:
+                draw = _query(config, ledger)
+            samples = draw(0, config.trials), draw(1, config.trials)
     name = f"{config.target}{' (noise halved)' if config.broken else ''}"
     return audit_samples(
         samples[0], samples[1], mechanism=name, measure=measure, claimed=claimed,
