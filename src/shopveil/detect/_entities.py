@@ -19,7 +19,7 @@ from typing import Any
 
 from shopveil._core import Kind
 from shopveil._core.extras import from_extra
-from shopveil.detect._names import countries, first_names, last_names, street_types
+from shopveil.detect._names import countries, street_types, text_first_names, text_last_names
 
 __all__ = ["MODEL_PACKAGE", "TextEngine", "entity_spans"]
 
@@ -81,7 +81,7 @@ def _checked_kind(kind: Kind, words: list[str]) -> Kind | None:
     people); an organisation or place that starts with a known first name followed by
     capitalized words is a person ("Tomomi Nishiyama" read as an organisation); any name
     that ends in a street type is a street."""
-    firsts, lasts = first_names(), last_names()
+    firsts, lasts = text_first_names(), text_last_names()
     folded = [word.casefold() for word in words]
     if len(words) > 1 and folded[-1] in street_types():
         return Kind.STREET_ADDRESS  # "Elisabeth Parks", "Lahtinen Road": a street's name
