@@ -38,6 +38,9 @@ _POSSESSIVE = re.compile(
 )
 _INITIALLED = re.compile(rf"\b(?=(?P<n>{_W}[ \t]+[^\W\d_]\.?[ \t]+{_W})\b)")
 _LOWER_PAIR = re.compile(rf"\b(?=(?P<n>{_W}[ \t]+(?:[^\W\d_]\.?[ \t]+)?{_W})\b)")
+# Cheap tests that rule a cue out before its pattern runs.
+_INITIAL = re.compile(r"[ \t][^\W\d_a-z]\.?[ \t]")
+_LOWER_WORD = re.compile(r"\b[^\W\d_A-Z]{3,}\b")
 _FIELDS = frozenset((
     "name", "email", "e-mail", "tel", "mobile", "cell", "fax", "note", "notes", "subject",
     "re", "fwd", "date", "time", "total", "ref", "info", "dob", "ssn", "iban", "zip",
@@ -88,6 +91,8 @@ def _introduced(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _labels(text: str) -> Iterator[tuple[int, int]]:
+    if ":" not in text:
+        return
     candidates = []
     for match in _LABEL.finditer(text):
         words = match.group("n").split()
@@ -100,6 +105,8 @@ def _labels(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _possessives(text: str) -> Iterator[tuple[int, int]]:
+    if "s " not in text:
+        return
     firsts, lasts = text_first_names(), text_last_names()
     for match in _POSSESSIVE.finditer(text):
         word = match.group("n")
@@ -112,6 +119,8 @@ def _possessives(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _initialled(text: str) -> Iterator[tuple[int, int]]:
+    if _INITIAL.search(text) is None:
+        return
     for match in _INITIALLED.finditer(text):
         words = match.group("n").split()
         first, initial, last = words[0], words[1].rstrip("."), words[-1]
@@ -129,6 +138,8 @@ def _initialled(text: str) -> Iterator[tuple[int, int]]:
 
 def _lower_pairs(text: str) -> Iterator[tuple[int, int]]:
     firsts, lasts = text_first_names(), text_last_names()
+    if firsts.isdisjoint(_LOWER_WORD.findall(text)):
+        return
     for match in _LOWER_PAIR.finditer(text):
         words = match.group("n").split()
         first, last = words[0], words[-1]

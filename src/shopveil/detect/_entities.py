@@ -13,13 +13,22 @@ regions (countries when the word lists know the name), ``ORG`` to organisations.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from functools import cache
 from typing import Any
 
 from shopveil._core import Kind
 from shopveil._core.extras import from_extra
-from shopveil.detect._names import countries, street_types, text_first_names, text_last_names
+from shopveil.detect._names import (
+    TITLES,
+    common_words,
+    countries,
+    street_types,
+    text_first_names,
+    text_last_names,
+)
 
 __all__ = ["MODEL_PACKAGE", "TextEngine", "entity_spans"]
 
@@ -101,6 +110,62 @@ def _checked_kind(kind: Kind, words: list[str]) -> Kind | None:
     return kind
 
 
-def entity_spans(text: str) -> list[tuple[int, int, Kind]]:
-    """(start, end, kind) of each person, place and organisation the model finds."""
-    return _spans(_model()(text))
+def entity_spans(
+    text: str, covered: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, int, Kind]]:
+    """(start, end, kind) of each person, place and organisation the model finds.
+
+    The model reads only the sentences that may hold such an entity: those with a
+    capitalized word (or an acronym) outside ``covered`` that is not an everyday word
+    opening the sentence. Text with none never reaches the model; the sentences that
+    do are read as one document (one call costs about as much as 10 words more).
+    """
+    pieces = [(a, b) for a, b in _sentences(text) if _candidate(text, a, b, covered)]
+    if not pieces:
+        return []
+    if len(pieces) == 1 and pieces[0] == (0, len(text)):
+        return _spans(_model()(text))
+    joined, offsets = "", []
+    for start, end in pieces:
+        offsets.append((len(joined), start))
+        joined += text[start:end] + "\n"
+    found: list[tuple[int, int, Kind]] = []
+    for start, end, kind in _spans(_model()(joined)):
+        at, origin = max((o for o in offsets if o[0] <= start), key=lambda o: o[0])
+        found.append((start - at + origin, end - at + origin, kind))
+    return found
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
+_BREAK = re.compile(r"(?<=[.!?])[ \t]+(?=[\"“(]?[^\W\d_])|\n+")
+
+
+def _sentences(text: str) -> Iterator[tuple[int, int]]:
+    """Sentence ranges, not broken after a title or an initial ("Mrs. Schwarz")."""
+    start = 0
+    for match in _BREAK.finditer(text):
+        before = text[max(start, match.start() - 6) : match.start()].rsplit(None, 1)[-1:]
+        word = before[0].rstrip(".").lstrip("(\"“").casefold() if before else ""
+        if match.group().startswith(" ") and (len(word) <= 1 or word in TITLES):
+            continue
+        if match.start() > start:
+            yield start, match.start()
+        start = match.end()
+    if start < len(text):
+        yield start, len(text)
+
+
+def _candidate(text: str, start: int, end: int, covered: Sequence[tuple[int, int]]) -> bool:
+    everyday = common_words()
+    first = True
+    for match in _WORD.finditer(text, start, end):
+        word = match.group()
+        opening, first = first, False
+        if not word[0].isupper() or len(word) < 2:
+            continue
+        if any(a <= match.start() < b for a, b in covered):
+            continue
+        if opening and word.rstrip(".").casefold() in everyday:
+            continue
+        return True
+    return False

@@ -160,7 +160,7 @@ def _merge_entities(text: str, spans: list[TextSpan]) -> list[TextSpan]:
     """Add the model's entities that overlap no span the rules found; a rule name inside
     a longer model name is widened to it ("Faina D. Yefremova" over "Faina")."""
     kept = list(spans)
-    found = entity_spans(text)
+    found = entity_spans(text, [(s.start, s.end) for s in spans])
     found += [(start, end, Kind.PERSON_NAME) for start, end in lone_first_names(text)]
     for start, end, kind in found:
         overlapping = [s for s in kept if s.start < end and start < s.end]
