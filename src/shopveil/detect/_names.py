@@ -66,7 +66,10 @@ _FUNCTION_WORDS = (
     "both each few more most other some such no not only own same too very can will just "
     "should would could may might must shall do does did done be is am are was were been "
     "being have has had having hi hello hey dear thanks thank please yes yeah ok okay sure "
-    "sorry welcome bye goodbye cheers regards best kind love mom mum dad sir madam"
+    "sorry welcome bye goodbye cheers regards best kind love mom mum dad sir madam "
+    "today tomorrow tonight yesterday later soon now asap back anytime whenever morning "
+    "afternoon evening night week weekend monday tuesday wednesday thursday friday "
+    "saturday sunday"
 )
 
 
@@ -103,6 +106,22 @@ def last_names() -> frozenset[str]:
     return frozenset(name.casefold() for name in names if len(name) > 1 or not name.isascii())
 
 
+# Faker's per-locale lists of names, romanized and regional ones among them.
+_FIRST_NAME_LISTS = (
+    "first_names", "first_names_male", "first_names_female", "first_names_unisex",
+    "first_names_nonbinary", "first_romanized_names", "first_romanized_names_male",
+    "first_romanized_names_female", "first_names_male_islamic", "first_names_female_islamic",
+    "first_names_male_hinduism", "first_names_female_hinduism", "first_names_rus",
+    "first_names_male_rus", "first_names_female_rus", "first_names_est",
+    "first_names_male_est", "first_names_female_est",
+)  # fmt: skip
+_LAST_NAME_LISTS = (
+    "last_names", "last_names_male", "last_names_female", "last_names_unisex",
+    "last_romanized_names", "last_names_islamic", "last_names_female_islamic",
+    "last_names_hinduism", "last_names_rus", "last_names_est", "last_names_without_suffix",
+)  # fmt: skip
+
+
 def _all_person_locales() -> tuple[str, ...]:
     import faker.providers.person
 
@@ -123,9 +142,9 @@ def text_first_names() -> frozenset[str]:
     """:func:`first_names` and the first names of every other locale Faker knows (Icelandic,
     Slovak, Hungarian ...), less everyday English words ("Can", "Will" stay only where
     the base locales have them): for names in free text."""
-    names = _words("person", _all_person_locales(), "first_names")
-    names |= _words("person", _all_person_locales(), "first_names_male")
-    names |= _words("person", _all_person_locales(), "first_names_female")
+    names: set[str] = set()
+    for attribute in _FIRST_NAME_LISTS:
+        names |= _words("person", _all_person_locales(), attribute)
     extra = {name.casefold() for name in names if len(name) > 2} - common_words()
     return first_names() | frozenset(extra)
 
@@ -133,7 +152,9 @@ def text_first_names() -> frozenset[str]:
 @cache
 def text_last_names() -> frozenset[str]:
     """:func:`last_names` and every other locale's, less everyday English words."""
-    names = _words("person", _all_person_locales(), "last_names")
+    names: set[str] = set()
+    for attribute in _LAST_NAME_LISTS:
+        names |= _words("person", _all_person_locales(), attribute)
     extra = {name.casefold() for name in names if len(name) > 2} - common_words()
     return last_names() | frozenset(extra)
 

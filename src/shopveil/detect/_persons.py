@@ -73,7 +73,7 @@ def person_spans(text: str) -> Iterator[tuple[int, int]]:
             named.append(name)
         index = run[-1] + 1
     spans = [(tokens[name[0]][0], tokens[name[-1]][1]) for name in named]
-    for start, end in cue_name_spans(text):
+    for start, end in cue_name_spans(text, title_case=title_case):
         if not any(start < b and a < end for a, b in spans):
             spans.append((start, end))
     # A person named in full is often named again by one of those words alone.
