@@ -167,6 +167,7 @@ def entity_spans(
     return found
 
 
+_CONTRACTION = re.compile(r"['’]")
 _WORD = re.compile(r"[^\W\d_][\w'’.-]*")
 _BREAK = re.compile(r"(?<=[.!?])[ \t]+(?=[\"“(]?[^\W\d_])|\n+")
 
@@ -187,6 +188,9 @@ def _sentences(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _candidate(text: str, start: int, end: int, covered: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``text[start:end]`` holds a word the model may call an entity: capitalized,
+    outside ``covered``, no title, and no everyday word opening the sentence or a quote
+    ("Here's", "What" after a colon)."""
     everyday = common_words()
     first = True
     for match in _WORD.finditer(text, start, end):
@@ -196,7 +200,11 @@ def _candidate(text: str, start: int, end: int, covered: Sequence[tuple[int, int
             continue
         if any(a <= match.start() < b for a, b in covered):
             continue
-        if opening and word.rstrip(".").casefold() in everyday:
+        base = _CONTRACTION.split(word.rstrip("."), maxsplit=1)[0].casefold()
+        if base in TITLES:
+            continue
+        opening = opening or text[: match.start()].rstrip()[-1:] in (":", '"', "“", "(")
+        if opening and base in everyday:
             continue
         return True
     return False
