@@ -55,7 +55,8 @@ GOLD_LABELS = {
     "AGE": "age",
 }
 OURS = {"city": "location", "country": "location"}
-WARM_UP = "Hi, Mary Jones here: my card 4111 1111 1111 1111 went to 12 Baker Street, London."
+# Reaches the model: "Quentavia" and "Brightwater Logistics" are in no word list.
+WARM_UP = "Hi, my parcel for Quentavia went to Brightwater Logistics at 12 Baker Street."
 PRESIDIO_LABELS = {
     "PERSON": "person_name",
     "LOCATION": "location",

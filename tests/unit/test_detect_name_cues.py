@@ -5,6 +5,8 @@ entity model is spared."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shopveil._core import Kind
 from shopveil.detect import TextEngine, find_text_pii

@@ -7,7 +7,8 @@
   boss" (and before "address", "phone", "email" when the word is a known name);
 - the shape first word + initial + last word: "Brad L Key", "Csanád P. Gere" (the
   first word no everyday word);
-- a known first name and a known last name in lower case: "eva kleist".
+- a known first name and a known last name in lower case, at the start of a line or
+  after a word such as "with", "ask", "hi": "follow up with eva lindqvist".
 
 A word that is an everyday English word ("Address:", "Thanks Team") never counts.
 """
@@ -17,7 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from shopveil.detect._names import common_words, text_first_names, text_last_names
+from shopveil.detect._names import (
+    common_words,
+    first_names,
+    last_names,
+    text_first_names,
+    text_last_names,
+)
 
 __all__ = ["cue_name_spans"]
 
@@ -41,6 +48,10 @@ _LOWER_PAIR = re.compile(rf"\b(?=(?P<n>{_W}[ \t]+(?:[^\W\d_]\.?[ \t]+)?{_W})\b)"
 # Cheap tests that rule a cue out before its pattern runs.
 _INITIAL = re.compile(r"[ \t][^\W\d_a-z]\.?[ \t]")
 _LOWER_WORD = re.compile(r"\b[^\W\d_A-Z]{3,}\b")
+_BEFORE_PAIR = frozenset((
+    "with", "to", "from", "for", "by", "and", "ask", "tell", "call", "contact", "is", "am",
+    "was", "me", "thanks", "thank", "hi", "hello", "hey", "dear", "cc", "named", "called",
+))  # fmt: skip
 _FIELDS = frozenset((
     "name", "email", "e-mail", "tel", "mobile", "cell", "fax", "note", "notes", "subject",
     "re", "fwd", "date", "time", "total", "ref", "info", "dob", "ssn", "iban", "zip",
@@ -101,7 +112,7 @@ def _labels(text: str) -> Iterator[tuple[int, int]]:
         words = match.group("n").split()
         if all(_capitalized(w) and not _everyday(w) for w in words):
             candidates.append((match.start("n"), match.end("n"), words))
-    firsts = text_first_names()
+    firsts = first_names()
     for start, end, words in candidates:
         if len(candidates) >= 2 or words[0].casefold() in firsts:
             yield start, end
@@ -140,14 +151,19 @@ def _initialled(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _lower_pairs(text: str) -> Iterator[tuple[int, int]]:
-    firsts, lasts = text_first_names(), text_last_names()
+    # The base lists, and only where a person is likely: at the start of a line or after
+    # a word such as "with" or "ask" ("princess charlotte doll" is a product).
+    firsts, lasts = first_names(), last_names()
     if firsts.isdisjoint(_LOWER_WORD.findall(text)):
         return
     for match in _LOWER_PAIR.finditer(text):
         words = match.group("n").split()
         first, last = words[0], words[-1]
+        before = text[: match.start()].rstrip(" \t")
+        previous = before.rsplit(None, 1)[-1].casefold() if before else ""
         if (
-            first.islower()
+            (not before or before.endswith("\n") or previous in _BEFORE_PAIR)
+            and first.islower()
             and last.islower()
             and len(first) > 2
             and len(last) > 2

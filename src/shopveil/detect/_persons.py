@@ -25,6 +25,7 @@ from shopveil.detect._names import (
     cities,
     common_words,
     countries,
+    first_names,
     text_first_names,
     text_last_names,
     street_types,
@@ -64,7 +65,7 @@ def person_spans(text: str) -> Iterator[tuple[int, int]]:
             name = run[:3]
         elif folded[0] in INTRODUCERS and len(run) > 1 and folded[1] in firsts:
             name = run[1:4]
-        elif len(run) == 1 and _vocative(text, tokens, run[0], firsts):
+        elif len(run) == 1 and _vocative(text, tokens, run[0], first_names()):
             name = run
         elif len(run) <= _LONGEST_NAME:
             # Longer runs are titles and labels ("Rose Peg Place Settings"), not names.
@@ -216,7 +217,9 @@ def lone_first_names(text: str) -> Iterator[tuple[int, int]]:
     """Known first names standing alone: mid-sentence ("my kid Lukas", "shouted at
     Todd"), or at a sentence start when a colon or comma follows ("Ella: what a wife",
     "Danial, can I ...") or a verb-like word does ("Enrico shouted"). First names that are also common words or places are left out."""
-    firsts, places = text_first_names(), _places()
+    # The base lists only: alone, a rare name of the wider lists ("London", "York")
+    # is more often a place or a word.
+    firsts, places = first_names(), _places()
     for match in _TOKEN.finditer(text):
         word = match.group()
         folded = word.casefold()
