@@ -4,6 +4,8 @@ entity model is spared."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,9 @@ _UNLISTED = ("Qorvelle", "Vintharo", "Zelmira")
 
 def _names(text: str, engine: TextEngine = TextEngine.RULES) -> list[str]:
     return [
-        text[s.start : s.end] for s in find_text_pii(text, engine=engine) if s.kind is Kind.PERSON_NAME
+        text[s.start : s.end]
+        for s in find_text_pii(text, engine=engine)
+        if s.kind is Kind.PERSON_NAME
     ]
 
 
@@ -92,3 +96,28 @@ def test_the_model_reads_candidate_sentences_with_their_offsets() -> None:
 def test_the_shape_cue_is_off_in_title_case_text() -> None:
     assert _names("Amber Chunky Bead Bracelet W Strap") == []
     assert _names("the bracelet was a gift from Vintharo K. Qorvelle") == ["Vintharo K. Qorvelle"]
+
+
+_PARTS = st.sampled_from(
+    [
+        "where is it?",
+        "Then Mary Johnson called.",
+        "Ask Zelmira.",
+        "Qorvelle: hi",
+        "\n",
+        "Disappointed.",
+        "my name is Vintharo",
+        "Sent to Boston. Thanks",
+        "Mrs. Qorvelle K. Zelmira's son",
+    ]
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PARTS, min_size=1, max_size=6))
+def test_model_spans_stay_inside_their_text_and_apart(parts: list[str]) -> None:
+    pytest.importorskip(model_package())
+    text = " ".join(parts)
+    spans = find_text_pii(text, engine=TextEngine.MODEL)
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))

@@ -95,9 +95,7 @@ def _introduced(text: str) -> Iterator[tuple[int, int]]:
             value = word.group()
             # Further words: initials, or words written like the first that are no
             # everyday word ("my name is Anna Kowalska", not "call me Anna Monday").
-            if len(value) > 1 and (
-                _everyday(value) or _capitalized(value) != _capitalized(first)
-            ):
+            if len(value) > 1 and (_everyday(value) or _capitalized(value) != _capitalized(first)):
                 break
             end = word.end()
         start = match.start("n")

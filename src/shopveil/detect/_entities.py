@@ -77,7 +77,7 @@ def model_location() -> str:
         module = importlib.import_module(package)
     if package == MEDIUM_MODEL_PACKAGE:
         return str(module.model_path())
-    return str(Path(module.__file__).parent / f"{package}-{module.__version__}")
+    return str(Path(str(module.__file__)).parent / f"{package}-{module.__version__}")
 
 
 @cache
@@ -141,9 +141,7 @@ def _checked_kind(kind: Kind, words: list[str]) -> Kind | None:
     return kind
 
 
-def entity_spans(
-    text: str, covered: Sequence[tuple[int, int]] = ()
-) -> list[tuple[int, int, Kind]]:
+def entity_spans(text: str, covered: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int, Kind]]:
     """(start, end, kind) of each person, place and organisation the model finds.
 
     The model reads only the sentences that may hold such an entity, each with the
@@ -193,7 +191,7 @@ def _sentences(text: str) -> Iterator[tuple[int, int]]:
     start = 0
     for match in _BREAK.finditer(text):
         before = text[max(start, match.start() - 6) : match.start()].rsplit(None, 1)[-1:]
-        word = before[0].rstrip(".").lstrip("(\"“").casefold() if before else ""
+        word = before[0].rstrip(".").lstrip('("“').casefold() if before else ""
         if match.group().startswith(" ") and (len(word) <= 1 or word in TITLES):
             continue
         if match.start() > start:

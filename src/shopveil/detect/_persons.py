@@ -26,9 +26,9 @@ from shopveil.detect._names import (
     common_words,
     countries,
     first_names,
+    street_types,
     text_first_names,
     text_last_names,
-    street_types,
 )
 
 __all__ = ["INTRODUCERS", "lone_first_names", "person_spans"]
@@ -216,7 +216,8 @@ _AMBIGUOUS = frozenset((
 def lone_first_names(text: str) -> Iterator[tuple[int, int]]:
     """Known first names standing alone: mid-sentence ("my kid Lukas", "shouted at
     Todd"), or at a sentence start when a colon or comma follows ("Ella: what a wife",
-    "Danial, can I ...") or a verb-like word does ("Enrico shouted"). First names that are also common words or places are left out."""
+    "Danial, can I ...") or a verb-like word does ("Enrico shouted"). First names that
+    are also common words or places are left out."""
     # The base lists only: alone, a rare name of the wider lists ("London", "York")
     # is more often a place or a word.
     firsts, places = first_names(), _places()
