@@ -142,21 +142,20 @@ def text_first_names() -> frozenset[str]:
     """:func:`first_names` and the first names of every other locale Faker knows (Icelandic,
     Slovak, Hungarian ...), less everyday English words ("Can", "Will" stay only where
     the base locales have them): for names in free text."""
-    names: set[str] = set()
-    for attribute in _FIRST_NAME_LISTS:
-        names |= _words("person", _all_person_locales(), attribute)
-    extra = {name.casefold() for name in names if len(name) > 2} - common_words()
-    return first_names() | frozenset(extra)
+    return first_names() | _every_locale(_FIRST_NAME_LISTS)
 
 
 @cache
 def text_last_names() -> frozenset[str]:
     """:func:`last_names` and every other locale's, less everyday English words."""
+    return last_names() | _every_locale(_LAST_NAME_LISTS)
+
+
+def _every_locale(attributes: Iterable[str]) -> frozenset[str]:
     names: set[str] = set()
-    for attribute in _LAST_NAME_LISTS:
+    for attribute in attributes:
         names |= _words("person", _all_person_locales(), attribute)
-    extra = {name.casefold() for name in names if len(name) > 2} - common_words()
-    return last_names() | frozenset(extra)
+    return frozenset({name.casefold() for name in names if len(name) > 2} - common_words())
 
 
 @cache
