@@ -84,10 +84,9 @@ def model_location() -> str:
 def _model() -> Any:
     with from_extra("text"):
         import spacy
-    # The medium pipeline's recogniser listens to its shared tok2vec: that one stays.
-    medium = model_package() == MEDIUM_MODEL_PACKAGE
-    exclude = [name for name in _EXCLUDE if not (medium and name == "tok2vec")]
-    return spacy.load(model_location(), exclude=exclude)
+    # In both pipelines the recogniser has its own embedding layer: the shared tok2vec
+    # (which only the tagger and parser read) is not loaded either.
+    return spacy.load(model_location(), exclude=list(_EXCLUDE))
 
 
 def _spans(doc: Any) -> list[tuple[int, int, Kind]]:
