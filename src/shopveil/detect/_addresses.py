@@ -93,13 +93,41 @@ def _patterns() -> tuple[re.Pattern[str], ...]:
     return type_first, germanic, military, po_box, numbered_name, number_first, introduced
 
 
+@cache
+def _needed_words() -> tuple[frozenset[str] | None, ...]:
+    """Per pattern of :func:`_patterns`, words (letters only, folded) of which the text
+    must hold one for the pattern to match at all; ``None``: no such test."""
+    leading = frozenset(
+        word.casefold() for word in re.sub(r"[^\w|]", "", _LEADING_TYPES).split("|") if word
+    )
+    letters = re.compile(r"[^\W\d_]+")
+    types = frozenset(w for t in street_types() for w in letters.findall(t.casefold()))
+    return (
+        leading,
+        None,  # Germanic compounds: tested by suffix in address_spans
+        frozenset(("apo", "fpo", "dpo")),
+        frozenset(("box", "pobox", "postbox", "postfach")),
+        None,
+        types,
+        None,
+    )
+
+
 _TAIL_PATTERN = re.compile(_TAIL)
+_LETTERS = re.compile(r"[^\W\d_]+")
+_GERMANIC_SUFFIX = re.compile(rf"(?i:{_GERMANIC})\s+[0-9]")
 
 
 def address_spans(text: str) -> Iterator[tuple[int, int]]:
     """Start and end of each street address in ``text`` (see the module docstring)."""
     taken: list[tuple[int, int]] = []
-    for pattern in _patterns():
+    words = frozenset(_LETTERS.findall(text.casefold()))
+    for pattern, needed in zip(_patterns(), _needed_words(), strict=True):
+        # A cheap test first: most patterns need one of a few words in the text.
+        if needed is not None and words.isdisjoint(needed):
+            continue
+        if pattern is _patterns()[1] and _GERMANIC_SUFFIX.search(text) is None:
+            continue
         for match in pattern.finditer(text):
             group = "v" if "v" in pattern.groupindex else 0
             start, end = match.start(group), match.end(group)

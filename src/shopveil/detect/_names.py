@@ -8,6 +8,7 @@ on first use, and are immutable.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Iterable
 from functools import cache
 
@@ -15,10 +16,13 @@ __all__ = [
     "GREETINGS",
     "TITLES",
     "cities",
+    "common_words",
     "countries",
     "first_names",
     "last_names",
     "street_types",
+    "text_first_names",
+    "text_last_names",
 ]
 
 _PERSON_LOCALES = (
@@ -54,6 +58,21 @@ _STREET_WORDS = (
 )
 
 
+_FUNCTION_WORDS = (
+    "i me my mine you your yours he him his she her hers it its we us our they them their "
+    "this that these those who whom whose which what when where why how a an the and or "
+    "but nor so yet if then than as at by for from in into of off on onto out over to up "
+    "with without about after before below between under again once here there all any "
+    "both each few more most other some such no not only own same too very can will just "
+    "should would could may might must shall do does did done be is am are was were been "
+    "being have has had having hi hello hey dear thanks thank please yes yeah ok okay sure "
+    "sorry welcome bye goodbye cheers regards best kind love mom mum dad sir madam "
+    "today tomorrow tonight yesterday later soon now asap back anytime whenever morning "
+    "afternoon evening night week weekend monday tuesday wednesday thursday friday "
+    "saturday sunday"
+)
+
+
 def _provider(kind: str, locale: str) -> object | None:
     try:
         return importlib.import_module(f"faker.providers.{kind}.{locale}").Provider
@@ -66,7 +85,7 @@ def _words(kind: str, locales: Iterable[str], attribute: str) -> set[str]:
     for locale in locales:
         provider = _provider(kind, locale)
         values = getattr(provider, attribute, None) if provider is not None else None
-        if values:
+        if values and not isinstance(values, property):  # computed per instance: skipped
             found.update(str(value) for value in values)  # dict-valued lists: their keys
     return found
 
@@ -85,6 +104,58 @@ def last_names() -> frozenset[str]:
     """Last names, folded to lower case."""
     names = _words("person", _PERSON_LOCALES, "last_names")
     return frozenset(name.casefold() for name in names if len(name) > 1 or not name.isascii())
+
+
+# Faker's per-locale lists of names, romanized and regional ones among them.
+_FIRST_NAME_LISTS = (
+    "first_names", "first_names_male", "first_names_female", "first_names_unisex",
+    "first_names_nonbinary", "first_romanized_names", "first_romanized_names_male",
+    "first_romanized_names_female", "first_names_male_islamic", "first_names_female_islamic",
+    "first_names_male_hinduism", "first_names_female_hinduism", "first_names_rus",
+    "first_names_male_rus", "first_names_female_rus", "first_names_est",
+    "first_names_male_est", "first_names_female_est",
+)  # fmt: skip
+_LAST_NAME_LISTS = (
+    "last_names", "last_names_male", "last_names_female", "last_names_unisex",
+    "last_romanized_names", "last_names_islamic", "last_names_female_islamic",
+    "last_names_hinduism", "last_names_rus", "last_names_est", "last_names_without_suffix",
+)  # fmt: skip
+
+
+def _all_person_locales() -> tuple[str, ...]:
+    import faker.providers.person
+
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(faker.providers.person.__path__)))
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """Everyday English words (Faker's English lorem list and function words), folded:
+    a word here is not taken for a name on the strength of a name list alone."""
+    words = _words("lorem", ("en_US",), "word_list")
+    words |= set(_FUNCTION_WORDS.split())
+    return frozenset(word.casefold() for word in words)
+
+
+@cache
+def text_first_names() -> frozenset[str]:
+    """:func:`first_names` and the first names of every other locale Faker knows (Icelandic,
+    Slovak, Hungarian ...), less everyday English words ("Can", "Will" stay only where
+    the base locales have them): for names in free text."""
+    return first_names() | _every_locale(_FIRST_NAME_LISTS)
+
+
+@cache
+def text_last_names() -> frozenset[str]:
+    """:func:`last_names` and every other locale's, less everyday English words."""
+    return last_names() | _every_locale(_LAST_NAME_LISTS)
+
+
+def _every_locale(attributes: Iterable[str]) -> frozenset[str]:
+    names: set[str] = set()
+    for attribute in attributes:
+        names |= _words("person", _all_person_locales(), attribute)
+    return frozenset({name.casefold() for name in names if len(name) > 2} - common_words())
 
 
 @cache

@@ -18,14 +18,17 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
+from shopveil.detect._cues import cue_name_spans
 from shopveil.detect._names import (
     GREETINGS,
     TITLES,
     cities,
+    common_words,
     countries,
     first_names,
-    last_names,
     street_types,
+    text_first_names,
+    text_last_names,
 )
 
 __all__ = ["INTRODUCERS", "lone_first_names", "person_spans"]
@@ -40,7 +43,7 @@ INTRODUCERS = GREETINGS | {
 
 def person_spans(text: str) -> Iterator[tuple[int, int]]:
     """Start and end of each person name in ``text`` (see the module docstring)."""
-    firsts, lasts = first_names(), last_names()
+    firsts, lasts = text_first_names(), text_last_names()
     tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
     capitalized = [_is_capitalized(word) for _, _, word in tokens]
     title_case = _is_title_case(tokens, capitalized)
@@ -62,7 +65,7 @@ def person_spans(text: str) -> Iterator[tuple[int, int]]:
             name = run[:3]
         elif folded[0] in INTRODUCERS and len(run) > 1 and folded[1] in firsts:
             name = run[1:4]
-        elif len(run) == 1 and _vocative(text, tokens, run[0], firsts):
+        elif len(run) == 1 and _vocative(text, tokens, run[0], first_names()):
             name = run
         elif len(run) <= _LONGEST_NAME:
             # Longer runs are titles and labels ("Rose Peg Place Settings"), not names.
@@ -70,15 +73,26 @@ def person_spans(text: str) -> Iterator[tuple[int, int]]:
         if name:
             named.append(name)
         index = run[-1] + 1
+    spans = [(tokens[name[0]][0], tokens[name[-1]][1]) for name in named]
+    for start, end in cue_name_spans(text, title_case=title_case):
+        if not any(start < b and a < end for a, b in spans):
+            spans.append((start, end))
     # A person named in full is often named again by one of those words alone.
-    known = {tokens[i][2] for name in named for i in name if len(tokens[i][2]) > 2}
+    known = {
+        word
+        for start, end in spans
+        for word in _TOKEN.findall(text[start:end])
+        if len(word) > 2 and _is_capitalized(word)
+    }
     if known:
-        in_names = {i for name in named for i in name}
-        for i, (_, _, word) in enumerate(tokens):
-            if capitalized[i] and word in known and i not in in_names:
-                named.append([i])
-    for name in named:
-        yield tokens[name[0]][0], tokens[name[-1]][1]
+        for i, (start, end, word) in enumerate(tokens):
+            if (
+                capitalized[i]
+                and word in known
+                and not any(start < b and a < end for a, b in spans)
+            ):
+                spans.append((start, end))
+    yield from spans
 
 
 def _vocative(
@@ -202,7 +216,10 @@ _AMBIGUOUS = frozenset((
 def lone_first_names(text: str) -> Iterator[tuple[int, int]]:
     """Known first names standing alone: mid-sentence ("my kid Lukas", "shouted at
     Todd"), or at a sentence start when a colon or comma follows ("Ella: what a wife",
-    "Danial, can I ..."). First names that are also common words or places are left out."""
+    "Danial, can I ...") or a verb-like word does ("Enrico shouted"). First names that
+    are also common words or places are left out."""
+    # The base lists only: alone, a rare name of the wider lists ("London", "York")
+    # is more often a place or a word.
     firsts, places = first_names(), _places()
     for match in _TOKEN.finditer(text):
         word = match.group()
@@ -220,9 +237,19 @@ def lone_first_names(text: str) -> Iterator[tuple[int, int]]:
         after = text[end : end + 1]
         before = text[max(0, start - 8) : start].rstrip(" \t")
         at_start = not before or before[-1] in _SENTENCE_ENDS
-        if at_start and after not in (":", ","):
+        if at_start and after not in (":", ",") and not _subject(text, end):
             continue
         yield start, end
+
+
+_NEXT_WORD = re.compile(r"[ \t]+([a-z]+)\b")
+
+
+def _subject(text: str, end: int) -> bool:
+    """A lower-case word that is no everyday word follows: the name is the subject of a
+    sentence ("Enrico shouted at ...", not "Will you ..." or "Hope this helps")."""
+    match = _NEXT_WORD.match(text, end)
+    return match is not None and match.group(1) not in common_words()
 
 
 @cache

@@ -90,6 +90,8 @@ _ORDER = re.compile(
     r"(?:\s*(?:(?:number|num|nr|id|ref(?:erence)?|code)\b|no\b\.?))?[\s:]*(?:is\s+)?)" + _ID_VALUE,
     re.ASCII,
 )
+_ORDER_WORDS = r"(?i:order|invoice|tracking|shipment|parcel|booking|return|rma)"
+_LOYALTY_WORDS = r"(?i:loyalty|member|reward|club|bonus)"
 _LOYALTY = re.compile(
     r"(?i:\b(?:loyalty|member(?:ship)?|rewards?|club\s*card|bonus\s*card)"
     r"(?:\s*(?:(?:card|account|number|num|nr|id|code)\b|no\b\.?))*[\s:]*(?:is\s+)?)" + _ID_VALUE,
@@ -109,12 +111,22 @@ def _value(match: re.Match[str]) -> tuple[int, int, str]:
 
 
 def _checked(
-    pattern: re.Pattern[str], kind: Kind, check: Callable[[str], bool], *, prose: bool = False
+    pattern: re.Pattern[str],
+    kind: Kind,
+    check: Callable[[str], bool],
+    gate: str,
+    *,
+    prose: bool = False,
 ) -> Callable[[str], Iterator[tuple[int, int, Kind]]]:
     """A stage of ``pattern`` whose value passes ``check``; with ``prose``, only in text
-    with some lower-case letter (ALL-CAPS product labels: "CARDS OUT OF ORDER 17216")."""
+    with some lower-case letter (ALL-CAPS product labels: "CARDS OUT OF ORDER 17216").
+    ``gate`` is a simpler pattern that every match of ``pattern`` contains: text without
+    it is passed over before the costlier pattern runs."""
+    cheap = re.compile(gate)
 
     def stage(text: str) -> Iterator[tuple[int, int, Kind]]:
+        if cheap.search(text) is None:
+            return
         if prose and not any(char.islower() for char in text):
             return
         for match in pattern.finditer(text):
@@ -159,16 +171,16 @@ def _anything(value: str) -> bool:
 
 
 STRUCTURED_STAGES: tuple[Callable[[str], Iterator[tuple[int, int, Kind]]], ...] = (
-    _checked(_CHINA, Kind.NATIONAL_ID, _china),
-    _checked(_CPF, Kind.NATIONAL_ID, _cpf),
-    _checked(_SSN, Kind.NATIONAL_ID, _ssn),
-    _checked(_NINO, Kind.NATIONAL_ID, _nino),
-    _checked(_BIRTH, Kind.BIRTH_DATE, _anything),
-    _checked(_ORDER, Kind.RECORD_ID, _id_number, prose=True),
-    _checked(_LOYALTY, Kind.LOYALTY_ID, _id_number, prose=True),
-    _checked(_UK_POSTCODE, Kind.POSTCODE, _anything),
-    _checked(_US_ZIP, Kind.POSTCODE, _anything),
-    _checked(_POSTCODE_CONTEXT, Kind.POSTCODE, _has_digit),
-    _checked(_AGE, Kind.AGE, _age),
+    _checked(_CHINA, Kind.NATIONAL_ID, _china, r"[0-9]{17}"),
+    _checked(_CPF, Kind.NATIONAL_ID, _cpf, r"[0-9]{3}\.[0-9]{3}\.|(?i:cpf)"),
+    _checked(_SSN, Kind.NATIONAL_ID, _ssn, r"[0-9]{3}[ -][0-9]{2}[ -]|(?i:ssn|social)"),
+    _checked(_NINO, Kind.NATIONAL_ID, _nino, r"[A-Z]{2} ?[0-9]{2}"),
+    _checked(_BIRTH, Kind.BIRTH_DATE, _anything, r"(?i:born|d\.?o\.?b|birth)"),
+    _checked(_ORDER, Kind.RECORD_ID, _id_number, _ORDER_WORDS, prose=True),
+    _checked(_LOYALTY, Kind.LOYALTY_ID, _id_number, _LOYALTY_WORDS, prose=True),
+    _checked(_UK_POSTCODE, Kind.POSTCODE, _anything, r"[0-9][A-Z]{2}"),
+    _checked(_US_ZIP, Kind.POSTCODE, _anything, r"[0-9]{5}"),
+    _checked(_POSTCODE_CONTEXT, Kind.POSTCODE, _has_digit, r"(?i:zip|post|plz|cep|pin)"),
+    _checked(_AGE, Kind.AGE, _age, r"(?i:year|yr|[0-9]\s*y/?o|age|i\s*['a]|turn)"),
 )
 """Stages in precedence order; each sees the text with earlier stages' spans blanked."""

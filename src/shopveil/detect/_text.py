@@ -98,6 +98,7 @@ _DATE_SHAPE = re.compile(
 )
 _SSN_SHAPE = re.compile(r"^[0-9]{3}-[0-9]{2}-[0-9]{4}$", re.ASCII)
 _BLANK = "\ue000"
+_DIGIT = re.compile("[0-9]")
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 
 # Values that may hold a stage-2 candidate. A superset of what stage 2 accepts: any
@@ -159,7 +160,7 @@ def _merge_entities(text: str, spans: list[TextSpan]) -> list[TextSpan]:
     """Add the model's entities that overlap no span the rules found; a rule name inside
     a longer model name is widened to it ("Faina D. Yefremova" over "Faina")."""
     kept = list(spans)
-    found = entity_spans(text)
+    found = entity_spans(text, [(s.start, s.end) for s in spans])
     found += [(start, end, Kind.PERSON_NAME) for start, end in lone_first_names(text)]
     for start, end, kind in found:
         overlapping = [s for s in kept if s.start < end and start < s.end]
@@ -208,16 +209,8 @@ def _blank(text: str, spans: list[TextSpan]) -> str:
 
 def _validated_spans(text: str) -> list[TextSpan]:
     spans: list[TextSpan] = []
-    stages: tuple[Callable[[str], Iterator[TextSpan]], ...] = (
-        _iban_spans,
-        _structured_stage(0),  # Chinese resident ids before cards: 18 digits
-        _card_spans,
-        *(_structured_stage(i) for i in range(1, 7)),  # other ids, births, orders
-        _phone_spans,
-        _address_spans,  # before postcodes: an address takes its postcode along
-        *(_structured_stage(i) for i in range(7, len(STRUCTURED_STAGES))),
-        _name_spans,
-    )
+    # Every stage but names needs a digit: text without one (most chat) skips them all.
+    stages = _STAGES if _DIGIT.search(text) else _NAME_STAGE
     for stage in stages:
         found = list(stage(text))
         spans.extend(found)
@@ -301,6 +294,21 @@ def _is_phone(candidate: str) -> bool:
         ):
             return False  # house numbers, postcodes, decimals: too often two number groups
     return True
+
+
+_Stage = Callable[[str], Iterator[TextSpan]]
+_NAME_STAGE: tuple[_Stage, ...] = (_name_spans,)
+_STAGES: tuple[_Stage, ...] = (
+    _iban_spans,
+    _structured_stage(0),  # Chinese resident ids before cards: 18 digits
+    _card_spans,
+    *(_structured_stage(i) for i in range(1, 7)),  # other ids, births, orders
+    _phone_spans,
+    _address_spans,  # before postcodes: an address takes its postcode along
+    *(_structured_stage(i) for i in range(7, len(STRUCTURED_STAGES))),
+    *_NAME_STAGE,
+)
+"""Stage 2 in precedence order; each sees the text with earlier stages' spans blanked."""
 
 
 def _sentinel(kind: Kind) -> str:
