@@ -45,7 +45,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "synth": (
         "synth",
-        "Draw a DP synthetic copy of a table (MST), charged once to the privacy ledger.",
+        "Draw a DP synthetic copy of a table (MST or AIM), charged once to the privacy ledger.",
     ),
     "assess": (
         "anonymity",
