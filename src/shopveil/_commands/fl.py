@@ -33,6 +33,10 @@ _HELP = "Federated learning on Flower: train where the customers' data is."
 def register(app: typer.Typer) -> None:
     fl_app = typer.Typer(help=_HELP, no_args_is_help=True)
     fl_app.command("simulate")(simulate)
+    from shopveil._commands.fl_deploy import join, serve
+
+    fl_app.command("serve")(serve)
+    fl_app.command("join")(join)
     app.add_typer(fl_app, name="fl")
 
 

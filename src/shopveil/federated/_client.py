@@ -26,6 +26,7 @@ from shopveil.federated._data import ChurnData
 from shopveil.federated._dp import clip_rows, to_grid
 from shopveil.federated._model import LocalTraining, local_update, per_customer_updates
 from shopveil.federated._secagg import SEALED, MaskingClient
+from shopveil.federated._state import load_arrays, load_session, save_arrays, save_session
 
 __all__ = [
     "PLAIN_GRID", "client_app", "decode_keys", "encode_keys", "pack_rows", "pack_sealed",
@@ -96,8 +97,6 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
         from flwr.clientapp import ClientApp
 
     app = ClientApp()
-    sessions: dict[int, MaskingClient] = {}
-    residuals: dict[int, np.ndarray] = {}
 
     def rows(context: Context) -> np.ndarray:
         return shards[int(context.node_config["partition-id"])]
@@ -133,45 +132,47 @@ def client_app(data: ChurnData, shards: list[np.ndarray], *, seed: int | None = 
             clipped, within = clip_rows(per_customer_updates(weights, x, y, training), clip)
             total = to_grid(clipped, clip * _float(config["grid"])).sum(axis=0)
             vector = np.concatenate([total, [int(within.sum()), len(y)]])
-            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
+            return _maybe_masked(message, vector, config, context, reply, count=len(y))
         update = local_update(weights, x, y, training, rng) if len(y) else np.zeros_like(weights)
         if bool(config.get("secagg", False)):
             vector = np.concatenate([to_grid(update * len(y), PLAIN_GRID), [len(y)]])
-            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(y))
+            return _maybe_masked(message, vector, config, context, reply, count=len(y))
         setting = Compression(
             Compressor(str(config["compress"])), _int(config["bits"]), _float(config["fraction"])
         )
-        payload, residuals[node] = compress(
-            update, residuals.get(node, np.zeros_like(update)), setting, rng
-        )
+        kept = load_arrays(context, "residual")  # error feedback, kept on the node
+        residual = kept["residual"] if kept is not None else np.zeros_like(update)
+        payload, residual = compress(update, residual, setting, rng)
+        save_arrays(context, "residual", {"residual": residual})
         return reply(message, payload, **{"num-examples": float(len(y))})
 
     @app.query("keys")
     def keys(message: Message, context: Context) -> Message:
-        session = sessions[context.node_id] = MaskingClient(
-            _int(message.content.config_records["config"]["cid"])
-        )
+        session = MaskingClient(_int(message.content.config_records["config"]["cid"]))
+        save_session(context, session)
         public = np.frombuffer(session.public_key(), dtype=np.uint8).copy()
         return reply(message, {"public": public})
 
     @app.query("shares")
     def shares(message: Message, context: Context) -> Message:
         config = message.content.config_records["config"]
-        session = sessions[context.node_id]
+        session = load_session(context)
         made = session.make_shares(decode_keys(arrays(message)["keys"]), _int(config["threshold"]))
+        save_session(context, session)
         return reply(message, {"shares": pack_sealed(made)})
 
     @app.query("hold")
     def hold(message: Message, context: Context) -> Message:
-        session = sessions[context.node_id]
+        session = load_session(context)
         for owner, sealed in unpack_sealed(arrays(message)["held"]).items():
             session.keep_shares(owner, sealed)
+        save_session(context, session)
         return reply(message, {"ok": np.ones(1, dtype=np.uint8)})
 
     @app.query("reveal")
     def reveal(message: Message, context: Context) -> Message:
         got = arrays(message)
-        session = sessions.pop(context.node_id)
+        session = load_session(context, pop=True)
         answer = session.reveal(set(got["survived"].tolist()), set(got["dropped"].tolist()))
         table = [(owner, value) for owner, (_, value) in answer.items()]
         return reply(message, {"revealed": pack_rows(table)})
@@ -192,12 +193,11 @@ def _array(value: np.ndarray) -> Any:
 
 
 def _maybe_masked(
-    message: Any, vector: np.ndarray, config: Any, sessions: dict[int, MaskingClient],
-    node: int, reply: Any, *, count: int,
+    message: Any, vector: np.ndarray, config: Any, context: Any, reply: Any, *, count: int,
 ) -> Any:  # fmt: skip
     """The integer vector, masked when the round runs secure aggregation."""
     if bool(config.get("secagg", False)):
-        return reply(message, {"masked": sessions[node].masked(vector)})
+        return reply(message, {"masked": load_session(context).masked(vector)})
     return reply(message, {"sum": vector.astype(np.int64)}, **{"num-examples": float(count)})
 
 
