@@ -96,7 +96,7 @@ def test_a_port_in_use_is_one_line_and_exit_2() -> None:
 def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path: Path) -> None:
     data = write_retail(tmp_path / "store.csv", 30, seed=1)
     result = runner.invoke(
-        app, ["fl", "join", "--server", f"127.0.0.1:{_port()}", "--data", str(data)]
+        app, ["fl", "join", "--server", f"127.0.0.1:{_port()}", "--data", str(data), "--wait", "1"]
     )
     assert result.exit_code == 2
     assert "--server" in result.output and len(result.output.strip().splitlines()) == 1

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shopveil._commands._common import console, err_console, translate_errors
+from shopveil._commands._fl_options import choice as _choice
+from shopveil._commands._fl_options import compression as _compression
 from shopveil._commands.learn import Law, People, Purpose
 from shopveil.errors import ParameterError
 
@@ -38,31 +40,6 @@ def register(app: typer.Typer) -> None:
     fl_app.command("serve")(serve)
     fl_app.command("join")(join)
     app.add_typer(fl_app, name="fl")
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ParameterError(f"{name} {value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def _compression(value: str) -> tuple[str, int, float]:
-    """``none``, ``quantize:BITS`` or ``topk:FRACTION[:BITS]``."""
-    kind, _, rest = value.partition(":")
-    try:
-        if kind == "none" and not rest:
-            return "none", 8, 0.25
-        if kind == "quantize":
-            return "quantize", int(rest or 4), 0.25
-        if kind == "topk":
-            fraction, _, bits = rest.partition(":")
-            return "topk", int(bits or 8), float(fraction or 0.25)
-    except ValueError:
-        pass
-    raise ParameterError(
-        f"--compress {value!r} is not none, quantize:BITS or topk:FRACTION[:BITS]; "
-        "e.g. --compress quantize:4"
-    )
 
 
 @translate_errors
@@ -97,6 +74,14 @@ def simulate(
     compress: Annotated[
         str,
         typer.Option("--compress", help="none, quantize:BITS or topk:FRACTION[:BITS]."),
+    ] = "none",
+    hierarchy: Annotated[
+        str,
+        typer.Option(
+            "--hierarchy",
+            help="none, or country: devices (--partition customer) report to an edge per "
+            "country (--clients caps the edges), the edges to the cloud.",
+        ),
     ] = "none",
     db: Annotated[
         str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
@@ -135,6 +120,9 @@ def simulate(
     _choice("--model", model, ("churn",))
     how = Partition(_choice("--partition", partition, ("country", "customer")))
     _choice("--strategy", strategy, ("fedavg", "fedprox"))
+    tiered = _choice("--hierarchy", hierarchy, ("none", "country")) == "country"
+    if tiered and how is not Partition.CUSTOMER:
+        raise ParameterError("--hierarchy country needs --partition customer (one device each)")
     kind, bits, fraction = _compression(compress)
     if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
         raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
@@ -161,7 +149,7 @@ def simulate(
             progress.advance(bar)
 
         result = _run(task, run, how, clients, data, request_id, db, on_round,
-                      (purpose, jurisdiction, people))  # fmt: skip
+                      (purpose, jurisdiction, people), tiered=tiered)  # fmt: skip
     out = result.as_dict() | {"partition": how.value, "strategy": strategy, "model": model}
     if json_output:
         print(json.dumps(out, allow_nan=False))
@@ -183,12 +171,14 @@ def _progress(rounds: int, *, disable: bool) -> Progress:
 def _run(
     task: ChurnData, run: FederatedRun, how: Partition, clients: int | None, data: Path,
     request_id: str | None, db: str | None, on_round: Callable[[RoundReport], None],
-    lawful: tuple[str, str | None, Path | None],
+    lawful: tuple[str, str | None, Path | None], *, tiered: bool = False,
 ) -> SimulationResult:  # fmt: skip
     from shopveil._commands._fit import dataset_name
     from shopveil._core.units import PerCustomer
     from shopveil._workspace import open_workspace
-    from shopveil.federated import simulate as run_simulation
+    from shopveil.federated import simulate, simulate_hierarchy
+
+    run_simulation = simulate_hierarchy if tiered else simulate
     from shopveil.learn import CUSTOMER
 
     workspace = open_workspace(db)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -96,7 +96,7 @@ def _toml(value: object) -> str:
     return json.dumps(str(value))  # a TOML basic string
 
 
-def _app(folder: Path, config: dict[str, object]) -> Path:
+def _app(folder: Path, config: Mapping[str, object]) -> Path:
     """The Flower App that names ShopVeil's components, with ``config`` as its run config."""
     folder.mkdir()
     lines = "\n".join(f"{k} = {_toml(v)}" for k, v in config.items())
@@ -134,7 +134,7 @@ def _federated_run(
     rounds: int, strategy: str, dp_epsilon: float | None, dp_delta: float, adaptive_clip: bool,
     secure_aggregation: bool, compress: str, timeout: float,
 ) -> FederatedRun:  # fmt: skip
-    from shopveil._commands.fl import _choice, _compression
+    from shopveil._commands._fl_options import choice, compression
     from shopveil._core.budgets import ApproxDP
     from shopveil.federated import (
         ClipMode,
@@ -145,8 +145,8 @@ def _federated_run(
         LocalTraining,
     )
 
-    _choice("--strategy", strategy, ("fedavg", "fedprox"))
-    kind, bits, fraction = _compression(compress)
+    choice("--strategy", strategy, ("fedavg", "fedprox"))
+    kind, bits, fraction = compression(compress)
     if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
         raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
     if not 0 < timeout < float("inf"):
@@ -324,6 +324,9 @@ def join(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Give up if the run has not ended by then (s).")
     ] = 3600.0,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for the server to answer.")
+    ] = 60.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Join a federated run as one client: train on --data here, send only updates.
@@ -342,10 +345,13 @@ def join(
         raise ParameterError(f"--data {data}: a path with a double quote cannot be passed on")
     churn_data(load_online_retail(data))  # bad data fails here, before anything connects
     host, port = _address(server, "--server")
-    if not _listening(host, port):
+    deadline = time.monotonic() + wait
+    while not _listening(host, port, 1.0) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not _listening(host, port, 1.0):
         raise ParameterError(
-            f"--server {server}: no server answers there; start one with shopveil fl serve, "
-            "or check the address"
+            f"--server {server}: no server answered within {wait:g} s; start one with "
+            "shopveil fl serve, or check the address"
         )
     if not 0 < timeout < float("inf"):
         raise ParameterError(f"--timeout must be > 0 seconds, got {timeout}")

@@ -10,11 +10,14 @@ compression shrinks the uplink. Needs the ``fl`` extra (Flower).
 * Runs: :class:`FederatedRun`, :class:`Strategy`, :class:`LocalTraining`,
   :class:`DPFedAvgConfig`, :class:`ClipMode`, :class:`Compression`,
   :class:`Compressor`, :func:`simulate`, :func:`train_on_grid`.
+* Devices → regional edge → cloud: :func:`simulate_hierarchy`, :class:`HierarchyResult`.
+* A real deployment's Flower components: :mod:`shopveil.federated.deploy`.
 """
 
 from shopveil.federated._compress import Compression, Compressor
 from shopveil.federated._data import ChurnData, Partition, churn_data, partition
 from shopveil.federated._dp import ClipMode, DPFedAvgConfig
+from shopveil.federated._hierarchy import HierarchyResult, simulate_hierarchy
 from shopveil.federated._model import LocalTraining
 from shopveil.federated._server import FederatedRun, RoundReport, Strategy, train_on_grid
 from shopveil.federated._simulate import SimulationResult, simulate
@@ -26,6 +29,7 @@ __all__ = [
     "Compressor",
     "DPFedAvgConfig",
     "FederatedRun",
+    "HierarchyResult",
     "LocalTraining",
     "Partition",
     "RoundReport",
@@ -34,5 +38,6 @@ __all__ = [
     "churn_data",
     "partition",
     "simulate",
+    "simulate_hierarchy",
     "train_on_grid",
 ]

@@ -113,8 +113,8 @@ def _node_data(context: Context) -> tuple[ChurnData, np.ndarray]:
     if kept is None:
         data = churn_data(load_online_retail(str(context.node_config["data"])))
         role = np.where(data.train, _TRAIN, _TEST).astype(np.int8)
-        ids = "\n".join(data.customers).encode()
-        kept = {"x": data.x, "y": data.y, "role": role, "ids": np.frombuffer(ids, np.uint8)}
+        raw = "\n".join(data.customers).encode()
+        kept = {"x": data.x, "y": data.y, "role": role, "ids": np.frombuffer(raw, np.uint8)}
         save_arrays(context, _NODE, kept)
     role = kept["role"]
     ids = tuple(kept["ids"].tobytes().decode().split("\n"))
@@ -257,11 +257,10 @@ def _serve(grid: Grid, context: Context, admit: Admit | None) -> dict[str, Any]:
     elif run.dp is not None:
         raise ParameterError("a DP run charges the people ledger: start it with shopveil fl serve")
     if run.dp is not None:
-        adaptive = run.dp.mode is ClipMode.ADAPTIVE
-        noise = noise_multiplier(run.dp.budget, run.rounds, adaptive=adaptive)
+        budget = run.dp.budget
+        noise = noise_multiplier(budget, run.rounds, adaptive=run.dp.mode is ClipMode.ADAPTIVE)
         run = dataclasses.replace(run, noise=noise)
-        fields |= {"epsilon": run.dp.budget.epsilon, "delta": run.dp.budget.delta,
-                   "noise_multiplier": noise}  # fmt: skip
+        fields |= {"epsilon": budget.epsilon, "delta": budget.delta, "noise_multiplier": noise}
     polling.nodes = nodes
     weights, reports = train_on_grid(polling, int(config.get("dim", 10)), run)
     replies = _ask(polling, nodes, "evaluate", lambda n: _content({"weights": weights}), 0, timeout)
