@@ -116,3 +116,16 @@ def test_bad_join_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], 
     result = runner.invoke(app, ["fl", "join", *server, *args])
     assert result.exit_code == 2
     assert named in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_simulate_through_regional_edges_prints_both_tiers(tmp_path: Path) -> None:
+    data = write_retail(tmp_path / "retail.csv", 60, seed=4)
+    base = ["fl", "simulate", "--data", str(data), "--rounds", "2", "--json"]
+    result = runner.invoke(app, [*base, "--partition", "customer", "--hierarchy", "country"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["edges"] == out["clients"] == 3  # the file's three countries
+    assert out["bytes_per_round"] == 3 * 10 * 8  # one float64 update per edge
+    assert out["device_bytes_per_round"] == out["devices"] * 10 * 8 > out["bytes_per_round"]
+    refused = runner.invoke(app, [*base, "--partition", "country", "--hierarchy", "country"])
+    assert refused.exit_code == 2 and "--partition customer" in refused.output
