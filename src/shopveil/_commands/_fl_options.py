@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
 from shopveil.errors import ParameterError
 
-__all__ = ["choice", "compression"]
+if TYPE_CHECKING:
+    from shopveil.federated import FederatedRun
+
+__all__ = [
+    "AdaptiveClip", "Compress", "DPDelta", "DPEpsilon", "Db", "Json", "RequestId",
+    "SecureAggregation", "Strategy", "choice", "compression", "federated_run",
+]  # fmt: skip
+
+Strategy = Annotated[
+    str, typer.Option("--strategy", help="fedavg, or fedprox (proximal term 0.1).")
+]
+DPEpsilon = Annotated[
+    float | None,
+    typer.Option("--dp-epsilon", help="Customer-level DP-FedAvg at this ε per customer."),
+]
+DPDelta = Annotated[float, typer.Option("--dp-delta", help="δ of the DP run.")]
+AdaptiveClip = Annotated[
+    bool, typer.Option("--adaptive-clip", help="With DP: adapt the clip norm each round.")
+]
+SecureAggregation = Annotated[
+    bool, typer.Option("--secure-aggregation", help="Mask updates: the server sees only the sum.")
+]
+Compress = Annotated[
+    str, typer.Option("--compress", help="none, quantize:BITS or topk:FRACTION[:BITS].")
+]
+Db = Annotated[
+    str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
+]
+RequestId = Annotated[
+    str | None, typer.Option("--request-id", help="Retry-safe id of a DP run: charged once.")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -30,4 +65,41 @@ def compression(value: str) -> tuple[str, int, float]:
     raise ParameterError(
         f"--compress {value!r} is not none, quantize:BITS or topk:FRACTION[:BITS]; "
         "e.g. --compress quantize:4"
+    )
+
+
+def federated_run(
+    rounds: int, strategy: str, dp_epsilon: float | None, dp_delta: float, adaptive_clip: bool,
+    secure_aggregation: bool, compress: str, timeout: float | None = None,
+) -> FederatedRun:  # fmt: skip
+    """The run the options describe (one-line errors naming the option)."""
+    from shopveil._core.budgets import ApproxDP
+    from shopveil.federated import (
+        ClipMode,
+        Compression,
+        Compressor,
+        DPFedAvgConfig,
+        FederatedRun,
+        LocalTraining,
+    )
+
+    choice("--strategy", strategy, ("fedavg", "fedprox"))
+    kind, bits, fraction = compression(compress)
+    if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
+        raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
+    if timeout is not None and not 0 < timeout < float("inf"):
+        raise ParameterError(f"--round-timeout must be > 0 seconds, got {timeout}")
+    dp = None
+    if dp_epsilon is not None:
+        mode = ClipMode.ADAPTIVE if adaptive_clip else ClipMode.FIXED
+        dp = DPFedAvgConfig(ApproxDP(dp_epsilon, dp_delta), mode=mode)
+    return FederatedRun(
+        rounds=rounds,
+        training=LocalTraining(
+            epochs=5 if dp is not None else 1, mu=0.1 if strategy == "fedprox" else 0.0
+        ),
+        dp=dp,
+        secure_aggregation=secure_aggregation,
+        compression=Compression(Compressor(kind), bits, fraction),
+        timeout=timeout,
     )

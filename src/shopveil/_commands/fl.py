@@ -11,8 +11,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shopveil._commands._common import console, err_console, translate_errors
+from shopveil._commands._fl_options import (
+    AdaptiveClip,
+    Compress,
+    Db,
+    DPDelta,
+    DPEpsilon,
+    Json,
+    RequestId,
+    SecureAggregation,
+    Strategy,
+    federated_run,
+)
 from shopveil._commands._fl_options import choice as _choice
-from shopveil._commands._fl_options import compression as _compression
 from shopveil._commands.learn import Law, People, Purpose
 from shopveil.errors import ParameterError
 
@@ -56,25 +67,12 @@ def simulate(
             "--clients", min=1, help="At most this many clients (countries: the rest merge)."
         ),
     ] = None,
-    strategy: Annotated[
-        str, typer.Option("--strategy", help="fedavg, or fedprox (proximal term 0.1).")
-    ] = "fedavg",
-    dp_epsilon: Annotated[
-        float | None,
-        typer.Option("--dp-epsilon", help="Customer-level DP-FedAvg at this ε per customer."),
-    ] = None,
-    dp_delta: Annotated[float, typer.Option("--dp-delta", help="δ of the DP run.")] = 1e-6,
-    adaptive_clip: Annotated[
-        bool, typer.Option("--adaptive-clip", help="With DP: adapt the clip norm each round.")
-    ] = False,
-    secure_aggregation: Annotated[
-        bool,
-        typer.Option("--secure-aggregation", help="Mask updates: the server sees only the sum."),
-    ] = False,
-    compress: Annotated[
-        str,
-        typer.Option("--compress", help="none, quantize:BITS or topk:FRACTION[:BITS]."),
-    ] = "none",
+    strategy: Strategy = "fedavg",
+    dp_epsilon: DPEpsilon = None,
+    dp_delta: DPDelta = 1e-6,
+    adaptive_clip: AdaptiveClip = False,
+    secure_aggregation: SecureAggregation = False,
+    compress: Compress = "none",
     hierarchy: Annotated[
         str,
         typer.Option(
@@ -83,13 +81,9 @@ def simulate(
             "country (--clients caps the edges), the edges to the cloud.",
         ),
     ] = "none",
-    db: Annotated[
-        str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
-    ] = None,
-    request_id: Annotated[
-        str | None, typer.Option("--request-id", help="Retry-safe id of a DP run: charged once.")
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    db: Db = None,
+    request_id: RequestId = None,
+    json_output: Json = False,
     purpose: Purpose = "personalization",
     jurisdiction: Law = None,
     people: People = None,
@@ -104,41 +98,16 @@ def simulate(
     Customers without a lawful basis for --purpose in the consent register (and, with
     --jurisdiction, the minors its law leaves out, by --people) take no part.
     """
-    from shopveil._core.budgets import ApproxDP
     from shopveil.data import load_online_retail
-    from shopveil.federated import (
-        ClipMode,
-        Compression,
-        Compressor,
-        DPFedAvgConfig,
-        FederatedRun,
-        LocalTraining,
-        Partition,
-        churn_data,
-    )
+    from shopveil.federated import Partition, churn_data
 
     _choice("--model", model, ("churn",))
     how = Partition(_choice("--partition", partition, ("country", "customer")))
-    _choice("--strategy", strategy, ("fedavg", "fedprox"))
     tiered = _choice("--hierarchy", hierarchy, ("none", "country")) == "country"
     if tiered and how is not Partition.CUSTOMER:
         raise ParameterError("--hierarchy country needs --partition customer (one device each)")
-    kind, bits, fraction = _compression(compress)
-    if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
-        raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
-    dp = None
-    if dp_epsilon is not None:
-        mode = ClipMode.ADAPTIVE if adaptive_clip else ClipMode.FIXED
-        dp = DPFedAvgConfig(ApproxDP(dp_epsilon, dp_delta), mode=mode)
-    run = FederatedRun(
-        rounds=rounds,
-        training=LocalTraining(
-            epochs=5 if dp is not None else 1, mu=0.1 if strategy == "fedprox" else 0.0
-        ),
-        dp=dp,
-        secure_aggregation=secure_aggregation,
-        compression=Compression(Compressor(kind), bits, fraction),
-    )
+    run = federated_run(rounds, strategy, dp_epsilon, dp_delta, adaptive_clip,
+                        secure_aggregation, compress)  # fmt: skip
     table = load_online_retail(data)
     task = churn_data(table)
     progress = _progress(rounds, disable=json_output)

@@ -24,11 +24,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shopveil._commands._common import console, translate_errors
+from shopveil._commands._fl_options import (
+    AdaptiveClip,
+    Compress,
+    Db,
+    DPDelta,
+    DPEpsilon,
+    Json,
+    RequestId,
+    SecureAggregation,
+    Strategy,
+    federated_run,
+)
 from shopveil._commands.learn import Law, People, Purpose
 from shopveil.errors import ParameterError, ShopVeilError
 
 if TYPE_CHECKING:
-    from shopveil.federated import FederatedRun
+    pass
 
 __all__ = ["join", "serve"]
 
@@ -130,43 +142,6 @@ def _tail(log: Path, lines: int = 1) -> str:
     return " / ".join(text[-lines:]) if text else "no output"
 
 
-def _federated_run(
-    rounds: int, strategy: str, dp_epsilon: float | None, dp_delta: float, adaptive_clip: bool,
-    secure_aggregation: bool, compress: str, timeout: float,
-) -> FederatedRun:  # fmt: skip
-    from shopveil._commands._fl_options import choice, compression
-    from shopveil._core.budgets import ApproxDP
-    from shopveil.federated import (
-        ClipMode,
-        Compression,
-        Compressor,
-        DPFedAvgConfig,
-        FederatedRun,
-        LocalTraining,
-    )
-
-    choice("--strategy", strategy, ("fedavg", "fedprox"))
-    kind, bits, fraction = compression(compress)
-    if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
-        raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
-    if not 0 < timeout < float("inf"):
-        raise ParameterError(f"--round-timeout must be > 0 seconds, got {timeout}")
-    dp = None
-    if dp_epsilon is not None:
-        mode = ClipMode.ADAPTIVE if adaptive_clip else ClipMode.FIXED
-        dp = DPFedAvgConfig(ApproxDP(dp_epsilon, dp_delta), mode=mode)
-    return FederatedRun(
-        rounds=rounds,
-        training=LocalTraining(
-            epochs=5 if dp is not None else 1, mu=0.1 if strategy == "fedprox" else 0.0
-        ),
-        dp=dp,
-        secure_aggregation=secure_aggregation,
-        compression=Compression(Compressor(kind), bits, fraction),
-        timeout=timeout,
-    )
-
-
 def _print(result: dict[str, object], json_output: bool) -> None:
     if json_output:
         print(json.dumps(result, allow_nan=False))
@@ -190,24 +165,12 @@ def serve(
     output: Annotated[
         Path | None, typer.Option("--output", help="Also write the result as JSON to this file.")
     ] = None,
-    strategy: Annotated[
-        str, typer.Option("--strategy", help="fedavg, or fedprox (proximal term 0.1).")
-    ] = "fedavg",
-    dp_epsilon: Annotated[
-        float | None,
-        typer.Option("--dp-epsilon", help="Customer-level DP-FedAvg at this ε per customer."),
-    ] = None,
-    dp_delta: Annotated[float, typer.Option("--dp-delta", help="δ of the DP run.")] = 1e-6,
-    adaptive_clip: Annotated[
-        bool, typer.Option("--adaptive-clip", help="With DP: adapt the clip norm each round.")
-    ] = False,
-    secure_aggregation: Annotated[
-        bool,
-        typer.Option("--secure-aggregation", help="Mask updates: the server sees only the sum."),
-    ] = False,
-    compress: Annotated[
-        str, typer.Option("--compress", help="none, quantize:BITS or topk:FRACTION[:BITS].")
-    ] = "none",
+    strategy: Strategy = "fedavg",
+    dp_epsilon: DPEpsilon = None,
+    dp_delta: DPDelta = 1e-6,
+    adaptive_clip: AdaptiveClip = False,
+    secure_aggregation: SecureAggregation = False,
+    compress: Compress = "none",
     round_timeout: Annotated[
         float, typer.Option("--round-timeout", help="Seconds a round waits for a client.")
     ] = 120.0,
@@ -221,13 +184,9 @@ def serve(
             help="The ledger's account when no registered dataset holds the clients' customers.",
         ),
     ] = "federated-churn",
-    db: Annotated[
-        str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
-    ] = None,
-    request_id: Annotated[
-        str | None, typer.Option("--request-id", help="Retry-safe id of a DP run: charged once.")
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    db: Db = None,
+    request_id: RequestId = None,
+    json_output: Json = False,
     purpose: Purpose = "personalization",
     jurisdiction: Law = None,
     people: People = None,
@@ -241,7 +200,7 @@ def serve(
     round. Client traffic is plain gRPC: keep it on a private network.
     """
     with_extra_check()
-    run = _federated_run(rounds, strategy, dp_epsilon, dp_delta, adaptive_clip,
+    run = federated_run(rounds, strategy, dp_epsilon, dp_delta, adaptive_clip,
                          secure_aggregation, compress, round_timeout)  # fmt: skip
     if output is not None and not output.parent.is_dir():
         raise ParameterError(f"--output {output}: the folder {output.parent} does not exist")
