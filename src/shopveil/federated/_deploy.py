@@ -13,7 +13,7 @@ charge on the people ledger before round 1: ``shopveil fl serve``), trains with
 :func:`~shopveil.federated._server.train_on_grid` and asks every node for its held-out
 AUC. Run config keys: see :func:`run_config`. :data:`server` (no hook: plain runs only)
 and :data:`client` are the components a Flower App names
-(``shopveil.federated._deploy:server`` / ``:client``).
+(``shopveil.federated.deploy:server`` / ``:client``).
 """
 
 from __future__ import annotations
