@@ -13,6 +13,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shopveil._commands._common import console, err_console, translate_errors
+from shopveil._commands._fl_options import (
+    AdaptiveClip,
+    Compress,
+    Db,
+    DPDelta,
+    DPEpsilon,
+    Json,
+    RequestId,
+    SecureAggregation,
+    federated_run,
+)
+from shopveil._commands._fl_options import choice as _choice
 from shopveil._commands.learn import Law, People, Purpose
 from shopveil.errors import ParameterError
 
@@ -41,35 +53,13 @@ _HELP = "Federated learning on Flower: train where the customers' data is."
 def register(app: typer.Typer) -> None:
     fl_app = typer.Typer(help=_HELP, no_args_is_help=True)
     fl_app.command("simulate")(simulate)
+    from shopveil._commands._fl_deploy import join, serve
     from shopveil._commands._fl_vertical import vertical
 
     fl_app.command("vertical")(vertical)
+    fl_app.command("serve")(serve)
+    fl_app.command("join")(join)
     app.add_typer(fl_app, name="fl")
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ParameterError(f"{name} {value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def _compression(value: str) -> tuple[str, int, float]:
-    """``none``, ``quantize:BITS`` or ``topk:FRACTION[:BITS]``."""
-    kind, _, rest = value.partition(":")
-    try:
-        if kind == "none" and not rest:
-            return "none", 8, 0.25
-        if kind == "quantize":
-            return "quantize", int(rest or 4), 0.25
-        if kind == "topk":
-            fraction, _, bits = rest.partition(":")
-            return "topk", int(bits or 8), float(fraction or 0.25)
-    except ValueError:
-        pass
-    raise ParameterError(
-        f"--compress {value!r} is not none, quantize:BITS or topk:FRACTION[:BITS]; "
-        "e.g. --compress quantize:4"
-    )
 
 
 @translate_errors
@@ -96,18 +86,10 @@ def simulate(
             "client fine-tunes on its own customers; per-country figures of both).",
         ),
     ] = "fedavg",
-    dp_epsilon: Annotated[
-        float | None,
-        typer.Option("--dp-epsilon", help="Customer-level DP-FedAvg at this ε per customer."),
-    ] = None,
-    dp_delta: Annotated[float, typer.Option("--dp-delta", help="δ of the DP run.")] = 1e-6,
-    adaptive_clip: Annotated[
-        bool, typer.Option("--adaptive-clip", help="With DP: adapt the clip norm each round.")
-    ] = False,
-    secure_aggregation: Annotated[
-        bool,
-        typer.Option("--secure-aggregation", help="Mask updates: the server sees only the sum."),
-    ] = False,
+    dp_epsilon: DPEpsilon = None,
+    dp_delta: DPDelta = 1e-6,
+    adaptive_clip: AdaptiveClip = False,
+    secure_aggregation: SecureAggregation = False,
     homomorphic_aggregation: Annotated[
         bool,
         typer.Option(
@@ -116,28 +98,29 @@ def simulate(
             "decrypts only the sum.",
         ),
     ] = False,
-    compress: Annotated[
+    compress: Compress = "none",
+    hierarchy: Annotated[
         str,
-        typer.Option("--compress", help="none, quantize:BITS or topk:FRACTION[:BITS]."),
+        typer.Option(
+            "--hierarchy",
+            help="none, or country: devices (--partition customer) report to an edge per "
+            "country (--clients caps the edges), the edges to the cloud.",
+        ),
     ] = "none",
-    db: Annotated[
-        str | None, typer.Option("--db", help="Store URL for the budget ledger \\[default: local].")
-    ] = None,
-    request_id: Annotated[
-        str | None, typer.Option("--request-id", help="Retry-safe id of a DP run: charged once.")
-    ] = None,
+    db: Db = None,
+    request_id: RequestId = None,
     split_at: Annotated[
         str,
         typer.Option(
             "--split-at", help="Recommender: train on purchases before this date, test after."
         ),
     ] = "2011-07-01",
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_output: Json = False,
     purpose: Purpose = "personalization",
     jurisdiction: Law = None,
     people: People = None,
 ) -> None:
-    """Train a model federated, next to the centralized model, and print both scores.
+    """Train the churn model or the recommender federated, next to the centralized model.
 
     Each client (a country's store, or one customer's device) trains locally through a
     Flower ClientApp; only updates travel. With --dp-epsilon every customer is charged
@@ -153,18 +136,11 @@ def simulate(
     --jurisdiction, the minors its law leaves out, by --people) take no part.
     """
     from shopveil._commands._evaluate_file import split_date
-    from shopveil._core.budgets import ApproxDP
     from shopveil.data import load_online_retail
     from shopveil.federated import (
         RECOMMENDER_CLIP,
         RECOMMENDER_FINE_TUNING,
         RECOMMENDER_TRAINING,
-        ClipMode,
-        Compression,
-        Compressor,
-        DPFedAvgConfig,
-        FederatedRun,
-        LocalTraining,
         Partition,
     )
 
@@ -176,31 +152,22 @@ def simulate(
             "--strategy personalized needs --partition country (each client fine-tunes on "
             "its own customers; one customer is too few)"
         )
-    kind, bits, fraction = _compression(compress)
-    if dp_epsilon is not None and not 0 < dp_epsilon < float("inf"):
-        raise ParameterError(f"--dp-epsilon must be > 0, got {dp_epsilon}")
-    dp = None
-    if dp_epsilon is not None:
-        mode = ClipMode.ADAPTIVE if adaptive_clip else ClipMode.FIXED
-        extra = {"clip": RECOMMENDER_CLIP} if model == "recommender" else {}
-        dp = DPFedAvgConfig(ApproxDP(dp_epsilon, dp_delta), mode=mode, **extra)
-    mu = 0.1 if strategy == "fedprox" else 0.0
+    tiered = _choice("--hierarchy", hierarchy, ("none", "country")) == "country"
+    if tiered and how is not Partition.CUSTOMER:
+        raise ParameterError("--hierarchy country needs --partition customer (one device each)")
+    if tiered and model != "churn":
+        raise ParameterError("--hierarchy country trains the churn model; leave out --model")
+    run = federated_run(rounds, "fedavg" if strategy == "personalized" else strategy,
+                        dp_epsilon, dp_delta, adaptive_clip, secure_aggregation,
+                        compress)  # fmt: skip
+    run = replace(run, homomorphic=homomorphic_aggregation)
     if model == "recommender":
-        training = replace(RECOMMENDER_TRAINING, mu=mu)
-    else:
-        training = LocalTraining(epochs=5 if dp is not None else 1, mu=mu)
-    run = FederatedRun(
-        rounds=rounds,
-        training=training,
-        dp=dp,
-        secure_aggregation=secure_aggregation,
-        homomorphic=homomorphic_aggregation,
-        compression=Compression(Compressor(kind), bits, fraction),
-    )
-    fine_tuning = RECOMMENDER_FINE_TUNING if model == "recommender" else training
+        dp = replace(run.dp, clip=RECOMMENDER_CLIP) if run.dp is not None else None
+        run = replace(run, training=replace(RECOMMENDER_TRAINING, mu=run.training.mu), dp=dp)
+    fine_tuning = RECOMMENDER_FINE_TUNING if model == "recommender" else run.training
     personalize = fine_tuning if strategy == "personalized" else None
     table = load_online_retail(data)
-    task = _task(table, model, split_date(split_at), private=dp is not None)
+    task = _task(table, model, split_date(split_at), private=run.dp is not None)
     progress = _progress(rounds, disable=json_output)
     with progress:
         bar = progress.add_task("federated rounds", total=rounds)
@@ -209,7 +176,7 @@ def simulate(
             progress.advance(bar)
 
         result = _run(task, run, how, clients, data, request_id, db, on_round,
-                      (purpose, jurisdiction, people), personalize)  # fmt: skip
+                      (purpose, jurisdiction, people), personalize, tiered=tiered)  # fmt: skip
     out = result.as_dict() | {"partition": how.value, "strategy": strategy, "model": model}
     if json_output:
         print(json.dumps(out, allow_nan=False))
@@ -247,20 +214,22 @@ def _progress(rounds: int, *, disable: bool) -> Progress:
 def _run(
     task: ChurnData | RecommenderData, run: FederatedRun, how: Partition, clients: int | None,
     data: Path, request_id: str | None, db: str | None, on_round: Callable[[RoundReport], None],
-    lawful: tuple[str, str | None, Path | None], personalize: LocalTraining | None,
+    lawful: tuple[str, str | None, Path | None], personalize: LocalTraining | None, *,
+    tiered: bool = False,
 ) -> SimulationResult | RecommenderResult:  # fmt: skip
     from shopveil._commands._fit import dataset_name
     from shopveil._core.units import PerCustomer
     from shopveil._workspace import open_workspace
-    from shopveil.federated import ChurnData, simulate, simulate_recommender
+    from shopveil.federated import ChurnData, simulate, simulate_hierarchy, simulate_recommender
     from shopveil.learn import CUSTOMER
 
     def run_simulation(**options: Any) -> SimulationResult | RecommenderResult:
-        common = {"how": how, "clients": clients, "on_round": on_round,
-                  "personalize": personalize} | options  # fmt: skip
-        if isinstance(task, ChurnData):
-            return simulate(task, run, **common)
-        return simulate_recommender(task, run, **common)
+        common = {"how": how, "clients": clients, "on_round": on_round} | options
+        if not isinstance(task, ChurnData):
+            return simulate_recommender(task, run, personalize=personalize, **common)
+        if tiered:
+            return simulate_hierarchy(task, run, **common)
+        return simulate(task, run, personalize=personalize, **common)
 
     workspace = open_workspace(db)
     try:

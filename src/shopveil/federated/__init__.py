@@ -16,13 +16,16 @@ share, found by private set intersection. Needs the ``fl`` extra (Flower, PyNaCl
   (federated matrix factorization, :class:`Factorization`), :func:`train_on_grid`.
 * Personalization: ``personalize=`` on both simulations, local fine-tuning of the
   federated model on each client's own customers, scored per country.
+* Devices → regional edge → cloud: :func:`simulate_hierarchy`, :class:`HierarchyResult`.
 * Vertical FL: :class:`VerticalParty`, :func:`split_parties`, :func:`train_vertical`,
   :class:`VerticalResult`; :class:`PsiParty`, :func:`private_intersection`.
+* A real deployment's Flower components: :mod:`shopveil.federated.deploy`.
 """
 
 from shopveil.federated._compress import Compression, Compressor
 from shopveil.federated._data import ChurnData, Partition, churn_data, partition
 from shopveil.federated._dp import ClipMode, DPFedAvgConfig
+from shopveil.federated._hierarchy import HierarchyResult, simulate_hierarchy
 from shopveil.federated._model import LocalTraining
 from shopveil.federated._psi import PsiParty, private_intersection
 from shopveil.federated._recsim import (
@@ -53,6 +56,7 @@ __all__ = [
     "DPFedAvgConfig",
     "Factorization",
     "FederatedRun",
+    "HierarchyResult",
     "LocalTraining",
     "Partition",
     "PsiParty",
@@ -68,6 +72,7 @@ __all__ = [
     "private_intersection",
     "recommender_data",
     "simulate",
+    "simulate_hierarchy",
     "simulate_recommender",
     "split_parties",
     "train_on_grid",

@@ -31,6 +31,7 @@ from shopveil.federated._dp import clip_rows, to_grid
 from shopveil.federated._homomorphic import encrypt_vector
 from shopveil.federated._model import LocalTraining, local_update, per_customer_updates
 from shopveil.federated._secagg import SEALED, MaskingClient
+from shopveil.federated._state import load_arrays, load_session, save_arrays, save_session
 
 __all__ = [
     "PLAIN_GRID", "ChurnTask", "LocalTask", "client_app", "decode_keys", "encode_keys",
@@ -153,8 +154,6 @@ def client_app(
         from flwr.clientapp import ClientApp
 
     app = ClientApp()
-    sessions: dict[int, MaskingClient] = {}
-    residuals: dict[int, np.ndarray] = {}
 
     def rows(context: Context) -> np.ndarray:
         return shards[int(context.node_config["partition-id"])]
@@ -190,49 +189,52 @@ def client_app(
                 weights, index, training, clip, clip * _float(config["grid"])
             )
             vector = np.concatenate([total, [within, len(index)]])
-            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(index))
+            return _maybe_masked(message, vector, config, context, reply, count=len(index))
         update = (
             local.update(weights, index, training, rng) if len(index) else np.zeros_like(weights)
         )
         if bool(config.get("secagg", False)):
             vector = np.concatenate([to_grid(update * len(index), PLAIN_GRID), [len(index)]])
-            return _maybe_masked(message, vector, config, sessions, node, reply, count=len(index))
+            return _maybe_masked(message, vector, config, context, reply, count=len(index))
         setting = Compression(
             Compressor(str(config["compress"])), _int(config["bits"]), _float(config["fraction"])
         )
-        payload, residual = compress(
-            update, residuals.pop(node, np.zeros_like(update)), setting, rng
-        )
-        if setting.kind is not Compressor.NONE:  # error feedback: what was left out
-            residuals[node] = residual
+        if setting.kind is Compressor.NONE:
+            payload, _ = compress(update, np.zeros_like(update), setting, rng)
+            return reply(message, payload, **{"num-examples": float(len(index))})
+        kept = load_arrays(context, "residual")  # error feedback, kept on the node
+        residual = kept["residual"] if kept is not None else np.zeros_like(update)
+        payload, residual = compress(update, residual, setting, rng)
+        save_arrays(context, "residual", {"residual": residual})  # what was left out
         return reply(message, payload, **{"num-examples": float(len(index))})
 
     @app.query("keys")
     def keys(message: Message, context: Context) -> Message:
-        session = sessions[context.node_id] = MaskingClient(
-            _int(message.content.config_records["config"]["cid"])
-        )
+        session = MaskingClient(_int(message.content.config_records["config"]["cid"]))
+        save_session(context, session)
         public = np.frombuffer(session.public_key(), dtype=np.uint8).copy()
         return reply(message, {"public": public})
 
     @app.query("shares")
     def shares(message: Message, context: Context) -> Message:
         config = message.content.config_records["config"]
-        session = sessions[context.node_id]
+        session = load_session(context)
         made = session.make_shares(decode_keys(arrays(message)["keys"]), _int(config["threshold"]))
+        save_session(context, session)
         return reply(message, {"shares": pack_sealed(made)})
 
     @app.query("hold")
     def hold(message: Message, context: Context) -> Message:
-        session = sessions[context.node_id]
+        session = load_session(context)
         for owner, sealed in unpack_sealed(arrays(message)["held"]).items():
             session.keep_shares(owner, sealed)
+        save_session(context, session)
         return reply(message, {"ok": np.ones(1, dtype=np.uint8)})
 
     @app.query("reveal")
     def reveal(message: Message, context: Context) -> Message:
         got = arrays(message)
-        session = sessions.pop(context.node_id)
+        session = load_session(context, pop=True)
         answer = session.reveal(set(got["survived"].tolist()), set(got["dropped"].tolist()))
         table = [(owner, value) for owner, (_, value) in answer.items()]
         return reply(message, {"revealed": pack_rows(table)})
@@ -253,8 +255,7 @@ def _array(value: np.ndarray) -> Any:
 
 
 def _maybe_masked(
-    message: Any, vector: np.ndarray, config: Any, sessions: dict[int, MaskingClient],
-    node: int, reply: Any, *, count: int,
+    message: Any, vector: np.ndarray, config: Any, context: Any, reply: Any, *, count: int,
 ) -> Any:  # fmt: skip
     """The integer vector, masked when the round runs secure aggregation (encrypted when
     it runs homomorphic aggregation)."""
@@ -262,7 +263,7 @@ def _maybe_masked(
     if "he-key" in sent:
         return reply(message, {"encrypted": encrypt_vector(sent["he-key"].numpy(), vector)})
     if bool(config.get("secagg", False)):
-        return reply(message, {"masked": sessions[node].masked(vector)})
+        return reply(message, {"masked": load_session(context).masked(vector)})
     return reply(message, {"sum": vector.astype(np.int64)}, **{"num-examples": float(count)})
 
 

@@ -151,6 +151,54 @@ class MaskingClient:
             y = y + mask if peer > self.cid else y - mask
         return y
 
+    def export(self) -> dict[str, np.ndarray]:
+        """The session as arrays, to keep between messages on the client's own node
+        (a deployed node runs each message in a fresh process); see :meth:`restore`."""
+        raw = self._key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        peers = sorted(self._peers)
+        held = sorted(self._held)
+        kinds = {"seed": 1, "key": 2}
+        return {
+            "cid": np.array([self.cid], dtype=np.uint64),
+            "secret": np.frombuffer(raw + self._seed, dtype=np.uint8).copy(),
+            "peers": np.array(peers, dtype=np.uint64),
+            "peer-keys": np.frombuffer(b"".join(self._peers[p] for p in peers), dtype=np.uint8),
+            "held": np.array(held, dtype=np.uint64),
+            "shares": np.frombuffer(
+                b"".join(v.to_bytes(_SHARE, "big") for h in held for v in self._held[h]),
+                dtype=np.uint8,
+            ),
+            "revealed": np.array(
+                [[o, kinds[k]] for o, k in sorted(self._revealed.items())], dtype=np.uint64
+            ).reshape(-1, 2),
+        }
+
+    @classmethod
+    def restore(cls, saved: dict[str, np.ndarray]) -> MaskingClient:
+        """The session :meth:`export` saved."""
+        secret = saved["secret"].tobytes()
+        peer_keys = saved["peer-keys"].tobytes()
+        shares = saved["shares"].tobytes()
+        held = {}
+        for k, owner in enumerate(saved["held"].tolist()):
+            row = shares[2 * _SHARE * k : 2 * _SHARE * (k + 1)]
+            held[int(owner)] = (
+                int.from_bytes(row[:_SHARE], "big"),
+                int.from_bytes(row[_SHARE:], "big"),
+            )
+        return cls(
+            int(saved["cid"][0]),
+            X25519PrivateKey.from_private_bytes(secret[:32]),
+            secret[32:],
+            {int(p): peer_keys[32 * k : 32 * (k + 1)] for k, p in enumerate(saved["peers"])},
+            held,
+            {int(o): "seed" if k == 1 else "key" for o, k in saved["revealed"].tolist()},
+        )
+
     def reveal(self, survived: set[int], dropped: set[int]) -> dict[int, tuple[str, int]]:
         """Step 4: a share of ``b_j`` for survivors, of ``sk_j`` for the dropped."""
         if survived & dropped:
