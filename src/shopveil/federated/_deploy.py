@@ -195,7 +195,8 @@ class _Polling:
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> list[Message]:
-        waiting = set(self._grid.push_messages(messages))
+        # Flower's grid reads the messages more than once: a generator would push none.
+        waiting = set(self._grid.push_messages(list(messages)))
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         replies: list[Message] = []
         while waiting and time.monotonic() < deadline:
