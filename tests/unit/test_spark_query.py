@@ -31,7 +31,8 @@ from shopveil._core.budgets import ApproxDP, PureDP
 from shopveil._core.units import PerCustomer, PerRow
 from shopveil.dp import Cell, Ledger, QueryOptions, parse_query, run_query
 from shopveil.dp._query._compile import compile_plan
-from shopveil.dp._query._duckdb import bind, open_data, run
+from shopveil.dp._query._duckdb import UNFILTERED, bind, open_data, run
+from shopveil.dp._query._plan import PERSON, SOURCE
 from shopveil.dp._query._spark import SparkSource
 from shopveil.errors import ParameterError
 from shopveil.pipeline._spark import no_pandas_warning, spark_session
@@ -121,6 +122,8 @@ def test_bounded_aggregates_are_the_local_engines(
     plan = compile_plan(parse_query(sql), options, _orders().column_names, seed=seed)
     con, _, _ = open_data(_orders(), "orders")
     try:
+        # Each row's person, as the engine gives it (the ids here are written canonically).
+        con.register(SOURCE, con.sql(f"SELECT *, customer AS {PERSON} FROM {UNFILTERED}"))
         local = run(bind(con, plan.sql))
     finally:
         con.close()

@@ -37,7 +37,7 @@ from shopveil.dp._measurement import Measurement, auto_granularity, half_width, 
 from shopveil.dp._query._answer import Cell
 from shopveil.dp._query._automatic import AutoPlan, Chosen, Component
 from shopveil.dp._query._functions import guarded
-from shopveil.dp._query._plan import SOURCE
+from shopveil.dp._query._plan import PERSON, SOURCE
 from shopveil.dp._selection import partition_selection_for
 from shopveil.errors import ParameterError
 
@@ -126,7 +126,7 @@ def render_auto(plan: AutoPlan, seed: int) -> AutoSql:
             columns[f"a{c.arg}"] = guarded(arg.sql, arg.plain)
     where = [f"TRY(CAST({spec.where.sql} AS BOOLEAN))"] if spec.where else []
     if isinstance(unit, PerCustomer):
-        uid = '"' + unit.id_column.replace('"', '""') + '"'
+        uid = PERSON
         where.append(f"{uid} IS NOT NULL")
     else:
         uid = "row_number() OVER ()"  # each row is a person

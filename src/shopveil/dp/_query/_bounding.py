@@ -35,19 +35,23 @@ def bounding_seed(bits: RandomBits) -> int:
 
 
 def bound_contributions(
-    rows: str, person: str, values: Sequence[str], limit: int, seed: int
-) -> str:
+    rows: str, person: str, values: Sequence[str], limit: int, seed: int,
+    key_text: str | None = None,
+) -> str:  # fmt: skip
     """SQL for at most ``limit`` rows of each ``person`` among the rows of query ``rows``.
 
     ``values`` are the other columns the release reads: they rank a person's rows. No
     values means a person's rows are all alike, and any ``limit`` of them will do.
+    ``key_text`` (the person's text by default) is what each rank's key hashes with the
+    seed: the id as written, so the local engine keys the rows Spark keys (``._spark``).
     """
     order = ", ".join(values) or person
     ranked = (
         f"SELECT *, row_number() OVER (PARTITION BY {person} ORDER BY {order}) AS _rank "
         f"FROM ({rows})"
     )
-    key = f"md5_number(concat_ws(':', '{seed:d}', CAST({person} AS VARCHAR), _rank))"
+    text = key_text or f"CAST({person} AS VARCHAR)"
+    key = f"md5_number(concat_ws(':', '{seed:d}', {text}, _rank))"
     return (
         f"SELECT * EXCLUDE (_rank) FROM ({ranked}) "
         f"QUALIFY row_number() OVER (PARTITION BY {person} ORDER BY {key}, _rank) <= {limit}"

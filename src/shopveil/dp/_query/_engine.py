@@ -41,7 +41,7 @@ from shopveil.dp._query._release import (
     check_release,
 )
 from shopveil.dp._query._spark import SparkSource, check_spark_query, is_spark_frame
-from shopveil.dp._query._target import charge_target, registered_path, resolve_target
+from shopveil.dp._query._target import charge_target, identify, registered_path, resolve_target
 from shopveil.errors import QueryError
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ def run_query(
             named=named,
             subjects=subjects,
         )
+        identify(con, target)
         options = replace(options, unit=target.unit)
         bits = as_bits(rng)
         seed = bounding_seed(bits)

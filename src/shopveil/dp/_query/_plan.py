@@ -20,9 +20,12 @@ from shopveil.errors import ParameterError
 if TYPE_CHECKING:
     from shopveil.policy import Policy
 
-__all__ = ["SOURCE", "AutoBounds", "Plan", "QueryOptions", "Step"]
+__all__ = ["PERSON", "SOURCE", "AutoBounds", "Plan", "QueryOptions", "Step"]
 
 SOURCE = "_shopveil_source"  # the registered data, less the people left out
+# Per customer, SOURCE's column of each row's person (the ledger's hash of the canonical
+# id): bounding and partition selection count people, not the spellings of their ids.
+PERSON = "_shopveil_person"
 
 
 @dataclass(frozen=True)

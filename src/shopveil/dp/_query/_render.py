@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from shopveil._core.units import PerCustomer, PrivacyUnit
 from shopveil.dp._query._bounding import bound_contributions
 from shopveil.dp._query._functions import guarded
-from shopveil.dp._query._plan import SOURCE, Step
+from shopveil.dp._query._plan import PERSON, SOURCE, Step
 from shopveil.dp._query._release import fixed_exponent
 from shopveil.dp._query._spec import Aggregate, AggregateFunction, QuerySpec
 
@@ -71,10 +71,12 @@ def _histogram(spec: QuerySpec) -> Aggregate | None:
 
 def _source(spec: QuerySpec, steps: Sequence[Step], unit: PrivacyUnit, seed: int) -> str:
     """The rows every statement reads: filtered, as keys and arguments, bounded per person."""
-    rows = person_rows(spec, steps, unit)
+    rows = person_rows(spec, steps, unit, person=PERSON)
     if not isinstance(unit, PerCustomer):
         return rows.sql
-    return bound_contributions(rows.sql, "_uid", rows.values, unit.max_contributions, seed)
+    return bound_contributions(
+        rows.sql, "_uid", rows.values, unit.max_contributions, seed, key_text="_idtext"
+    )
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,18 @@ class PersonRows:
 
 
 def person_rows(
-    spec: QuerySpec, steps: Sequence[Step], unit: PrivacyUnit, *, grid: bool = False
+    spec: QuerySpec,
+    steps: Sequence[Step],
+    unit: PrivacyUnit,
+    *,
+    grid: bool = False,
+    person: str | None = None,
 ) -> PersonRows:
-    """The rows of ``spec`` before bounding (:class:`PersonRows`)."""
+    """The rows of ``spec`` before bounding (:class:`PersonRows`).
+
+    ``person`` names the column of each row's person (:data:`PERSON`); without it the
+    unit's id column stands for the person (rows whose ids were made canonical first).
+    """
     histogram = _histogram(spec)
     columns = {f"k{i}": guarded(k.expr.sql, k.expr.plain) for i, k in enumerate(spec.keys)}
     if histogram is not None:
@@ -120,9 +131,12 @@ def person_rows(
     where = [guarded(f"CAST({spec.where.sql} AS BOOLEAN)", False)] if spec.where else []
     if not isinstance(unit, PerCustomer):
         return PersonRows(_select(columns or {"_one": "1"}, where), values, grids)
-    uid = '"' + unit.id_column.replace('"', '""') + '"'
-    person = {"_uid": uid, **({"_uidtext": f"CAST({uid} AS VARCHAR)"} if grid else {})}
-    return PersonRows(_select({**columns, **person}, [*where, f"{uid} IS NOT NULL"]), values, grids)
+    uid = '"' + (person or unit.id_column).replace('"', '""') + '"'
+    who = {"_uid": uid, **({"_uidtext": f"CAST({uid} AS VARCHAR)"} if grid else {})}
+    if person is not None:  # the id as written keys the person's rows in bounding
+        written = '"' + unit.id_column.replace('"', '""') + '"'
+        who["_idtext"] = f"CAST({written} AS VARCHAR)"
+    return PersonRows(_select({**columns, **who}, [*where, f"{uid} IS NOT NULL"]), values, grids)
 
 
 def _select(columns: dict[str, str], where: list[str]) -> str:

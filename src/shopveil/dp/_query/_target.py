@@ -42,7 +42,7 @@ from shopveil.dp._query._people import (
     file_people,
     person_columns,
 )
-from shopveil.dp._query._plan import SOURCE
+from shopveil.dp._query._plan import PERSON, SOURCE
 from shopveil.dp._query._source import LeaveOut, RowSource
 from shopveil.errors import QueryError, SourceError
 
@@ -50,9 +50,10 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-__all__ = ["Target", "Withheld", "exclude", "registered_path", "resolve_target"]
+__all__ = ["Target", "Withheld", "exclude", "identify", "registered_path", "resolve_target"]
 
 _LEFT_OUT = "_shopveil_left_out"
+_PEOPLE = "_shopveil_people"
 _WITHHELD = "_shopveil_withheld"
 
 
@@ -273,9 +274,40 @@ def exclude(
             allowed = "TRUE"
         nulls = "FALSE" if rule.nulls else "TRUE"
         conditions.append(f"CASE WHEN {column} IS NULL THEN {nulls} ELSE {allowed} END")
-    kept = con.table(UNFILTERED).filter(" AND ".join(conditions))
+    kept = _identified(con, target).filter(" AND ".join(conditions))
     con.unregister(SOURCE)
     con.register(SOURCE, kept)
+
+
+def identify(con: duckdb.DuckDBPyConnection, target: Target) -> None:
+    """Give each row of ``SOURCE`` its person (:data:`PERSON`), per customer.
+
+    The ledger charges people by their canonical id, so one customer's ids spelled
+    several ways (spaces, full-width digits, leading zeros) are one person to it; the
+    query's contribution bounding and partition selection count the same people.
+    """
+    if target.people is None or not isinstance(target.unit, PerCustomer):
+        return
+    identified = _identified(con, target)
+    con.unregister(SOURCE)
+    con.register(SOURCE, identified)
+
+
+def _identified(con: duckdb.DuckDBPyConnection, target: Target) -> Any:
+    """The rows as read, with their person per customer (null: no one's id)."""
+    if target.people is None or not isinstance(target.unit, PerCustomer):
+        return con.table(UNFILTERED)
+    import pyarrow as pa
+
+    people = target.people
+    known = people.pids >= 0
+    found = {"_raw": people.raw.filter(pa.array(known)), "_person": people.pids[known]}
+    con.register(_PEOPLE, pa.table(found))
+    column = _quoted(target.unit.id_column)
+    return con.sql(
+        f"SELECT u.*, p._person AS {PERSON} FROM {UNFILTERED} u "
+        f"LEFT JOIN {_PEOPLE} p ON u.{column} = p._raw"
+    )
 
 
 def _quoted(column: str) -> str:
