@@ -220,9 +220,10 @@ def main() -> int:
         mine = pq.read_table(output, columns=[id_column, date_column])
         # pandas 3 writes its text columns as large_string: the values are compared.
         checks["pandas_end_to_end_equals_ours"] = all(
-            theirs.column(c).combine_chunks().cast(pa.string()).equals(
-                mine.column(c).combine_chunks().cast(pa.string())
-            )
+            theirs.column(c)
+            .combine_chunks()
+            .cast(pa.string())
+            .equals(mine.column(c).combine_chunks().cast(pa.string()))
             for c in (id_column, date_column)
         )
         slow, apply_s = timed(lambda: pandas_apply(head, key), 1)
